@@ -1,0 +1,11 @@
+//! The BEAM target of chaos-monkey: everything Erlang-specific.
+//!
+//! * [`dist`] — a distribution client: attach to a live node as a hidden node;
+//! * [`eval`] — evaluate Erlang source on the target with `erl_eval`, nothing installed;
+//! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
+//! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
+
+pub mod demo;
+pub mod dist;
+pub mod eval;
+pub mod inspect;

@@ -1,0 +1,217 @@
+//! The distribution client against real nodes.
+
+use chaos_beam::dist::term::{atom, int, TermExt};
+use chaos_beam::dist::{CallError, ConnectOptions, Cookie, CookieSource, DistClient, Event};
+use chaos_testkit::{NodeBuilder, TestNode};
+use std::time::{Duration, Instant};
+
+fn opts(node: &TestNode) -> ConnectOptions {
+    ConnectOptions::new(
+        node.name.parse().unwrap(),
+        Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
+    )
+}
+
+async fn connect(node: &TestNode) -> DistClient {
+    DistClient::connect(&opts(node)).await.expect("connect")
+}
+
+#[test]
+fn calls_return_values_and_we_are_hidden() {
+    let node = TestNode::start("dist_basic");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let name = c.call("erlang", "node", vec![]).await.unwrap();
+        assert_eq!(name.as_atom(), Some(node.name.as_str()));
+        // Hidden: listed in nodes(hidden), never in nodes().
+        let visible = c.call("erlang", "nodes", vec![]).await.unwrap();
+        assert_eq!(visible.as_list().unwrap().len(), 0);
+        let hidden = c.call("erlang", "nodes", vec![atom("hidden")]).await.unwrap();
+        let hidden: Vec<String> = hidden.as_list().unwrap().iter().filter_map(|t| t.as_text()).collect();
+        assert_eq!(hidden, vec![c.local_name().to_string()]);
+        let sum = c.call("erlang", "+", vec![int(40), int(2)]).await.unwrap();
+        assert_eq!(sum.as_i64(), Some(42));
+    });
+}
+
+#[test]
+fn exceptions_come_back_as_errors_and_the_loop_survives_output() {
+    let node = TestNode::start("dist_exc");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let e = c.call("erlang", "error", vec![atom("boom")]).await.unwrap_err();
+        assert!(matches!(&e, CallError::Raised { class, .. } if class == "error"), "{e}");
+        assert!(e.to_string().contains("boom"));
+        let e = c.call("erlang", "throw", vec![atom("ball")]).await.unwrap_err();
+        assert!(matches!(&e, CallError::Raised { class, .. } if class == "throw"), "{e}");
+        // Remote output must not reach us nor break the connection.
+        let r = c
+            .call("io", "format", vec!["hello from the target~n".to_string().into(), chaos_beam::dist::term::list(vec![])])
+            .await
+            .unwrap();
+        assert_eq!(r.as_atom(), Some("ok"));
+        let again = c.call("erlang", "node", vec![]).await.unwrap();
+        assert!(again.as_atom().is_some());
+    });
+}
+
+#[test]
+fn many_calls_in_flight_at_once() {
+    let node = TestNode::start("dist_many");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let calls = (0..500).map(|i| {
+            let c = c.clone();
+            async move { c.call("erlang", "abs", vec![int(-i)]).await.unwrap().as_i64().unwrap() }
+        });
+        let results = futures::future::join_all(calls).await;
+        assert_eq!(results, (0..500).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_timed_out_call_fails_clearly_and_its_process_is_killed() {
+    let node = TestNode::start("dist_timeout");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let before = c.call("erlang", "system_info", vec![atom("process_count")]).await.unwrap().as_i64().unwrap();
+        let started = Instant::now();
+        let e = c
+            .call_with_timeout("timer", "sleep", vec![int(60_000)], Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(matches!(e, CallError::Timeout { .. }), "{e}");
+        assert!(e.to_string().contains("timer:sleep/1 timed out"), "{e}");
+        // The sleeping process is gone: poll with a deadline.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let sleepers = chaos_beam::eval::eval(
+                &c,
+                "length([P || P <- erlang:processes(), erlang:process_info(P, current_function) =:= {current_function, {timer, sleep, 1}}]).",
+                &[],
+            )
+            .await
+            .unwrap();
+            if sleepers.as_i64() == Some(0) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "timed-out call still running on the target");
+            smol::Timer::after(Duration::from_millis(20)).await;
+        }
+        let after = c.call("erlang", "system_info", vec![atom("process_count")]).await.unwrap().as_i64().unwrap();
+        assert!(after <= before, "process count grew from {before} to {after}");
+    });
+}
+
+#[test]
+fn mailbox_receives_messages_links_and_monitors() {
+    let node = TestNode::start("dist_mailbox");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let mb = c.mailbox();
+        // The target sends to our pid.
+        c.call("erlang", "send", vec![mb.pid().clone().into(), atom("hello")]).await.unwrap();
+        match mb.recv_timeout(Duration::from_secs(5)).await.unwrap() {
+            Event::Message(t) => assert_eq!(t.as_atom(), Some("hello")),
+            other => panic!("unexpected {other:?}"),
+        }
+        // A process that waits for a message, then exits with a reason.
+        let src = "erlang:spawn(fun() -> receive stop -> exit(stopped_by_test) end end).";
+        let victim = chaos_beam::eval::eval(&c, src, &[]).await.unwrap();
+        let victim = victim.as_pid().unwrap().clone();
+        let reference = mb.monitor(&victim);
+        mb.link(&victim);
+        // Let the monitor and link land before the stop message: both are ordered on the connection.
+        mb.send(&victim, atom("stop"));
+        let mut saw_down = false;
+        let mut saw_exit = false;
+        while !(saw_down && saw_exit) {
+            match mb.recv_timeout(Duration::from_secs(5)).await.unwrap() {
+                Event::Down { reference: r, reason, .. } => {
+                    assert_eq!(r, reference);
+                    assert_eq!(reason.as_atom(), Some("stopped_by_test"));
+                    saw_down = true;
+                }
+                Event::Exit { from, reason } => {
+                    assert_eq!(from, victim);
+                    assert_eq!(reason.as_atom(), Some("stopped_by_test"));
+                    saw_exit = true;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    });
+}
+
+#[test]
+fn target_can_monitor_our_mailbox() {
+    let node = TestNode::start("dist_watch");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let mb = c.mailbox();
+        let me = mb.pid().clone();
+        // A watcher on the target monitors our pid and reports the DOWN back to a second mailbox.
+        let reporter = c.mailbox();
+        let src = "erlang:spawn(fun() -> R = erlang:monitor(process, Me), Rep ! monitoring, receive {'DOWN', R, process, _, Why} -> Rep ! {down, Why} end end).";
+        chaos_beam::eval::eval(&c, src, &[("Me", me.into()), ("Rep", reporter.pid().clone().into())])
+            .await
+            .unwrap();
+        match reporter.recv_timeout(Duration::from_secs(5)).await.unwrap() {
+            Event::Message(t) => assert_eq!(t.as_atom(), Some("monitoring")),
+            other => panic!("{other:?}"),
+        }
+        drop(mb);
+        match reporter.recv_timeout(Duration::from_secs(5)).await.unwrap() {
+            Event::Message(t) => assert_eq!(chaos_beam::dist::term::show(&t), "{down,normal}"),
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn node_death_fails_pending_calls_at_once() {
+    let mut node = TestNode::start("dist_death");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let pending = {
+            let c = c.clone();
+            smol::spawn(async move {
+                c.call_with_timeout("timer", "sleep", vec![int(30_000)], Duration::from_secs(30)).await
+            })
+        };
+        // Make sure the call is on the target before killing it.
+        c.call("erlang", "node", vec![]).await.unwrap();
+        let killed = Instant::now();
+        node.kill();
+        let e = pending.await.unwrap_err();
+        assert!(e.is_disconnect(), "{e}");
+        assert!(killed.elapsed() < Duration::from_secs(2), "took {:?}", killed.elapsed());
+        // Later calls fail immediately too.
+        let e = c.call("erlang", "node", vec![]).await.unwrap_err();
+        assert!(e.is_disconnect());
+        assert!(c.closed_reason().is_some());
+    });
+}
+
+#[test]
+fn long_names_work() {
+    let node = NodeBuilder::new("dist_long").long_name().start();
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let name = c.call("erlang", "node", vec![]).await.unwrap();
+        assert_eq!(name.as_atom(), Some(node.name.as_str()));
+    });
+}
+
+#[test]
+fn negative_integers_survive_the_round_trip() {
+    let node = TestNode::start("dist_ints");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        for v in [-1i64, -255, -300, 0, 255, 256, 1 << 40, -(1 << 40)] {
+            let r = c.call("erlang", "integer_to_list", vec![int(v)]).await.unwrap();
+            assert_eq!(r.as_text().unwrap(), v.to_string());
+        }
+    });
+}
