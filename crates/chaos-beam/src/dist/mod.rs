@@ -22,6 +22,7 @@
 pub mod client;
 pub mod connect;
 pub mod cookie;
+pub mod json;
 pub mod node_name;
 pub mod term;
 

@@ -1,0 +1,170 @@
+%% inspect — evaluated on the target by erl_eval (see src/eval.rs); not a module.
+%% Everything heavy runs here, on the target, and only the summary crosses the
+%% wire: counts, memory, applications with their supervision trees, and the
+%% top TopN processes by message queue and by memory.
+%% Bindings: TopN (integer), ChildLimit (integer), CallMs (integer).
+%% Strings are returned as binaries so the client never has to guess.
+Started = erlang:monotonic_time(microsecond),
+Str = fun(T) -> iolist_to_binary(io_lib:format("~0p", [T])) end,
+PidStr = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P));
+            (Other) -> Str(Other) end,
+Info = fun(Tag) -> try erlang:system_info(Tag) catch _:_ -> null end end,
+ProcessCount = erlang:system_info(process_count),
+%% Run F in a helper with a deadline, so a suspended or busy process cannot hang inspect.
+WithTimeout = fun(F) ->
+    {Pid, Ref} = erlang:spawn_monitor(fun() -> exit({inspect_result, F()}) end),
+    receive {'DOWN', Ref, process, Pid, {inspect_result, R}} -> {ok, R};
+            {'DOWN', Ref, process, Pid, _} -> error
+    after CallMs -> erlang:exit(Pid, kill),
+                    receive {'DOWN', Ref, process, Pid, _} -> timeout end
+    end
+end,
+%% {ok, Reply} | error (not a supervisor, or it crashed) | timeout (suspended or busy).
+SupCall = fun(Sup, Req) ->
+    case WithTimeout(fun() -> gen:call(Sup, '$gen_call', Req, infinity) end) of
+        {ok, {ok, Reply}} -> {ok, Reply};
+        timeout -> timeout;
+        _ -> error
+    end
+end,
+
+%% ---- top processes, without sorting every process -------------------------
+VMS = ets:match_spec_compile([{{'$1', '_'}, [], ['$1']}]),
+Top = fun Top(L, K) when length(L) =< 256 -> lists:sublist(lists:reverse(lists:sort(L)), K);
+          Top(L, K) ->
+              Vals = ets:match_spec_run(L, VMS),
+              case lists:max(Vals) =:= lists:min(Vals) of
+                  true -> lists:sublist(L, K);
+                  false ->
+                      Mean = lists:sum(Vals) div length(Vals),
+                      Above = ets:match_spec_run(L, ets:match_spec_compile(
+                                  [{{'$1', '_'}, [{'>', '$1', Mean}], ['$_']}])),
+                      case length(Above) >= K of
+                          true -> Top(Above, K);
+                          false ->
+                              Rest = ets:match_spec_run(L, ets:match_spec_compile(
+                                         [{{'$1', '_'}, [{'=<', '$1', Mean}], ['$_']}])),
+                              lists:sublist(lists:reverse(lists:sort(
+                                  Above ++ Top(Rest, K - length(Above)))), K)
+                      end
+              end
+      end,
+%% {Value, Pid} for every live process in Chunk, by one process_info item (compiled code, no interpretation per process).
+Measure = fun(Chunk, Item) ->
+    Ms = ets:match_spec_compile([{{{Item, '$1'}, '$2'}, [], [{{'$1', '$2'}}]}]),
+    Values = lists:zipwith(fun erlang:process_info/2, Chunk, lists:duplicate(length(Chunk), Item)),
+    ets:match_spec_run(lists:zip(Values, Chunk), Ms)
+end,
+Split = fun Split(L, 1) -> [L];
+            Split(L, S) -> {A, B} = lists:split(length(L) div S, L), [A | Split(B, S - 1)] end,
+Ps = erlang:processes(),
+Parts = Split(Ps, max(1, min(erlang:system_info(schedulers_online), length(Ps)))),
+process_flag(trap_exit, true),
+Workers = [erlang:spawn_opt(fun() ->
+               exit({inspect_part, Top(Measure(Part, message_queue_len), TopN),
+                                   Top(Measure(Part, memory), TopN)})
+           end, [link, monitor]) || Part <- Parts],
+PartResults = [receive {'DOWN', Ref, process, Pid, {inspect_part, Q, M}} -> {Q, M};
+                       {'DOWN', Ref, process, Pid, _} -> {[], []}
+               end || {Pid, Ref} <- Workers],
+TopQ = lists:sublist(lists:reverse(lists:sort(lists:append([Q || {Q, _} <- PartResults]))), TopN),
+TopM = lists:sublist(lists:reverse(lists:sort(lists:append([M || {_, M} <- PartResults]))), TopN),
+
+Behaviours = fun(Mod) ->
+    try lists:append([B || {K, B} <- Mod:module_info(attributes), K =:= behaviour orelse K =:= behavior])
+    catch _:_ -> [] end
+end,
+Describe = fun(P) ->
+    case erlang:process_info(P, [registered_name, current_function, initial_call, memory,
+                                 message_queue_len, reductions, status, dictionary]) of
+        undefined -> null;
+        I ->
+            Dict = proplists:get_value(dictionary, I, []),
+            Init = case lists:keyfind('$initial_call', 1, Dict) of
+                       {_, IC} -> IC;
+                       false -> proplists:get_value(initial_call, I)
+                   end,
+            Behaviour = case Init of
+                            {supervisor, _, _} -> supervisor;
+                            {Mod, _, _} -> case Behaviours(Mod) of [B | _] -> B; [] -> null end;
+                            _ -> null
+                        end,
+            App = case application:get_application(P) of {ok, A} -> A; _ -> null end,
+            Name = case proplists:get_value(registered_name, I) of [] -> null; N -> N end,
+            {current_function, CF} = lists:keyfind(current_function, 1, I),
+            #{pid => PidStr(P), registered_name => Name,
+              behaviour => Behaviour, initial_call => Str(Init),
+              current_function => Str(CF), application => App,
+              memory_bytes => proplists:get_value(memory, I),
+              message_queue_len => proplists:get_value(message_queue_len, I),
+              reductions => proplists:get_value(reductions, I),
+              status => proplists:get_value(status, I)}
+    end
+end,
+%% Each row keeps the value it was ranked by, so the list is ordered by what was measured.
+Rows = fun(L, Key) -> [D#{Key => V} || {V, D} <- [{V, Describe(P)} || {V, P} <- L], D =/= null] end,
+
+%% ---- supervision trees ----------------------------------------------------
+Tree = fun Tree(Sup, Id, Depth) ->
+    Answer = SupCall(Sup, count_children),
+    C = case Answer of {ok, CL} when is_list(CL) -> maps:from_list(CL); _ -> null end,
+    Name = case erlang:process_info(Sup, registered_name) of {registered_name, N} -> N; _ -> null end,
+    Base = #{id => Str(Id), pid => PidStr(Sup), registered_name => Name, kind => supervisor, counts => C},
+    case C of
+        null -> Base#{children => [], truncated => false, responsive => Answer =/= timeout};
+        #{active := Active} when Active > ChildLimit ->
+            Base#{children => [], truncated => true, responsive => true};
+        _ ->
+            case SupCall(Sup, which_children) of
+                {ok, Children} when is_list(Children) ->
+                    Kids = [case Child of
+                                _ when Type =:= supervisor, is_pid(Child), Depth < 12 ->
+                                    Tree(Child, CId, Depth + 1);
+                                _ ->
+                                    CName = case is_pid(Child) andalso erlang:process_info(Child, registered_name) of
+                                                {registered_name, RN} -> RN; _ -> null end,
+                                    #{id => Str(CId), pid => PidStr(Child), registered_name => CName,
+                                      kind => Type, modules => Str(Mods)}
+                            end || {CId, Child, Type, Mods} <- Children],
+                    Base#{children => Kids, truncated => false, responsive => true};
+                _ -> Base#{children => [], truncated => false, responsive => false}
+            end
+    end
+end,
+AppTree = fun(App) ->
+    case application_controller:get_master(App) of
+        Master when is_pid(Master) ->
+            case WithTimeout(fun() -> application_master:get_child(Master) end) of
+                {ok, {TopSup, _Mod}} when is_pid(TopSup) -> Tree(TopSup, App, 0);
+                _ -> null
+            end;
+        _ -> null
+    end
+end,
+Apps = [#{name => A, description => list_to_binary(D), version => list_to_binary(V),
+          supervision_tree => AppTree(A)}
+        || {A, D, V} <- application:which_applications()],
+
+{UptimeMs, _} = erlang:statistics(wall_clock),
+Memory = erlang:memory(),
+#{node => node(),
+  otp_release => list_to_binary(erlang:system_info(otp_release)),
+  erts_version => list_to_binary(erlang:system_info(version)),
+  system_architecture => list_to_binary(erlang:system_info(system_architecture)),
+  schedulers => erlang:system_info(schedulers),
+  schedulers_online => erlang:system_info(schedulers_online),
+  uptime_ms => UptimeMs,
+  process_count => ProcessCount,
+  process_limit => erlang:system_info(process_limit),
+  port_count => erlang:system_info(port_count),
+  port_limit => erlang:system_info(port_limit),
+  atom_count => erlang:system_info(atom_count),
+  atom_limit => erlang:system_info(atom_limit),
+  ets_count => Info(ets_count),
+  ets_limit => Info(ets_limit),
+  memory => maps:from_list(Memory),
+  memory_total_bytes => proplists:get_value(total, Memory),
+  applications => Apps,
+  top_by_queue => Rows(TopQ, message_queue_len),
+  top_by_memory => Rows(TopM, memory_bytes),
+  inspect_micros_on_target => erlang:monotonic_time(microsecond) - Started}.

@@ -1,0 +1,29 @@
+//! `chaos-monkey inspect`.
+
+use crate::cli::InspectArgs;
+use crate::exit::CliError;
+use crate::output;
+use chaos_beam::inspect::{inspect, InspectOptions};
+
+pub fn run(args: InspectArgs) -> Result<(), CliError> {
+    let client = super::connect(&args.target)?;
+    let opts = InspectOptions {
+        top: usize::from(args.top),
+        timeout: args.timeout,
+        ..InspectOptions::default()
+    };
+    let report = smol::block_on(inspect(&client, &opts)).map_err(|e| {
+        if e.is_disconnect() {
+            CliError::unreachable(e)
+        } else {
+            CliError::failed(e)
+        }
+    })?;
+    client.close();
+    if args.json {
+        output::print_json(&report);
+    } else {
+        print!("{}", output::inspection_text(&report));
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! The commands, and what they share: attaching to a target.
+
+mod demo;
+mod inspect;
+
+use crate::cli::{Cli, Command, TargetArgs};
+use crate::exit::CliError;
+use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
+
+/// Run the command the user asked for.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::DemoNode(cmd) => demo::node_command(cmd),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// Resolve the cookie (exit 2 when there is none) and connect (exit 3 when the node cannot be reached).
+pub fn connect(target: &TargetArgs) -> Result<DistClient, CliError> {
+    let cookie = Cookie::resolve(target.cookie.as_deref(), target.cookie_file.as_deref()).map_err(CliError::usage)?;
+    tracing::info!(node = %target.node, cookie = %cookie, "connecting");
+    let mut opts = ConnectOptions::new(target.node.clone(), cookie);
+    opts.port = target.port;
+    if let Some(p) = target.epmd_port {
+        opts.epmd_port = p;
+    }
+    opts.connect_timeout = target.connect_timeout;
+    opts.call_timeout = target.call_timeout;
+    opts.tick = target.tick;
+    smol::block_on(DistClient::connect(&opts)).map_err(CliError::unreachable)
+}
