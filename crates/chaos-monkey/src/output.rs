@@ -84,9 +84,17 @@ pub fn inspection_text(r: &NodeInspection) -> String {
     s
 }
 
+fn is_anonymous_worker(node: &TreeNode) -> bool {
+    node.kind == "worker" && node.registered_name.is_none() && node.id == "undefined"
+}
+
 fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
     let indent = "  ".repeat(depth);
-    let name = node.registered_name.clone().unwrap_or_else(|| node.id.clone());
+    let name = match (&node.registered_name, node.id.as_str(), &node.modules) {
+        (Some(n), _, _) => n.clone(),
+        (None, "undefined", Some(m)) => m.clone(),
+        (None, id, _) => id.to_string(),
+    };
     if node.kind == "supervisor" {
         let counts = match &node.counts {
             Some(c) => format!("{} active: {} workers, {} supervisors", c.active, c.workers, c.supervisors),
@@ -101,8 +109,22 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
             ""
         };
         let _ = writeln!(s, "{indent}└ {name} [supervisor {}] {counts}{note}", node.pid);
-        for child in &node.children {
-            tree_text(s, child, depth + 1);
+        // Anonymous workers of one module (a simple_one_for_one pool) collapse into one line.
+        let mut i = 0;
+        while i < node.children.len() {
+            let child = &node.children[i];
+            let run = node.children[i..]
+                .iter()
+                .take_while(|c| is_anonymous_worker(c) && c.modules == child.modules)
+                .count();
+            if run > 1 {
+                let modules = child.modules.as_deref().unwrap_or("?");
+                let _ = writeln!(s, "{}└ {run} × {modules} [worker]", "  ".repeat(depth + 1));
+                i += run;
+            } else {
+                tree_text(s, child, depth + 1);
+                i += 1;
+            }
         }
     } else {
         let _ = writeln!(s, "{indent}└ {name} [{} {}]", node.kind, node.pid);

@@ -28,6 +28,8 @@
 -define(ACCEPT_BACKOFF, 100).      % ms; after e.g. emfile, avoid spinning
 -define(BACKLOG, 128).
 -define(SEND_TIMEOUT, 5000).       % a client that never reads cannot wedge us
+-define(REBIND_ATTEMPTS, 20).      % x REBIND_DELAY = up to 1 s to get our port back
+-define(REBIND_DELAY, 50).
 
 -record(state, {lsock :: gen_tcp:socket(), port :: inet:port_number()}).
 
@@ -105,21 +107,38 @@ terminate(_Reason, #state{lsock = LSock}) ->
 %%% Internal -------------------------------------------------------------------
 
 %% Configured port wins; with port 0 prefer the port a previous incarnation
-%% bound, falling back to a fresh ephemeral port if it was taken meanwhile.
+%% bound, falling back to a fresh ephemeral port if it stays taken.
 listen(Opts) ->
     case chaos_demo:env(port) of
         0 ->
             case port() of
                 Prev when is_integer(Prev), Prev > 0 ->
-                    case do_listen(Prev, Opts) of
-                        {error, eaddrinuse} -> do_listen(0, Opts);
-                        Other -> Other
+                    case listen_retry(Prev, Opts, ?REBIND_ATTEMPTS) of
+                        {error, eaddrinuse} ->
+                            logger:warning("chaos_demo_acceptor: port ~b taken, "
+                                           "using a new ephemeral port", [Prev]),
+                            do_listen(0, Opts);
+                        Other ->
+                            Other
                     end;
                 _ ->
                     do_listen(0, Opts)
             end;
         Port ->
-            do_listen(Port, Opts)
+            listen_retry(Port, Opts, ?REBIND_ATTEMPTS)
+    end.
+
+%% When the previous acceptor was killed its listen socket is closed
+%% asynchronously (the port gets the exit signal after the supervisor may
+%% already have restarted us), so the port can still be in use for a few
+%% milliseconds: retry briefly instead of giving up on it.
+listen_retry(Port, Opts, Attempts) ->
+    case do_listen(Port, Opts) of
+        {error, eaddrinuse} when Attempts > 1 ->
+            timer:sleep(?REBIND_DELAY),
+            listen_retry(Port, Opts, Attempts - 1);
+        Result ->
+            Result
     end.
 
 do_listen(Port, Opts) ->

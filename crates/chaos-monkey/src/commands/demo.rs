@@ -1,14 +1,135 @@
 //! `chaos-monkey demo-node start|stop|status` and `chaos-monkey demo`.
 
-use crate::cli::{DemoArgs, DemoNodeCommand};
+use crate::cli::{DemoArgs, DemoNodeArgs, DemoNodeCommand, TargetArgs};
 use crate::exit::CliError;
+use crate::output;
+use chaos_beam::demo::{default_state_dir, DemoConfig, DemoError, DemoNode};
+use chaos_beam::inspect::{inspect, InspectOptions};
+use std::path::PathBuf;
+use std::time::Duration;
 
-pub fn node_command(cmd: DemoNodeCommand) -> Result<(), CliError> {
-    let _ = cmd;
-    Err(CliError::failed("not yet"))
+/// How long an orderly stop may take before the node is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+fn state_dir(dir: &Option<PathBuf>) -> PathBuf {
+    dir.clone().unwrap_or_else(default_state_dir)
 }
 
+fn demo_err(e: DemoError) -> CliError {
+    CliError::failed(e)
+}
+
+pub fn node_command(cmd: DemoNodeCommand) -> Result<(), CliError> {
+    match cmd {
+        DemoNodeCommand::Start(args) => start(&args),
+        DemoNodeCommand::Stop(args) => stop(&args),
+        DemoNodeCommand::Status(args) => status(&args),
+    }
+}
+
+fn start(args: &DemoNodeArgs) -> Result<(), CliError> {
+    let mut cfg = DemoConfig::new(&args.name);
+    cfg.state_dir = state_dir(&args.state_dir);
+    let node = DemoNode::start(&cfg).map_err(demo_err)?;
+    if args.json {
+        output::print_json(&node.info);
+    } else {
+        let i = &node.info;
+        println!("demo node {} is up (OS pid {})", i.node, i.os_pid);
+        println!("  service   127.0.0.1:{} (line protocol: PING, PUT k v, GET k, CALL tool args, STATS)", i.service_port);
+        println!("  cookie    {}", i.cookie_file.display());
+        println!("  log       {}", i.log_file.display());
+        println!("inspect it: chaos-monkey inspect --node {} --cookie-file {}", i.node, i.cookie_file.display());
+        println!("stop it:    chaos-monkey demo-node stop --name {}", args.name);
+    }
+    Ok(())
+}
+
+fn stop(args: &DemoNodeArgs) -> Result<(), CliError> {
+    let dir = state_dir(&args.state_dir);
+    let Some(node) = DemoNode::load(&dir, &args.name).map_err(demo_err)? else {
+        return Err(CliError::failed(format!(
+            "no demo node named '{}' under {} (nothing to stop)",
+            args.name,
+            dir.display()
+        )));
+    };
+    let name = node.info.node.clone();
+    let outcome = node.stop(STOP_GRACE).map_err(demo_err)?;
+    if args.json {
+        output::print_json(&serde_json::json!({ "node": name, "outcome": outcome }));
+    } else {
+        match outcome {
+            chaos_beam::demo::StopOutcome::Stopped => println!("demo node {name} stopped"),
+            chaos_beam::demo::StopOutcome::Killed => println!("demo node {name} did not stop in {STOP_GRACE:?} and was killed"),
+            chaos_beam::demo::StopOutcome::WasNotRunning => println!("demo node {name} was not running; its files were removed"),
+        }
+    }
+    Ok(())
+}
+
+fn status(args: &DemoNodeArgs) -> Result<(), CliError> {
+    let dir = state_dir(&args.state_dir);
+    match DemoNode::load(&dir, &args.name).map_err(demo_err)? {
+        Some(mut node) => {
+            let running = node.is_running();
+            if args.json {
+                output::print_json(&serde_json::json!({ "running": running, "info": node.info }));
+            } else if running {
+                println!("demo node {} is running (OS pid {}), service 127.0.0.1:{}, cookie file {}", node.info.node, node.info.os_pid, node.info.service_port, node.info.cookie_file.display());
+            } else {
+                println!("demo node {} is not running (stale files in {})", node.info.node, node.info.dir.display());
+            }
+            if running {
+                Ok(())
+            } else {
+                Err(CliError::failed("not running"))
+            }
+        }
+        None => {
+            if args.json {
+                output::print_json(&serde_json::json!({ "running": false }));
+            } else {
+                println!("no demo node named '{}' under {}", args.name, dir.display());
+            }
+            Err(CliError::failed("not running"))
+        }
+    }
+}
+
+/// The main demo: a fresh demo node, inspected, then stopped (unless --keep).
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
-    let _ = args;
-    Err(CliError::failed("not yet"))
+    let mut cfg = DemoConfig::new(&args.name);
+    cfg.state_dir = state_dir(&args.state_dir);
+    eprintln!("starting demo node {}@localhost ...", args.name);
+    let node = DemoNode::start(&cfg).map_err(demo_err)?;
+    let result = inspect_demo(&node);
+    if args.keep {
+        eprintln!(
+            "demo node {} left running; stop it with: chaos-monkey demo-node stop --name {}",
+            node.info.node, args.name
+        );
+    } else {
+        node.stop(STOP_GRACE).map_err(demo_err)?;
+        eprintln!("demo node stopped");
+    }
+    result
+}
+
+fn inspect_demo(node: &DemoNode) -> Result<(), CliError> {
+    let target = TargetArgs {
+        node: node.node_name(),
+        cookie: None,
+        cookie_file: Some(node.info.cookie_file.clone()),
+        port: None,
+        epmd_port: None,
+        connect_timeout: Duration::from_secs(5),
+        call_timeout: Duration::from_secs(5),
+        tick: Duration::from_secs(1),
+    };
+    let client = super::connect(&target)?;
+    let report = smol::block_on(inspect(&client, &InspectOptions::default())).map_err(CliError::failed)?;
+    client.close();
+    print!("{}", output::inspection_text(&report));
+    Ok(())
 }
