@@ -5,9 +5,9 @@
 //! ETS table, a pool of session workers, and a TCP line-protocol listener on
 //! 127.0.0.1. Its sources are embedded in this crate; [`DemoNode::start`]
 //! writes them to a state directory, compiles them with `erlc` and starts a
-//! named node with a random cookie. The cookie is passed through an args file
-//! (never on a command line, where `ps` would show it) and kept in a 0600
-//! cookie file for other commands to use.
+//! named node with a random cookie. The node reads the cookie from a private
+//! `.erlang.cookie` in its own HOME (never a command line, where `ps` would
+//! show it); a 0600 copy is kept for other commands (`--cookie-file`).
 
 use crate::dist::NodeName;
 use rand::distr::{Alphanumeric, SampleString};
@@ -250,8 +250,11 @@ impl DemoNode {
         let cookie = Alphanumeric.sample_string(&mut rand::rng(), 32).to_uppercase();
         let cookie_file = dir.join("cookie");
         write_private(&cookie_file, &cookie)?;
-        let args_file = dir.join("vm.args");
-        write_private(&args_file, &format!("-setcookie {cookie}\n"))?;
+        // The node reads its cookie from $HOME/.erlang.cookie: `-setcookie` (even
+        // through -args_file) ends up on the BEAM's command line, visible to `ps`.
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).map_err(io_err("cannot create", &home))?;
+        write_private(&home.join(".erlang.cookie"), &cookie)?;
         let ready_file = dir.join("ready");
         let log_file = dir.join("node.log");
         let log = std::fs::File::create(&log_file).map_err(io_err("cannot create", &log_file))?;
@@ -267,8 +270,6 @@ impl DemoNode {
         let mut cmd = Command::new("erl");
         cmd.arg("-sname")
             .arg(&node)
-            .arg("-args_file")
-            .arg(&args_file)
             .arg("-noinput")
             .arg("-kernel")
             .arg("inet_dist_use_interface")
@@ -282,6 +283,7 @@ impl DemoNode {
             .arg(&boot)
             // If this starts epmd, it listens on loopback only.
             .env("ERL_EPMD_ADDRESS", "127.0.0.1")
+            .env("HOME", &home)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
