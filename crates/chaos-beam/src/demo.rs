@@ -170,7 +170,8 @@ fn write_private(path: &Path, contents: &str) -> Result<(), DemoError> {
     #[cfg(unix)]
     opts.mode(0o600);
     let mut f = opts.open(path).map_err(io_err("cannot create", path))?;
-    f.write_all(contents.as_bytes()).map_err(io_err("cannot write", path))
+    f.write_all(contents.as_bytes())
+        .map_err(io_err("cannot write", path))
 }
 
 /// `true` when a process with this pid exists (and is not a zombie).
@@ -247,7 +248,9 @@ impl DemoNode {
             )));
         }
 
-        let cookie = Alphanumeric.sample_string(&mut rand::rng(), 32).to_uppercase();
+        let cookie = Alphanumeric
+            .sample_string(&mut rand::rng(), 32)
+            .to_uppercase();
         let cookie_file = dir.join("cookie");
         write_private(&cookie_file, &cookie)?;
         // The node reads its cookie from $HOME/.erlang.cookie: `-setcookie` (even
@@ -326,8 +329,11 @@ impl DemoNode {
             dir: dir.clone(),
         };
         let info_path = dir.join("node.json");
-        std::fs::write(&info_path, serde_json::to_string_pretty(&info).expect("serialisable"))
-            .map_err(io_err("cannot write", &info_path))?;
+        std::fs::write(
+            &info_path,
+            serde_json::to_string_pretty(&info).expect("serialisable"),
+        )
+        .map_err(io_err("cannot write", &info_path))?;
         Ok(DemoNode {
             info,
             child: Some(child),

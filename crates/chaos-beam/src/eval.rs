@@ -33,7 +33,7 @@ pub enum EvalError {
         /// Reason as text.
         reason: String,
         /// Reason term.
-        term: Term,
+        term: Box<Term>,
     },
     /// The call itself failed (timeout, disconnect, ...).
     #[error(transparent)]
@@ -50,7 +50,16 @@ impl EvalError {
 impl From<CallError> for EvalError {
     fn from(e: CallError) -> Self {
         match e {
-            CallError::Raised { class, reason, term, .. } => EvalError::Raised { class, reason, term },
+            CallError::Raised {
+                class,
+                reason,
+                term,
+                ..
+            } => EvalError::Raised {
+                class,
+                reason,
+                term,
+            },
             other => EvalError::Call(other),
         }
     }
@@ -58,7 +67,11 @@ impl From<CallError> for EvalError {
 
 /// Evaluate `source` (expressions separated by commas, optional final `.`)
 /// with `bindings`, using the client's default call timeout.
-pub async fn eval(client: &DistClient, source: &str, bindings: &[(&str, Term)]) -> Result<Term, EvalError> {
+pub async fn eval(
+    client: &DistClient,
+    source: &str,
+    bindings: &[(&str, Term)],
+) -> Result<Term, EvalError> {
     eval_with_timeout(client, source, bindings, client.call_timeout()).await
 }
 
@@ -79,7 +92,12 @@ pub async fn eval_with_timeout(
     };
     let mut sorted: Vec<&(&str, Term)> = bindings.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let orddict = list(sorted.into_iter().map(|(k, v)| tuple(vec![atom(k), v.clone()])).collect());
+    let orddict = list(
+        sorted
+            .into_iter()
+            .map(|(k, v)| tuple(vec![atom(k), v.clone()]))
+            .collect(),
+    );
     let result = client
         .call_with_timeout("erl_eval", "exprs", vec![exprs, orddict], timeout)
         .await?;
@@ -88,7 +106,7 @@ pub async fn eval_with_timeout(
         _ => Err(EvalError::Raised {
             class: "error".into(),
             reason: format!("unexpected erl_eval result {}", show(&result)),
-            term: result,
+            term: Box::new(result),
         }),
     }
 }
@@ -112,7 +130,9 @@ async fn parse(client: &DistClient, source: &str) -> Result<Term, EvalError> {
         Some([_, info, _]) => return Err(syntax_error(client, info).await),
         _ => return Err(unexpected(&scanned)),
     };
-    let parsed = client.call("erl_parse", "parse_exprs", vec![tokens]).await?;
+    let parsed = client
+        .call("erl_parse", "parse_exprs", vec![tokens])
+        .await?;
     match parsed.as_tuple() {
         Some([ok, exprs]) if ok.as_atom() == Some("ok") => Ok(exprs.clone()),
         Some([_, info]) => Err(syntax_error(client, info).await),
@@ -124,7 +144,7 @@ fn unexpected(t: &Term) -> EvalError {
     EvalError::Raised {
         class: "error".into(),
         reason: format!("unexpected parser answer {}", show(t)),
-        term: t.clone(),
+        term: Box::new(t.clone()),
     }
 }
 
@@ -136,15 +156,27 @@ async fn syntax_error(client: &DistClient, info: &Term) -> EvalError {
                 Some([l, c]) => (l.as_i64().unwrap_or(0), c.as_i64().unwrap_or(0)),
                 _ => (loc.as_i64().unwrap_or(0), 0),
             };
-            (l, c, module.as_atom().unwrap_or("erl_parse").to_string(), desc.clone())
+            (
+                l,
+                c,
+                module.as_atom().unwrap_or("erl_parse").to_string(),
+                desc.clone(),
+            )
         }
         _ => (0, 0, "erl_parse".to_string(), info.clone()),
     };
-    let message = match client.call(&module, "format_error", vec![desc.clone()]).await {
+    let message = match client
+        .call(&module, "format_error", vec![desc.clone()])
+        .await
+    {
         Ok(t) => flatten_text(&t).unwrap_or_else(|| show(&t)),
         Err(_) => show(&desc),
     };
-    EvalError::Syntax { line, column, message }
+    EvalError::Syntax {
+        line,
+        column,
+        message,
+    }
 }
 
 /// Flatten an iolist/charlist answer into text.

@@ -191,7 +191,10 @@ impl InspectError {
 }
 
 /// Inspect the node behind `client`.
-pub async fn inspect(client: &DistClient, opts: &InspectOptions) -> Result<NodeInspection, InspectError> {
+pub async fn inspect(
+    client: &DistClient,
+    opts: &InspectOptions,
+) -> Result<NodeInspection, InspectError> {
     let started = Instant::now();
     let bindings = [
         ("TopN", int(opts.top as i64)),

@@ -26,8 +26,16 @@ fn calls_return_values_and_we_are_hidden() {
         // Hidden: listed in nodes(hidden), never in nodes().
         let visible = c.call("erlang", "nodes", vec![]).await.unwrap();
         assert_eq!(visible.as_list().unwrap().len(), 0);
-        let hidden = c.call("erlang", "nodes", vec![atom("hidden")]).await.unwrap();
-        let hidden: Vec<String> = hidden.as_list().unwrap().iter().filter_map(|t| t.as_text()).collect();
+        let hidden = c
+            .call("erlang", "nodes", vec![atom("hidden")])
+            .await
+            .unwrap();
+        let hidden: Vec<String> = hidden
+            .as_list()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_text())
+            .collect();
         assert_eq!(hidden, vec![c.local_name().to_string()]);
         let sum = c.call("erlang", "+", vec![int(40), int(2)]).await.unwrap();
         assert_eq!(sum.as_i64(), Some(42));
@@ -39,14 +47,33 @@ fn exceptions_come_back_as_errors_and_the_loop_survives_output() {
     let node = TestNode::start("dist_exc");
     smol::block_on(async {
         let c = connect(&node).await;
-        let e = c.call("erlang", "error", vec![atom("boom")]).await.unwrap_err();
-        assert!(matches!(&e, CallError::Raised { class, .. } if class == "error"), "{e}");
+        let e = c
+            .call("erlang", "error", vec![atom("boom")])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CallError::Raised { class, .. } if class == "error"),
+            "{e}"
+        );
         assert!(e.to_string().contains("boom"));
-        let e = c.call("erlang", "throw", vec![atom("ball")]).await.unwrap_err();
-        assert!(matches!(&e, CallError::Raised { class, .. } if class == "throw"), "{e}");
+        let e = c
+            .call("erlang", "throw", vec![atom("ball")])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CallError::Raised { class, .. } if class == "throw"),
+            "{e}"
+        );
         // Remote output must not reach us nor break the connection.
         let r = c
-            .call("io", "format", vec!["hello from the target~n".to_string().into(), chaos_beam::dist::term::list(vec![])])
+            .call(
+                "io",
+                "format",
+                vec![
+                    "hello from the target~n".to_string().into(),
+                    chaos_beam::dist::term::list(vec![]),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(r.as_atom(), Some("ok"));
@@ -62,7 +89,13 @@ fn many_calls_in_flight_at_once() {
         let c = connect(&node).await;
         let calls = (0..500).map(|i| {
             let c = c.clone();
-            async move { c.call("erlang", "abs", vec![int(-i)]).await.unwrap().as_i64().unwrap() }
+            async move {
+                c.call("erlang", "abs", vec![int(-i)])
+                    .await
+                    .unwrap()
+                    .as_i64()
+                    .unwrap()
+            }
         });
         let results = futures::future::join_all(calls).await;
         assert_eq!(results, (0..500).collect::<Vec<_>>());
@@ -74,10 +107,20 @@ fn a_timed_out_call_fails_clearly_and_its_process_is_killed() {
     let node = TestNode::start("dist_timeout");
     smol::block_on(async {
         let c = connect(&node).await;
-        let before = c.call("erlang", "system_info", vec![atom("process_count")]).await.unwrap().as_i64().unwrap();
+        let before = c
+            .call("erlang", "system_info", vec![atom("process_count")])
+            .await
+            .unwrap()
+            .as_i64()
+            .unwrap();
         let started = Instant::now();
         let e = c
-            .call_with_timeout("timer", "sleep", vec![int(60_000)], Duration::from_millis(300))
+            .call_with_timeout(
+                "timer",
+                "sleep",
+                vec![int(60_000)],
+                Duration::from_millis(300),
+            )
             .await
             .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -96,11 +139,22 @@ fn a_timed_out_call_fails_clearly_and_its_process_is_killed() {
             if sleepers.as_i64() == Some(0) {
                 break;
             }
-            assert!(Instant::now() < deadline, "timed-out call still running on the target");
+            assert!(
+                Instant::now() < deadline,
+                "timed-out call still running on the target"
+            );
             smol::Timer::after(Duration::from_millis(20)).await;
         }
-        let after = c.call("erlang", "system_info", vec![atom("process_count")]).await.unwrap().as_i64().unwrap();
-        assert!(after <= before, "process count grew from {before} to {after}");
+        let after = c
+            .call("erlang", "system_info", vec![atom("process_count")])
+            .await
+            .unwrap()
+            .as_i64()
+            .unwrap();
+        assert!(
+            after <= before,
+            "process count grew from {before} to {after}"
+        );
     });
 }
 
@@ -111,7 +165,13 @@ fn mailbox_receives_messages_links_and_monitors() {
         let c = connect(&node).await;
         let mb = c.mailbox();
         // The target sends to our pid.
-        c.call("erlang", "send", vec![mb.pid().clone().into(), atom("hello")]).await.unwrap();
+        c.call(
+            "erlang",
+            "send",
+            vec![mb.pid().clone().into(), atom("hello")],
+        )
+        .await
+        .unwrap();
         match mb.recv_timeout(Duration::from_secs(5)).await.unwrap() {
             Event::Message(t) => assert_eq!(t.as_atom(), Some("hello")),
             other => panic!("unexpected {other:?}"),
@@ -128,7 +188,11 @@ fn mailbox_receives_messages_links_and_monitors() {
         let mut saw_exit = false;
         while !(saw_down && saw_exit) {
             match mb.recv_timeout(Duration::from_secs(5)).await.unwrap() {
-                Event::Down { reference: r, reason, .. } => {
+                Event::Down {
+                    reference: r,
+                    reason,
+                    ..
+                } => {
                     assert_eq!(r, reference);
                     assert_eq!(reason.as_atom(), Some("stopped_by_test"));
                     saw_down = true;
@@ -154,9 +218,13 @@ fn target_can_monitor_our_mailbox() {
         // A watcher on the target monitors our pid and reports the DOWN back to a second mailbox.
         let reporter = c.mailbox();
         let src = "erlang:spawn(fun() -> R = erlang:monitor(process, Me), Rep ! monitoring, receive {'DOWN', R, process, _, Why} -> Rep ! {down, Why} end end).";
-        chaos_beam::eval::eval(&c, src, &[("Me", me.into()), ("Rep", reporter.pid().clone().into())])
-            .await
-            .unwrap();
+        chaos_beam::eval::eval(
+            &c,
+            src,
+            &[("Me", me.into()), ("Rep", reporter.pid().clone().into())],
+        )
+        .await
+        .unwrap();
         match reporter.recv_timeout(Duration::from_secs(5)).await.unwrap() {
             Event::Message(t) => assert_eq!(t.as_atom(), Some("monitoring")),
             other => panic!("{other:?}"),
@@ -177,7 +245,8 @@ fn node_death_fails_pending_calls_at_once() {
         let pending = {
             let c = c.clone();
             smol::spawn(async move {
-                c.call_with_timeout("timer", "sleep", vec![int(30_000)], Duration::from_secs(30)).await
+                c.call_with_timeout("timer", "sleep", vec![int(30_000)], Duration::from_secs(30))
+                    .await
             })
         };
         // Make sure the call is on the target before killing it.
@@ -186,7 +255,11 @@ fn node_death_fails_pending_calls_at_once() {
         node.kill();
         let e = pending.await.unwrap_err();
         assert!(e.is_disconnect(), "{e}");
-        assert!(killed.elapsed() < Duration::from_secs(2), "took {:?}", killed.elapsed());
+        assert!(
+            killed.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            killed.elapsed()
+        );
         // Later calls fail immediately too.
         let e = c.call("erlang", "node", vec![]).await.unwrap_err();
         assert!(e.is_disconnect());
@@ -210,7 +283,10 @@ fn negative_integers_survive_the_round_trip() {
     smol::block_on(async {
         let c = connect(&node).await;
         for v in [-1i64, -255, -300, 0, 255, 256, 1 << 40, -(1 << 40)] {
-            let r = c.call("erlang", "integer_to_list", vec![int(v)]).await.unwrap();
+            let r = c
+                .call("erlang", "integer_to_list", vec![int(v)])
+                .await
+                .unwrap();
             assert_eq!(r.as_text().unwrap(), v.to_string());
         }
     });

@@ -14,7 +14,11 @@ async fn connect(node: &TestNode) -> DistClient {
 }
 
 async fn info(c: &DistClient, what: &str) -> i64 {
-    c.call("erlang", "system_info", vec![atom(what)]).await.unwrap().as_i64().unwrap()
+    c.call("erlang", "system_info", vec![atom(what)])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap()
 }
 
 #[test]
@@ -28,10 +32,16 @@ fn counts_match_the_node() {
     smol::block_on(async {
         let c = connect(&node).await;
         let atoms_before = info(&c, "atom_count").await;
-        let r = inspect(&c, &InspectOptions::default()).await.expect("inspect");
+        let r = inspect(&c, &InspectOptions::default())
+            .await
+            .expect("inspect");
         let atoms_after = info(&c, "atom_count").await;
         let procs = info(&c, "process_count").await;
-        assert!((r.process_count as i64 - procs).abs() <= 5, "inspect {} vs node {procs}", r.process_count);
+        assert!(
+            (r.process_count as i64 - procs).abs() <= 5,
+            "inspect {} vs node {procs}",
+            r.process_count
+        );
         assert!(r.process_count > 2000);
         assert_eq!(r.process_limit as i64, info(&c, "process_limit").await);
         assert_eq!(r.port_count as i64, info(&c, "port_count").await);
@@ -45,14 +55,31 @@ fn counts_match_the_node() {
         );
         assert_eq!(r.ets_count.unwrap() as i64, info(&c, "ets_count").await);
         assert!(r.ets_count.unwrap() >= 30);
-        assert_eq!(r.otp_release, c.call("erlang", "system_info", vec![atom("otp_release")]).await.unwrap().as_text().unwrap());
+        assert_eq!(
+            r.otp_release,
+            c.call("erlang", "system_info", vec![atom("otp_release")])
+                .await
+                .unwrap()
+                .as_text()
+                .unwrap()
+        );
         assert!(r.memory_total_bytes > 0 && r.memory["total"] == r.memory_total_bytes);
-        assert!(r.applications.iter().any(|a| a.name == "kernel" && !a.version.is_empty()));
+        assert!(r
+            .applications
+            .iter()
+            .any(|a| a.name == "kernel" && !a.version.is_empty()));
         let kernel = r.applications.iter().find(|a| a.name == "kernel").unwrap();
         let tree = kernel.supervision_tree.as_ref().expect("kernel has a tree");
         assert_eq!(tree.registered_name.as_deref(), Some("kernel_sup"));
-        let names: Vec<_> = tree.children.iter().filter_map(|c| c.registered_name.clone()).collect();
-        assert!(names.iter().any(|n| n == "file_server_2"), "{names:?} {tree:#?}");
+        let names: Vec<_> = tree
+            .children
+            .iter()
+            .filter_map(|c| c.registered_name.clone())
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "file_server_2"),
+            "{names:?} {tree:#?}"
+        );
         // The busy mailbox heads the queue list.
         let first = &r.top_by_queue[0];
         assert_eq!(first.registered_name.as_deref(), Some("inspect_sink"));

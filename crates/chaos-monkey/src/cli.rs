@@ -126,11 +126,16 @@ pub struct DemoArgs {
 }
 
 fn parse_node(s: &str) -> Result<NodeName, String> {
-    s.parse().map_err(|e: chaos_beam::dist::NodeNameError| e.to_string())
+    s.parse()
+        .map_err(|e: chaos_beam::dist::NodeNameError| e.to_string())
 }
 
 fn parse_short_name(s: &str) -> Result<String, String> {
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(format!(
             "'{s}' is not a short node name: use letters, digits, '_' and '-' only (the host is always localhost)"
         ));
@@ -140,7 +145,8 @@ fn parse_short_name(s: &str) -> Result<String, String> {
 
 /// Durations like `500ms`, `5s`, `1h`; zero is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration ({e}); use for example 500ms, 5s, 1h"))?;
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration ({e}); use for example 500ms, 5s, 1h"))?;
     if d.is_zero() {
         return Err(format!("'{s}': the duration must be greater than zero"));
     }
@@ -160,8 +166,12 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("0s").unwrap_err().contains("greater than zero"));
+        assert!(parse_duration("0s")
+            .unwrap_err()
+            .contains("greater than zero"));
         assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
     }
 }

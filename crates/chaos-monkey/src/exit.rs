@@ -28,17 +28,26 @@ pub struct CliError {
 impl CliError {
     /// Usage error (exit 2).
     pub fn usage(message: impl fmt::Display) -> Self {
-        Self { code: USAGE, message: message.to_string() }
+        Self {
+            code: USAGE,
+            message: message.to_string(),
+        }
     }
 
     /// Target unreachable (exit 3).
     pub fn unreachable(message: impl fmt::Display) -> Self {
-        Self { code: UNREACHABLE, message: message.to_string() }
+        Self {
+            code: UNREACHABLE,
+            message: message.to_string(),
+        }
     }
 
     /// Other failure (exit 1).
     pub fn failed(message: impl fmt::Display) -> Self {
-        Self { code: FAILURE, message: message.to_string() }
+        Self {
+            code: FAILURE,
+            message: message.to_string(),
+        }
     }
 
     /// The exit code.

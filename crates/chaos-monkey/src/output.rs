@@ -6,7 +6,10 @@ use std::fmt::Write;
 
 /// Pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) {
-    println!("{}", serde_json::to_string_pretty(value).expect("serialisable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serialisable")
+    );
 }
 
 /// Bytes in KiB/MiB/GiB.
@@ -53,13 +56,21 @@ pub fn inspection_text(r: &NodeInspection) -> String {
         ("atoms", r.atom_count, r.atom_limit),
     ];
     for (name, count, limit) in rows {
-        let _ = writeln!(s, "  {name:<16} {count:>9} {limit:>12} {:>7}", pct(count, limit));
+        let _ = writeln!(
+            s,
+            "  {name:<16} {count:>9} {limit:>12} {:>7}",
+            pct(count, limit)
+        );
     }
     if let (Some(c), Some(l)) = (r.ets_count, r.ets_limit) {
         let _ = writeln!(s, "  {:<16} {c:>9} {l:>12} {:>7}", "ets tables", pct(c, l));
     }
     let _ = writeln!(s, "\nMemory               {}", bytes(r.memory_total_bytes));
-    let mut mem: Vec<_> = r.memory.iter().filter(|(k, _)| k.as_str() != "total").collect();
+    let mut mem: Vec<_> = r
+        .memory
+        .iter()
+        .filter(|(k, _)| k.as_str() != "total")
+        .collect();
     mem.sort_by(|a, b| b.1.cmp(a.1));
     for (k, v) in mem {
         let _ = writeln!(s, "  {k:<16} {:>12}", bytes(*v));
@@ -71,7 +82,11 @@ pub fn inspection_text(r: &NodeInspection) -> String {
             tree_text(&mut s, tree, 2);
         }
     }
-    let _ = writeln!(s, "\nTop {} processes by message queue", r.top_by_queue.len());
+    let _ = writeln!(
+        s,
+        "\nTop {} processes by message queue",
+        r.top_by_queue.len()
+    );
     process_table(&mut s, &r.top_by_queue);
     let _ = writeln!(s, "\nTop {} processes by memory", r.top_by_memory.len());
     process_table(&mut s, &r.top_by_memory);
@@ -97,8 +112,13 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
     };
     if node.kind == "supervisor" {
         let counts = match &node.counts {
-            Some(c) => format!("{} active: {} workers, {} supervisors", c.active, c.workers, c.supervisors),
-            None if node.responsive => "no counts (not a plain supervisor, e.g. a supervisor_bridge)".into(),
+            Some(c) => format!(
+                "{} active: {} workers, {} supervisors",
+                c.active, c.workers, c.supervisors
+            ),
+            None if node.responsive => {
+                "no counts (not a plain supervisor, e.g. a supervisor_bridge)".into()
+            }
             None => "no counts".into(),
         };
         let note = if !node.responsive {
@@ -108,7 +128,11 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
         } else {
             ""
         };
-        let _ = writeln!(s, "{indent}└ {name} [supervisor {}] {counts}{note}", node.pid);
+        let _ = writeln!(
+            s,
+            "{indent}└ {name} [supervisor {}] {counts}{note}",
+            node.pid
+        );
         // Anonymous workers of one module (a simple_one_for_one pool) collapse into one line.
         let mut i = 0;
         while i < node.children.len() {
@@ -134,11 +158,14 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
 fn process_table(s: &mut String, rows: &[ProcessRow]) {
     let _ = writeln!(
         s,
-        "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} {}",
-        "pid", "name", "queue", "memory", "behaviour", "application", "current function"
+        "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} current function",
+        "pid", "name", "queue", "memory", "behaviour", "application"
     );
     for p in rows {
-        let name = p.registered_name.clone().unwrap_or_else(|| p.initial_call.clone());
+        let name = p
+            .registered_name
+            .clone()
+            .unwrap_or_else(|| p.initial_call.clone());
         let _ = writeln!(
             s,
             "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} {}",

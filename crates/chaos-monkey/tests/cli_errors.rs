@@ -6,12 +6,18 @@ use std::time::{Duration, Instant};
 
 fn monkey(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"));
-    cmd.args(args).env_remove("ERLANG_COOKIE").env_remove("RUST_LOG");
+    cmd.args(args)
+        .env_remove("ERLANG_COOKIE")
+        .env_remove("RUST_LOG");
     cmd
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("run chaos-monkey");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run chaos-monkey");
     (
         status.code().unwrap_or(-1),
         String::from_utf8_lossy(&stdout).into_owned(),
@@ -39,35 +45,72 @@ fn no_cookie_anywhere_is_a_usage_error() {
 #[test]
 fn unknown_node_lists_the_names_epmd_has() {
     let node = TestNode::start("cli_known");
-    let (code, out, err) = run(&mut monkey(&["inspect", "--node", "no_such_node@localhost", "--cookie", &node.cookie]));
+    let (code, out, err) = run(&mut monkey(&[
+        "inspect",
+        "--node",
+        "no_such_node@localhost",
+        "--cookie",
+        &node.cookie,
+    ]));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("has no node named 'no_such_node'"), "{err}");
-    assert!(err.contains(node.short_name()), "epmd's names should be listed: {err}");
+    assert!(
+        err.contains(node.short_name()),
+        "epmd's names should be listed: {err}"
+    );
     assert!(!out.contains(&node.cookie) && !err.contains(&node.cookie));
 }
 
 #[test]
 fn no_epmd_on_the_host() {
     let port = unused_port().to_string();
-    let (code, _, err) = run(&mut monkey(&["inspect", "--node", "app@localhost", "--cookie", "x", "--epmd-port", &port]));
+    let (code, _, err) = run(&mut monkey(&[
+        "inspect",
+        "--node",
+        "app@localhost",
+        "--cookie",
+        "x",
+        "--epmd-port",
+        &port,
+    ]));
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains(&format!("no epmd at localhost:{port}")), "{err}");
+    assert!(
+        err.contains(&format!("no epmd at localhost:{port}")),
+        "{err}"
+    );
     assert!(err.contains("--port"), "should suggest --port: {err}");
 }
 
 #[test]
 fn nothing_listening_on_the_given_port() {
     let port = unused_port().to_string();
-    let (code, _, err) = run(&mut monkey(&["inspect", "--node", "app@localhost", "--cookie", "x", "--port", &port]));
+    let (code, _, err) = run(&mut monkey(&[
+        "inspect",
+        "--node",
+        "app@localhost",
+        "--cookie",
+        "x",
+        "--port",
+        &port,
+    ]));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("cannot connect to app@localhost"), "{err}");
 }
 
 #[test]
 fn unresolvable_host() {
-    let (code, _, err) = run(&mut monkey(&["inspect", "--node", "app@no-such-host.invalid", "--cookie", "x"]));
+    let (code, _, err) = run(&mut monkey(&[
+        "inspect",
+        "--node",
+        "app@no-such-host.invalid",
+        "--cookie",
+        "x",
+    ]));
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("cannot resolve host 'no-such-host.invalid'"), "{err}");
+    assert!(
+        err.contains("cannot resolve host 'no-such-host.invalid'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -77,18 +120,33 @@ fn wrong_cookie_says_where_it_came_from_never_its_value() {
     let file = std::env::temp_dir().join(format!("cm-wrong-cookie-{}", std::process::id()));
     std::fs::write(&file, wrong).unwrap();
     let (code, out, err) = run(&mut monkey(&[
-        "-vvv", "inspect", "--node", &node.name, "--cookie-file", file.to_str().unwrap(),
+        "-vvv",
+        "inspect",
+        "--node",
+        &node.name,
+        "--cookie-file",
+        file.to_str().unwrap(),
     ]));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("rejected our cookie"), "{err}");
-    assert!(err.contains(&format!("--cookie-file {}", file.display())), "{err}");
+    assert!(
+        err.contains(&format!("--cookie-file {}", file.display())),
+        "{err}"
+    );
     for secret in [wrong, node.cookie.as_str()] {
-        assert!(!out.contains(secret) && !err.contains(secret), "cookie leaked");
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "cookie leaked"
+        );
     }
     // From the environment: the message names the variable.
-    let (code, _, err) = run(monkey(&["inspect", "--node", &node.name]).env("ERLANG_COOKIE", wrong));
+    let (code, _, err) =
+        run(monkey(&["inspect", "--node", &node.name]).env("ERLANG_COOKIE", wrong));
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("the ERLANG_COOKIE environment variable"), "{err}");
+    assert!(
+        err.contains("the ERLANG_COOKIE environment variable"),
+        "{err}"
+    );
     assert!(!err.contains(wrong));
     let _ = std::fs::remove_file(file);
 }
@@ -98,11 +156,23 @@ fn the_right_cookie_never_appears_even_at_trace_level() {
     let mut node = TestNode::start("cli_trace");
     let file = node.cookie_file();
     let (code, out, err) = run(&mut monkey(&[
-        "-vvv", "inspect", "--json", "--node", &node.name, "--cookie-file", file.to_str().unwrap(),
+        "-vvv",
+        "inspect",
+        "--json",
+        "--node",
+        &node.name,
+        "--cookie-file",
+        file.to_str().unwrap(),
     ]));
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains(&node.cookie) && !err.contains(&node.cookie), "cookie leaked");
-    assert!(err.contains("connecting"), "trace logging should be on: {err}");
+    assert!(
+        !out.contains(&node.cookie) && !err.contains(&node.cookie),
+        "cookie leaked"
+    );
+    assert!(
+        err.contains("connecting"),
+        "trace logging should be on: {err}"
+    );
 }
 
 #[test]
@@ -112,22 +182,40 @@ fn the_node_dying_during_a_call_is_an_error_not_a_hang() {
         .start_expr("Holder = erlang:spawn(fun() -> true = erlang:suspend_process(erlang:whereis(logger_sup)), receive never -> ok end end), erlang:register(test_suspender, Holder)")
         .start();
     let file = node.cookie_file();
-    let mut child = monkey(&["inspect", "--node", &node.name, "--cookie-file", file.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = monkey(&[
+        "inspect",
+        "--node",
+        &node.name,
+        "--cookie-file",
+        file.to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     // Wait until the monkey is attached (its hidden connection is visible on the node).
     let watcher_opts = chaos_beam::dist::ConnectOptions::new(
         node.name.parse().unwrap(),
-        chaos_beam::dist::Cookie::new(node.cookie.clone(), chaos_beam::dist::CookieSource::Flag).unwrap(),
+        chaos_beam::dist::Cookie::new(node.cookie.clone(), chaos_beam::dist::CookieSource::Flag)
+            .unwrap(),
     );
     smol::block_on(async {
-        let watcher = chaos_beam::dist::DistClient::connect(&watcher_opts).await.unwrap();
+        let watcher = chaos_beam::dist::DistClient::connect(&watcher_opts)
+            .await
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let hidden = watcher.call("erlang", "nodes", vec![chaos_beam::dist::term::atom("hidden")]).await.unwrap();
-            let n = chaos_beam::dist::term::TermExt::as_list(&hidden).unwrap().len();
+            let hidden = watcher
+                .call(
+                    "erlang",
+                    "nodes",
+                    vec![chaos_beam::dist::term::atom("hidden")],
+                )
+                .await
+                .unwrap();
+            let n = chaos_beam::dist::term::TermExt::as_list(&hidden)
+                .unwrap()
+                .len();
             if n >= 2 {
                 break;
             }
@@ -146,7 +234,10 @@ fn the_node_dying_during_a_call_is_an_error_not_a_hang() {
             if chaos_beam::dist::term::TermExt::as_i64(&queued).unwrap_or(0) >= 1 {
                 break;
             }
-            assert!(Instant::now() < deadline, "inspect never reached logger_sup");
+            assert!(
+                Instant::now() < deadline,
+                "inspect never reached logger_sup"
+            );
             smol::Timer::after(Duration::from_millis(10)).await;
         }
     });
@@ -154,7 +245,14 @@ fn the_node_dying_during_a_call_is_an_error_not_a_hang() {
     node.kill();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(killed.elapsed() < Duration::from_secs(5), "took {:?}", killed.elapsed());
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        killed.elapsed()
+    );
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("connection to") && err.contains("lost"), "{err}");
+    assert!(
+        err.contains("connection to") && err.contains("lost"),
+        "{err}"
+    );
 }

@@ -45,7 +45,11 @@ impl Drop for DemoGuard {
 }
 
 fn rand_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 100_000
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        % 100_000
 }
 
 #[test]
@@ -62,7 +66,11 @@ fn demo_node_start_inspect_stop() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&cookie_file).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&cookie_file)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
     // The cookie is not on the node's command line.
@@ -75,7 +83,14 @@ fn demo_node_start_inspect_stop() {
     assert_eq!(code, 1);
     assert!(err.contains("already running"), "{err}");
 
-    let (code, out, err) = demo.monkey(&["inspect", "--json", "--node", &node, "--cookie-file", &cookie_file]);
+    let (code, out, err) = demo.monkey(&[
+        "inspect",
+        "--json",
+        "--node",
+        &node,
+        "--cookie-file",
+        &cookie_file,
+    ]);
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
 
@@ -88,27 +103,74 @@ fn demo_node_start_inspect_stop() {
         let c = DistClient::connect(&opts).await.unwrap();
         let info = |what: &'static str| {
             let c = c.clone();
-            async move { c.call("erlang", "system_info", vec![atom(what)]).await.unwrap().as_i64().unwrap() }
+            async move {
+                c.call("erlang", "system_info", vec![atom(what)])
+                    .await
+                    .unwrap()
+                    .as_i64()
+                    .unwrap()
+            }
         };
         let procs = info("process_count").await;
-        assert!((report["process_count"].as_i64().unwrap() - procs).abs() <= 5, "{} vs {procs}", report["process_count"]);
-        assert_eq!(report["process_limit"].as_i64().unwrap(), info("process_limit").await);
-        assert_eq!(report["port_count"].as_i64().unwrap(), info("port_count").await);
-        assert_eq!(report["port_limit"].as_i64().unwrap(), info("port_limit").await);
-        assert_eq!(report["atom_limit"].as_i64().unwrap(), info("atom_limit").await);
-        assert_eq!(report["ets_count"].as_i64().unwrap(), info("ets_count").await);
-        let apps = c.call("application", "which_applications", vec![]).await.unwrap().as_list().unwrap().len();
+        assert!(
+            (report["process_count"].as_i64().unwrap() - procs).abs() <= 5,
+            "{} vs {procs}",
+            report["process_count"]
+        );
+        assert_eq!(
+            report["process_limit"].as_i64().unwrap(),
+            info("process_limit").await
+        );
+        assert_eq!(
+            report["port_count"].as_i64().unwrap(),
+            info("port_count").await
+        );
+        assert_eq!(
+            report["port_limit"].as_i64().unwrap(),
+            info("port_limit").await
+        );
+        assert_eq!(
+            report["atom_limit"].as_i64().unwrap(),
+            info("atom_limit").await
+        );
+        assert_eq!(
+            report["ets_count"].as_i64().unwrap(),
+            info("ets_count").await
+        );
+        let apps = c
+            .call("application", "which_applications", vec![])
+            .await
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .len();
         assert_eq!(report["applications"].as_array().unwrap().len(), apps);
     });
-    let demo_app = report["applications"].as_array().unwrap().iter().find(|a| a["name"] == "chaos_demo").expect("chaos_demo runs");
+    let demo_app = report["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "chaos_demo")
+        .expect("chaos_demo runs");
     assert_eq!(demo_app["version"], "0.1.0");
     let tree = &demo_app["supervision_tree"];
     assert_eq!(tree["registered_name"], "chaos_demo_sup");
-    let names: Vec<&str> = tree["children"].as_array().unwrap().iter().filter_map(|c| c["registered_name"].as_str()).collect();
+    let names: Vec<&str> = tree["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["registered_name"].as_str())
+        .collect();
     for expected in ["chaos_demo_registry", "chaos_demo_store"] {
         assert!(names.contains(&expected), "{names:?}");
     }
-    for key in ["otp_release", "top_by_queue", "top_by_memory", "memory_total_bytes", "atom_count"] {
+    for key in [
+        "otp_release",
+        "top_by_queue",
+        "top_by_memory",
+        "memory_total_bytes",
+        "atom_count",
+    ] {
         assert!(report.get(key).is_some(), "missing {key}");
     }
 
@@ -125,10 +187,16 @@ fn demo_command_inspects_and_leaves_nothing_running() {
     let demo = DemoGuard::new("cm_main");
     let (code, out, err) = demo.monkey(&["demo", "--name", &demo.name]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("Node {}@localhost", demo.name)), "{out}");
+    assert!(
+        out.contains(&format!("Node {}@localhost", demo.name)),
+        "{out}"
+    );
     assert!(out.contains("chaos_demo_sup"), "{out}");
     assert!(out.contains("Top 10 processes by memory"), "{out}");
-    assert!(DemoNode::load(&demo.state, &demo.name).unwrap().is_none(), "state left behind");
+    assert!(
+        DemoNode::load(&demo.state, &demo.name).unwrap().is_none(),
+        "state left behind"
+    );
     // epmd no longer knows the name.
     let epmd = Command::new("epmd").arg("-names").output().unwrap();
     assert!(!String::from_utf8_lossy(&epmd.stdout).contains(&format!("name {} ", demo.name)));

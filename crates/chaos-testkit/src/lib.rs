@@ -86,13 +86,20 @@ impl NodeBuilder {
             self.prefix,
             std::process::id(),
             n,
-            Alphanumeric.sample_string(&mut rand::rng(), 6).to_lowercase()
+            Alphanumeric
+                .sample_string(&mut rand::rng(), 6)
+                .to_lowercase()
         );
         let cookie = Alphanumeric
             .sample_string(&mut rand::rng(), 24)
             .to_uppercase();
         let (name_flag, name_arg, full_name, host) = match self.style {
-            NameStyle::Short => ("-sname", format!("{unique}@localhost"), format!("{unique}@localhost"), "localhost"),
+            NameStyle::Short => (
+                "-sname",
+                format!("{unique}@localhost"),
+                format!("{unique}@localhost"),
+                "localhost",
+            ),
             NameStyle::Long => (
                 "-name",
                 format!("{unique}@127.0.0.1"),
@@ -129,7 +136,9 @@ impl NodeBuilder {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("cannot start `erl`: is Erlang/OTP installed?");
+        let mut child = cmd
+            .spawn()
+            .expect("cannot start `erl`: is Erlang/OTP installed?");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::spawn(move || {
@@ -156,7 +165,10 @@ impl NodeBuilder {
                 Err(_) => {
                     let out = node.output.join("\n");
                     node.stop();
-                    panic!("test node {} did not become ready in {START_DEADLINE:?}; output:\n{out}", node.name);
+                    panic!(
+                        "test node {} did not become ready in {START_DEADLINE:?}; output:\n{out}",
+                        node.name
+                    );
                 }
             }
         }

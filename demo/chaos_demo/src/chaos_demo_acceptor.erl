@@ -36,6 +36,8 @@
 %%% API ------------------------------------------------------------------------
 
 start_link() ->
+    %% See chaos_demo_tcp_sup:await_name_free/1 (orphan after tcp_sup kill).
+    ok = chaos_demo_tcp_sup:await_name_free(?MODULE),
     gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 
 -spec port() -> inet:port_number() | undefined.

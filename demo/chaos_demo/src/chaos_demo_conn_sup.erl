@@ -13,6 +13,7 @@
 -export([start_link/0, start_connection/1, init/1]).
 
 start_link() ->
+    ok = chaos_demo_tcp_sup:await_name_free(?MODULE),
     supervisor:start_link({local, ?MODULE}, ?MODULE, []).
 
 -spec start_connection(gen_tcp:socket()) -> {ok, pid()} | {error, term()}.

@@ -106,7 +106,7 @@ pub enum CallError {
         /// The reason, as text.
         reason: String,
         /// The reason term.
-        term: Term,
+        term: Box<Term>,
     },
     /// The call's process died from a signal (for example it was killed).
     #[error("{mfa}: its process on the target died: {reason}")]
@@ -262,7 +262,9 @@ impl DistClient {
         // Output of everything we run goes to the target's own `user`, never to us.
         match client.call("erlang", "whereis", vec![atom("user")]).await {
             Ok(Term::Pid(user)) => *client.inner.group_leader.lock().unwrap() = Some(user),
-            Ok(_) => tracing::debug!("target has no `user` process; io requests will be answered by us"),
+            Ok(_) => {
+                tracing::debug!("target has no `user` process; io requests will be answered by us")
+            }
             Err(e) => {
                 return Err(ConnectError::Handshake {
                     node: opts.node.clone(),
@@ -315,7 +317,12 @@ impl DistClient {
     }
 
     /// `apply(M, F, A)` on the target with the default timeout.
-    pub async fn call(&self, module: &str, function: &str, args: Vec<Term>) -> Result<Term, CallError> {
+    pub async fn call(
+        &self,
+        module: &str,
+        function: &str,
+        args: Vec<Term>,
+    ) -> Result<Term, CallError> {
         self.call_with_timeout(module, function, args, self.inner.call_timeout)
             .await
     }
@@ -351,7 +358,12 @@ impl DistClient {
             );
         }
         let rpc_pid = inner.pid(RPC_PID_ID);
-        let group_leader = inner.group_leader.lock().unwrap().clone().unwrap_or(rpc_pid.clone());
+        let group_leader = inner
+            .group_leader
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(rpc_pid.clone());
         let request = Message::spawn_request(
             req_id.clone(),
             rpc_pid,
@@ -374,7 +386,9 @@ impl DistClient {
         match futures::future::select(rx, timer).await {
             futures::future::Either::Left((Ok(result), _)) => result,
             futures::future::Either::Left((Err(_), _)) => Err(inner.disconnected(
-                &self.closed_reason().unwrap_or_else(|| "connection task ended".into()),
+                &self
+                    .closed_reason()
+                    .unwrap_or_else(|| "connection task ended".into()),
             )),
             futures::future::Either::Right(_) => {
                 let mut st = inner.state.lock().unwrap();
@@ -389,13 +403,19 @@ impl DistClient {
                             st.kill_on_spawn.insert(req_id);
                         }
                     }
-                    Err(CallError::Timeout { mfa, after: timeout })
+                    Err(CallError::Timeout {
+                        mfa,
+                        after: timeout,
+                    })
                 } else if let Some(reason) = st.closed.clone() {
                     Err(inner.disconnected(&reason))
                 } else {
                     // The answer raced the timer; it was already delivered.
                     drop(st);
-                    Err(CallError::Timeout { mfa, after: timeout })
+                    Err(CallError::Timeout {
+                        mfa,
+                        after: timeout,
+                    })
                 }
             }
         }
@@ -420,7 +440,11 @@ impl DistClient {
 
     /// Remember the parse of `source` for this connection.
     pub(crate) fn cache_parse(&self, source: &str, exprs: Term) {
-        self.inner.parsed.lock().unwrap().insert(source.to_string(), exprs);
+        self.inner
+            .parsed
+            .lock()
+            .unwrap()
+            .insert(source.to_string(), exprs);
     }
 
     /// A fresh reference of our node.
@@ -472,7 +496,10 @@ impl Inner {
             tracing::debug!(%reason, "distribution connection closed");
             st.closed = Some(reason.clone());
             st.kill_on_spawn.clear();
-            (std::mem::take(&mut st.calls), std::mem::take(&mut st.mailboxes))
+            (
+                std::mem::take(&mut st.calls),
+                std::mem::take(&mut st.mailboxes),
+            )
         };
         for (_, call) in calls {
             let _ = call.reply.send(Err(self.disconnected(&reason)));
@@ -532,7 +559,14 @@ impl Inner {
             }
             return;
         }
-        if !self.deliver(&to, Event::Down { reference, process, reason }) {
+        if !self.deliver(
+            &to,
+            Event::Down {
+                reference,
+                process,
+                reason,
+            },
+        ) {
             self.note_unexpected("DOWN for an unknown mailbox");
         }
     }
@@ -571,10 +605,19 @@ impl Inner {
             PidOrAtom::Atom(_) => None,
         };
         match alive {
-            Some(id) => st.watchers.entry(id).or_default().push((watcher, reference)),
+            Some(id) => st
+                .watchers
+                .entry(id)
+                .or_default()
+                .push((watcher, reference)),
             None => {
                 drop(st);
-                self.send(Message::monitor_p_exit(target, watcher, reference, atom("noproc")));
+                self.send(Message::monitor_p_exit(
+                    target,
+                    watcher,
+                    reference,
+                    atom("noproc"),
+                ));
             }
         }
     }
@@ -584,7 +627,9 @@ impl Inner {
             Message::Tick => {}
             Message::SpawnReply(m) => self.on_spawn_reply(m.req_id, m.result),
             Message::SpawnReplyTt(m) => self.on_spawn_reply(m.req_id, m.result),
-            Message::MonitorPExit(m) => self.on_down(m.to_pid, m.reference, m.from_proc.into(), m.reason),
+            Message::MonitorPExit(m) => {
+                self.on_down(m.to_pid, m.reference, m.from_proc.into(), m.reason)
+            }
             Message::PayloadMonitorPExit(m) => {
                 self.on_down(m.to_pid, m.reference, m.from_proc.into(), m.reason)
             }
@@ -616,7 +661,10 @@ impl Inner {
                 FixInteger::from(0),
                 PidOrAtom::Atom("notsup".into()),
             )),
-            Message::Link(_) | Message::UnlinkIdAck(_) | Message::Unlink(_) | Message::GroupLeader(_) => {}
+            Message::Link(_)
+            | Message::UnlinkIdAck(_)
+            | Message::Unlink(_)
+            | Message::GroupLeader(_) => {}
             other => self.note_unexpected(message_kind(&other)),
         }
     }
@@ -644,7 +692,7 @@ fn decode_result(mfa: &str, result_ref: &Reference, reason: Term) -> Result<Term
                         mfa: mfa.to_string(),
                         class: class.to_string(),
                         reason: super::term::show(&elems[2]),
-                        term: elems[2].clone(),
+                        term: Box::new(elems[2].clone()),
                     }),
                     _ => Err(CallError::ProcessDied {
                         mfa: mfa.to_string(),
@@ -686,7 +734,10 @@ async fn reader(inner: Arc<Inner>, stream: TcpStream) {
         }
         inner.state.lock().unwrap().stats.received += 1;
         if buf[0] != PASS_THROUGH {
-            tracing::warn!(tag = buf[0], "skipped a distribution frame with an unknown type tag");
+            tracing::warn!(
+                tag = buf[0],
+                "skipped a distribution frame with an unknown type tag"
+            );
             inner.state.lock().unwrap().stats.undecodable += 1;
             continue;
         }
@@ -701,7 +752,11 @@ async fn reader(inner: Arc<Inner>, stream: TcpStream) {
     inner.shutdown(reason);
 }
 
-async fn writer(inner: std::sync::Weak<Inner>, mut stream: TcpStream, out: async_channel::Receiver<Message>) {
+async fn writer(
+    inner: std::sync::Weak<Inner>,
+    mut stream: TcpStream,
+    out: async_channel::Receiver<Message>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     while let Ok(first) = out.recv().await {
         buf.clear();
@@ -748,9 +803,14 @@ async fn liveness(weak: std::sync::Weak<Inner>) {
         if inner.state.lock().unwrap().closed.is_some() {
             return;
         }
-        let quiet_ms = inner.now_ms().saturating_sub(inner.last_rx_ms.load(Ordering::Relaxed));
+        let quiet_ms = inner
+            .now_ms()
+            .saturating_sub(inner.last_rx_ms.load(Ordering::Relaxed));
         if quiet_ms >= inner.tick.as_millis() as u64 {
-            inner.shutdown(format!("the node did not answer for {quiet_ms} ms (tick {:?})", inner.tick));
+            inner.shutdown(format!(
+                "the node did not answer for {quiet_ms} ms (tick {:?})",
+                inner.tick
+            ));
             return;
         }
         if quiet_ms >= step.as_millis() as u64 {
@@ -798,7 +858,10 @@ impl Mailbox {
     /// Next event within `limit`.
     pub async fn recv_timeout(&self, limit: Duration) -> Result<Event, RecvError> {
         let timer = smol::Timer::after(limit).map(|_| Err(RecvError::Timeout(limit)));
-        let recv = self.rx.recv().map(|r| r.map_err(|_| RecvError::Disconnected));
+        let recv = self
+            .rx
+            .recv()
+            .map(|r| r.map_err(|_| RecvError::Disconnected));
         futures::future::select(Box::pin(recv), Box::pin(timer))
             .await
             .factor_first()
@@ -819,7 +882,9 @@ impl Mailbox {
 
     /// Link to a remote process: its death arrives as [`Event::Exit`].
     pub fn link(&self, to: &Pid) {
-        self.client.inner.send(Message::link(self.pid.clone(), to.clone()));
+        self.client
+            .inner
+            .send(Message::link(self.pid.clone(), to.clone()));
     }
 
     /// Monitor a remote process: its death arrives as [`Event::Down`].

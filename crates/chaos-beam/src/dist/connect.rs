@@ -114,7 +114,10 @@ fn known_names(known: &[(String, u16)]) -> String {
     if known.is_empty() {
         "it has no nodes registered".to_string()
     } else {
-        let names: Vec<_> = known.iter().map(|(n, p)| format!("{n} (port {p})")).collect();
+        let names: Vec<_> = known
+            .iter()
+            .map(|(n, p)| format!("{n} (port {p})"))
+            .collect();
         format!("it has: {}", names.join(", "))
     }
 }
@@ -214,7 +217,11 @@ pub(crate) async fn lookup_port(
 /// Our hidden node's name: unique, visibly the chaos monkey's, same host style as the target.
 fn local_name(target: &NodeName) -> String {
     let tag: u32 = rand::random::<u32>() % 0x10000;
-    format!("chaos_monkey_{}_{tag:04x}@{}", std::process::id(), target.host())
+    format!(
+        "chaos_monkey_{}_{tag:04x}@{}",
+        std::process::id(),
+        target.host()
+    )
 }
 
 /// Connect the TCP socket (TCP_NODELAY on) and run the handshake.
@@ -225,26 +232,34 @@ pub(crate) async fn handshake(
     limit: Duration,
 ) -> Result<Handshaken, ConnectError> {
     let addr = resolve(node, port, limit).await?;
-    let stream = with_timeout(limit, node, "connecting to the node", TcpStream::connect(addr))
-        .await?
+    let stream = with_timeout(
+        limit,
+        node,
+        "connecting to the node",
+        TcpStream::connect(addr),
+    )
+    .await?
+    .map_err(|e| ConnectError::Unreachable {
+        node: node.clone(),
+        addr: addr.to_string(),
+        detail: e.to_string(),
+    })?;
+    // Without this every small request waits for the peer's delayed ACK (~40 ms).
+    stream
+        .set_nodelay(true)
         .map_err(|e| ConnectError::Unreachable {
             node: node.clone(),
             addr: addr.to_string(),
-            detail: e.to_string(),
+            detail: format!("cannot set TCP_NODELAY: {e}"),
         })?;
-    // Without this every small request waits for the peer's delayed ACK (~40 ms).
-    stream.set_nodelay(true).map_err(|e| ConnectError::Unreachable {
-        node: node.clone(),
-        addr: addr.to_string(),
-        detail: format!("cannot set TCP_NODELAY: {e}"),
-    })?;
 
     let name = local_name(node);
     let mut local = LocalNode::new(
-        name.parse().map_err(|e: erl_dist::node::NodeNameError| ConnectError::Handshake {
-            node: node.clone(),
-            detail: e.to_string(),
-        })?,
+        name.parse()
+            .map_err(|e: erl_dist::node::NodeNameError| ConnectError::Handshake {
+                node: node.clone(),
+                detail: e.to_string(),
+            })?,
         Creation::random(),
     );
     local.flags |= DistributionFlags::SPAWN
@@ -270,10 +285,12 @@ pub(crate) async fn handshake(
         .await?
         .map_err(|e| match e {
             // The node closes the socket when our digest is wrong.
-            HandshakeError::Io(_) | HandshakeError::CookieMismatch => ConnectError::CookieRejected {
-                node: node.clone(),
-                cookie_source: cookie.source().clone(),
-            },
+            HandshakeError::Io(_) | HandshakeError::CookieMismatch => {
+                ConnectError::CookieRejected {
+                    node: node.clone(),
+                    cookie_source: cookie.source().clone(),
+                }
+            }
             other => hs_err(other),
         })?;
     Ok(Handshaken {

@@ -153,7 +153,10 @@ mod tests {
         assert_eq!((c.secret(), c.source()), ("ENV", &CookieSource::Env));
         let c = Cookie::resolve_from(None, None, None, Some(&dir)).unwrap();
         assert_eq!(c.secret(), "FROMHOME");
-        assert!(matches!(Cookie::resolve_from(None, None, None, None), Err(CookieError::Missing)));
+        assert!(matches!(
+            Cookie::resolve_from(None, None, None, None),
+            Err(CookieError::Missing)
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -165,7 +168,8 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let e = Cookie::resolve_from(None, Some(Path::new("/nonexistent/cookie")), None, None).unwrap_err();
+        let e = Cookie::resolve_from(None, Some(Path::new("/nonexistent/cookie")), None, None)
+            .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/cookie"), "{e}");
     }
 }

@@ -27,9 +27,13 @@ pub fn to_json(term: &Term) -> Value {
                 },
             }
         }
-        Term::Float(f) => Number::from_f64(f.value).map(Value::Number).unwrap_or(Value::Null),
+        Term::Float(f) => Number::from_f64(f.value)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Term::Binary(b) => Value::String(String::from_utf8_lossy(&b.bytes).into_owned()),
-        Term::ByteList(b) => Value::Array(b.bytes.iter().map(|&c| Value::Number(c.into())).collect()),
+        Term::ByteList(b) => {
+            Value::Array(b.bytes.iter().map(|&c| Value::Number(c.into())).collect())
+        }
         Term::List(l) => Value::Array(l.elements.iter().map(to_json).collect()),
         Term::Tuple(t) => Value::Array(t.elements.iter().map(to_json).collect()),
         Term::Map(m) => {
@@ -55,7 +59,17 @@ mod tests {
 
     #[test]
     fn converts_plain_data() {
-        let t = list(vec![atom("null"), atom("true"), atom("x"), int(-3), binary(b"s"), tuple(vec![int(1)])]);
-        assert_eq!(to_json(&t), serde_json::json!([null, true, "x", -3, "s", [1]]));
+        let t = list(vec![
+            atom("null"),
+            atom("true"),
+            atom("x"),
+            int(-3),
+            binary(b"s"),
+            tuple(vec![int(1)]),
+        ]);
+        assert_eq!(
+            to_json(&t),
+            serde_json::json!([null, true, "x", -3, "s", [1]])
+        );
     }
 }

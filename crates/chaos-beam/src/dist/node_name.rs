@@ -17,10 +17,14 @@ pub enum NodeNameError {
     #[error("node name '{0}' has no host part: use NAME@HOST, for example {0}@localhost")]
     MissingHost(String),
     /// Empty name before `@`.
-    #[error("node name '{0}' has an empty name before '@': use NAME@HOST, for example app@localhost")]
+    #[error(
+        "node name '{0}' has an empty name before '@': use NAME@HOST, for example app@localhost"
+    )]
     EmptyName(String),
     /// Empty host after `@`.
-    #[error("node name '{0}' has an empty host after '@': use NAME@HOST, for example app@localhost")]
+    #[error(
+        "node name '{0}' has an empty host after '@': use NAME@HOST, for example app@localhost"
+    )]
     EmptyHost(String),
     /// A character Erlang does not accept in the name part.
     #[error("node name '{full}' contains '{ch}' in its name part; only letters, digits, '_' and '-' are allowed")]
@@ -91,7 +95,10 @@ mod tests {
     #[test]
     fn parses_short_and_long_names() {
         let n: NodeName = "app@localhost".parse().unwrap();
-        assert_eq!((n.name(), n.host(), n.is_long()), ("app", "localhost", false));
+        assert_eq!(
+            (n.name(), n.host(), n.is_long()),
+            ("app", "localhost", false)
+        );
         let n: NodeName = "app@127.0.0.1".parse().unwrap();
         assert!(n.is_long());
         let n: NodeName = "rabbit@db1.example.org".parse().unwrap();
@@ -102,8 +109,17 @@ mod tests {
     fn rejects_names_without_host() {
         let e = "app".parse::<NodeName>().unwrap_err();
         assert!(e.to_string().contains("has no host part"), "{e}");
-        assert!(matches!("@h".parse::<NodeName>(), Err(NodeNameError::EmptyName(_))));
-        assert!(matches!("a@".parse::<NodeName>(), Err(NodeNameError::EmptyHost(_))));
-        assert!(matches!("a b@h".parse::<NodeName>(), Err(NodeNameError::BadChar { ch: ' ', .. })));
+        assert!(matches!(
+            "@h".parse::<NodeName>(),
+            Err(NodeNameError::EmptyName(_))
+        ));
+        assert!(matches!(
+            "a@".parse::<NodeName>(),
+            Err(NodeNameError::EmptyHost(_))
+        ));
+        assert!(matches!(
+            "a b@h".parse::<NodeName>(),
+            Err(NodeNameError::BadChar { ch: ' ', .. })
+        ));
     }
 }

@@ -49,7 +49,11 @@ pub fn wire_safe(term: Term) -> Term {
             elements: t.elements.into_iter().map(wire_safe).collect(),
         }),
         Term::Map(m) => Term::Map(Map {
-            map: m.map.into_iter().map(|(k, v)| (wire_safe(k), wire_safe(v))).collect(),
+            map: m
+                .map
+                .into_iter()
+                .map(|(k, v)| (wire_safe(k), wire_safe(v)))
+                .collect(),
         }),
         Term::ImproperList(l) => Term::ImproperList(eetf::ImproperList {
             elements: l.elements.into_iter().map(wire_safe).collect(),
@@ -62,7 +66,9 @@ pub fn wire_safe(term: Term) -> Term {
 /// An atom as Erlang prints it: quoted unless it is a plain lowercase word.
 pub fn show_atom(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
     if plain {
         name.to_string()
     } else {
@@ -136,7 +142,10 @@ impl TermExt for Term {
             Term::List(l) => l
                 .elements
                 .iter()
-                .map(|e| e.as_i64().and_then(|c| char::from_u32(u32::try_from(c).ok()?)))
+                .map(|e| {
+                    e.as_i64()
+                        .and_then(|c| char::from_u32(u32::try_from(c).ok()?))
+                })
                 .collect(),
             _ => None,
         }
@@ -169,8 +178,14 @@ pub fn show(term: &Term) -> String {
         Term::Binary(b) if b.bytes.len() <= 256 && std::str::from_utf8(&b.bytes).is_ok() => {
             format!("<<{:?}>>", String::from_utf8_lossy(&b.bytes))
         }
-        Term::List(l) => format!("[{}]", l.elements.iter().map(show).collect::<Vec<_>>().join(",")),
-        Term::Tuple(t) => format!("{{{}}}", t.elements.iter().map(show).collect::<Vec<_>>().join(",")),
+        Term::List(l) => format!(
+            "[{}]",
+            l.elements.iter().map(show).collect::<Vec<_>>().join(",")
+        ),
+        Term::Tuple(t) => format!(
+            "{{{}}}",
+            t.elements.iter().map(show).collect::<Vec<_>>().join(",")
+        ),
         other => other.to_string(),
     }
 }
@@ -185,9 +200,17 @@ mod tests {
         assert_eq!(int(1 << 40).as_i64(), Some(1 << 40));
         let pl = list(vec![tuple(vec![atom("a"), int(1)])]);
         assert_eq!(pl.get("a").and_then(TermExt::as_i64), Some(1));
-        assert_eq!(Term::from("hi".to_string()).as_text().as_deref(), Some("hi"));
-        assert_eq!(show(&tuple(vec![atom("ok"), binary(b"x")])), "{ok,<<\"x\">>}");
+        assert_eq!(
+            Term::from("hi".to_string()).as_text().as_deref(),
+            Some("hi")
+        );
+        assert_eq!(
+            show(&tuple(vec![atom("ok"), binary(b"x")])),
+            "{ok,<<\"x\">>}"
+        );
         assert_eq!(show(&atom("EXIT")), "'EXIT'");
-        assert!(matches!(wire_safe(list(vec![Term::FixInteger((-1).into())])), Term::List(l) if matches!(l.elements[0], Term::BigInteger(_))));
+        assert!(
+            matches!(wire_safe(list(vec![Term::FixInteger((-1).into())])), Term::List(l) if matches!(l.elements[0], Term::BigInteger(_)))
+        );
     }
 }

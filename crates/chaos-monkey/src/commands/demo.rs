@@ -36,11 +36,21 @@ fn start(args: &DemoNodeArgs) -> Result<(), CliError> {
     } else {
         let i = &node.info;
         println!("demo node {} is up (OS pid {})", i.node, i.os_pid);
-        println!("  service   127.0.0.1:{} (line protocol: PING, PUT k v, GET k, CALL tool args, STATS)", i.service_port);
+        println!(
+            "  service   127.0.0.1:{} (line protocol: PING, PUT k v, GET k, CALL tool args, STATS)",
+            i.service_port
+        );
         println!("  cookie    {}", i.cookie_file.display());
         println!("  log       {}", i.log_file.display());
-        println!("inspect it: chaos-monkey inspect --node {} --cookie-file {}", i.node, i.cookie_file.display());
-        println!("stop it:    chaos-monkey demo-node stop --name {}", args.name);
+        println!(
+            "inspect it: chaos-monkey inspect --node {} --cookie-file {}",
+            i.node,
+            i.cookie_file.display()
+        );
+        println!(
+            "stop it:    chaos-monkey demo-node stop --name {}",
+            args.name
+        );
     }
     Ok(())
 }
@@ -61,8 +71,12 @@ fn stop(args: &DemoNodeArgs) -> Result<(), CliError> {
     } else {
         match outcome {
             chaos_beam::demo::StopOutcome::Stopped => println!("demo node {name} stopped"),
-            chaos_beam::demo::StopOutcome::Killed => println!("demo node {name} did not stop in {STOP_GRACE:?} and was killed"),
-            chaos_beam::demo::StopOutcome::WasNotRunning => println!("demo node {name} was not running; its files were removed"),
+            chaos_beam::demo::StopOutcome::Killed => {
+                println!("demo node {name} did not stop in {STOP_GRACE:?} and was killed")
+            }
+            chaos_beam::demo::StopOutcome::WasNotRunning => {
+                println!("demo node {name} was not running; its files were removed")
+            }
         }
     }
     Ok(())
@@ -76,9 +90,19 @@ fn status(args: &DemoNodeArgs) -> Result<(), CliError> {
             if args.json {
                 output::print_json(&serde_json::json!({ "running": running, "info": node.info }));
             } else if running {
-                println!("demo node {} is running (OS pid {}), service 127.0.0.1:{}, cookie file {}", node.info.node, node.info.os_pid, node.info.service_port, node.info.cookie_file.display());
+                println!(
+                    "demo node {} is running (OS pid {}), service 127.0.0.1:{}, cookie file {}",
+                    node.info.node,
+                    node.info.os_pid,
+                    node.info.service_port,
+                    node.info.cookie_file.display()
+                );
             } else {
-                println!("demo node {} is not running (stale files in {})", node.info.node, node.info.dir.display());
+                println!(
+                    "demo node {} is not running (stale files in {})",
+                    node.info.node,
+                    node.info.dir.display()
+                );
             }
             if running {
                 Ok(())
@@ -128,7 +152,8 @@ fn inspect_demo(node: &DemoNode) -> Result<(), CliError> {
         tick: Duration::from_secs(1),
     };
     let client = super::connect(&target)?;
-    let report = smol::block_on(inspect(&client, &InspectOptions::default())).map_err(CliError::failed)?;
+    let report =
+        smol::block_on(inspect(&client, &InspectOptions::default())).map_err(CliError::failed)?;
     client.close();
     print!("{}", output::inspection_text(&report));
     Ok(())

@@ -18,7 +18,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Resolve the cookie (exit 2 when there is none) and connect (exit 3 when the node cannot be reached).
 pub fn connect(target: &TargetArgs) -> Result<DistClient, CliError> {
-    let cookie = Cookie::resolve(target.cookie.as_deref(), target.cookie_file.as_deref()).map_err(CliError::usage)?;
+    let cookie = Cookie::resolve(target.cookie.as_deref(), target.cookie_file.as_deref())
+        .map_err(CliError::usage)?;
     tracing::info!(node = %target.node, cookie = %cookie, "connecting");
     let mut opts = ConnectOptions::new(target.node.clone(), cookie);
     opts.port = target.port;
