@@ -133,6 +133,8 @@ impl NodeBuilder {
         cmd.args(&self.extra_args)
             .arg("-eval")
             .arg(&eval)
+            // An epmd started by this node listens on loopback only.
+            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
