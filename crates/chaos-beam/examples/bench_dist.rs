@@ -31,7 +31,10 @@ fn main() {
     let pipelined_calls = if quick { 20_000 } else { 200_000 };
     let million = if quick { 100_000 } else { 1_000_000 };
 
-    println!("chaos-beam distribution benchmark ({} mode)", if quick { "quick" } else { "full" });
+    println!(
+        "chaos-beam distribution benchmark ({} mode)",
+        if quick { "quick" } else { "full" }
+    );
     let node = TestNode::start("bench_dist");
     let rows = smol::block_on(async {
         let c = connect(&node).await;
@@ -49,9 +52,21 @@ fn main() {
         let seq_total = t0.elapsed();
         lat.sort();
         let mut rows = vec![
-            (format!("sequential erlang:node/0, {seq_calls} calls"), format!("p50 {:.0} µs", percentile(&lat, 0.5).as_secs_f64() * 1e6), "p50 < 200 µs".to_string()),
-            (String::new(), format!("p99 {:.0} µs", percentile(&lat, 0.99).as_secs_f64() * 1e6), String::new()),
-            (String::new(), format!("{:.0} calls/s", seq_calls as f64 / seq_total.as_secs_f64()), String::new()),
+            (
+                format!("sequential erlang:node/0, {seq_calls} calls"),
+                format!("p50 {:.0} µs", percentile(&lat, 0.5).as_secs_f64() * 1e6),
+                "p50 < 200 µs".to_string(),
+            ),
+            (
+                String::new(),
+                format!("p99 {:.0} µs", percentile(&lat, 0.99).as_secs_f64() * 1e6),
+                String::new(),
+            ),
+            (
+                String::new(),
+                format!("{:.0} calls/s", seq_calls as f64 / seq_total.as_secs_f64()),
+                String::new(),
+            ),
         ];
         for window in [64usize, 512] {
             let t0 = Instant::now();
@@ -94,14 +109,20 @@ fn main() {
         let mut times = Vec::new();
         let mut count = 0;
         for _ in 0..3 {
-            let r = inspect(&c, &InspectOptions::default()).await.expect("inspect");
+            let r = inspect(&c, &InspectOptions::default())
+                .await
+                .expect("inspect");
             count = r.process_count;
             times.push(Duration::from_millis(r.inspect_millis_total));
         }
         times.sort();
         vec![(
             format!("inspect, node with {count} processes (3 runs)"),
-            format!("median {:.2} s, max {:.2} s", times[1].as_secs_f64(), times[2].as_secs_f64()),
+            format!(
+                "median {:.2} s, max {:.2} s",
+                times[1].as_secs_f64(),
+                times[2].as_secs_f64()
+            ),
             "< 5 s".to_string(),
         )]
     });
