@@ -291,3 +291,68 @@ fn negative_integers_survive_the_round_trip() {
         }
     });
 }
+
+#[test]
+fn a_silent_node_is_declared_gone_within_one_tick() {
+    // SIGSTOP freezes the node without closing the socket: only the tick can tell.
+    let mut node = TestNode::start("dist_frozen");
+    let tick = Duration::from_millis(800);
+    smol::block_on(async {
+        let mut o = opts(&node);
+        o.tick = tick;
+        o.call_timeout = Duration::from_secs(30);
+        let c = DistClient::connect(&o).await.unwrap();
+        let pid = node.os_pid().to_string();
+        let stop = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap();
+        assert!(stop.success());
+        let frozen = Instant::now();
+        let e = c.call("erlang", "node", vec![]).await.unwrap_err();
+        let took = frozen.elapsed();
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status();
+        assert!(e.is_disconnect(), "{e}");
+        assert!(e.to_string().contains("did not answer"), "{e}");
+        // Declared gone after one tick of silence (plus one liveness step of slack).
+        assert!(took <= tick + tick / 2, "took {took:?}");
+    });
+    node.kill();
+}
+
+#[test]
+fn unexpected_messages_are_dropped_and_the_connection_lives_on() {
+    let node = TestNode::start("dist_junk");
+    smol::block_on(async {
+        let c = connect(&node).await;
+        let gone = c.mailbox().pid().clone(); // the mailbox is dropped at once
+        let junk = chaos_beam::dist::term::tuple(vec![atom("junk"), int(1)]);
+        c.call("erlang", "send", vec![gone.clone().into(), junk.clone()])
+            .await
+            .unwrap();
+        // An exit signal and a monitor to a pid of ours that no longer exists.
+        c.call("erlang", "exit", vec![gone.clone().into(), atom("bye")])
+            .await
+            .unwrap();
+        let down = chaos_beam::eval::eval(
+            &c,
+            "R = erlang:monitor(process, Gone), receive {'DOWN', R, process, _, Why} -> Why after 5000 -> timeout end.",
+            &[("Gone", gone.into())],
+        )
+        .await
+        .unwrap();
+        assert_eq!(down.as_atom(), Some("noproc"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while c.stats().unexpected < 2 {
+            assert!(Instant::now() < deadline, "stats: {:?}", c.stats());
+            smol::Timer::after(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            c.call("erlang", "node", vec![]).await.unwrap().as_atom(),
+            Some(node.name.as_str())
+        );
+        assert!(c.closed_reason().is_none());
+    });
+}

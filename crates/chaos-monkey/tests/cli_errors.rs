@@ -82,6 +82,41 @@ fn no_epmd_on_the_host() {
 }
 
 #[test]
+fn a_node_without_epmd_is_reached_with_port() {
+    let no_epmd = unused_port().to_string();
+    let dist_port = unused_port().to_string();
+    let node = NodeBuilder::new("cli_noepmd")
+        .env("ERL_EPMD_PORT", &no_epmd)
+        .arg("-start_epmd")
+        .arg("false")
+        .arg("-erl_epmd_port")
+        .arg(&dist_port)
+        .start();
+    let args = [
+        "inspect",
+        "--json",
+        "--node",
+        &node.name,
+        "--cookie",
+        &node.cookie,
+    ];
+    let (code, _, err) = run(monkey(&args).env("ERL_EPMD_PORT", &no_epmd));
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("no epmd at localhost:") && err.contains("pass --port"),
+        "{err}"
+    );
+    let mut with_port = args.to_vec();
+    with_port.extend(["--port", &dist_port]);
+    let (code, out, err) = run(monkey(&with_port).env("ERL_EPMD_PORT", &no_epmd));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("\"node\": \"{}\"", node.name)),
+        "{out}"
+    );
+}
+
+#[test]
 fn nothing_listening_on_the_given_port() {
     let port = unused_port().to_string();
     let (code, _, err) = run(&mut monkey(&[

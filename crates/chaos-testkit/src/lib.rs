@@ -40,6 +40,7 @@ pub struct NodeBuilder {
     /// Erlang expressions run after start, before the node reports ready.
     start_exprs: Vec<String>,
     code_paths: Vec<PathBuf>,
+    envs: Vec<(String, String)>,
 }
 
 impl NodeBuilder {
@@ -51,7 +52,14 @@ impl NodeBuilder {
             extra_args: Vec::new(),
             start_exprs: Vec::new(),
             code_paths: Vec::new(),
+            envs: Vec::new(),
         }
+    }
+
+    /// An environment variable for the node's OS process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// Use `-name NAME@127.0.0.1` instead of `-sname NAME` (host `localhost`).
@@ -135,6 +143,7 @@ impl NodeBuilder {
             .arg(&eval)
             // An epmd started by this node listens on loopback only.
             .env("ERL_EPMD_ADDRESS", "127.0.0.1")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
