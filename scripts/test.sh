@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Every test: unit tests and tests against real Erlang nodes that the tests
 # start (unique names, random cookies, loopback only) and always stop.
+# Ends with one summary line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-erlang.sh
-cargo test --workspace --all-targets "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
