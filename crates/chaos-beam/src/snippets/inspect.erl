@@ -6,6 +6,9 @@
 %% Strings are returned as binaries so the client never has to guess.
 Started = erlang:monotonic_time(microsecond),
 Str = fun(T) -> iolist_to_binary(io_lib:format("~0p", [T])) end,
+Mfa = fun({M, F, A}) when is_atom(M), is_atom(F), is_integer(A) ->
+             iolist_to_binary(io_lib:format("~0p:~0p/~b", [M, F, A]));
+         (Other) -> Str(Other) end,
 PidStr = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P));
             (Other) -> Str(Other) end,
 Info = fun(Tag) -> try erlang:system_info(Tag) catch _:_ -> null end end,
@@ -57,7 +60,8 @@ Measure = fun(Chunk, Item) ->
 end,
 Split = fun Split(L, 1) -> [L];
             Split(L, S) -> {A, B} = lists:split(length(L) div S, L), [A | Split(B, S - 1)] end,
-Ps = erlang:processes(),
+%% Our own evaluation process is not part of the picture.
+Ps = lists:delete(self(), erlang:processes()),
 Parts = Split(Ps, max(1, min(erlang:system_info(schedulers_online), length(Ps)))),
 process_flag(trap_exit, true),
 Workers = [erlang:spawn_opt(fun() ->
@@ -93,8 +97,8 @@ Describe = fun(P) ->
             Name = case proplists:get_value(registered_name, I) of [] -> null; N -> N end,
             {current_function, CF} = lists:keyfind(current_function, 1, I),
             #{pid => PidStr(P), registered_name => Name,
-              behaviour => Behaviour, initial_call => Str(Init),
-              current_function => Str(CF), application => App,
+              behaviour => Behaviour, initial_call => Mfa(Init),
+              current_function => Mfa(CF), application => App,
               memory_bytes => proplists:get_value(memory, I),
               message_queue_len => proplists:get_value(message_queue_len, I),
               reductions => proplists:get_value(reductions, I),
