@@ -208,6 +208,37 @@ fn the_right_cookie_never_appears_even_at_trace_level() {
         err.contains("connecting"),
         "trace logging should be on: {err}"
     );
+    // `inspect --json` against a plain node: its counts are the node's own.
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let opts = chaos_beam::dist::ConnectOptions::new(
+        node.name.parse().unwrap(),
+        chaos_beam::dist::Cookie::new(node.cookie.clone(), chaos_beam::dist::CookieSource::Flag)
+            .unwrap(),
+    );
+    smol::block_on(async {
+        let c = chaos_beam::dist::DistClient::connect(&opts).await.unwrap();
+        for (key, slack) in [
+            ("process_count", 5),
+            ("process_limit", 0),
+            ("port_count", 0),
+            ("ets_count", 0),
+        ] {
+            let v = c
+                .call(
+                    "erlang",
+                    "system_info",
+                    vec![chaos_beam::dist::term::atom(key)],
+                )
+                .await
+                .unwrap();
+            let v = chaos_beam::dist::term::TermExt::as_i64(&v).unwrap();
+            assert!(
+                (report[key].as_i64().unwrap() - v).abs() <= slack,
+                "{key}: {} vs {v}",
+                report[key]
+            );
+        }
+    });
 }
 
 #[test]
