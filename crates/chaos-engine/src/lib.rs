@@ -1,18 +1,28 @@
 //! The target-agnostic chaos engine. Nothing in here knows about Erlang: the
 //! BEAM target (and later OS processes, a TCP fault proxy, actor systems)
-//! plug into it.
+//! plug into it through two traits, [`Operation`] (how one fault is done and
+//! confirmed — the nemesis) and [`Target`] (health and resources).
 //!
-//! What lives here so far:
-//! * [`rng`] — seeded, portable random streams (ChaCha8), so a run is replayed
-//!   exactly from its seed on any machine;
-//! * [`weights`] — weighted choice among named categories or operations, parsed
-//!   from `process=30,memory=20,...` with precise errors.
-//!
-//! The schedule, safety policy, accounting and report model arrive with the
-//! chaos-run issue.
+//! * [`rng`] — seeded, portable random streams (ChaCha8);
+//! * [`weights`] — weighted choice, parsed from `process=30,memory=20,...`;
+//! * [`category`] — the five categories and the run profiles;
+//! * [`operation`] — the operation interface, outcomes, effects to undo;
+//! * [`schedule`] — the generator: what happens when, from the seed alone;
+//! * [`runner`] — fires the schedule, undoes effects, samples the target;
+//! * [`report`] — the checker's input and the report model.
 
+pub mod category;
+pub mod operation;
+pub mod report;
 pub mod rng;
+pub mod runner;
+pub mod schedule;
 pub mod weights;
 
+pub use category::{Category, Profile};
+pub use operation::{Effect, Operation, Outcome, Status, Victim};
+pub use report::{FailureMode, Report, ReportInput};
 pub use rng::SeededRng;
+pub use runner::{run, Event, Problem, RunConfig, RunRecord, Sample, StopSignal, Target, Update};
+pub use schedule::{PlannedOp, Schedule, ScheduleError, SkippedCategory};
 pub use weights::{Weights, WeightsError};

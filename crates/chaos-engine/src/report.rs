@@ -1,0 +1,458 @@
+//! The report model (the checker's output): what ran, what it did, what
+//! broke, what is left. Built from a [`RunRecord`]; printed as JSON by
+//! serde and as text by the binary.
+
+use crate::category::{Category, Profile};
+use crate::operation::Status;
+use crate::runner::{RunRecord, Sample};
+use crate::schedule::SkippedCategory;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// How the survival rate is defined (also written into every report).
+pub const SURVIVAL_DEFINITION: &str = "share of health samples (one per second during the run, plus one after clean-up) in which the target answered and was whole: every application running at the start was still running";
+
+/// A run's report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Tool and version.
+    pub tool: String,
+    /// Target node.
+    pub target: String,
+    /// The seed; replay with `--seed`.
+    pub seed: u64,
+    /// Profile.
+    pub profile: Profile,
+    /// Requested duration.
+    pub planned_duration_s: f64,
+    /// Actual duration.
+    pub duration_s: f64,
+    /// Requested rate.
+    pub rate_requested: f64,
+    /// Operations executed (all outcomes).
+    pub total_ops: u64,
+    /// `total_ops / duration_s`.
+    pub ops_per_sec: f64,
+    /// Outcomes.
+    pub confirmed: u64,
+    /// Outcomes.
+    pub unconfirmed: u64,
+    /// Outcomes.
+    pub skipped: u64,
+    /// Failed operations (each reason is listed in `error_reasons`).
+    pub errors: u64,
+    /// Victims killed.
+    pub kills: u64,
+    /// See [`SURVIVAL_DEFINITION`].
+    pub survival_rate: f64,
+    /// The definition, spelled out.
+    pub survival_definition: String,
+    /// The target was whole at the end.
+    pub survived: bool,
+    /// Stopped early by the user.
+    pub interrupted: bool,
+    /// The target went away: why.
+    pub target_lost: Option<String>,
+    /// Per category, keyed `process`, `memory`, `network`, `state`, `timing`.
+    pub by_category: BTreeMap<String, CategoryStats>,
+    /// Per operation.
+    pub by_op: BTreeMap<String, OpStats>,
+    /// Why operations failed.
+    pub error_reasons: Vec<ReasonCount>,
+    /// Why operations were skipped.
+    pub skip_reasons: Vec<ReasonCount>,
+    /// What broke.
+    pub failure_modes: Vec<FailureMode>,
+    /// Start / peak / end of each resource count.
+    pub resources: BTreeMap<String, Trend>,
+    /// What the monkey could not put back.
+    pub left_behind: LeftBehind,
+    /// Drawn from what was measured.
+    pub recommendations: Vec<String>,
+}
+
+/// Per-category figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CategoryStats {
+    /// Executed operations.
+    pub ops: u64,
+    /// Share of all executed operations.
+    pub share: f64,
+    /// Configured weight.
+    pub weight: u32,
+    /// Effective share after leaving out categories that cannot run.
+    pub expected_share: f64,
+    /// Outcomes.
+    pub confirmed: u64,
+    /// Outcomes.
+    pub unconfirmed: u64,
+    /// Outcomes.
+    pub skipped: u64,
+    /// Outcomes.
+    pub failed: u64,
+    /// Why the category got no operations at all.
+    pub not_run_reason: Option<String>,
+}
+
+/// Per-operation figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OpStats {
+    /// Its category.
+    pub category: String,
+    /// Executed.
+    pub ops: u64,
+    /// Outcomes.
+    pub confirmed: u64,
+    /// Outcomes.
+    pub unconfirmed: u64,
+    /// Outcomes.
+    pub skipped: u64,
+    /// Outcomes.
+    pub failed: u64,
+}
+
+/// A reason and how often it was given.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReasonCount {
+    /// Operation.
+    pub op: String,
+    /// Reason.
+    pub reason: String,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// A failure mode found during the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailureMode {
+    /// Kind (`supervisor_collapse`, `process_crash`, `memory_exhaustion`, ...).
+    pub kind: String,
+    /// What exactly.
+    pub subject: String,
+    /// First sighting, from the start of the run.
+    pub first_seen_ms: u64,
+    /// Last sighting.
+    pub last_seen_ms: u64,
+    /// Evidence.
+    pub evidence: Value,
+    /// Gone by the end of the run.
+    pub recovered: bool,
+}
+
+/// Start / peak / end of a resource.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trend {
+    /// First sample.
+    pub start: u64,
+    /// Highest sample.
+    pub peak: u64,
+    /// Last sample.
+    pub end: u64,
+}
+
+/// What is still there after clean-up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LeftBehind {
+    /// Effects that could not be undone, with the reason.
+    pub undo_failures: Vec<String>,
+    /// Effects still in place when the run stopped waiting.
+    pub pending_effects: usize,
+    /// Operations still running when the run stopped waiting.
+    pub pending_ops: usize,
+    /// Found by the target's own audit after clean-up.
+    pub audit: Vec<String>,
+}
+
+impl LeftBehind {
+    /// Nothing at all was left behind.
+    pub fn is_clean(&self) -> bool {
+        self.undo_failures.is_empty()
+            && self.pending_effects == 0
+            && self.pending_ops == 0
+            && self.audit.is_empty()
+    }
+}
+
+/// What the report needs besides the record.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    /// Tool and version.
+    pub tool: String,
+    /// Target.
+    pub target: String,
+    /// Seed.
+    pub seed: u64,
+    /// Profile.
+    pub profile: Profile,
+    /// Planned duration in seconds.
+    pub planned_duration_s: f64,
+    /// Requested rate.
+    pub rate: f64,
+    /// Configured weights.
+    pub weights: &'a BTreeMap<Category, u32>,
+    /// Effective shares of the scheduled categories.
+    pub shares: &'a BTreeMap<Category, f64>,
+    /// Categories that could not run.
+    pub skipped_categories: &'a [SkippedCategory],
+    /// The target's after-run audit.
+    pub audit: Vec<String>,
+}
+
+impl Report {
+    /// Build the report of a run.
+    pub fn build(input: ReportInput<'_>, record: &RunRecord) -> Report {
+        let mut by_category: BTreeMap<String, CategoryStats> = Category::ALL
+            .iter()
+            .map(|c| {
+                let stats = CategoryStats {
+                    weight: input.weights.get(c).copied().unwrap_or(0),
+                    expected_share: input.shares.get(c).copied().unwrap_or(0.0),
+                    not_run_reason: input
+                        .skipped_categories
+                        .iter()
+                        .find(|s| s.category == *c)
+                        .map(|s| s.reason.clone()),
+                    ..CategoryStats::default()
+                };
+                (c.name().to_string(), stats)
+            })
+            .collect();
+        let mut by_op: BTreeMap<String, OpStats> = BTreeMap::new();
+        let mut errors: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut skips: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let (mut confirmed, mut unconfirmed, mut skipped, mut failed, mut kills) = (0, 0, 0, 0, 0);
+        for e in &record.events {
+            let cat = by_category
+                .get_mut(e.category.name())
+                .expect("all categories present");
+            let op = by_op.entry(e.op.to_string()).or_insert_with(|| OpStats {
+                category: e.category.name().to_string(),
+                ..OpStats::default()
+            });
+            cat.ops += 1;
+            op.ops += 1;
+            match e.outcome {
+                Status::Confirmed => {
+                    confirmed += 1;
+                    cat.confirmed += 1;
+                    op.confirmed += 1;
+                }
+                Status::Unconfirmed => {
+                    unconfirmed += 1;
+                    cat.unconfirmed += 1;
+                    op.unconfirmed += 1;
+                }
+                Status::Skipped => {
+                    skipped += 1;
+                    cat.skipped += 1;
+                    op.skipped += 1;
+                    *skips
+                        .entry((e.op.to_string(), e.detail.clone()))
+                        .or_default() += 1;
+                }
+                Status::Failed => {
+                    failed += 1;
+                    cat.failed += 1;
+                    op.failed += 1;
+                    *errors
+                        .entry((e.op.to_string(), e.detail.clone()))
+                        .or_default() += 1;
+                }
+            }
+            if e.killed {
+                kills += 1;
+            }
+        }
+        let total = record.events.len() as u64;
+        for c in by_category.values_mut() {
+            c.share = if total == 0 {
+                0.0
+            } else {
+                c.ops as f64 / total as f64
+            };
+        }
+        let duration_s = record.elapsed.as_secs_f64();
+        let ok_samples: Vec<&Sample> = record
+            .samples
+            .iter()
+            .filter_map(|s| s.as_ref().ok())
+            .collect();
+        let healthy = ok_samples.iter().filter(|s| s.healthy).count();
+        let survival_rate = if record.samples.is_empty() {
+            0.0
+        } else {
+            healthy as f64 / record.samples.len() as f64
+        };
+        let survived = record.target_lost.is_none()
+            && matches!(record.samples.last(), Some(Ok(s)) if s.healthy);
+        let failure_modes = failure_modes(record, &ok_samples);
+        let resources = trends(&ok_samples);
+        let left_behind = LeftBehind {
+            undo_failures: record.undo_failures.clone(),
+            pending_effects: record.pending_effects,
+            pending_ops: record.pending_ops,
+            audit: input.audit,
+        };
+        let error_reasons = reasons(errors);
+        let skip_reasons = reasons(skips);
+        let mut report = Report {
+            tool: input.tool,
+            target: input.target,
+            seed: input.seed,
+            profile: input.profile,
+            planned_duration_s: input.planned_duration_s,
+            duration_s,
+            rate_requested: input.rate,
+            total_ops: total,
+            ops_per_sec: if duration_s > 0.0 {
+                total as f64 / duration_s
+            } else {
+                0.0
+            },
+            confirmed,
+            unconfirmed,
+            skipped,
+            errors: failed,
+            kills,
+            survival_rate,
+            survival_definition: SURVIVAL_DEFINITION.to_string(),
+            survived,
+            interrupted: record.interrupted,
+            target_lost: record.target_lost.clone(),
+            by_category,
+            by_op,
+            error_reasons,
+            skip_reasons,
+            failure_modes,
+            resources,
+            left_behind,
+            recommendations: Vec::new(),
+        };
+        report.recommendations = recommendations(&report, record);
+        report
+    }
+}
+
+fn reasons(map: BTreeMap<(String, String), u64>) -> Vec<ReasonCount> {
+    let mut v: Vec<ReasonCount> = map
+        .into_iter()
+        .map(|((op, reason), count)| ReasonCount { op, reason, count })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.op.cmp(&b.op)));
+    v
+}
+
+fn failure_modes(record: &RunRecord, samples: &[&Sample]) -> Vec<FailureMode> {
+    let mut modes: BTreeMap<(String, String), FailureMode> = BTreeMap::new();
+    for s in samples {
+        for p in &s.problems {
+            let m = modes
+                .entry((p.kind.clone(), p.subject.clone()))
+                .or_insert_with(|| FailureMode {
+                    kind: p.kind.clone(),
+                    subject: p.subject.clone(),
+                    first_seen_ms: s.t_ms,
+                    last_seen_ms: s.t_ms,
+                    evidence: serde_json::json!({ "detail": p.detail }),
+                    recovered: true,
+                });
+            m.last_seen_ms = s.t_ms;
+        }
+    }
+    let last = samples.last();
+    for m in modes.values_mut() {
+        m.recovered = last.is_some_and(|s| {
+            !s.problems
+                .iter()
+                .any(|p| p.kind == m.kind && p.subject == m.subject)
+        });
+    }
+    let mut out: Vec<FailureMode> = modes.into_values().collect();
+    if let Some(reason) = &record.target_lost {
+        out.push(FailureMode {
+            kind: "node_down".to_string(),
+            subject: "target".to_string(),
+            first_seen_ms: record.elapsed.as_millis() as u64,
+            last_seen_ms: record.elapsed.as_millis() as u64,
+            evidence: serde_json::json!({ "reason": reason }),
+            recovered: false,
+        });
+    }
+    out
+}
+
+fn trends(samples: &[&Sample]) -> BTreeMap<String, Trend> {
+    let mut out: BTreeMap<String, Trend> = BTreeMap::new();
+    for s in samples {
+        for (k, v) in &s.resources {
+            out.entry(k.clone())
+                .and_modify(|t| {
+                    t.peak = t.peak.max(*v);
+                    t.end = *v;
+                })
+                .or_insert(Trend {
+                    start: *v,
+                    peak: *v,
+                    end: *v,
+                });
+        }
+    }
+    out
+}
+
+fn recommendations(r: &Report, record: &RunRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in &r.failure_modes {
+        let state = if m.recovered {
+            "recovered before the end"
+        } else {
+            "was still there at the end"
+        };
+        out.push(format!(
+            "{} ({}) first seen at {:.1} s and {state}: look at the evidence and add a structured scenario for it.",
+            m.kind,
+            m.subject,
+            m.first_seen_ms as f64 / 1000.0
+        ));
+    }
+    if let Some(top) = r.error_reasons.first() {
+        out.push(format!(
+            "{} operation(s) failed; the most common: {} × {} ({}).",
+            r.errors, top.count, top.op, top.reason
+        ));
+    }
+    let restarts: Vec<u64> = record
+        .events
+        .iter()
+        .filter_map(|e| e.measurements.get("restart_ms").and_then(Value::as_u64))
+        .collect();
+    if !restarts.is_empty() {
+        let mut sorted = restarts.clone();
+        sorted.sort_unstable();
+        out.push(format!(
+            "Supervisors restarted {} killed children: median {} ms, slowest {} ms.",
+            sorted.len(),
+            sorted[sorted.len() / 2],
+            sorted[sorted.len() - 1]
+        ));
+    }
+    for (name, t) in &r.resources {
+        if t.start > 0 && t.end as f64 > t.start as f64 * 1.2 && t.end > t.start + 100 {
+            out.push(format!(
+                "{name} grew from {} to {} over the run (peak {}) and did not come back down: check for leaks.",
+                t.start, t.end, t.peak
+            ));
+        }
+    }
+    if !r.left_behind.is_clean() {
+        out.push("Some chaos effects could not be undone; see left_behind.".to_string());
+    }
+    if out.is_empty() {
+        out.push(format!(
+            "No failure mode found at the {} level in {:.0} s; try --profile aggressive, a higher --rate or a longer --duration.",
+            r.profile, r.duration_s
+        ));
+    }
+    out
+}

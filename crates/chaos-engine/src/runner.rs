@@ -1,0 +1,412 @@
+//! Runs a schedule against a target: fires each planned operation on time,
+//! records what it did, undoes its effects when their time is up (and all of
+//! them at the end), samples the target's health and resources, and stops
+//! early on request or when the target goes away.
+
+use crate::category::Category;
+use crate::operation::{Status, Victim};
+use crate::schedule::{PlannedOp, Schedule};
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the runner needs from a target besides its operations.
+pub trait Target: Send + Sync + 'static {
+    /// Health and resource counts, measured on the target. `Err` means unreachable.
+    fn sample(&self) -> BoxFuture<'_, Result<Sample, String>>;
+    /// Resolves, with a reason, when the target can no longer be reached.
+    fn gone(&self) -> BoxFuture<'_, String>;
+}
+
+/// One health and resource sample.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sample {
+    /// Since the start of the run.
+    pub t_ms: u64,
+    /// The target is up and whole (for the BEAM: every application that ran at the start still runs).
+    pub healthy: bool,
+    /// What is wrong when not healthy.
+    pub problems: Vec<Problem>,
+    /// Resource counts (`processes`, `memory_bytes`, `ets_tables`, `ports`, `atoms`, ...).
+    pub resources: BTreeMap<String, u64>,
+}
+
+/// Something wrong seen in a sample; repeated sightings become one failure mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Failure-mode kind (`supervisor_collapse`, `process_crash`, ...).
+    pub kind: String,
+    /// What exactly, stable across samples (it identifies the failure mode).
+    pub subject: String,
+    /// Evidence text.
+    pub detail: String,
+}
+
+/// One executed operation, as written to the events file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Position in the schedule.
+    pub seq: u64,
+    /// When it started, from the start of the run.
+    pub t_ms: u64,
+    /// When it was planned to start.
+    pub scheduled_ms: u64,
+    /// Category.
+    pub category: Category,
+    /// Operation.
+    pub op: &'static str,
+    /// Its parameters.
+    pub params: Value,
+    /// Who was hit.
+    pub victim: Option<Victim>,
+    /// How it ended.
+    pub outcome: Status,
+    /// What was done and observed, or why not.
+    pub detail: String,
+    /// How long it took.
+    pub duration_us: u64,
+    /// Measured values.
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub measurements: Value,
+    /// The victim was killed by it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub killed: bool,
+}
+
+/// Tells a run to stop early (Ctrl-C, SIGTERM). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct StopSignal {
+    flag: Arc<AtomicBool>,
+    event: Arc<event_listener::Event>,
+}
+
+impl StopSignal {
+    /// A signal not yet raised.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Raise it.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Raised?
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once raised.
+    pub async fn wait(&self) {
+        loop {
+            let listener = self.event.listen();
+            if self.is_stopped() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Planned duration.
+    pub duration: Duration,
+    /// At most this many operations at once; beyond it an operation is skipped.
+    pub max_in_flight: usize,
+    /// How often to sample health and resources.
+    pub sample_every: Duration,
+    /// How long to wait at the end for operations and undos to finish.
+    pub drain_timeout: Duration,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            duration: Duration::from_secs(60),
+            max_in_flight: 64,
+            sample_every: Duration::from_secs(1),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Something the observer (progress bar, live log, events file) is told.
+#[derive(Debug)]
+pub enum Update<'a> {
+    /// An operation finished.
+    Event(&'a Event),
+    /// A sample was taken (or failed).
+    Sample(&'a Result<Sample, String>),
+    /// An effect could not be undone.
+    UndoFailed(&'a str),
+}
+
+/// Everything a run produced, before it is turned into a report.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    /// Every executed operation, in completion order.
+    pub events: Vec<Event>,
+    /// Every sample (failed samples as `Err`).
+    pub samples: Vec<Result<Sample, String>>,
+    /// Effects that could not be undone.
+    pub undo_failures: Vec<String>,
+    /// Effects still in place when the run gave up waiting.
+    pub pending_effects: usize,
+    /// Operations still running when the run gave up waiting.
+    pub pending_ops: usize,
+    /// Stopped early on request.
+    pub interrupted: bool,
+    /// The target went away: why.
+    pub target_lost: Option<String>,
+    /// Actual duration.
+    pub elapsed: Duration,
+}
+
+enum Msg {
+    Event(Box<Event>),
+    Sample(Result<Sample, String>),
+    UndoFailed(String),
+    Gone(String),
+    ScheduleDone,
+}
+
+/// Run `schedule` against `ctx`, reporting progress to `observer`.
+pub async fn run<C: Target>(
+    ctx: Arc<C>,
+    schedule: Schedule<C>,
+    cfg: &RunConfig,
+    stop: StopSignal,
+    observer: &mut (dyn FnMut(Update<'_>) + Send),
+) -> RunRecord {
+    let started = Instant::now();
+    let (tx, rx) = async_channel::unbounded::<Msg>();
+    // Raised when effects must be undone now (end of run, stop, target gone).
+    let release = StopSignal::new();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let effects = Arc::new(AtomicUsize::new(0));
+
+    let scheduler = {
+        let (ctx, tx, stop, release) = (ctx.clone(), tx.clone(), stop.clone(), release.clone());
+        let (in_flight, effects) = (in_flight.clone(), effects.clone());
+        let max_in_flight = cfg.max_in_flight;
+        smol::spawn(async move {
+            let mut schedule = schedule;
+            while let Some(planned) = schedule.next() {
+                let due = started + planned.at;
+                if !sleep_until(due, &stop).await {
+                    break;
+                }
+                let op = schedule.op(planned.op).expect("planned ops exist");
+                if in_flight.load(Ordering::SeqCst) >= max_in_flight {
+                    let event =
+                        skipped_event(&planned, started, "too many operations still in flight");
+                    let _ = tx.send(Msg::Event(Box::new(event))).await;
+                    continue;
+                }
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                let (ctx, tx, release) = (ctx.clone(), tx.clone(), release.clone());
+                let (in_flight, effects) = (in_flight.clone(), effects.clone());
+                smol::spawn(async move {
+                    let t0 = Instant::now();
+                    let outcome = op.run(&ctx, &planned.params).await;
+                    let event = Event {
+                        seq: planned.seq,
+                        t_ms: t0.duration_since(started).as_millis() as u64,
+                        scheduled_ms: planned.at.as_millis() as u64,
+                        category: planned.category,
+                        op: planned.op,
+                        params: planned.params.clone(),
+                        victim: outcome.victim.clone(),
+                        outcome: outcome.status,
+                        detail: outcome.detail.clone(),
+                        duration_us: t0.elapsed().as_micros() as u64,
+                        measurements: outcome.measurements.clone(),
+                        killed: outcome.killed,
+                    };
+                    let _ = tx.send(Msg::Event(Box::new(event))).await;
+                    if let Some(effect) = outcome.effect {
+                        effects.fetch_add(1, Ordering::SeqCst);
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        let timer = smol::Timer::after(effect.hold());
+                        futures::future::select(Box::pin(timer), Box::pin(release.wait())).await;
+                        if let Err(e) = effect.undo().await {
+                            let _ = tx
+                                .send(Msg::UndoFailed(format!("{}: {e}", effect.describe())))
+                                .await;
+                        }
+                        effects.fetch_sub(1, Ordering::SeqCst);
+                    } else {
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+                .detach();
+            }
+            let _ = tx.send(Msg::ScheduleDone).await;
+        })
+    };
+
+    let sampler = {
+        let (ctx, tx, every) = (ctx.clone(), tx.clone(), cfg.sample_every);
+        smol::spawn(async move {
+            loop {
+                let t = started.elapsed();
+                let mut s = ctx.sample().await;
+                if let Ok(s) = &mut s {
+                    s.t_ms = t.as_millis() as u64;
+                }
+                if tx.send(Msg::Sample(s)).await.is_err() {
+                    return;
+                }
+                smol::Timer::after(every).await;
+            }
+        })
+    };
+    let watcher = {
+        let (ctx, tx) = (ctx.clone(), tx.clone());
+        smol::spawn(async move {
+            let reason = ctx.gone().await;
+            let _ = tx.send(Msg::Gone(reason)).await;
+        })
+    };
+    drop(tx);
+
+    let mut record = RunRecord::default();
+    let end = started + cfg.duration;
+    // Phase 1: until the schedule is done and the duration is over (or a stop).
+    let mut schedule_done = false;
+    loop {
+        if schedule_done && Instant::now() >= end {
+            break;
+        }
+        let done_now = schedule_done;
+        let wait_end = async move {
+            if done_now {
+                smol::Timer::at(end).await;
+            } else {
+                futures::future::pending::<()>().await;
+            }
+        };
+        let msg = futures::future::select(Box::pin(rx.recv()), Box::pin(wait_end)).await;
+        let msg = match msg {
+            futures::future::Either::Left((Ok(m), _)) => m,
+            futures::future::Either::Left((Err(_), _)) => break,
+            futures::future::Either::Right(_) => break,
+        };
+        match msg {
+            Msg::ScheduleDone => {
+                schedule_done = true;
+                if stop.is_stopped() {
+                    record.interrupted = true;
+                    break;
+                }
+            }
+            Msg::Gone(reason) => {
+                record.target_lost = Some(reason);
+                stop.stop();
+                break;
+            }
+            other => handle(other, &mut record, observer),
+        }
+    }
+    if stop.is_stopped() && record.target_lost.is_none() {
+        record.interrupted = true;
+    }
+    stop.stop();
+    release.stop();
+    drop(scheduler);
+
+    // Phase 2: let running operations finish and every effect be undone.
+    let drain_deadline = Instant::now() + cfg.drain_timeout;
+    while in_flight.load(Ordering::SeqCst) + effects.load(Ordering::SeqCst) > 0
+        && Instant::now() < drain_deadline
+        && record.target_lost.is_none()
+    {
+        let tick = smol::Timer::after(Duration::from_millis(10));
+        match futures::future::select(Box::pin(rx.recv()), Box::pin(tick)).await {
+            futures::future::Either::Left((Ok(Msg::Gone(reason)), _)) => {
+                record.target_lost = Some(reason)
+            }
+            futures::future::Either::Left((Ok(m), _)) => handle(m, &mut record, observer),
+            _ => {}
+        }
+    }
+    while let Ok(m) = rx.try_recv() {
+        match m {
+            Msg::Gone(reason) => record.target_lost = Some(reason),
+            Msg::Sample(_) | Msg::ScheduleDone => {}
+            m => handle(m, &mut record, observer),
+        }
+    }
+    record.pending_ops = in_flight.load(Ordering::SeqCst);
+    record.pending_effects = effects.load(Ordering::SeqCst);
+    drop(sampler);
+    drop(watcher);
+    // A last sample after everything was put back.
+    if record.target_lost.is_none() {
+        let mut s = ctx.sample().await;
+        if let Ok(s) = &mut s {
+            s.t_ms = started.elapsed().as_millis() as u64;
+        }
+        observer(Update::Sample(&s));
+        record.samples.push(s);
+    }
+    record.elapsed = started.elapsed();
+    record
+}
+
+fn handle(msg: Msg, record: &mut RunRecord, observer: &mut (dyn FnMut(Update<'_>) + Send)) {
+    match msg {
+        Msg::Event(e) => {
+            observer(Update::Event(&e));
+            record.events.push(*e);
+        }
+        Msg::Sample(s) => {
+            observer(Update::Sample(&s));
+            record.samples.push(s);
+        }
+        Msg::UndoFailed(what) => {
+            observer(Update::UndoFailed(&what));
+            record.undo_failures.push(what);
+        }
+        Msg::Gone(_) | Msg::ScheduleDone => {}
+    }
+}
+
+fn skipped_event(planned: &PlannedOp, started: Instant, why: &str) -> Event {
+    Event {
+        seq: planned.seq,
+        t_ms: started.elapsed().as_millis() as u64,
+        scheduled_ms: planned.at.as_millis() as u64,
+        category: planned.category,
+        op: planned.op,
+        params: planned.params.clone(),
+        victim: None,
+        outcome: Status::Skipped,
+        detail: why.to_string(),
+        duration_us: 0,
+        measurements: Value::Null,
+        killed: false,
+    }
+}
+
+/// Sleep until `due`; `false` when stopped first.
+async fn sleep_until(due: Instant, stop: &StopSignal) -> bool {
+    if stop.is_stopped() {
+        return false;
+    }
+    if due > Instant::now() {
+        let timer = smol::Timer::at(due);
+        match futures::future::select(Box::pin(timer), Box::pin(stop.wait())).await {
+            futures::future::Either::Left(_) => {}
+            futures::future::Either::Right(_) => return false,
+        }
+    }
+    !stop.is_stopped()
+}
