@@ -5,6 +5,7 @@
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
 //! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
 
+pub mod chaos;
 pub mod demo;
 pub mod dist;
 pub mod eval;

@@ -1,0 +1,482 @@
+//! Chaos against a live BEAM node: the [`BeamTarget`] context every operation
+//! runs in (victim choice under the safety rules, remote evaluation, helper
+//! bookkeeping, blast-radius caps), health sampling, and the operations
+//! themselves, one file each in [`ops`].
+//!
+//! Every operation runs as an Erlang snippet evaluated on the target. A
+//! snippet answers with one of
+//! `{confirmed, Detail, Measurements}`, `{unconfirmed, Detail}`,
+//! `{skipped, Detail}`, `{failed, Detail}` or `gone` (the victim died before
+//! we could act: pick another). Processes a snippet leaves running (holders
+//! of memory, suspenders) are *helpers*: they undo their own effect when told
+//! to, or by themselves after a deadline, so nothing outlives a lost monkey
+//! for long.
+
+mod helper;
+pub mod ops;
+mod safety;
+
+pub use helper::HelperEffect;
+pub use safety::{Safety, SafetyError};
+
+use crate::dist::json::to_json;
+use crate::dist::term::{atom, list, Pid, Term, TermExt};
+use crate::dist::DistClient;
+use crate::eval::{eval_with_timeout, EvalError};
+use chaos_engine::{Outcome, Problem, Profile, Sample, SeededRng, Target, Victim};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CANDIDATES: &str = include_str!("../snippets/candidates.erl");
+const SAMPLE: &str = include_str!("../snippets/sample.erl");
+
+/// How long a candidate list is reused before it is fetched again. Each pick
+/// is re-validated on the target by the operation itself.
+const CANDIDATES_TTL: Duration = Duration::from_secs(2);
+
+/// How many victims an operation tries when the first ones died under it.
+const RETARGET_TRIES: usize = 3;
+
+/// Limit for one operation's snippet.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A process chaos may touch.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its pid.
+    pub pid: Pid,
+    /// Pid text.
+    pub pid_text: String,
+    /// Owning application.
+    pub app: Option<String>,
+    /// Registered name.
+    pub name: Option<String>,
+    /// `'$initial_call'` (or `initial_call`) as `M:F/A`.
+    pub initial_call: String,
+    /// Supervisor (or bridge), not a plain worker.
+    pub supervisor: bool,
+    /// Started by `proc_lib`, so it answers system messages.
+    pub otp: bool,
+    /// Traps exits.
+    pub trap_exit: bool,
+}
+
+impl Candidate {
+    /// As the engine reports it.
+    pub fn victim(&self) -> Victim {
+        Victim {
+            pid: self.pid_text.clone(),
+            registered_name: self.name.clone(),
+            initial_call: Some(self.initial_call.clone()),
+            application: self.app.clone(),
+        }
+    }
+}
+
+/// Which processes an operation wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    /// Only processes that answer system messages (`sys`).
+    pub otp_only: bool,
+    /// Supervisors instead of workers (needs `--allow-supervisor-kill`).
+    pub supervisors: bool,
+    /// Only processes with a registered name.
+    pub named_only: bool,
+}
+
+/// A snippet's answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Done and observed: detail, measurements, and the helper holding the
+    /// effect when there is one (`{confirmed, Detail, Measurements, Helper}`).
+    Confirmed(String, Value, Option<Term>),
+    /// Done, not observed.
+    Unconfirmed(String),
+    /// Not done.
+    Skipped(String),
+    /// Tried and failed.
+    Failed(String),
+    /// The victim died before the operation: pick another.
+    Gone,
+}
+
+impl Reply {
+    /// The helper holding the effect, if the snippet left one.
+    pub fn helper(&self) -> Option<&Term> {
+        match self {
+            Reply::Confirmed(_, _, h) => h.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Read a snippet's answer.
+    pub fn from_term(t: &Term) -> Reply {
+        let text = |t: &Term| t.as_text().unwrap_or_else(|| crate::dist::term::show(t));
+        match t.as_tuple() {
+            Some([tag, d, m, h]) if tag.as_atom() == Some("confirmed") => {
+                Reply::Confirmed(text(d), to_json(m), Some(h.clone()))
+            }
+            Some([tag, d, m]) if tag.as_atom() == Some("confirmed") => {
+                Reply::Confirmed(text(d), to_json(m), None)
+            }
+            Some([tag, d]) if tag.as_atom() == Some("confirmed") => {
+                Reply::Confirmed(text(d), Value::Null, None)
+            }
+            Some([tag, d]) if tag.as_atom() == Some("unconfirmed") => Reply::Unconfirmed(text(d)),
+            Some([tag, d]) if tag.as_atom() == Some("skipped") => Reply::Skipped(text(d)),
+            Some([tag, d]) if tag.as_atom() == Some("failed") => Reply::Failed(text(d)),
+            _ if t.as_atom() == Some("gone") => Reply::Gone,
+            _ => Reply::Failed(format!("unexpected answer {}", crate::dist::term::show(t))),
+        }
+    }
+
+    /// As an engine outcome.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Reply::Confirmed(d, m, _) => Outcome::confirmed(d).with_measurements(m),
+            Reply::Unconfirmed(d) => Outcome::unconfirmed(d),
+            Reply::Skipped(d) => Outcome::skipped(d),
+            Reply::Failed(d) => Outcome::failed(d),
+            Reply::Gone => Outcome::skipped("every victim tried died before the operation"),
+        }
+    }
+}
+
+/// Victims under an effect, shared with the effects so they can clear themselves.
+pub type Affected = std::sync::Arc<Mutex<HashMap<String, Option<String>>>>;
+
+#[derive(Default)]
+struct VictimCache {
+    list: Vec<Candidate>,
+    fetched: Option<Instant>,
+}
+
+/// The context every BEAM operation runs in.
+pub struct BeamTarget {
+    /// The connection.
+    pub client: DistClient,
+    /// The run's profile.
+    pub profile: Profile,
+    /// Safety rules.
+    pub safety: Safety,
+    cache: smol::lock::Mutex<VictimCache>,
+    rng: Mutex<SeededRng>,
+    helpers: Mutex<HashSet<Pid>>,
+    /// Effects in place, by victim pid text → application.
+    affected: Affected,
+    kills: Mutex<VecDeque<Instant>>,
+    baseline_apps: Vec<String>,
+}
+
+impl BeamTarget {
+    /// Attach the chaos context to a connected node; records the running applications.
+    pub async fn new(
+        client: DistClient,
+        profile: Profile,
+        safety: Safety,
+        seed: u64,
+    ) -> Result<Self, EvalError> {
+        let sample = eval_with_timeout(&client, SAMPLE, &[], OP_TIMEOUT).await?;
+        let baseline_apps = apps_of(&sample);
+        Ok(Self {
+            client,
+            profile,
+            safety,
+            cache: smol::lock::Mutex::new(VictimCache::default()),
+            rng: Mutex::new(SeededRng::new(seed).stream("victims")),
+            helpers: Mutex::new(HashSet::new()),
+            affected: Affected::default(),
+            kills: Mutex::new(VecDeque::new()),
+            baseline_apps,
+        })
+    }
+
+    /// The applications running when the run started.
+    pub fn baseline_apps(&self) -> &[String] {
+        &self.baseline_apps
+    }
+
+    /// Evaluate an operation's snippet.
+    pub async fn exec(&self, snippet: &str, bindings: &[(&str, Term)]) -> Result<Term, EvalError> {
+        eval_with_timeout(&self.client, snippet, bindings, OP_TIMEOUT).await
+    }
+
+    /// Evaluate a snippet and read its [`Reply`].
+    pub async fn reply(&self, snippet: &str, bindings: &[(&str, Term)]) -> Reply {
+        match self.exec(snippet, bindings).await {
+            Ok(t) => Reply::from_term(&t),
+            Err(e) => Reply::Failed(e.to_string()),
+        }
+    }
+
+    /// The processes chaos may touch now (cached for a moment).
+    pub async fn candidates(&self) -> Result<Vec<Candidate>, EvalError> {
+        let mut cache = self.cache.lock().await;
+        if cache.fetched.is_some_and(|t| t.elapsed() < CANDIDATES_TTL) {
+            return Ok(cache.list.clone());
+        }
+        let exclude: Vec<Term> = self
+            .helpers
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(Term::from)
+            .collect();
+        let bindings = [
+            (
+                "IncludeOtpApps",
+                atom(if self.safety.include_otp_apps {
+                    "true"
+                } else {
+                    "false"
+                }),
+            ),
+            (
+                "IncludeNoApp",
+                atom(if self.safety.include_no_app {
+                    "true"
+                } else {
+                    "false"
+                }),
+            ),
+            ("Exclude", list(exclude)),
+        ];
+        let t = self.exec(CANDIDATES, &bindings).await?;
+        let list: Vec<Candidate> = t
+            .as_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(parse_candidate)
+            .filter(|c| self.safety.allows(c))
+            .collect();
+        cache.list = list.clone();
+        cache.fetched = Some(Instant::now());
+        Ok(list)
+    }
+
+    /// Forget the cached candidates (after a kill changed the picture).
+    pub async fn invalidate(&self) {
+        self.cache.lock().await.fetched = None;
+    }
+
+    /// Pick a victim at random (from the run's victim stream) among those wanted,
+    /// leaving out `tried` and processes already under an effect.
+    pub async fn pick(&self, want: Want, tried: &[String]) -> Result<Option<Candidate>, EvalError> {
+        let all = self.candidates().await?;
+        let affected = self.affected.lock().unwrap().clone();
+        let pool: Vec<&Candidate> = all
+            .iter()
+            .filter(|c| c.supervisor == want.supervisors)
+            .filter(|c| !want.otp_only || c.otp)
+            .filter(|c| !want.named_only || c.name.is_some())
+            .filter(|c| !tried.contains(&c.pid_text) && !affected.contains_key(&c.pid_text))
+            .collect();
+        if pool.is_empty() {
+            return Ok(None);
+        }
+        let i = self
+            .rng
+            .lock()
+            .unwrap()
+            .range_inclusive(0, pool.len() as u64 - 1) as usize;
+        Ok(Some(pool[i].clone()))
+    }
+
+    /// Run `act` against victims chosen by `want`, trying another victim when
+    /// one died before the operation (up to a few times).
+    pub async fn on_victim<F, Fut>(&self, want: Want, mut act: F) -> Outcome
+    where
+        F: FnMut(Candidate) -> Fut,
+        Fut: std::future::Future<Output = (Reply, Option<Box<dyn chaos_engine::Effect>>)>,
+    {
+        let mut tried = Vec::new();
+        for _ in 0..RETARGET_TRIES {
+            let victim = match self.pick(want, &tried).await {
+                Ok(Some(v)) => v,
+                Ok(None) if tried.is_empty() => return Outcome::skipped(no_victim(want)),
+                Ok(None) => break,
+                Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
+            };
+            if !self.app_share_ok(&victim).await {
+                return Outcome::skipped("blast-radius cap: too many of this application's processes are already affected");
+            }
+            tried.push(victim.pid_text.clone());
+            let (reply, effect) = act(victim.clone()).await;
+            if matches!(reply, Reply::Gone) {
+                self.invalidate().await;
+                continue;
+            }
+            let mut outcome = reply.outcome().with_victim(Some(victim.victim()));
+            if let Some(effect) = effect {
+                outcome = outcome.with_effect(effect);
+            }
+            return outcome;
+        }
+        Outcome::skipped("every victim tried died before the operation")
+    }
+
+    /// Record that an effect is in place on `victim` (for the blast-radius cap);
+    /// the returned handle clears it when the effect is undone.
+    pub fn affect(&self, victim: &Candidate) -> Affected {
+        self.affected
+            .lock()
+            .unwrap()
+            .insert(victim.pid_text.clone(), victim.app.clone());
+        self.affected.clone()
+    }
+
+    async fn app_share_ok(&self, victim: &Candidate) -> bool {
+        let Some(app) = &victim.app else { return true };
+        let total = self
+            .candidates()
+            .await
+            .map(|c| c.iter().filter(|c| c.app.as_ref() == Some(app)).count())
+            .unwrap_or(0);
+        let cap = ((total as f64 * self.safety.max_app_share).floor() as usize).max(1);
+        let now = self
+            .affected
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|a| a.as_ref() == Some(app))
+            .count();
+        now < cap
+    }
+
+    /// `true` when one more kill fits under the kills-per-second cap (and counts it).
+    pub fn take_kill(&self) -> bool {
+        let mut kills = self.kills.lock().unwrap();
+        let now = Instant::now();
+        while kills
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            kills.pop_front();
+        }
+        if kills.len() as u32 >= self.safety.max_kills_per_sec {
+            return false;
+        }
+        kills.push_back(now);
+        true
+    }
+
+    /// Remember a helper process we started on the target (never a victim; audited at the end).
+    pub fn note_helper(&self, pid: &Term) {
+        if let Some(p) = pid.as_pid() {
+            self.helpers.lock().unwrap().insert(p.clone());
+        }
+    }
+
+    /// Every helper ever started in this run.
+    pub fn helpers(&self) -> Vec<Pid> {
+        self.helpers.lock().unwrap().iter().cloned().collect()
+    }
+
+    /// After clean-up: what is still there on the target (helpers alive, processes left suspended).
+    pub async fn audit(&self) -> Result<Vec<String>, EvalError> {
+        let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
+        let snippet = "[iolist_to_binary(io_lib:format(\"helper process ~p is still alive\", [P])) || P <- Helpers, erlang:is_process_alive(P)] ++ \
+                       [iolist_to_binary(io_lib:format(\"process ~p is still suspended\", [P])) || P <- erlang:processes(), erlang:process_info(P, status) =:= {status, suspended}].";
+        let t = self.exec(snippet, &[("Helpers", list(helpers))]).await?;
+        Ok(t.as_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| t.as_text())
+            .collect())
+    }
+}
+
+fn no_victim(want: Want) -> String {
+    let mut what = if want.supervisors {
+        "supervisor"
+    } else {
+        "worker process"
+    }
+    .to_string();
+    if want.otp_only {
+        what = format!("OTP {what} (answering system messages)");
+    }
+    if want.named_only {
+        what = format!("registered {what}");
+    }
+    format!("no eligible {what} under the safety rules")
+}
+
+fn parse_candidate(t: &Term) -> Option<Candidate> {
+    let [pid, app, name, init, kind, otp, trap] = t.as_tuple()? else {
+        return None;
+    };
+    let pid = pid.as_pid()?.clone();
+    let opt = |t: &Term| match t.as_atom() {
+        Some("null") => None,
+        _ => t.as_text(),
+    };
+    Some(Candidate {
+        pid_text: crate::dist::term::show(&Term::from(pid.clone())),
+        pid,
+        app: opt(app),
+        name: opt(name),
+        initial_call: init.as_text().unwrap_or_default(),
+        supervisor: kind.as_atom() == Some("supervisor"),
+        otp: otp.as_bool().unwrap_or(false),
+        trap_exit: trap.as_bool().unwrap_or(false),
+    })
+}
+
+fn apps_of(sample: &Term) -> Vec<String> {
+    sample
+        .get("applications")
+        .and_then(|a| a.as_list())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.as_text())
+        .collect()
+}
+
+impl Target for BeamTarget {
+    fn sample(&self) -> BoxFuture<'_, Result<Sample, String>> {
+        Box::pin(async move {
+            let t = self.exec(SAMPLE, &[]).await.map_err(|e| e.to_string())?;
+            let running = apps_of(&t);
+            let problems: Vec<Problem> = self
+                .baseline_apps
+                .iter()
+                .filter(|a| !running.contains(a))
+                .map(|a| Problem {
+                    kind: "supervisor_collapse".to_string(),
+                    subject: a.clone(),
+                    detail: format!(
+                        "application {a} was running at the start and is not running now"
+                    ),
+                })
+                .collect();
+            let mut resources = BTreeMap::new();
+            for key in [
+                "processes",
+                "memory_bytes",
+                "binary_bytes",
+                "ets_tables",
+                "ports",
+                "atoms",
+            ] {
+                if let Some(v) = t.get(key).and_then(|v| v.as_i64()) {
+                    resources.insert(key.to_string(), v.max(0) as u64);
+                }
+            }
+            Ok(Sample {
+                t_ms: 0,
+                healthy: problems.is_empty(),
+                problems,
+                resources,
+            })
+        })
+    }
+
+    fn gone(&self) -> BoxFuture<'_, String> {
+        Box::pin(self.client.closed())
+    }
+}

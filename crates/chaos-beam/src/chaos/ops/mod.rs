@@ -1,0 +1,103 @@
+//! The built-in BEAM operations, one small type per file, each implementing
+//! [`chaos_engine::Operation`] for [`BeamTarget`](super::BeamTarget).
+//!
+//! To add one: write `ops/<name>.rs` with a unit struct, its Erlang snippet
+//! (answering with the [`Reply`](super::Reply) protocol) and `plan`/`run`,
+//! then list it in [`builtin`].
+
+mod atom_exhaustion;
+mod clear_mailbox;
+mod ets_churn;
+mod ets_delete;
+mod ets_modify;
+mod exit_signal;
+mod force_gc;
+mod hold_binary;
+mod kill_supervisor;
+mod kill_worker;
+mod link_crash_chain;
+mod mailbox_flood;
+mod memory_hog;
+mod monitor_kill;
+mod port_exhaustion;
+mod priority;
+mod registry_corrupt;
+mod scheduler_contention;
+mod spawn_burst;
+mod suspend;
+mod sys_suspend;
+
+use super::BeamTarget;
+use chaos_engine::Operation;
+use std::sync::Arc;
+
+/// Things every operation file needs.
+#[allow(unused_imports)]
+pub(crate) mod prelude {
+    pub use super::super::{BeamTarget, Candidate, HelperEffect, Reply, Want};
+    pub use crate::dist::term::{atom, int, list, tuple, Term, TermExt};
+    pub use chaos_engine::{Category, Effect, Operation, Outcome, Profile, SeededRng, Status};
+    pub use futures::future::BoxFuture;
+    pub use serde_json::{json, Value};
+    pub use std::time::Duration;
+
+    /// A uniform whole number of milliseconds in `low..=high`.
+    pub fn ms(rng: &mut SeededRng, low: u64, high: u64) -> u64 {
+        rng.range_inclusive(low, high)
+    }
+
+    /// Read an integer parameter (plans always set them).
+    pub fn param(params: &Value, key: &str) -> i64 {
+        params.get(key).and_then(Value::as_i64).unwrap_or(0)
+    }
+}
+
+/// Operations that need an explicit `--allow-…` flag.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allow {
+    /// `--allow-supervisor-kill`.
+    pub supervisor_kill: bool,
+    /// `--allow-atom-exhaustion`.
+    pub atom_exhaustion: bool,
+    /// `--allow-port-exhaustion`.
+    pub port_exhaustion: bool,
+}
+
+/// Every built-in operation available under `allow`.
+pub fn builtin(allow: Allow) -> Vec<Arc<dyn Operation<BeamTarget>>> {
+    let mut ops: Vec<Arc<dyn Operation<BeamTarget>>> = vec![
+        // process
+        Arc::new(kill_worker::KillWorker),
+        Arc::new(spawn_burst::SpawnBurst),
+        Arc::new(exit_signal::ExitSignal),
+        Arc::new(link_crash_chain::LinkCrashChain),
+        Arc::new(monitor_kill::MonitorKill),
+        // memory
+        Arc::new(hold_binary::HoldBinary),
+        Arc::new(mailbox_flood::MailboxFlood),
+        Arc::new(memory_hog::MemoryHog),
+        Arc::new(ets_churn::EtsChurn),
+        Arc::new(force_gc::ForceGc),
+        // state
+        Arc::new(ets_modify::EtsModify),
+        Arc::new(ets_delete::EtsDelete),
+        Arc::new(registry_corrupt::RegistryCorrupt),
+        Arc::new(clear_mailbox::ClearMailbox),
+        // timing
+        Arc::new(suspend::Suspend),
+        Arc::new(priority::Priority),
+        Arc::new(scheduler_contention::SchedulerContention),
+        Arc::new(sys_suspend::SysSuspend),
+    ];
+    // Irreversible or able to take the node down: each behind its own flag.
+    if allow.supervisor_kill {
+        ops.push(Arc::new(kill_supervisor::KillSupervisor));
+    }
+    if allow.atom_exhaustion {
+        ops.push(Arc::new(atom_exhaustion::AtomExhaustion));
+    }
+    if allow.port_exhaustion {
+        ops.push(Arc::new(port_exhaustion::PortExhaustion));
+    }
+    ops
+}

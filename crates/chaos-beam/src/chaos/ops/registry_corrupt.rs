@@ -1,0 +1,28 @@
+//! TODO(this session): not implemented yet.
+
+use super::prelude::*;
+
+/// Not implemented yet.
+pub struct RegistryCorrupt;
+
+impl Operation<BeamTarget> for RegistryCorrupt {
+    fn name(&self) -> &'static str {
+        "registry_corrupt"
+    }
+
+    fn category(&self) -> Category {
+        Category::State
+    }
+
+    fn describe(&self) -> &'static str {
+        "not implemented yet"
+    }
+
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
+        json!({})
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::skipped("not implemented yet") })
+    }
+}

@@ -1,0 +1,28 @@
+//! TODO(this session): not implemented yet.
+
+use super::prelude::*;
+
+/// Not implemented yet.
+pub struct SchedulerContention;
+
+impl Operation<BeamTarget> for SchedulerContention {
+    fn name(&self) -> &'static str {
+        "scheduler_contention"
+    }
+
+    fn category(&self) -> Category {
+        Category::Timing
+    }
+
+    fn describe(&self) -> &'static str {
+        "not implemented yet"
+    }
+
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
+        json!({})
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::skipped("not implemented yet") })
+    }
+}

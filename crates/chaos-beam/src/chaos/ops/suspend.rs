@@ -1,0 +1,94 @@
+//! Timing chaos: suspend a process for 1 ms–10 s with `erlang:suspend_process/1`;
+//! confirmed by its status. A helper holds the suspension: it resumes the
+//! victim when released or at its own deadline, and the runtime resumes the
+//! victim anyway if the helper dies.
+
+use super::prelude::*;
+
+/// Suspend one process for a while.
+pub struct Suspend;
+
+const SNIPPET: &str = r#"
+case erlang:is_process_alive(Victim) of
+    false -> gone;
+    true ->
+        Parent = self(),
+        Helper = erlang:spawn(fun() ->
+            Ok = try erlang:suspend_process(Victim) catch error:badarg -> false end,
+            Parent ! {suspended, self(), Ok},
+            receive release -> ok after DeadlineMs -> ok end,
+            Resumed = try erlang:resume_process(Victim), ok catch error:badarg -> ok end,
+            exit({undone, Resumed})
+        end),
+        receive
+            {suspended, Helper, true} ->
+                case erlang:process_info(Victim, status) of
+                    {status, suspended} ->
+                        {confirmed, iolist_to_binary(io_lib:format("suspended for ~b ms", [HoldMs])), #{}, Helper};
+                    {status, Other} ->
+                        {unconfirmed, iolist_to_binary(io_lib:format("suspend accepted but status is ~p", [Other])), #{}, Helper};
+                    undefined -> gone
+                end;
+            {suspended, Helper, false} -> gone
+        after 2000 ->
+            erlang:exit(Helper, kill),
+            {failed, <<"the suspending helper did not report within 2 s">>}
+        end
+end.
+"#;
+
+impl Operation<BeamTarget> for Suspend {
+    fn name(&self) -> &'static str {
+        "suspend"
+    }
+
+    fn category(&self) -> Category {
+        Category::Timing
+    }
+
+    fn describe(&self) -> &'static str {
+        "suspend a process for 1 ms–10 s, then resume it; confirmed by its status"
+    }
+
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let max = match profile {
+            Profile::Demo => 2_000,
+            Profile::Aggressive => 10_000,
+        };
+        json!({ "hold_ms": ms(rng, 1, max) })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let hold = param(params, "hold_ms");
+            ctx.on_victim(Want::default(), |v| async move {
+                let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+                let reply = ctx
+                    .reply(
+                        SNIPPET,
+                        &[
+                            ("Victim", v.pid.clone().into()),
+                            ("HoldMs", int(hold)),
+                            ("DeadlineMs", int(deadline)),
+                        ],
+                    )
+                    .await;
+                let effect = reply.helper().map(|h| {
+                    ctx.note_helper(h);
+                    Box::new(
+                        HelperEffect::new(
+                            &ctx.client,
+                            h.clone(),
+                            Duration::from_millis(hold as u64),
+                            format!("{} suspended", v.pid_text),
+                        )
+                        .ends_with_helper()
+                        .clearing(ctx.affect(&v), &v.pid_text),
+                    ) as Box<dyn Effect>
+                });
+                (reply, effect)
+            })
+            .await
+        })
+    }
+}
