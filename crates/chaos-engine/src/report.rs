@@ -438,7 +438,13 @@ fn recommendations(r: &Report, record: &RunRecord) -> Vec<String> {
         ));
     }
     for (name, t) in &r.resources {
-        if t.start > 0 && t.end as f64 > t.start as f64 * 1.2 && t.end > t.start + 100 {
+        // Growth that matters: a fifth more, and more than noise in absolute terms.
+        let floor = if name.ends_with("bytes") {
+            16 * 1024 * 1024
+        } else {
+            100
+        };
+        if t.start > 0 && t.end as f64 > t.start as f64 * 1.2 && t.end > t.start + floor {
             out.push(format!(
                 "{name} grew from {} to {} over the run (peak {}) and did not come back down: check for leaks.",
                 t.start, t.end, t.peak

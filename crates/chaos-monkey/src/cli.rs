@@ -41,8 +41,105 @@ pub enum Command {
     /// server) as a local named node with a random cookie.
     #[command(subcommand)]
     DemoNode(DemoNodeCommand),
-    /// The main demo: start a fresh demo node, inspect it, stop it.
+    /// Subject a node to random, reproducible chaos for a set time, then report.
+    ///
+    /// Exit codes: 0 the system survived and no failure mode was found; 1
+    /// failure modes found; 2 usage or config error; 3 could not connect; 4
+    /// the node went down during the run.
+    Run(Box<RunArgs>),
+    /// The main demo: start a fresh demo node, run 60 s of demo-level chaos
+    /// against it, print the report, stop the node.
     Demo(DemoArgs),
+}
+
+/// `chaos-monkey run`. Every option can also be set in the TOML file given
+/// with --config; flags win.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The target node, NAME@HOST (or `node = ...` in the config).
+    #[arg(long, value_name = "NAME@HOST")]
+    pub node: Option<String>,
+    /// The Erlang cookie. Prefer --cookie-file.
+    #[arg(long, value_name = "COOKIE")]
+    pub cookie: Option<String>,
+    /// Read the cookie from this file (else ERLANG_COOKIE, then ~/.erlang.cookie).
+    #[arg(long, value_name = "PATH")]
+    pub cookie_file: Option<PathBuf>,
+    /// The node's distribution port, for nodes started without epmd.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// epmd's port on the node's host [default: $ERL_EPMD_PORT or 4369].
+    #[arg(long, value_name = "PORT")]
+    pub epmd_port: Option<u16>,
+    /// Limit for each remote call.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub call_timeout: Duration,
+    /// The node must be heard from at least this often.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub tick: Duration,
+    /// A TOML file with any of these settings, plus per-operation weights, safety lists and custom operations.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// How long to run, like 60s, 10m, 1h [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Operations per second [default: 10].
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<String>,
+    /// The seed; the same seed and settings replay the same schedule [default: random, printed].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// demo (bounded, reversible) or aggressive (bigger, longer) [default: demo].
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Category weights [default: process=30,memory=20,network=20,state=15,timing=15].
+    #[arg(long, value_name = "LIST")]
+    pub weights: Option<String>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write every operation here, one JSON object per line.
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// Print the schedule and the victims it would pick; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only touch processes of this application (repeatable).
+    #[arg(long, value_name = "APP")]
+    pub only_app: Vec<String>,
+    /// Never touch processes of this application (repeatable).
+    #[arg(long, value_name = "APP")]
+    pub protect_app: Vec<String>,
+    /// Never touch processes whose registered name matches this glob, like 'db_*' (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub protect_name: Vec<String>,
+    /// Also touch processes of OTP's own applications (kernel, stdlib, sasl, compiler and logger stay protected).
+    #[arg(long)]
+    pub include_otp_apps: bool,
+    /// Also touch processes that belong to no application.
+    #[arg(long)]
+    pub include_no_app: bool,
+    /// At most this many kills per second [default: 5].
+    #[arg(long, value_name = "N")]
+    pub max_kills_per_sec: Option<u32>,
+    /// At most this share (0–1) of one application's processes under an effect at once [default: 0.25].
+    #[arg(long, value_name = "SHARE")]
+    pub max_app_share: Option<f64>,
+    /// Allow killing supervisors (not the top one).
+    #[arg(long)]
+    pub allow_supervisor_kill: bool,
+    /// Allow creating atoms, which are never freed (bounded to a small share of the free table).
+    #[arg(long)]
+    pub allow_atom_exhaustion: bool,
+    /// Allow opening many ports (bounded, released).
+    #[arg(long)]
+    pub allow_port_exhaustion: bool,
+    /// At most this many operations in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_in_flight: usize,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// How to reach a node.
@@ -114,6 +211,21 @@ pub struct DemoNodeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// How long the chaos runs.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub duration: String,
+    /// The seed [default: random, printed].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write every operation here (JSON lines).
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
     /// Short node name for the demo node.
     #[arg(long, default_value = "chaos_demo", value_parser = parse_short_name)]
     pub name: String,

@@ -6,6 +6,7 @@
 //! | 1 | the command failed for another reason |
 //! | 2 | usage error: bad flags, bad config, bad node name, no cookie |
 //! | 3 | the target cannot be reached (epmd, TCP, handshake, cookie rejected, connection lost) |
+//! | 4 | `run`: the node went down during the run (the report so far is written) |
 
 use std::fmt;
 
@@ -17,6 +18,8 @@ pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
 /// Target unreachable.
 pub const UNREACHABLE: i32 = 3;
+/// The node went down during a run.
+pub const NODE_DOWN: i32 = 4;
 
 /// A command's failure: a message and an exit code.
 #[derive(Debug)]
@@ -46,6 +49,14 @@ impl CliError {
     pub fn failed(message: impl fmt::Display) -> Self {
         Self {
             code: FAILURE,
+            message: message.to_string(),
+        }
+    }
+
+    /// A chosen exit code.
+    pub fn with_code(code: i32, message: impl fmt::Display) -> Self {
+        Self {
+            code,
             message: message.to_string(),
         }
     }

@@ -1,8 +1,11 @@
 //! How results are printed: JSON for machines, aligned text for people.
 
 use chaos_beam::inspect::{NodeInspection, ProcessRow, TreeNode};
+use chaos_engine::{Category, Event, Report};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::fmt::Write;
+use std::time::Duration;
 
 /// Pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) {
@@ -188,6 +191,228 @@ fn truncate(s: &str, n: usize) -> String {
         t.push('…');
         t
     }
+}
+
+/// The progress bar of a run (stderr, terminals only).
+pub fn progress_bar(total: u64, duration: Duration) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} ops, {eta} left  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("run of {}", humantime::format_duration(duration)));
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// The bar's message: rate, errors, health.
+pub fn bar_message(ops: u64, errors: u64, healthy: bool, elapsed: Duration) -> String {
+    let rate = if elapsed.as_secs_f64() > 0.0 {
+        ops as f64 / elapsed.as_secs_f64()
+    } else {
+        0.0
+    };
+    format!(
+        "{rate:.1}/s, {errors} errors, health {}",
+        if healthy { "ok" } else { "DEGRADED" }
+    )
+}
+
+/// One operation in the seed's style: `[elapsed_ms] CATEGORY: what was done -> outcome`.
+pub fn event_line(e: &Event) -> String {
+    let victim = e
+        .victim
+        .as_ref()
+        .map(|v| {
+            let who = v
+                .registered_name
+                .clone()
+                .or(v.initial_call.clone())
+                .unwrap_or_default();
+            format!(" {} ({who})", v.pid)
+        })
+        .unwrap_or_default();
+    format!(
+        "[{}] {}: {}{victim} -> {}: {}",
+        e.t_ms,
+        e.category.name().to_uppercase(),
+        e.op,
+        e.outcome.name(),
+        e.detail
+    )
+}
+
+fn share(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The text report, in the seed's layout.
+pub fn report_text(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Chaos Monkey report — {}", r.target);
+    let _ = writeln!(s, "\n### Summary");
+    let _ = writeln!(
+        s,
+        "- Duration: {:.2} s (planned {:.0} s){}",
+        r.duration_s,
+        r.planned_duration_s,
+        if r.interrupted {
+            " — INTERRUPTED"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(s, "- Seed: {} (profile {})", r.seed, r.profile);
+    let _ = writeln!(s, "- Total operations: {}", r.total_ops);
+    let _ = writeln!(
+        s,
+        "- Chaos rate: {:.2} ops/sec (requested {})",
+        r.ops_per_sec, r.rate_requested
+    );
+    let _ = writeln!(
+        s,
+        "- Outcomes: {} confirmed, {} unconfirmed, {} skipped, {} errors",
+        r.confirmed, r.unconfirmed, r.skipped, r.errors
+    );
+    let _ = writeln!(s, "- Victims killed: {}", r.kills);
+    let verdict = match (&r.target_lost, r.survived) {
+        (Some(why), _) => format!("the node went DOWN ({why})"),
+        (None, true) => "the system survived".to_string(),
+        (None, false) => "the system did NOT survive".to_string(),
+    };
+    let _ = writeln!(s, "- Survival rate: {} — {verdict}", share(r.survival_rate));
+    let _ = writeln!(s, "  ({})", r.survival_definition);
+
+    let _ = writeln!(s, "\n### Chaos distribution");
+    let _ = writeln!(
+        s,
+        "| category | ops | share | expected | confirmed | unconfirmed | skipped | errors |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for c in Category::ALL {
+        let st = &r.by_category[c.name()];
+        match &st.not_run_reason {
+            Some(why) => {
+                let _ = writeln!(
+                    s,
+                    "| {} | – | – | weight {} | not run: {why} | | | |",
+                    c.name(),
+                    st.weight
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    c.name(),
+                    st.ops,
+                    share(st.share),
+                    share(st.expected_share),
+                    st.confirmed,
+                    st.unconfirmed,
+                    st.skipped,
+                    st.failed
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n| operation | category | ops | confirmed | unconfirmed | skipped | errors |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+    for (name, o) in &r.by_op {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            o.category, o.ops, o.confirmed, o.unconfirmed, o.skipped, o.failed
+        );
+    }
+    if !r.error_reasons.is_empty() {
+        let _ = writeln!(s, "\n### Errors, explained");
+        for e in r.error_reasons.iter().take(10) {
+            let _ = writeln!(s, "- {} × {}: {}", e.count, e.op, e.reason);
+        }
+    }
+    if !r.skip_reasons.is_empty() {
+        let _ = writeln!(s, "\n### Skipped operations");
+        for e in r.skip_reasons.iter().take(10) {
+            let _ = writeln!(s, "- {} × {}: {}", e.count, e.op, e.reason);
+        }
+    }
+    let _ = writeln!(s, "\n### Failure modes discovered");
+    if r.failure_modes.is_empty() {
+        let _ = writeln!(s, "None found.");
+    }
+    for m in &r.failure_modes {
+        let _ = writeln!(
+            s,
+            "- {} ({}): first seen {:.1} s, last seen {:.1} s, {} — {}",
+            m.kind,
+            m.subject,
+            m.first_seen_ms as f64 / 1000.0,
+            m.last_seen_ms as f64 / 1000.0,
+            if m.recovered {
+                "recovered"
+            } else {
+                "NOT recovered"
+            },
+            m.evidence
+        );
+    }
+    let _ = writeln!(s, "\n### Resource trends (start / peak / end)");
+    for (name, t) in &r.resources {
+        let fmt = |v: u64| {
+            if name.ends_with("bytes") {
+                bytes(v)
+            } else {
+                v.to_string()
+            }
+        };
+        let _ = writeln!(
+            s,
+            "- {name}: {} / {} / {}",
+            fmt(t.start),
+            fmt(t.peak),
+            fmt(t.end)
+        );
+    }
+    let _ = writeln!(s, "\n### Left behind");
+    if r.left_behind.is_clean() {
+        let _ = writeln!(
+            s,
+            "Nothing: every effect was undone and the after-run audit found nothing."
+        );
+    } else {
+        for u in &r.left_behind.undo_failures {
+            let _ = writeln!(s, "- could not undo: {u}");
+        }
+        if r.left_behind.pending_effects > 0 {
+            let _ = writeln!(
+                s,
+                "- {} effect(s) still in place when the run stopped waiting",
+                r.left_behind.pending_effects
+            );
+        }
+        if r.left_behind.pending_ops > 0 {
+            let _ = writeln!(
+                s,
+                "- {} operation(s) still running when the run stopped waiting",
+                r.left_behind.pending_ops
+            );
+        }
+        for a in &r.left_behind.audit {
+            let _ = writeln!(s, "- audit: {a}");
+        }
+    }
+    let _ = writeln!(s, "\n### Recommendations");
+    for rec in &r.recommendations {
+        let _ = writeln!(s, "- {rec}");
+    }
+    s
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! to, or by themselves after a deadline, so nothing outlives a lost monkey
 //! for long.
 
+pub mod custom;
 mod helper;
 pub mod ops;
 mod safety;

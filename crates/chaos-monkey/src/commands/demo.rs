@@ -4,7 +4,6 @@ use crate::cli::{DemoArgs, DemoNodeArgs, DemoNodeCommand, TargetArgs};
 use crate::exit::CliError;
 use crate::output;
 use chaos_beam::demo::{default_state_dir, DemoConfig, DemoError, DemoNode};
-use chaos_beam::inspect::{inspect, InspectOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -121,13 +120,24 @@ fn status(args: &DemoNodeArgs) -> Result<(), CliError> {
     }
 }
 
-/// The main demo: a fresh demo node, inspected, then stopped (unless --keep).
+/// The main demo: a fresh demo node, 60 s of demo-level chaos, the report, then
+/// the node is stopped (unless --keep).
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
+    let duration = crate::cli::parse_duration(&args.duration)
+        .map_err(|e| CliError::usage(format!("--duration: {e}")))?;
     let mut cfg = DemoConfig::new(&args.name);
     cfg.state_dir = state_dir(&args.state_dir);
     eprintln!("starting demo node {}@localhost ...", args.name);
     let node = DemoNode::start(&cfg).map_err(demo_err)?;
-    let result = inspect_demo(&node);
+    eprintln!(
+        "demo node up; service on 127.0.0.1:{}",
+        node.info.service_port
+    );
+    let mut settings = super::run::RunSettings::demo(target_of(&node), duration, args.seed);
+    settings.report = args.report.clone();
+    settings.events = args.events.clone();
+    settings.progress = !args.no_progress;
+    let result = super::run::execute(&settings);
     if args.keep {
         eprintln!(
             "demo node {} left running; stop it with: chaos-monkey demo-node stop --name {}",
@@ -137,11 +147,14 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         node.stop(STOP_GRACE).map_err(demo_err)?;
         eprintln!("demo node stopped");
     }
-    result
+    match result? {
+        Some(report) => super::run::verdict(&report),
+        None => Ok(()),
+    }
 }
 
-fn inspect_demo(node: &DemoNode) -> Result<(), CliError> {
-    let target = TargetArgs {
+fn target_of(node: &DemoNode) -> TargetArgs {
+    TargetArgs {
         node: node.node_name(),
         cookie: None,
         cookie_file: Some(node.info.cookie_file.clone()),
@@ -150,11 +163,5 @@ fn inspect_demo(node: &DemoNode) -> Result<(), CliError> {
         connect_timeout: Duration::from_secs(5),
         call_timeout: Duration::from_secs(5),
         tick: Duration::from_secs(1),
-    };
-    let client = super::connect(&target)?;
-    let report =
-        smol::block_on(inspect(&client, &InspectOptions::default())).map_err(CliError::failed)?;
-    client.close();
-    print!("{}", output::inspection_text(&report));
-    Ok(())
+    }
 }

@@ -2,6 +2,7 @@
 
 mod demo;
 mod inspect;
+pub mod run;
 
 use crate::cli::{Cli, Command, TargetArgs};
 use crate::exit::CliError;
@@ -11,6 +12,7 @@ use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Run(args) => run::run(&args, cli.global.verbose > 0),
         Command::DemoNode(cmd) => demo::node_command(cmd),
         Command::Demo(args) => demo::run(args),
     }
