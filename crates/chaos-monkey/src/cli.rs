@@ -81,10 +81,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// How long to run, like 60s, 10m, 1h [default: 60s].
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Operations per second [default: 10].
-    #[arg(long, value_name = "OPS")]
+    #[arg(long, value_name = "OPS", allow_hyphen_values = true)]
     pub rate: Option<String>,
     /// The seed; the same seed and settings replay the same schedule [default: random, printed].
     #[arg(long, value_name = "N")]

@@ -1,0 +1,90 @@
+//! Safety and reproducibility of `run` against the demo system.
+
+mod support;
+
+use chaos_beam::dist::term::TermExt;
+use support::{monkey, run, Demo};
+
+const SNAPSHOT: &str = "[{erlang:pid_to_list(P), A} || P <- erlang:processes(), \
+    A <- [case application:get_application(P) of {ok, App} -> App; undefined -> none end], \
+    A =:= kernel orelse A =:= stdlib orelse A =:= none, \
+    element(2, erlang:process_info(P, initial_call)) =/= {erpc, execute_call, 4}, \
+    erlang:process_info(P, current_function) =/= {current_function, {erpc, execute_call, 4}}].";
+
+#[test]
+fn no_protected_process_is_touched() {
+    let demo = Demo::start("run_safe");
+    let (before, apps_before) = smol::block_on(async {
+        let c = demo.client().await;
+        let snap = chaos_beam::eval::eval(&c, SNAPSHOT, &[]).await.unwrap();
+        let apps = chaos_beam::eval::eval(&c, "lists:sort([A || {A, _, _} <- application:which_applications()]).", &[]).await.unwrap();
+        (snap.as_list().unwrap(), chaos_beam::dist::term::show(&apps))
+    });
+    assert!(before.len() > 20);
+    let (code, out, err) = run(monkey().args([
+        "run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", "8s", "--rate", "30", "--seed", "7",
+    ]));
+    assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
+    smol::block_on(async {
+        let c = demo.client().await;
+        // Every kernel, stdlib and system process that existed before is alive, same pid.
+        let check = "[P || {P, _} <- Before, not erlang:is_process_alive(erlang:list_to_pid(P))].";
+        let dead = chaos_beam::eval::eval(&c, check, &[("Before", chaos_beam::dist::term::list(before.clone()))]).await.unwrap();
+        assert_eq!(dead.as_list().unwrap().len(), 0, "protected processes died: {}", chaos_beam::dist::term::show(&dead));
+        let apps = chaos_beam::eval::eval(&c, "lists:sort([A || {A, _, _} <- application:which_applications()]).", &[]).await.unwrap();
+        assert_eq!(chaos_beam::dist::term::show(&apps), apps_before);
+    });
+}
+
+#[test]
+fn the_same_seed_gives_the_same_sequence() {
+    let demo = Demo::start("run_seed");
+    let mut seqs = Vec::new();
+    for (i, seed) in ["99", "99", "100"].iter().enumerate() {
+        let events = demo.file(&format!("events{i}.jsonl"));
+        let (code, out, err) = run(monkey().args([
+            "run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", "3s", "--rate", "20",
+            "--seed", seed, "--events", events.to_str().unwrap(), "--no-progress",
+        ]));
+        assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
+        let seq: Vec<(String, String, String)> = support::events(&events)
+            .iter()
+            .map(|e| (e["category"].to_string(), e["op"].to_string(), e["params"].to_string()))
+            .collect();
+        assert_eq!(seq.len(), 60);
+        seqs.push(seq);
+    }
+    assert_eq!(seqs[0], seqs[1], "same seed, different sequence");
+    assert_ne!(seqs[0], seqs[2], "different seeds gave the same sequence");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let demo = Demo::start("run_dry");
+    let args = ["run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", "5s", "--dry-run"];
+    // A first dry run parses its snippets on the node (their atoms are the connection's own).
+    let (code, _, err) = run(monkey().args(args));
+    assert_eq!(code, 0, "{err}");
+    let counts = || {
+        smol::block_on(async {
+            let c = demo.client().await;
+            let v = chaos_beam::eval::eval(&c, "{erlang:system_info(process_count), erlang:system_info(ets_count), erlang:system_info(atom_count)}.", &[]).await.unwrap();
+            chaos_beam::dist::term::show(&v)
+        })
+    };
+    let before = counts();
+    let (code, out, err) = run(monkey().args(args));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("eligible victims:"), "{out}");
+    assert!(out.lines().filter(|l| l.starts_with('[')).count() == 50, "{out}");
+    // The dry run's own connection goes away asynchronously: poll with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let after = counts();
+        if after == before {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "counts changed: {before} -> {after}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

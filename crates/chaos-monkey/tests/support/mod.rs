@@ -1,0 +1,81 @@
+//! Shared by the CLI tests: a demo node that is always stopped, and running the binary.
+
+#![allow(dead_code)]
+
+use chaos_beam::demo::{DemoConfig, DemoNode};
+use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// A demo node stopped when dropped, pass or fail.
+pub struct Demo {
+    pub node: Option<DemoNode>,
+    pub state: PathBuf,
+}
+
+impl Demo {
+    pub fn start(prefix: &str) -> Demo {
+        let name = format!("{prefix}_{}", std::process::id());
+        let mut cfg = DemoConfig::new(&name);
+        cfg.state_dir = std::env::temp_dir().join(format!("cm-cli-test-{name}"));
+        let node = DemoNode::start(&cfg).expect("demo node starts");
+        Demo { node: Some(node), state: cfg.state_dir }
+    }
+
+    pub fn name(&self) -> String {
+        self.node.as_ref().unwrap().info.node.clone()
+    }
+
+    pub fn cookie_file(&self) -> String {
+        self.node.as_ref().unwrap().info.cookie_file.display().to_string()
+    }
+
+    pub fn os_pid(&self) -> u32 {
+        self.node.as_ref().unwrap().info.os_pid
+    }
+
+    pub async fn client(&self) -> DistClient {
+        let n = self.node.as_ref().unwrap();
+        let opts = ConnectOptions::new(n.node_name(), Cookie::resolve(None, Some(&n.info.cookie_file)).unwrap());
+        DistClient::connect(&opts).await.expect("connect")
+    }
+
+    /// A scratch file path unique to this demo.
+    pub fn file(&self, name: &str) -> PathBuf {
+        std::fs::create_dir_all(&self.state).unwrap();
+        self.state.join(name)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Some(n) = self.node.take() {
+            let _ = n.stop(Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+pub fn monkey() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"));
+    c.env_remove("ERLANG_COOKIE").env_remove("RUST_LOG");
+    c
+}
+
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run chaos-monkey");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Events of a run, sorted by schedule position.
+pub fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut v: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    v.sort_by_key(|e| e["seq"].as_u64().unwrap());
+    v
+}
