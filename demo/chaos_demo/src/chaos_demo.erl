@@ -57,7 +57,8 @@ default(max_connections) -> 100;
 default(max_line_length) -> 4096;
 default(rate_limit) -> 1000;
 default(call_timeout) -> 6000;
-default(pool_check_interval) -> 1000.
+default(pool_check_interval) -> 1000;
+default(preload_keys) -> 100.
 
 active_children(Sup) ->
     try supervisor:count_children(Sup) of

@@ -50,6 +50,12 @@ size() ->
 
 init([]) ->
     ?TABLE = ets:new(?TABLE, [set, public, named_table, {read_concurrency, true}]),
+    %% Some state to start from (env `preload_keys'): a store is rarely empty,
+    %% and state chaos needs rows to work on. Restarts reload the same rows.
+    N = chaos_demo:env(preload_keys),
+    true = ets:insert(?TABLE, [{<<"preload:", (integer_to_binary(I))/binary>>,
+                               <<"value ", (integer_to_binary(I))/binary>>}
+                              || I <- lists:seq(1, N)]),
     {ok, #{}}.
 
 handle_call(_Req, _From, S) ->

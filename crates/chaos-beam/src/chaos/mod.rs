@@ -408,7 +408,7 @@ fn no_victim(want: Want) -> String {
 }
 
 fn parse_candidate(t: &Term) -> Option<Candidate> {
-    let [pid, app, name, init, kind, otp, trap] = t.as_tuple()? else {
+    let [pid, app, name, init, kind, otp, trap, pid_text] = t.as_tuple()? else {
         return None;
     };
     let pid = pid.as_pid()?.clone();
@@ -417,7 +417,7 @@ fn parse_candidate(t: &Term) -> Option<Candidate> {
         _ => t.as_text(),
     };
     Some(Candidate {
-        pid_text: crate::dist::term::show(&Term::from(pid.clone())),
+        pid_text: pid_text.as_text()?,
         pid,
         app: opt(app),
         name: opt(name),

@@ -211,10 +211,22 @@ struct Inner {
     parsed: Mutex<HashMap<String, Term>>,
 }
 
-/// A hidden-node connection to one Erlang node. Cheap to clone.
+/// A hidden-node connection to one Erlang node. Cheap to clone; the
+/// connection closes when the last clone is dropped.
 #[derive(Clone)]
 pub struct DistClient {
     inner: Arc<Inner>,
+    _owner: Arc<CloseOnDrop>,
+}
+
+/// Closes the connection when the last [`DistClient`] handle goes away (the
+/// connection's own tasks hold only `Inner`, so they do not keep it open).
+struct CloseOnDrop(Arc<Inner>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown("every handle of the client was dropped".to_string());
+    }
 }
 
 impl fmt::Debug for DistClient {
@@ -258,7 +270,10 @@ impl DistClient {
         smol::spawn(writer(Arc::downgrade(&inner), hs.stream.clone(), out_rx)).detach();
         smol::spawn(reader(inner.clone(), hs.stream)).detach();
         smol::spawn(liveness(Arc::downgrade(&inner))).detach();
-        let client = Self { inner };
+        let client = Self {
+            _owner: Arc::new(CloseOnDrop(inner.clone())),
+            inner,
+        };
         // Output of everything we run goes to the target's own `user`, never to us.
         match client.call("erlang", "whereis", vec![atom("user")]).await {
             Ok(Term::Pid(user)) => *client.inner.group_leader.lock().unwrap() = Some(user),

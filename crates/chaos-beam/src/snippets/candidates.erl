@@ -3,7 +3,7 @@
 %% Bindings: IncludeOtpApps (bool), IncludeNoApp (bool), Exclude ([pid()]).
 %% Never included: ERTS system processes, the processes of kernel, stdlib,
 %% sasl, compiler and logger, well-known system names, application masters
-%% (group leaders), high/max priority processes, owners of distribution
+%% (group leaders) and their start_it helpers, high/max priority processes, owners of distribution
 %% ports, this evaluation, and pids in Exclude (the monkey's own helpers).
 Root = code:root_dir(),
 IsOtpApp = fun(A) ->
@@ -45,14 +45,15 @@ Describe = fun(P, App) ->
                                   end,
                     Kind = case Init of
                                {erpc, execute_call, _} -> rpc;
+                               {application_master, _, _} -> rpc;  %% the master's own helper process
                                {supervisor, _, _} -> supervisor;
                                {supervisor_bridge, _, _} -> supervisor;
                                _ -> worker
                            end,
                     {trap_exit, Trap} = lists:keyfind(trap_exit, 1, Info),
                     case Kind of
-                        rpc -> [];  %% somebody's remote call, ours included
-                        _ -> [{P, App, Name, Mfa(Init), Kind, Otp, Trap}]
+                        rpc -> [];  %% remote calls (ours included) and application masters' helpers
+                        _ -> [{P, App, Name, Mfa(Init), Kind, Otp, Trap, list_to_binary(erlang:pid_to_list(P))}]
                     end
             end
     end

@@ -535,14 +535,18 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
 }
 
 fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), CliError> {
-    let candidates = smol::block_on(target.candidates()).map_err(CliError::failed)?;
+    let candidates: Vec<_> = smol::block_on(target.candidates())
+        .map_err(CliError::failed)?
+        .into_iter()
+        .filter(|c| !c.supervisor)
+        .collect();
     let mut by_app: BTreeMap<String, usize> = BTreeMap::new();
     for c in &candidates {
         *by_app
             .entry(c.app.clone().unwrap_or_else(|| "(no application)".into()))
             .or_default() += 1;
     }
-    println!("eligible victims: {} processes", candidates.len());
+    println!("eligible victims: {} worker processes", candidates.len());
     for (app, n) in &by_app {
         println!("  {app}: {n}");
     }
