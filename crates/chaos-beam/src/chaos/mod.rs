@@ -94,8 +94,9 @@ pub enum Reply {
     /// Done and observed: detail, measurements, and the helper holding the
     /// effect when there is one (`{confirmed, Detail, Measurements, Helper}`).
     Confirmed(String, Value, Option<Term>),
-    /// Done, not observed.
-    Unconfirmed(String),
+    /// Done, not observed (a helper may still hold an effect:
+    /// `{unconfirmed, Detail, Measurements, Helper}`).
+    Unconfirmed(String, Option<Term>),
     /// Not done.
     Skipped(String),
     /// Tried and failed.
@@ -108,7 +109,7 @@ impl Reply {
     /// The helper holding the effect, if the snippet left one.
     pub fn helper(&self) -> Option<&Term> {
         match self {
-            Reply::Confirmed(_, _, h) => h.as_ref(),
+            Reply::Confirmed(_, _, h) | Reply::Unconfirmed(_, h) => h.as_ref(),
             _ => None,
         }
     }
@@ -126,7 +127,8 @@ impl Reply {
             Some([tag, d]) if tag.as_atom() == Some("confirmed") => {
                 Reply::Confirmed(text(d), Value::Null, None)
             }
-            Some([tag, d]) if tag.as_atom() == Some("unconfirmed") => Reply::Unconfirmed(text(d)),
+            Some([tag, d]) if tag.as_atom() == Some("unconfirmed") => Reply::Unconfirmed(text(d), None),
+            Some([tag, d, _m, h]) if tag.as_atom() == Some("unconfirmed") => Reply::Unconfirmed(text(d), Some(h.clone())),
             Some([tag, d]) if tag.as_atom() == Some("skipped") => Reply::Skipped(text(d)),
             Some([tag, d]) if tag.as_atom() == Some("failed") => Reply::Failed(text(d)),
             _ if t.as_atom() == Some("gone") => Reply::Gone,
@@ -138,7 +140,7 @@ impl Reply {
     pub fn outcome(self) -> Outcome {
         match self {
             Reply::Confirmed(d, m, _) => Outcome::confirmed(d).with_measurements(m),
-            Reply::Unconfirmed(d) => Outcome::unconfirmed(d),
+            Reply::Unconfirmed(d, _) => Outcome::unconfirmed(d),
             Reply::Skipped(d) => Outcome::skipped(d),
             Reply::Failed(d) => Outcome::failed(d),
             Reply::Gone => Outcome::skipped("every victim tried died before the operation"),

@@ -1,9 +1,53 @@
-//! TODO(this session): not implemented yet.
+//! Memory chaos: a helper creates 1–10 unnamed, protected ETS tables, fills
+//! each with 100–1000 rows and holds them for 0.5–5 s (both profiles).
+//! Confirmed by `ets:info(T, size)` of every table. The helper deletes them
+//! and exits `{undone, ok}` when released or at its own deadline; the
+//! runtime deletes them anyway when their owner dies.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Create, fill and hold a few ETS tables.
 pub struct EtsChurn;
+
+const SNIPPET: &str = r#"
+Parent = self(),
+Helper = erlang:spawn(fun() ->
+    Tabs = [begin
+                Tab = ets:new(chaos_monkey_churn, [set, protected]),
+                true = ets:insert(Tab, [{K, <<"chaos_monkey_churn">>, K * K} || K <- lists:seq(1, TabRows)]),
+                Tab
+            end || TabRows <- Rows],
+    Parent ! {churning, self(), Tabs},
+    receive release -> ok after DeadlineMs -> ok end,
+    NotDeleted = [T || T <- Tabs, (catch ets:delete(T)) =/= true],
+    case NotDeleted of
+        [] -> exit({undone, ok});
+        _ -> exit({undone, {failed, {not_deleted, length(NotDeleted)}}})
+    end
+end),
+receive
+    {churning, Helper, TabIds} ->
+        Sizes = [ets:info(T, size) || T <- TabIds],
+        Owners = lists:usort([ets:info(T, owner) || T <- TabIds]),
+        Words = lists:sum([case ets:info(T, memory) of N when is_integer(N) -> N; _ -> 0 end || T <- TabIds]),
+        Bytes = Words * erlang:system_info(wordsize),
+        case Sizes =:= Rows andalso Owners =:= [Helper] of
+            true ->
+                {confirmed,
+                 iolist_to_binary(io_lib:format("~b ETS tables with ~b rows in all (~b bytes) held for ~b ms",
+                                                [length(TabIds), lists:sum(Sizes), Bytes, HoldMs])),
+                 #{tables => length(TabIds), rows => lists:sum(Sizes), memory_bytes => Bytes, hold_ms => HoldMs},
+                 Helper};
+            false ->
+                erlang:exit(Helper, kill),
+                {unconfirmed,
+                 iolist_to_binary(io_lib:format("tables report sizes ~0p, expected ~0p", [Sizes, Rows]))}
+        end
+after 3000 ->
+    erlang:exit(Helper, kill),
+    {failed, <<"the helper did not fill its tables within 3 s">>}
+end.
+"#;
 
 impl Operation<BeamTarget> for EtsChurn {
     fn name(&self) -> &'static str {
@@ -15,14 +59,57 @@ impl Operation<BeamTarget> for EtsChurn {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "a helper holds 1–10 protected ETS tables of 100–1000 rows for 0.5–5 s; confirmed by ets:info(T, size)"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
+        // The same ranges in both profiles.
+        let tables = rng.range_inclusive(1, 10);
+        let rows: Vec<u64> = (0..tables)
+            .map(|_| rng.range_inclusive(100, 1_000))
+            .collect();
+        json!({ "rows": rows, "hold_ms": ms(rng, 500, 5_000) })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let rows: Vec<Term> = params
+                .get("rows")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_i64).map(int).collect())
+                .unwrap_or_default();
+            if rows.is_empty() {
+                return Outcome::failed("no tables planned");
+            }
+            let hold = param(params, "hold_ms");
+            let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+            let reply = ctx
+                .reply(
+                    SNIPPET,
+                    &[
+                        ("Rows", list(rows)),
+                        ("HoldMs", int(hold)),
+                        ("DeadlineMs", int(deadline)),
+                    ],
+                )
+                .await;
+            let effect = reply.helper().map(|h| {
+                ctx.note_helper(h);
+                Box::new(
+                    HelperEffect::new(
+                        &ctx.client,
+                        h.clone(),
+                        Duration::from_millis(hold as u64),
+                        "ETS tables held by ets_churn",
+                    )
+                    .ends_with_helper(),
+                ) as Box<dyn Effect>
+            });
+            let out = reply.outcome();
+            match effect {
+                Some(e) => out.with_effect(e),
+                None => out,
+            }
+        })
     }
 }

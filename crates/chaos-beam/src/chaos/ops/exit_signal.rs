@@ -1,9 +1,58 @@
-//! TODO(this session): not implemented yet.
+//! Process chaos: send the exit signal `exit(Victim, chaos_test)` to a random
+//! worker. Confirmed by its `'DOWN'` with reason `chaos_test`, or, when it
+//! traps exits, by it still being alive afterwards (the detail says so). Only
+//! a victim that died counts as a kill.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Send an exit signal to one worker.
 pub struct ExitSignal;
+
+const SNIPPET: &str = r#"
+R = erlang:monitor(process, Victim),
+case erlang:is_process_alive(Victim) of
+    false -> erlang:demonitor(R, [flush]), gone;
+    true ->
+        TrapBefore = case erlang:process_info(Victim, trap_exit) of
+                         {trap_exit, TB} -> TB;
+                         undefined -> false
+                     end,
+        erlang:exit(Victim, chaos_test),
+        receive
+            {'DOWN', R, process, _, noproc} -> gone;
+            {'DOWN', R, process, _, chaos_test} ->
+                {confirmed, <<"exit signal chaos_test sent, 'DOWN' with chaos_test">>,
+                 #{died => true, trap_exit => TrapBefore}};
+            {'DOWN', R, process, _, Why} when TrapBefore =:= true ->
+                {confirmed,
+                 iolist_to_binary(io_lib:format("exit signal chaos_test sent; it traps exits and stopped with ~0p", [Why])),
+                 #{died => true, trap_exit => TrapBefore}};
+            {'DOWN', R, process, _, Why} ->
+                {unconfirmed,
+                 iolist_to_binary(io_lib:format("exit signal chaos_test sent, but it died with ~0p", [Why]))}
+        after 300 ->
+            case erlang:process_info(Victim, trap_exit) of
+                {trap_exit, true} ->
+                    erlang:demonitor(R, [flush]),
+                    {confirmed, <<"exit signal chaos_test sent; it traps exits and is still alive">>,
+                     #{died => false, trap_exit => true}};
+                {trap_exit, false} ->
+                    erlang:demonitor(R, [flush]),
+                    {unconfirmed, <<"exit signal chaos_test sent, yet it is alive and does not trap exits">>};
+                undefined ->
+                    receive
+                        {'DOWN', R, process, _, LateWhy} ->
+                            {confirmed,
+                             iolist_to_binary(io_lib:format("exit signal chaos_test sent, 'DOWN' with ~0p", [LateWhy])),
+                             #{died => true, trap_exit => TrapBefore}}
+                    after 2000 ->
+                        erlang:demonitor(R, [flush]),
+                        {unconfirmed, <<"exit signal chaos_test sent; it is gone but no 'DOWN' arrived">>}
+                    end
+            end
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for ExitSignal {
     fn name(&self) -> &'static str {
@@ -15,14 +64,34 @@ impl Operation<BeamTarget> for ExitSignal {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "send exit(Pid, chaos_test) to a random worker; confirmed by its 'DOWN' (or its survival when it traps exits)"
     }
 
     fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
         json!({})
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            if !ctx.take_kill() {
+                return Outcome::skipped("blast-radius cap: maximum kills per second reached");
+            }
+            let out = ctx
+                .on_victim(Want::default(), |v| async move {
+                    (
+                        ctx.reply(SNIPPET, &[("Victim", v.pid.clone().into())])
+                            .await,
+                        None,
+                    )
+                })
+                .await;
+            ctx.invalidate().await;
+            let died = out.measurements.get("died") == Some(&Value::Bool(true));
+            if out.status == Status::Confirmed && died {
+                out.killing()
+            } else {
+                out
+            }
+        })
     }
 }

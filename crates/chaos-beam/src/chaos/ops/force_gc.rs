@@ -1,9 +1,29 @@
-//! TODO(this session): not implemented yet.
+//! Memory chaos: force a garbage collection of a random process with
+//! `erlang:garbage_collect(Pid)`. Confirmed by the BIF answering `true`;
+//! measures `process_info(Pid, memory)` before and after.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Force one process to collect its garbage.
 pub struct ForceGc;
+
+const SNIPPET: &str = r#"
+case erlang:process_info(Victim, memory) of
+    undefined -> gone;
+    {memory, Before} ->
+        case erlang:garbage_collect(Victim) of
+            false -> gone;
+            true ->
+                After = case erlang:process_info(Victim, memory) of
+                            {memory, M} -> M;
+                            undefined -> null
+                        end,
+                {confirmed,
+                 iolist_to_binary(io_lib:format("garbage collected: memory ~b -> ~0p bytes", [Before, After])),
+                 #{memory_before => Before, memory_after => After}}
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for ForceGc {
     fn name(&self) -> &'static str {
@@ -15,14 +35,23 @@ impl Operation<BeamTarget> for ForceGc {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "force a garbage collection of a random process; confirmed by garbage_collect/1's true"
     }
 
     fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
         json!({})
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            ctx.on_victim(Want::default(), |v| async move {
+                (
+                    ctx.reply(SNIPPET, &[("Victim", v.pid.clone().into())])
+                        .await,
+                    None,
+                )
+            })
+            .await
+        })
     }
 }

@@ -1,9 +1,57 @@
-//! TODO(this session): not implemented yet.
+//! Memory chaos: flood a random OTP worker's mailbox with 500–10000 tagged
+//! messages `{'$chaos_monkey_flood', Ref, N}` (a bounded count; OTP
+//! processes drop unknown messages in their `handle_info`). Confirmed by the
+//! victim's `message_queue_len`, sampled while sending and right after (it
+//! may already have consumed some: the peak observed is reported), or by its
+//! death under the flood, which then counts as a kill.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Flood one worker's mailbox.
 pub struct MailboxFlood;
+
+const SNIPPET: &str = r#"
+R = erlang:monitor(process, Victim),
+case erlang:is_process_alive(Victim) of
+    false -> erlang:demonitor(R, [flush]), gone;
+    true ->
+        Tag = erlang:make_ref(),
+        QueueLen = fun() ->
+            case erlang:process_info(Victim, message_queue_len) of
+                {message_queue_len, QL} -> QL;
+                undefined -> 0
+            end
+        end,
+        Peak0 = lists:foldl(
+            fun(I, PeakAcc) ->
+                Victim ! {'$chaos_monkey_flood', Tag, I},
+                case I rem SampleEvery of
+                    0 -> max(PeakAcc, QueueLen());
+                    _ -> PeakAcc
+                end
+            end, 0, lists:seq(1, Count)),
+        Peak = max(Peak0, QueueLen()),
+        receive
+            {'DOWN', R, process, _, Why} ->
+                {confirmed,
+                 iolist_to_binary(io_lib:format("sent ~b messages; the process died under the flood with ~0p (peak queue ~b)",
+                                                [Count, Why, Peak])),
+                 #{sent => Count, queue_len => Peak, died => true}}
+        after 50 ->
+            erlang:demonitor(R, [flush]),
+            case Peak of
+                0 ->
+                    {unconfirmed,
+                     iolist_to_binary(io_lib:format("sent ~b messages, but its queue was empty at every sample", [Count]))};
+                _ ->
+                    {confirmed,
+                     iolist_to_binary(io_lib:format("sent ~b messages; queue peaked at ~b observed (now ~b)",
+                                                    [Count, Peak, QueueLen()])),
+                     #{sent => Count, queue_len => Peak, died => false}}
+            end
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for MailboxFlood {
     fn name(&self) -> &'static str {
@@ -15,14 +63,48 @@ impl Operation<BeamTarget> for MailboxFlood {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "send 500–10000 tagged messages to a random OTP worker; confirmed by its message_queue_len"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let (low, high) = match profile {
+            Profile::Demo => (500, 2_000),
+            Profile::Aggressive => (1_000, 10_000),
+        };
+        json!({ "count": rng.range_inclusive(low, high) })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let count = int(param(params, "count"));
+            let count = &count;
+            let want = Want {
+                otp_only: true,
+                ..Default::default()
+            };
+            let out = ctx
+                .on_victim(want, |v| async move {
+                    (
+                        ctx.reply(
+                            SNIPPET,
+                            &[
+                                ("Victim", v.pid.clone().into()),
+                                ("Count", count.clone()),
+                                ("SampleEvery", int(100)),
+                            ],
+                        )
+                        .await,
+                        None,
+                    )
+                })
+                .await;
+            let died = out.measurements.get("died") == Some(&Value::Bool(true));
+            if out.status == Status::Confirmed && died {
+                ctx.invalidate().await;
+                out.killing()
+            } else {
+                out
+            }
+        })
     }
 }

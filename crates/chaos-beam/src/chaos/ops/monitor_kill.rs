@@ -1,9 +1,124 @@
-//! TODO(this session): not implemented yet.
+//! Process chaos: monitor a random worker, kill it (`exit(Pid, kill)`), take
+//! its `'DOWN'`, then time how long its supervisor takes to bring it back
+//! (up to 5 s). A registered victim is back when `whereis(Name)` returns a
+//! new pid; any other victim when its parent supervisor (first element of
+//! `'$ancestors'`, read before the kill) counts as many active children as
+//! before (`count_children`, each call with a timeout). Confirmed by the
+//! `'DOWN'`; `restart_ms` is null when nothing came back in time or there is
+//! no supervisor to ask (the detail says which).
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Kill one worker and measure its restart.
 pub struct MonitorKill;
+
+const SNIPPET: &str = r#"
+case erlang:process_info(Victim, [registered_name, dictionary]) of
+    undefined -> gone;
+    [{registered_name, RegName}, {dictionary, Dict}] ->
+        Name = case RegName of [] -> none; _ -> RegName end,
+        SupPid = case lists:keyfind('$ancestors', 1, Dict) of
+                     {_, [First | _]} when is_pid(First) -> First;
+                     {_, [First | _]} when is_atom(First) ->
+                         case erlang:whereis(First) of undefined -> none; FirstPid -> FirstPid end;
+                     _ -> none
+                 end,
+        IsSup = is_pid(SupPid) andalso node(SupPid) =:= node() andalso
+                case erlang:process_info(SupPid, dictionary) of
+                    {dictionary, SupDict} ->
+                        case lists:keyfind('$initial_call', 1, SupDict) of
+                            {_, {supervisor, _, _}} -> true;
+                            {_, {supervisor_bridge, _, _}} -> true;
+                            _ -> false
+                        end;
+                    undefined -> false
+                end,
+        SupName = case IsSup of
+                      true ->
+                          case erlang:process_info(SupPid, registered_name) of
+                              {registered_name, SN} when is_atom(SN) -> SN;
+                              _ -> SupPid
+                          end;
+                      false -> none
+                  end,
+        Active = fun(TimeoutMs) ->
+            try gen_server:call(SupPid, count_children, max(1, TimeoutMs)) of
+                Counts when is_list(Counts) -> proplists:get_value(active, Counts, 0);
+                _ -> error
+            catch _:_ -> error
+            end
+        end,
+        Before = case Name =:= none andalso IsSup of
+                     true -> Active(1000);
+                     false -> none
+                 end,
+        R = erlang:monitor(process, Victim),
+        erlang:exit(Victim, kill),
+        receive
+            {'DOWN', R, process, _, noproc} -> gone;
+            {'DOWN', R, process, _, Why} ->
+                Killed = erlang:monotonic_time(microsecond),
+                Deadline = Killed + RestartDeadlineMs * 1000,
+                Back = case {Name, Before} of
+                           {none, error} -> fun() -> false end;
+                           {none, none} -> fun() -> false end;
+                           {none, _} ->
+                               fun() ->
+                                   case Active((Deadline - erlang:monotonic_time(microsecond)) div 1000) of
+                                       error -> false;
+                                       NowActive -> NowActive >= Before
+                                   end
+                               end;
+                           _ ->
+                               fun() ->
+                                   case erlang:whereis(Name) of
+                                       NewPid when is_pid(NewPid), NewPid =/= Victim -> true;
+                                       _ -> false
+                                   end
+                               end
+                       end,
+                Waitable = Name =/= none orelse (Before =/= none andalso Before =/= error),
+                Poll = fun Loop() ->
+                    case Back() of
+                        true -> {restarted, erlang:monotonic_time(microsecond) - Killed};
+                        false ->
+                            case erlang:monotonic_time(microsecond) >= Deadline of
+                                true -> timeout;
+                                false -> receive after 1 -> Loop() end
+                            end
+                    end
+                end,
+                Restart = case Waitable of true -> Poll(); false -> not_waited end,
+                Killing = iolist_to_binary(io_lib:format("killed, 'DOWN' with ~0p", [Why])),
+                case Restart of
+                    {restarted, Us} ->
+                        By = case {Name, SupName} of
+                                 {none, _} -> io_lib:format("its supervisor ~0p is back to ~b active children", [SupName, Before]);
+                                 {_, none} -> io_lib:format("~0p re-registered", [Name]);
+                                 _ -> io_lib:format("~0p restarted by ~0p", [Name, SupName])
+                             end,
+                        {confirmed,
+                         iolist_to_binary(io_lib:format("~s; ~s in ~b ms", [Killing, By, (Us + 500) div 1000])),
+                         #{restart_ms => (Us + 500) div 1000, restart_us => Us, registered => Name =/= none}};
+                    timeout ->
+                        {confirmed,
+                         iolist_to_binary(io_lib:format("~s; not restarted within ~b ms", [Killing, RestartDeadlineMs])),
+                         #{restart_ms => null, registered => Name =/= none}};
+                    not_waited ->
+                        NoSup = case {IsSup, Before} of
+                                    {false, _} -> "it has no supervisor (no '$ancestors' naming one)";
+                                    _ -> "its supervisor did not answer count_children"
+                                end,
+                        {confirmed,
+                         iolist_to_binary(io_lib:format("~s; restart not measured: ~s", [Killing, NoSup])),
+                         #{restart_ms => null, registered => false}}
+                end
+        after 2000 ->
+            erlang:demonitor(R, [flush]),
+            {unconfirmed, <<"kill sent, but no 'DOWN' within 2 s">>}
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for MonitorKill {
     fn name(&self) -> &'static str {
@@ -15,14 +130,41 @@ impl Operation<BeamTarget> for MonitorKill {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "monitor and kill a random worker, then time its supervisor's restart (restart_ms)"
     }
 
     fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+        json!({ "restart_deadline_ms": 5_000 })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let deadline = int(param(params, "restart_deadline_ms").clamp(1, 5_000));
+            let deadline = &deadline;
+            if !ctx.take_kill() {
+                return Outcome::skipped("blast-radius cap: maximum kills per second reached");
+            }
+            let out = ctx
+                .on_victim(Want::default(), |v| async move {
+                    (
+                        ctx.reply(
+                            SNIPPET,
+                            &[
+                                ("Victim", v.pid.clone().into()),
+                                ("RestartDeadlineMs", deadline.clone()),
+                            ],
+                        )
+                        .await,
+                        None,
+                    )
+                })
+                .await;
+            ctx.invalidate().await;
+            if out.status == Status::Confirmed {
+                out.killing()
+            } else {
+                out
+            }
+        })
     }
 }

@@ -1,9 +1,56 @@
-//! TODO(this session): not implemented yet.
+//! Process chaos: spawn a burst of 100–1000 short-lived processes on the
+//! target, each living a random 0–50 ms (lifetimes come from a seed drawn in
+//! `plan`, so the same seed gives the same burst). No victim: the load on the
+//! scheduler and the process table is the fault. Confirmed by monitoring
+//! every process and receiving every `'DOWN'` within a deadline.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Spawn a burst of short-lived processes.
 pub struct SpawnBurst;
+
+const SNIPPET: &str = r#"
+Started = erlang:monotonic_time(microsecond),
+{Mons, _} = lists:foldl(
+    fun(_, {MonAcc, RandState}) ->
+        {LifePlusOne, RandNext} = rand:uniform_s(MaxLifeMs + 1, RandState),
+        LifeMs = LifePlusOne - 1,
+        {_, MonRef} = erlang:spawn_monitor(fun() -> receive after LifeMs -> ok end end),
+        {[MonRef | MonAcc], RandNext}
+    end,
+    {[], rand:seed_s(exsss, Seed)},
+    lists:seq(1, Count)),
+Spawned = length(Mons),
+Deadline = erlang:monotonic_time(millisecond) + 3000,
+Await = fun Wait(Pending) ->
+    case map_size(Pending) of
+        0 -> Pending;
+        _ ->
+            Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+            receive
+                {'DOWN', DownRef, process, _, _} when is_map_key(DownRef, Pending) ->
+                    Wait(maps:remove(DownRef, Pending))
+            after Left -> Pending
+            end
+    end
+end,
+Missing = Await(maps:from_list([{M, true} || M <- Mons])),
+ElapsedMs = (erlang:monotonic_time(microsecond) - Started) div 1000,
+Exited = Spawned - map_size(Missing),
+Measurements = #{spawned => Spawned, exited => Exited, elapsed_ms => ElapsedMs},
+case map_size(Missing) of
+    0 ->
+        {confirmed,
+         iolist_to_binary(io_lib:format("spawned ~b processes living 0-~b ms; all ~b exited ('DOWN') in ~b ms",
+                                        [Spawned, MaxLifeMs, Exited, ElapsedMs])),
+         Measurements};
+    _ ->
+        [erlang:demonitor(M, [flush]) || M <- maps:keys(Missing)],
+        {unconfirmed,
+         iolist_to_binary(io_lib:format("spawned ~b processes but only ~b 'DOWN' within 3 s",
+                                        [Spawned, Exited]))}
+end.
+"#;
 
 impl Operation<BeamTarget> for SpawnBurst {
     fn name(&self) -> &'static str {
@@ -15,14 +62,31 @@ impl Operation<BeamTarget> for SpawnBurst {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "spawn 100–1000 processes living 0–50 ms each; confirmed by every one's 'DOWN'"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let max = match profile {
+            Profile::Demo => 300,
+            Profile::Aggressive => 1_000,
+        };
+        let count = rng.range_inclusive(100, max);
+        let seed = rng.range_inclusive(1, 1 << 40);
+        json!({ "count": count, "max_life_ms": 50, "seed": seed })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            ctx.reply(
+                SNIPPET,
+                &[
+                    ("Count", int(param(params, "count"))),
+                    ("MaxLifeMs", int(param(params, "max_life_ms"))),
+                    ("Seed", int(param(params, "seed"))),
+                ],
+            )
+            .await
+            .outcome()
+        })
     }
 }
