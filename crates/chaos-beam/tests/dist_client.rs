@@ -363,18 +363,27 @@ fn dropping_the_last_handle_closes_the_connection() {
     smol::block_on(async {
         let watcher = connect(&node).await;
         let count = || async {
-            let v = watcher.call("erlang", "nodes", vec![atom("hidden")]).await.unwrap();
+            let v = watcher
+                .call("erlang", "nodes", vec![atom("hidden")])
+                .await
+                .unwrap();
             v.as_list().unwrap().len()
         };
         let c = connect(&node).await;
         let c2 = c.clone();
         assert_eq!(count().await, 2);
         drop(c);
-        assert_eq!(c2.call("erlang", "node", vec![]).await.unwrap().as_atom(), Some(node.name.as_str()));
+        assert_eq!(
+            c2.call("erlang", "node", vec![]).await.unwrap().as_atom(),
+            Some(node.name.as_str())
+        );
         drop(c2);
         let deadline = Instant::now() + Duration::from_secs(5);
         while count().await != 1 {
-            assert!(Instant::now() < deadline, "the dropped connection is still there");
+            assert!(
+                Instant::now() < deadline,
+                "the dropped connection is still there"
+            );
             smol::Timer::after(Duration::from_millis(10)).await;
         }
     });

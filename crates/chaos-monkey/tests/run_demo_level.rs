@@ -10,11 +10,22 @@ fn a_60_second_demo_run() {
     let report_path = demo.file("report.json");
     let events_path = demo.file("events.jsonl");
     let (code, out, err) = run(monkey().args([
-        "run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(),
-        "--duration", "60s", "--seed", "42",
-        "--report", report_path.to_str().unwrap(), "--events", events_path.to_str().unwrap(),
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--duration",
+        "60s",
+        "--seed",
+        "42",
+        "--report",
+        report_path.to_str().unwrap(),
+        "--events",
+        events_path.to_str().unwrap(),
     ]));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     assert_eq!(code, 0, "exit {code}\n{out}\n{err}");
     assert_eq!(report["seed"], 42);
     let total = report["total_ops"].as_u64().unwrap();
@@ -22,30 +33,78 @@ fn a_60_second_demo_run() {
     // Each category's share is within 3 points of its (renormalised) weight.
     for cat in ["process", "memory", "state", "timing"] {
         let c = &report["by_category"][cat];
-        let (share, expected) = (c["share"].as_f64().unwrap(), c["expected_share"].as_f64().unwrap());
-        assert!((share - expected).abs() <= 0.03, "{cat}: share {share:.3} vs expected {expected:.3}");
+        let (share, expected) = (
+            c["share"].as_f64().unwrap(),
+            c["expected_share"].as_f64().unwrap(),
+        );
+        assert!(
+            (share - expected).abs() <= 0.03,
+            "{cat}: share {share:.3} vs expected {expected:.3}"
+        );
         assert!(c["ops"].as_u64().unwrap() > 0);
     }
     assert!(report["by_category"]["network"]["not_run_reason"].is_string());
     // The demo system survived.
     assert_eq!(report["survived"], true, "{out}");
-    assert_eq!(report["failure_modes"].as_array().unwrap().len(), 0, "{}", report["failure_modes"]);
+    assert_eq!(
+        report["failure_modes"].as_array().unwrap().len(),
+        0,
+        "{}",
+        report["failure_modes"]
+    );
     // Errors are explained: every failed operation has a reason.
-    let explained: u64 = report["error_reasons"].as_array().unwrap().iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    let explained: u64 = report["error_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
     assert_eq!(explained, report["errors"].as_u64().unwrap());
     // Most operations really happened.
-    assert!(report["confirmed"].as_u64().unwrap() * 2 > total, "confirmed {} of {total}", report["confirmed"]);
+    assert!(
+        report["confirmed"].as_u64().unwrap() * 2 > total,
+        "confirmed {} of {total}",
+        report["confirmed"]
+    );
     // Nothing left behind.
-    assert!(report["left_behind"]["audit"].as_array().unwrap().is_empty(), "{}", report["left_behind"]);
-    assert!(report["left_behind"]["undo_failures"].as_array().unwrap().is_empty(), "{}", report["left_behind"]);
+    assert!(
+        report["left_behind"]["audit"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{}",
+        report["left_behind"]
+    );
+    assert!(
+        report["left_behind"]["undo_failures"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{}",
+        report["left_behind"]
+    );
     // The events file holds every operation, with the documented fields.
     let events = support::events(&events_path);
     assert_eq!(events.len() as u64, total);
-    for key in ["t_ms", "category", "op", "params", "victim", "outcome", "duration_us"] {
+    for key in [
+        "t_ms",
+        "category",
+        "op",
+        "params",
+        "victim",
+        "outcome",
+        "duration_us",
+    ] {
         assert!(events[0].get(key).is_some(), "events lack {key}");
     }
     // The text report follows the seed's layout.
-    for heading in ["Total operations", "Chaos distribution", "Failure modes discovered", "Resource trends", "Recommendations"] {
+    for heading in [
+        "Total operations",
+        "Chaos distribution",
+        "Failure modes discovered",
+        "Resource trends",
+        "Recommendations",
+    ] {
         assert!(out.contains(heading), "report lacks {heading}");
     }
 }

@@ -17,21 +17,54 @@ fn no_protected_process_is_touched() {
     let (before, apps_before) = smol::block_on(async {
         let c = demo.client().await;
         let snap = chaos_beam::eval::eval(&c, SNAPSHOT, &[]).await.unwrap();
-        let apps = chaos_beam::eval::eval(&c, "lists:sort([A || {A, _, _} <- application:which_applications()]).", &[]).await.unwrap();
+        let apps = chaos_beam::eval::eval(
+            &c,
+            "lists:sort([A || {A, _, _} <- application:which_applications()]).",
+            &[],
+        )
+        .await
+        .unwrap();
         (snap.as_list().unwrap(), chaos_beam::dist::term::show(&apps))
     });
     assert!(before.len() > 20);
     let (code, out, err) = run(monkey().args([
-        "run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", "8s", "--rate", "30", "--seed", "7",
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--duration",
+        "8s",
+        "--rate",
+        "30",
+        "--seed",
+        "7",
     ]));
     assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
     smol::block_on(async {
         let c = demo.client().await;
         // Every kernel, stdlib and system process that existed before is alive, same pid.
         let check = "[P || {P, _} <- Before, not erlang:is_process_alive(erlang:list_to_pid(P))].";
-        let dead = chaos_beam::eval::eval(&c, check, &[("Before", chaos_beam::dist::term::list(before.clone()))]).await.unwrap();
-        assert_eq!(dead.as_list().unwrap().len(), 0, "protected processes died: {}", chaos_beam::dist::term::show(&dead));
-        let apps = chaos_beam::eval::eval(&c, "lists:sort([A || {A, _, _} <- application:which_applications()]).", &[]).await.unwrap();
+        let dead = chaos_beam::eval::eval(
+            &c,
+            check,
+            &[("Before", chaos_beam::dist::term::list(before.clone()))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            dead.as_list().unwrap().len(),
+            0,
+            "protected processes died: {}",
+            chaos_beam::dist::term::show(&dead)
+        );
+        let apps = chaos_beam::eval::eval(
+            &c,
+            "lists:sort([A || {A, _, _} <- application:which_applications()]).",
+            &[],
+        )
+        .await
+        .unwrap();
         assert_eq!(chaos_beam::dist::term::show(&apps), apps_before);
     });
 }
@@ -43,13 +76,31 @@ fn the_same_seed_gives_the_same_sequence() {
     for (i, seed) in ["99", "99", "100"].iter().enumerate() {
         let events = demo.file(&format!("events{i}.jsonl"));
         let (code, out, err) = run(monkey().args([
-            "run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", "3s", "--rate", "20",
-            "--seed", seed, "--events", events.to_str().unwrap(), "--no-progress",
+            "run",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--duration",
+            "3s",
+            "--rate",
+            "20",
+            "--seed",
+            seed,
+            "--events",
+            events.to_str().unwrap(),
+            "--no-progress",
         ]));
         assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
         let seq: Vec<(String, String, String)> = support::events(&events)
             .iter()
-            .map(|e| (e["category"].to_string(), e["op"].to_string(), e["params"].to_string()))
+            .map(|e| {
+                (
+                    e["category"].to_string(),
+                    e["op"].to_string(),
+                    e["params"].to_string(),
+                )
+            })
             .collect();
         assert_eq!(seq.len(), 60);
         seqs.push(seq);
@@ -61,7 +112,16 @@ fn the_same_seed_gives_the_same_sequence() {
 #[test]
 fn dry_run_changes_nothing() {
     let demo = Demo::start("run_dry");
-    let args = ["run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", "5s", "--dry-run"];
+    let args = [
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--duration",
+        "5s",
+        "--dry-run",
+    ];
     // A first dry run parses its snippets on the node (their atoms are the connection's own).
     let (code, _, err) = run(monkey().args(args));
     assert_eq!(code, 0, "{err}");
@@ -69,23 +129,36 @@ fn dry_run_changes_nothing() {
     let counts = || {
         smol::block_on(async {
             let v = chaos_beam::eval::eval(&watcher, "[erlang:system_info(process_count), erlang:system_info(ets_count), erlang:system_info(atom_count)].", &[]).await.unwrap();
-            v.as_list().unwrap().iter().map(|t| t.as_i64().unwrap()).collect::<Vec<i64>>()
+            v.as_list()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_i64().unwrap())
+                .collect::<Vec<i64>>()
         })
     };
     let before = counts();
     let (code, out, err) = run(monkey().args(args));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("eligible victims:"), "{out}");
-    assert!(out.lines().filter(|l| l.starts_with('[')).count() == 50, "{out}");
+    assert!(
+        out.lines().filter(|l| l.starts_with('[')).count() == 50,
+        "{out}"
+    );
     // The dry run's own connection goes away asynchronously: poll with a deadline.
     // Its only trace is the atom of its own node name (each connection has a fresh one).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let after = counts();
-        if after[0] == before[0] && after[1] == before[1] && (before[2]..=before[2] + 1).contains(&after[2]) {
+        if after[0] == before[0]
+            && after[1] == before[1]
+            && (before[2]..=before[2] + 1).contains(&after[2])
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "counts changed: {before:?} -> {after:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "counts changed: {before:?} -> {after:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -48,7 +48,14 @@ impl Operation<BeamTarget> for CustomOp {
     fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let seed = params.get("seed").and_then(Value::as_i64).unwrap_or(0);
-            match eval_with_timeout(&ctx.client, &self.source, &[("Seed", int(seed))], super::OP_TIMEOUT).await {
+            match eval_with_timeout(
+                &ctx.client,
+                &self.source,
+                &[("Seed", int(seed))],
+                super::OP_TIMEOUT,
+            )
+            .await
+            {
                 Ok(v) => {
                     let mut text = show(&v);
                     if text.len() > 200 {

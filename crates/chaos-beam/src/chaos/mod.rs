@@ -127,8 +127,12 @@ impl Reply {
             Some([tag, d]) if tag.as_atom() == Some("confirmed") => {
                 Reply::Confirmed(text(d), Value::Null, None)
             }
-            Some([tag, d]) if tag.as_atom() == Some("unconfirmed") => Reply::Unconfirmed(text(d), None),
-            Some([tag, d, _m, h]) if tag.as_atom() == Some("unconfirmed") => Reply::Unconfirmed(text(d), Some(h.clone())),
+            Some([tag, d]) if tag.as_atom() == Some("unconfirmed") => {
+                Reply::Unconfirmed(text(d), None)
+            }
+            Some([tag, d, _m, h]) if tag.as_atom() == Some("unconfirmed") => {
+                Reply::Unconfirmed(text(d), Some(h.clone()))
+            }
             Some([tag, d]) if tag.as_atom() == Some("skipped") => Reply::Skipped(text(d)),
             Some([tag, d]) if tag.as_atom() == Some("failed") => Reply::Failed(text(d)),
             _ if t.as_atom() == Some("gone") => Reply::Gone,

@@ -225,7 +225,8 @@ struct CloseOnDrop(Arc<Inner>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.shutdown("every handle of the client was dropped".to_string());
+        self.0
+            .shutdown("every handle of the client was dropped".to_string());
     }
 }
 

@@ -20,7 +20,10 @@ impl Demo {
         let mut cfg = DemoConfig::new(&name);
         cfg.state_dir = std::env::temp_dir().join(format!("cm-cli-test-{name}"));
         let node = DemoNode::start(&cfg).expect("demo node starts");
-        Demo { node: Some(node), state: cfg.state_dir }
+        Demo {
+            node: Some(node),
+            state: cfg.state_dir,
+        }
     }
 
     pub fn name(&self) -> String {
@@ -28,7 +31,13 @@ impl Demo {
     }
 
     pub fn cookie_file(&self) -> String {
-        self.node.as_ref().unwrap().info.cookie_file.display().to_string()
+        self.node
+            .as_ref()
+            .unwrap()
+            .info
+            .cookie_file
+            .display()
+            .to_string()
     }
 
     pub fn os_pid(&self) -> u32 {
@@ -37,7 +46,10 @@ impl Demo {
 
     pub async fn client(&self) -> DistClient {
         let n = self.node.as_ref().unwrap();
-        let opts = ConnectOptions::new(n.node_name(), Cookie::resolve(None, Some(&n.info.cookie_file)).unwrap());
+        let opts = ConnectOptions::new(
+            n.node_name(),
+            Cookie::resolve(None, Some(&n.info.cookie_file)).unwrap(),
+        );
         DistClient::connect(&opts).await.expect("connect")
     }
 
@@ -75,7 +87,10 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 /// Events of a run, sorted by schedule position.
 pub fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut v: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut v: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     v.sort_by_key(|e| e["seq"].as_u64().unwrap());
     v
 }

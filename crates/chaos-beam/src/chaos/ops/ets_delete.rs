@@ -1,9 +1,107 @@
-//! TODO(this session): not implemented yet.
+//! State chaos: delete one row of a public ETS table owned by an eligible
+//! application process, for 0.5–5 s (demo) / 1–20 s (aggressive).
+//!
+//! The table and row are chosen as in `ets_modify` (non-empty public
+//! `set`/`ordered_set` tables owned by a candidate; a row found by a short
+//! walk from a position drawn in `plan`). A helper takes the row atomically
+//! (`ets:take/2`) and keeps the saved object; the snippet confirms with
+//! `ets:lookup/2` returning `[]`. On release, or at its own deadline, the
+//! helper puts the object back with `ets:insert_new/2`, i.e. only if the key
+//! is still absent: a value the application wrote meanwhile stays.
+//!
+//! Cannot: touch `bag`/`duplicate_bag`, protected or private tables, or rows
+//! carrying the `ets_modify` marker. If the helper is killed the row stays
+//! deleted (the saved object dies with it).
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Delete one ETS row for a while.
 pub struct EtsDelete;
+
+const SNIPPET: &str = r#"
+Marker = chaos_monkey_corrupted,
+Owners = maps:from_list([{P, true} || P <- Pids]),
+NonEmpty = fun(Tab) ->
+    case ets:info(Tab, size) of N when is_integer(N), N > 0 -> true; _ -> false end
+end,
+Tables = lists:sort([Tab || Tab <- ets:all(),
+                            is_map_key(ets:info(Tab, owner), Owners),
+                            ets:info(Tab, protection) =:= public,
+                            lists:member(ets:info(Tab, type), [set, ordered_set]),
+                            NonEmpty(Tab)]),
+case Tables of
+    [] ->
+        {none, {skipped, <<"no non-empty public set/ordered_set ETS table owned by an eligible process">>}};
+    _ ->
+        T = lists:nth(1 + TablePick rem length(Tables), Tables),
+        try
+            Owner = ets:info(T, owner),
+            KeyPos = ets:info(T, keypos),
+            Size = ets:info(T, size),
+            Next = fun(K) -> try ets:next(T, K) catch error:badarg -> ets:first(T) end end,
+            Walk = fun W(K, I) when I =< 0; K =:= '$end_of_table' -> K;
+                       W(K, I) -> W(Next(K), I - 1)
+                   end,
+            Start = case Walk(ets:first(T), RowPick rem min(Size, 5000)) of
+                        '$end_of_table' -> ets:first(T);
+                        K0 -> K0
+                    end,
+            Usable = fun(O) -> tuple_size(O) > 1 andalso not lists:member(Marker, tuple_to_list(O)) end,
+            Find = fun F(_, 0) -> none;
+                       F('$end_of_table', N) -> F(ets:first(T), N - 1);
+                       F(K, N) ->
+                           case ets:lookup(T, K) of
+                               [O] -> case Usable(O) of true -> {K, O}; false -> F(Next(K), N - 1) end;
+                               _ -> F(Next(K), N - 1)
+                           end
+                   end,
+            case Find(Start, 50) of
+                none ->
+                    {Owner, {skipped, <<"no row without the monkey's marker found near the drawn position">>}};
+                {_, Seen} ->
+                    Key = element(KeyPos, Seen),
+                    Parent = self(),
+                    Helper = erlang:spawn(fun() ->
+                        Taken = try ets:take(T, Key) catch error:badarg -> [] end,
+                        Parent ! {deleted, self(), Taken =/= []},
+                        case Taken of
+                            [Orig] ->
+                                receive release -> ok after DeadlineMs -> ok end,
+                                %% false when the application wrote the key again
+                                %% meanwhile (its value stays); badarg when the table is gone.
+                                _ = try ets:insert_new(T, Orig) catch error:badarg -> false end,
+                                exit({undone, ok});
+                            _ ->
+                                exit(normal)
+                        end
+                    end),
+                    receive
+                        {deleted, Helper, true} ->
+                            case catch ets:lookup(T, Key) of
+                                [] ->
+                                    Detail = iolist_to_binary(io_lib:format(
+                                        "row ~0P of ETS table ~0p (owner ~0p) deleted, lookup returns []; "
+                                        "put back after ~b ms unless the application wrote the key again",
+                                        [Key, 6, T, Owner, HoldMs])),
+                                    {Owner, {confirmed, Detail, #{table_size => Size}, Helper}};
+                                Other ->
+                                    Helper ! release,
+                                    {Owner, {unconfirmed, iolist_to_binary(io_lib:format(
+                                        "row ~0P of ETS table ~0p was deleted but reads back as ~0P; released at once",
+                                        [Key, 6, T, Other, 6]))}}
+                            end;
+                        {deleted, Helper, false} ->
+                            {Owner, {skipped, <<"the row vanished before it could be deleted">>}}
+                    after 2000 ->
+                        erlang:exit(Helper, kill),
+                        {Owner, {failed, <<"the deleting helper did not report within 2 s">>}}
+                    end
+            end
+        catch
+            error:badarg -> {none, {skipped, <<"the chosen ETS table vanished">>}}
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for EtsDelete {
     fn name(&self) -> &'static str {
@@ -15,14 +113,22 @@ impl Operation<BeamTarget> for EtsDelete {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "delete one row of an application's public ETS table, then put it back; confirmed by lookup returning []"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let (low, high) = match profile {
+            Profile::Demo => (500, 5_000),
+            Profile::Aggressive => (1_000, 20_000),
+        };
+        json!({
+            "table_pick": rng.range_inclusive(0, 1_000_000_000),
+            "row_pick": rng.range_inclusive(0, 1_000_000_000),
+            "hold_ms": ms(rng, low, high),
+        })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(super::ets_modify::on_table(ctx, SNIPPET, params, "deleted"))
     }
 }

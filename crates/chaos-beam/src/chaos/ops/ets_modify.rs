@@ -1,9 +1,130 @@
-//! TODO(this session): not implemented yet.
+//! State chaos: corrupt one row of a public ETS table owned by an eligible
+//! application process, for 0.5–5 s (demo) / 1–20 s (aggressive).
+//!
+//! The table is chosen among the non-empty public `set`/`ordered_set` tables
+//! whose owner is one of the candidates (`ets:all/0`, `ets:info/2`), the row
+//! by a short walk from a position drawn in `plan`. A helper overwrites every
+//! non-key element of the row with the atom `chaos_monkey_corrupted` (an
+//! atomic compare-and-swap with `ets:select_replace/2`, so a row the
+//! application rewrites at that instant is left alone); the snippet confirms
+//! by reading the row back. On release, or at its own deadline, the helper
+//! puts the saved object back — again as a compare-and-swap, so if the
+//! application rewrote (or deleted) the row meanwhile its value stays.
+//!
+//! Cannot: touch `bag`/`duplicate_bag`, protected or private tables; pick a
+//! row that already carries the marker (so two ETS ops never save each
+//! other's corruption as "the original"). If the helper is killed, the
+//! corrupted value stays until the application rewrites it.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Corrupt one ETS row for a while.
 pub struct EtsModify;
+
+const SNIPPET: &str = r#"
+Marker = chaos_monkey_corrupted,
+Owners = maps:from_list([{P, true} || P <- Pids]),
+NonEmpty = fun(Tab) ->
+    case ets:info(Tab, size) of N when is_integer(N), N > 0 -> true; _ -> false end
+end,
+Tables = lists:sort([Tab || Tab <- ets:all(),
+                            is_map_key(ets:info(Tab, owner), Owners),
+                            ets:info(Tab, protection) =:= public,
+                            lists:member(ets:info(Tab, type), [set, ordered_set]),
+                            NonEmpty(Tab)]),
+case Tables of
+    [] ->
+        {none, {skipped, <<"no non-empty public set/ordered_set ETS table owned by an eligible process">>}};
+    _ ->
+        T = lists:nth(1 + TablePick rem length(Tables), Tables),
+        try
+            Owner = ets:info(T, owner),
+            KeyPos = ets:info(T, keypos),
+            Size = ets:info(T, size),
+            Next = fun(K) -> try ets:next(T, K) catch error:badarg -> ets:first(T) end end,
+            Walk = fun W(K, I) when I =< 0; K =:= '$end_of_table' -> K;
+                       W(K, I) -> W(Next(K), I - 1)
+                   end,
+            Start = case Walk(ets:first(T), RowPick rem min(Size, 5000)) of
+                        '$end_of_table' -> ets:first(T);
+                        K0 -> K0
+                    end,
+            Usable = fun(O) -> tuple_size(O) > 1 andalso not lists:member(Marker, tuple_to_list(O)) end,
+            Find = fun F(_, 0) -> none;
+                       F('$end_of_table', N) -> F(ets:first(T), N - 1);
+                       F(K, N) ->
+                           case ets:lookup(T, K) of
+                               [O] -> case Usable(O) of true -> {K, O}; false -> F(Next(K), N - 1) end;
+                               _ -> F(Next(K), N - 1)
+                           end
+                   end,
+            case Find(Start, 50) of
+                none ->
+                    {Owner, {skipped, <<"no row without the monkey's marker found near the drawn position">>}};
+                {_, Orig} ->
+                    Key = element(KeyPos, Orig),
+                    Arity = tuple_size(Orig),
+                    Corrupt = list_to_tuple([case I of KeyPos -> Key; _ -> Marker end || I <- lists:seq(1, Arity)]),
+                    %% A key that means nothing special in a match pattern is
+                    %% matched directly (a lookup); any other key via '$1' (a scan).
+                    Plain = is_binary(Key) orelse is_integer(Key) orelse is_pid(Key)
+                            orelse is_reference(Key) orelse is_port(Key)
+                            orelse (is_atom(Key) andalso Key =/= '_'
+                                    andalso hd(atom_to_list(Key) ++ " ") =/= $$),
+                    Swap = fun(From, To) ->
+                        Guard = [{'=:=', '$_', {const, From}}],
+                        Spec = case Plain of
+                                   true ->
+                                       [{setelement(KeyPos, erlang:make_tuple(Arity, '_'), Key), Guard, [{const, To}]}];
+                                   false ->
+                                       Body = list_to_tuple([case I of KeyPos -> '$1'; _ -> {const, element(I, To)} end
+                                                             || I <- lists:seq(1, Arity)]),
+                                       [{setelement(KeyPos, erlang:make_tuple(Arity, '_'), '$1'), Guard, [{Body}]}]
+                               end,
+                        try ets:select_replace(T, Spec) catch error:badarg -> 0 end
+                    end,
+                    Parent = self(),
+                    Helper = erlang:spawn(fun() ->
+                        Done = Swap(Orig, Corrupt),
+                        Parent ! {corrupted, self(), Done},
+                        case Done of
+                            1 ->
+                                receive release -> ok after DeadlineMs -> ok end,
+                                %% 0 when the application rewrote or deleted the row
+                                %% meanwhile (its value stays) or the table is gone.
+                                _ = Swap(Corrupt, Orig),
+                                exit({undone, ok});
+                            _ ->
+                                exit(normal)
+                        end
+                    end),
+                    receive
+                        {corrupted, Helper, 1} ->
+                            case catch ets:lookup(T, Key) of
+                                [Corrupt] ->
+                                    Detail = iolist_to_binary(io_lib:format(
+                                        "row ~0P of ETS table ~0p (owner ~0p): ~b non-key element(s) set to chaos_monkey_corrupted, "
+                                        "read back; the saved object is put back after ~b ms unless the application rewrote the row",
+                                        [Key, 6, T, Owner, Arity - 1, HoldMs])),
+                                    {Owner, {confirmed, Detail, #{table_size => Size, row_elements => Arity - 1}, Helper}};
+                                Other ->
+                                    Helper ! release,
+                                    {Owner, {unconfirmed, iolist_to_binary(io_lib:format(
+                                        "row ~0P of ETS table ~0p was corrupted but reads back as ~0P; released at once",
+                                        [Key, 6, T, Other, 6]))}}
+                            end;
+                        {corrupted, Helper, _} ->
+                            {Owner, {skipped, <<"the row changed or vanished before it could be corrupted">>}}
+                    after 2000 ->
+                        erlang:exit(Helper, kill),
+                        {Owner, {failed, <<"the corrupting helper did not report within 2 s">>}}
+                    end
+            end
+        catch
+            error:badarg -> {none, {skipped, <<"the chosen ETS table vanished">>}}
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for EtsModify {
     fn name(&self) -> &'static str {
@@ -15,14 +136,82 @@ impl Operation<BeamTarget> for EtsModify {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "corrupt one row of an application's public ETS table, then restore it; confirmed by reading it back"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let (low, high) = match profile {
+            Profile::Demo => (500, 5_000),
+            Profile::Aggressive => (1_000, 20_000),
+        };
+        json!({
+            "table_pick": rng.range_inclusive(0, 1_000_000_000),
+            "row_pick": rng.range_inclusive(0, 1_000_000_000),
+            "hold_ms": ms(rng, low, high),
+        })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(on_table(ctx, SNIPPET, params, "corrupted"))
     }
+}
+
+/// Run an ETS snippet (answering `{OwnerPid | none, Reply}`) against the
+/// candidates' tables and wrap its helper, if any, as an effect on the owner.
+pub(super) async fn on_table(
+    ctx: &BeamTarget,
+    snippet: &str,
+    params: &Value,
+    what: &str,
+) -> Outcome {
+    let hold = param(params, "hold_ms");
+    let candidates = match ctx.candidates().await {
+        Ok(c) => c,
+        Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
+    };
+    let pids: Vec<Term> = candidates.iter().map(|c| c.pid.clone().into()).collect();
+    let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+    let answer = match ctx
+        .exec(
+            snippet,
+            &[
+                ("Pids", list(pids)),
+                ("TablePick", int(param(params, "table_pick"))),
+                ("RowPick", int(param(params, "row_pick"))),
+                ("HoldMs", int(hold)),
+                ("DeadlineMs", int(deadline)),
+            ],
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let (owner, reply) = match answer.as_tuple() {
+        Some([owner, reply]) => (owner.as_pid().cloned(), Reply::from_term(reply)),
+        _ => (None, Reply::from_term(&answer)),
+    };
+    let owner = owner.and_then(|p| candidates.into_iter().find(|c| c.pid == p));
+    let effect = reply.helper().map(|h| {
+        ctx.note_helper(h);
+        let who = owner
+            .as_ref()
+            .map(|c| c.name.clone().unwrap_or_else(|| c.pid_text.clone()))
+            .unwrap_or_else(|| "an unknown process".to_string());
+        let effect = HelperEffect::new(
+            &ctx.client,
+            h.clone(),
+            Duration::from_millis(hold.max(0) as u64),
+            format!("a row of an ETS table owned by {who} {what}"),
+        );
+        match &owner {
+            Some(c) => effect.clearing(ctx.affect(c), &c.pid_text),
+            None => effect,
+        }
+    });
+    let mut out = reply.outcome().with_victim(owner.map(|c| c.victim()));
+    if let Some(effect) = effect {
+        out = out.with_effect(Box::new(effect));
+    }
+    out
 }

@@ -1,9 +1,105 @@
-//! TODO(this session): not implemented yet.
+//! Timing chaos: change an OTP process's scheduling priority for 0.5–5 s
+//! (demo: `low`) / 1–20 s (aggressive: `low` or `high`).
+//!
+//! A process's priority can only be set by the process itself, so a helper
+//! has the victim run `process_flag(priority, New)` from inside with
+//! `sys:replace_state/3` (state returned unchanged); the previous priority
+//! comes back to the helper as a message rather than being left in the
+//! victim's dictionary. Confirmed by `process_info(Victim, priority)`. On
+//! release, or at its own deadline, the helper restores the previous
+//! priority the same way — only if the victim still has the priority the
+//! monkey gave it.
+//!
+//! Cannot: reach processes that do not answer system messages within 1 s
+//! (`{failed, …}`; the late fun checks a deadline and does nothing). If the
+//! helper is killed, the priority stays changed.
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Lower (or raise) an OTP process's priority for a while.
 pub struct Priority;
+
+const SNIPPET: &str = r#"
+case erlang:is_process_alive(Victim) of
+    false -> gone;
+    true ->
+        Parent = self(),
+        Helper = erlang:spawn(fun() ->
+            Me = self(),
+            Ref = make_ref(),
+            Until = erlang:monotonic_time(millisecond) + 900,
+            Set = fun(S) ->
+                case erlang:monotonic_time(millisecond) < Until of
+                    true -> Me ! {prev, Ref, process_flag(priority, New)}, S;
+                    false -> S  %% the call timed out: do nothing
+                end
+            end,
+            Call = try sys:replace_state(Victim, Set, 1000) of
+                       _ -> ok
+                   catch
+                       exit:{noproc, _} -> gone;
+                       exit:{timeout, _} -> timeout;
+                       exit:{Why, _} -> {exited, Why}
+                   end,
+            Res = receive {prev, Ref, Prev} -> {ok, Prev} after 50 -> Call end,
+            Parent ! {set, Me, Res},
+            case Res of
+                {ok, Old} ->
+                    receive release -> ok after DeadlineMs -> ok end,
+                    Restore = fun(S) ->
+                        _ = erlang:process_info(self(), priority) =:= {priority, New}
+                            andalso process_flag(priority, Old),
+                        S
+                    end,
+                    Undo = fun U(Tries) ->
+                        try sys:replace_state(Victim, Restore, 1000) of
+                            _ -> ok
+                        catch
+                            exit:{noproc, _} -> ok;  %% died: nothing to restore
+                            exit:_ when Tries > 1 -> U(Tries - 1);
+                            exit:{timeout, _} ->
+                                {failed, <<"the process did not answer within 1000 ms; the restore stays queued as a system message">>};
+                            exit:{Reason, _} ->
+                                case erlang:is_process_alive(Victim) of
+                                    false -> ok;
+                                    true -> {failed, Reason}
+                                end
+                        end
+                    end,
+                    exit({undone, Undo(2)});
+                _ ->
+                    exit(normal)
+            end
+        end),
+        receive
+            {set, Helper, {ok, Old}} ->
+                case erlang:process_info(Victim, priority) of
+                    {priority, New} ->
+                        {confirmed, iolist_to_binary(io_lib:format(
+                            "priority of ~0p set from ~0p to ~0p (process_info confirms); restored after ~b ms",
+                            [Victim, Old, New, HoldMs])), #{}, Helper};
+                    undefined ->
+                        Helper ! release,
+                        {unconfirmed, <<"the process died right after its priority was changed">>};
+                    {priority, Other} ->
+                        Helper ! release,
+                        {unconfirmed, iolist_to_binary(io_lib:format(
+                            "priority set to ~0p but process_info shows ~0p; released at once", [New, Other]))}
+                end;
+            {set, Helper, gone} -> gone;
+            {set, Helper, timeout} ->
+                {failed, <<"the process did not answer the system message within 1000 ms">>};
+            {set, Helper, Other} ->
+                case erlang:is_process_alive(Victim) of
+                    false -> gone;
+                    true -> {failed, iolist_to_binary(io_lib:format("sys:replace_state failed: ~0P", [Other, 8]))}
+                end
+        after 3000 ->
+            erlang:exit(Helper, kill),
+            {failed, <<"the priority helper did not report within 3 s">>}
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for Priority {
     fn name(&self) -> &'static str {
@@ -15,14 +111,64 @@ impl Operation<BeamTarget> for Priority {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "change an OTP process's priority from inside it, then restore it; confirmed by process_info"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let (low, high, priority) = match profile {
+            Profile::Demo => (500, 5_000, "low"),
+            Profile::Aggressive => (
+                1_000,
+                20_000,
+                if rng.range_inclusive(0, 1) == 0 {
+                    "low"
+                } else {
+                    "high"
+                },
+            ),
+        };
+        json!({ "priority": priority, "hold_ms": ms(rng, low, high) })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let hold = param(params, "hold_ms");
+            let new = params
+                .get("priority")
+                .and_then(Value::as_str)
+                .unwrap_or("low");
+            let want = Want {
+                otp_only: true,
+                ..Want::default()
+            };
+            ctx.on_victim(want, |v| async move {
+                let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+                let reply = ctx
+                    .reply(
+                        SNIPPET,
+                        &[
+                            ("Victim", v.pid.clone().into()),
+                            ("New", atom(new)),
+                            ("HoldMs", int(hold)),
+                            ("DeadlineMs", int(deadline)),
+                        ],
+                    )
+                    .await;
+                let effect = reply.helper().map(|h| {
+                    ctx.note_helper(h);
+                    Box::new(
+                        HelperEffect::new(
+                            &ctx.client,
+                            h.clone(),
+                            Duration::from_millis(hold.max(0) as u64),
+                            format!("{} at priority {new}", v.pid_text),
+                        )
+                        .clearing(ctx.affect(&v), &v.pid_text),
+                    ) as Box<dyn Effect>
+                });
+                (reply, effect)
+            })
+            .await
+        })
     }
 }

@@ -1,9 +1,101 @@
-//! TODO(this session): not implemented yet.
+//! Timing chaos: inject a delay into an OTP process with `sys:suspend/2` for
+//! 1 ms–2 s (demo) / 1 ms–10 s (aggressive). Unlike `suspend`, the process
+//! keeps running its system loop: it still answers system messages but
+//! handles no calls, casts or other messages until resumed.
+//!
+//! A helper suspends the victim (after checking, with `sys:get_status/2`,
+//! that it is not suspended already — someone else's suspension is never
+//! taken over) and resumes it with `sys:resume/2` on release or at its own
+//! deadline. Confirmed by `sys:get_status/2` showing `suspended` as the sys
+//! state. A process that does not answer system messages within 1000 ms
+//! gives `{failed, …}`; the helper then queues a `sys:resume` right behind
+//! the pending suspend request so the process is not left suspended when it
+//! gets to them.
+//!
+//! Cannot: reach processes that never read system messages. The runtime
+//! does not lift a `sys` suspension when the helper dies, so a killed
+//! helper leaves the victim suspended (reported as "may not have been
+//! undone").
 
 use super::prelude::*;
 
-/// Not implemented yet.
+/// Suspend an OTP process's message handling for a while.
 pub struct SysSuspend;
+
+const SNIPPET: &str = r#"
+case erlang:is_process_alive(Victim) of
+    false -> gone;
+    true ->
+        Parent = self(),
+        SysCall = fun(F) ->
+            try F() of
+                Value -> {ok, Value}
+            catch
+                exit:{noproc, _} -> gone;
+                exit:{timeout, _} -> timeout;
+                exit:{Why, _} ->
+                    case erlang:is_process_alive(Victim) of
+                        false -> gone;
+                        true -> {exited, Why}
+                    end
+            end
+        end,
+        Helper = erlang:spawn(fun() ->
+            Res = case SysCall(fun() -> sys:get_status(Victim, 1000) end) of
+                      {ok, {status, _, _, [_, suspended | _]}} ->
+                          already;
+                      {ok, _} ->
+                          case SysCall(fun() -> sys:suspend(Victim, 1000) end) of
+                              {ok, ok} -> ok;
+                              timeout ->
+                                  %% the suspend request is still queued: queue the
+                                  %% resume right behind it (timeout 0: send, do not wait)
+                                  _ = SysCall(fun() -> sys:resume(Victim, 0) end),
+                                  timeout;
+                              Other -> Other
+                          end;
+                      Other -> Other
+                  end,
+            Parent ! {suspended, self(), Res},
+            case Res of
+                ok ->
+                    receive release -> ok after DeadlineMs -> ok end,
+                    Undone = case SysCall(fun() -> sys:resume(Victim, 1000) end) of
+                                 {ok, _} -> ok;
+                                 gone -> ok;
+                                 timeout -> {failed, <<"sys:resume got no answer within 1000 ms">>};
+                                 {exited, Why} -> {failed, Why}
+                             end,
+                    exit({undone, Undone});
+                _ ->
+                    exit(normal)
+            end
+        end),
+        receive
+            {suspended, Helper, ok} ->
+                case SysCall(fun() -> sys:get_status(Victim, 1000) end) of
+                    {ok, {status, _, _, [_, suspended | _]}} ->
+                        {confirmed, iolist_to_binary(io_lib:format(
+                            "~0p sys-suspended (sys:get_status shows suspended); resumed after ~b ms",
+                            [Victim, HoldMs])), #{}, Helper};
+                    Status ->
+                        Helper ! release,
+                        {unconfirmed, iolist_to_binary(io_lib:format(
+                            "suspend accepted but sys:get_status gives ~0P; released at once", [Status, 10]))}
+                end;
+            {suspended, Helper, already} ->
+                {skipped, <<"the process is already sys-suspended by someone else">>};
+            {suspended, Helper, gone} -> gone;
+            {suspended, Helper, timeout} ->
+                {failed, <<"the process did not answer system messages within 1000 ms (a resume is queued behind the suspend)">>};
+            {suspended, Helper, {exited, Why}} ->
+                {failed, iolist_to_binary(io_lib:format("sys call failed: ~0P", [Why, 8]))}
+        after 4000 ->
+            erlang:exit(Helper, kill),
+            {failed, <<"the suspending helper did not report within 4 s">>}
+        end
+end.
+"#;
 
 impl Operation<BeamTarget> for SysSuspend {
     fn name(&self) -> &'static str {
@@ -15,14 +107,51 @@ impl Operation<BeamTarget> for SysSuspend {
     }
 
     fn describe(&self) -> &'static str {
-        "not implemented yet"
+        "sys:suspend an OTP process for 1 ms–10 s, then resume it; confirmed by sys:get_status"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let max = match profile {
+            Profile::Demo => 2_000,
+            Profile::Aggressive => 10_000,
+        };
+        json!({ "hold_ms": ms(rng, 1, max) })
     }
 
-    fn run<'a>(&'a self, _ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::skipped("not implemented yet") })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let hold = param(params, "hold_ms");
+            let want = Want {
+                otp_only: true,
+                ..Want::default()
+            };
+            ctx.on_victim(want, |v| async move {
+                let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+                let reply = ctx
+                    .reply(
+                        SNIPPET,
+                        &[
+                            ("Victim", v.pid.clone().into()),
+                            ("HoldMs", int(hold)),
+                            ("DeadlineMs", int(deadline)),
+                        ],
+                    )
+                    .await;
+                let effect = reply.helper().map(|h| {
+                    ctx.note_helper(h);
+                    Box::new(
+                        HelperEffect::new(
+                            &ctx.client,
+                            h.clone(),
+                            Duration::from_millis(hold as u64),
+                            format!("{} sys-suspended", v.pid_text),
+                        )
+                        .clearing(ctx.affect(&v), &v.pid_text),
+                    ) as Box<dyn Effect>
+                });
+                (reply, effect)
+            })
+            .await
+        })
     }
 }
