@@ -1,6 +1,12 @@
 //! The generator: what happens when. A lazy, seeded sequence of planned
 //! operations at a fixed rate; the same seed and settings give the same
 //! (time, category, op, params) sequence whatever the target does.
+//!
+//! Categories are drawn from shuffled *bags* that hold each category in
+//! proportion to its weight (30/20/15/15 reduces to a bag of 6+4+3+3): the
+//! order is random, yet over any run the shares stay within a bag's worth of
+//! the weights instead of drifting by chance. Operations inside a category
+//! are drawn independently by their own weights.
 
 use crate::category::{Category, Profile};
 use crate::operation::Operation;
@@ -47,6 +53,8 @@ pub struct SkippedCategory {
 pub struct Schedule<C: ?Sized> {
     ops: Vec<Arc<dyn Operation<C>>>,
     category_weights: Weights,
+    bag_template: Vec<Category>,
+    bag: Vec<Category>,
     op_weights: BTreeMap<Category, Weights>,
     skipped: Vec<SkippedCategory>,
     rate: f64,
@@ -131,9 +139,12 @@ impl<C: ?Sized> Schedule<C> {
             .map(|(op, _)| (op.name(), root.stream(&format!("op:{}", op.name()))))
             .collect();
         let total = (duration.as_secs_f64() * rate).floor() as u64;
+        let bag_template = bag_template(&category_weights);
         Ok(Self {
             ops: ops.into_iter().map(|(op, _)| op).collect(),
             category_weights,
+            bag_template,
+            bag: Vec::new(),
             op_weights,
             skipped,
             rate,
@@ -180,6 +191,38 @@ impl<C: ?Sized> Schedule<C> {
     }
 }
 
+/// One of each category per unit of weight, weights reduced by their common
+/// divisor and scaled down when the bag would be huge.
+fn bag_template(weights: &Weights) -> Vec<Category> {
+    let ws: Vec<(Category, u64)> = Category::ALL
+        .iter()
+        .map(|c| (*c, u64::from(weights.weight(c.name()))))
+        .filter(|(_, w)| *w > 0)
+        .collect();
+    let g = ws.iter().fold(0, |g, (_, w)| gcd(g, *w)).max(1);
+    let sum: u64 = ws.iter().map(|(_, w)| w / g).sum();
+    const MAX_BAG: u64 = 1000;
+    let scale = if sum > MAX_BAG {
+        sum as f64 / MAX_BAG as f64
+    } else {
+        1.0
+    };
+    let mut bag = Vec::new();
+    for (c, w) in ws {
+        let n = (((w / g) as f64 / scale).round() as usize).max(1);
+        bag.extend(std::iter::repeat_n(c, n));
+    }
+    bag
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 impl<C: ?Sized> Iterator for Schedule<C> {
     type Item = PlannedOp;
 
@@ -190,11 +233,15 @@ impl<C: ?Sized> Iterator for Schedule<C> {
         let seq = self.next;
         self.next += 1;
         let at = Duration::from_secs_f64(seq as f64 / self.rate);
-        let cat: Category = self
-            .category_weights
-            .pick(&mut self.pick_rng)
-            .parse()
-            .expect("category names come from Category");
+        if self.bag.is_empty() {
+            self.bag = self.bag_template.clone();
+            // Fisher–Yates with the schedule's own stream.
+            for i in (1..self.bag.len()).rev() {
+                let j = self.pick_rng.range_inclusive(0, i as u64) as usize;
+                self.bag.swap(i, j);
+            }
+        }
+        let cat = self.bag.pop().expect("a refilled bag is not empty");
         let op_name = self.op_weights[&cat].pick(&mut self.pick_rng).to_string();
         let op = self
             .ops

@@ -312,3 +312,32 @@ fn problems_become_failure_modes() {
     assert!(!report.survived);
     assert!(report.survival_rate < 1.0 && report.survival_rate > 0.0);
 }
+
+#[test]
+fn shares_follow_the_weights_closely() {
+    let ops: Vec<(Arc<dyn Operation<Counter>>, u32)> =
+        vec![(Arc::new(Hold), 1), (Arc::new(Poke), 1)];
+    let w: BTreeMap<Category, u32> = [(Category::Memory, 30), (Category::Process, 20)].into();
+    for seed in 0..50 {
+        let s: Schedule<Counter> = Schedule::new(
+            seed,
+            10.0,
+            Duration::from_secs(60),
+            Profile::Demo,
+            &w,
+            ops.clone(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let planned: Vec<_> = s.collect();
+        let memory = planned
+            .iter()
+            .filter(|p| p.category == Category::Memory)
+            .count() as f64
+            / planned.len() as f64;
+        assert!(
+            (memory - 0.6).abs() < 0.01,
+            "seed {seed}: memory share {memory}"
+        );
+    }
+}

@@ -188,15 +188,30 @@ fn demo_command_runs_chaos_and_leaves_nothing_running() {
     let report = demo.state.join("demo-report.json");
     std::fs::create_dir_all(&demo.state).unwrap();
     let (code, out, err) = demo.monkey(&[
-        "demo", "--name", &demo.name, "--duration", "5s", "--seed", "3", "--report", report.to_str().unwrap(),
+        "demo",
+        "--name",
+        &demo.name,
+        "--duration",
+        "5s",
+        "--seed",
+        "3",
+        "--report",
+        report.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains(&format!("Chaos Monkey report — {}@localhost", demo.name)), "{out}");
+    assert!(
+        out.contains(&format!("Chaos Monkey report — {}@localhost", demo.name)),
+        "{out}"
+    );
     assert!(out.contains("Total operations: 50"), "{out}");
     assert!(out.contains("the system survived"), "{out}");
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["seed"], 3);
-    assert!(DemoNode::load(&demo.state, &demo.name).unwrap().is_none(), "state left behind");
+    assert!(
+        DemoNode::load(&demo.state, &demo.name).unwrap().is_none(),
+        "state left behind"
+    );
     // epmd no longer knows the name.
     let epmd = Command::new("epmd").arg("-names").output().unwrap();
     assert!(!String::from_utf8_lossy(&epmd.stdout).contains(&format!("name {} ", demo.name)));

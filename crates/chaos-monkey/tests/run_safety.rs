@@ -14,8 +14,9 @@ const SNAPSHOT: &str = "[{erlang:pid_to_list(P), A} || P <- erlang:processes(), 
 #[test]
 fn no_protected_process_is_touched() {
     let demo = Demo::start("run_safe");
+    // One connection for before and after: its own processes on the node must not come and go.
+    let c = smol::block_on(demo.client());
     let (before, apps_before) = smol::block_on(async {
-        let c = demo.client().await;
         let snap = chaos_beam::eval::eval(&c, SNAPSHOT, &[]).await.unwrap();
         let apps = chaos_beam::eval::eval(
             &c,
@@ -42,7 +43,6 @@ fn no_protected_process_is_touched() {
     ]));
     assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
     smol::block_on(async {
-        let c = demo.client().await;
         // Every kernel, stdlib and system process that existed before is alive, same pid.
         let check = "[P || {P, _} <- Before, not erlang:is_process_alive(erlang:list_to_pid(P))].";
         let dead = chaos_beam::eval::eval(
