@@ -162,3 +162,38 @@ fn dry_run_changes_nothing() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn custom_operations_from_the_config_run() {
+    let demo = Demo::start("run_custom");
+    let config = demo.file("chaos.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "node = \"{}\"\nduration = \"2s\"\nrate = 10\nseed = 1\n[weights]\nstate = 1\n\
+             [ops.ets_modify]\nenabled = false\n[ops.ets_delete]\nenabled = false\n\
+             [ops.registry_corrupt]\nenabled = false\n[ops.clear_mailbox]\nenabled = false\n\
+             [[ops.custom]]\nname = \"count_rows\"\ncategory = \"state\"\nerlang = \"{{rows, ets:info(chaos_demo_store, size), Seed >= 0}}.\"\n",
+            demo.name()
+        ),
+    )
+    .unwrap();
+    let events = demo.file("events.jsonl");
+    let (code, out, err) = run(monkey().args([
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--events",
+        events.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let evs = support::events(&events);
+    assert_eq!(evs.len(), 20);
+    for e in &evs {
+        assert_eq!(e["op"], "count_rows");
+        assert_eq!(e["outcome"], "confirmed", "{e}");
+        assert_eq!(e["detail"], "returned {rows,100,true}", "{e}");
+    }
+}

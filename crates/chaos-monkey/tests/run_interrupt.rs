@@ -1,0 +1,123 @@
+//! A run that is interrupted, and a run whose node dies: the report is
+//! written either way, with the right exit code.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::{monkey, Demo};
+
+/// Wait until the events file has at least `n` lines.
+fn wait_for_events(path: &std::path::Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = std::fs::read_to_string(path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the run produced no events");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_undoes_everything_and_writes_an_interrupted_report() {
+    let demo = Demo::start("run_int");
+    let (report, events) = (demo.file("report.json"), demo.file("events.jsonl"));
+    let child = monkey()
+        .args([
+            "run",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--duration",
+            "60s",
+            "--rate",
+            "20",
+            "--report",
+            report.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_events(&events, 30);
+    let sent = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "stopping took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert!(r["duration_s"].as_f64().unwrap() < 30.0);
+    assert!(
+        r["left_behind"]["audit"].as_array().unwrap().is_empty(),
+        "{}",
+        r["left_behind"]
+    );
+    assert_eq!(r["left_behind"]["pending_effects"], 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INTERRUPTED"));
+}
+
+#[test]
+fn the_node_dying_mid_run_exits_4_with_a_report() {
+    let demo = Demo::start("run_down");
+    let (report, events) = (demo.file("report.json"), demo.file("events.jsonl"));
+    let child = monkey()
+        .args([
+            "run",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--duration",
+            "60s",
+            "--report",
+            report.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_events(&events, 10);
+    let killed = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &demo.os_pid().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("went down"), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["target_lost"].is_string());
+    assert!(r["failure_modes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["kind"] == "node_down"));
+}
