@@ -197,3 +197,41 @@ fn custom_operations_from_the_config_run() {
         assert_eq!(e["detail"], "returned {rows,100,true}", "{e}");
     }
 }
+
+#[test]
+fn protected_names_are_never_victims() {
+    let demo = Demo::start("run_protect");
+    let events = demo.file("events.jsonl");
+    let (code, out, err) = run(monkey().args([
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--duration",
+        "4s",
+        "--rate",
+        "25",
+        "--seed",
+        "11",
+        "--protect-name",
+        "chaos_demo_s*",
+        "--protect-name",
+        "chaos_demo_registry",
+        "--events",
+        events.to_str().unwrap(),
+    ]));
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    let evs = support::events(&events);
+    let hit: Vec<String> = evs
+        .iter()
+        .filter_map(|e| e["victim"]["registered_name"].as_str().map(String::from))
+        .collect();
+    assert!(!hit.is_empty(), "some named victims are expected");
+    for name in &hit {
+        assert!(
+            !name.starts_with("chaos_demo_s") && name != "chaos_demo_registry",
+            "protected {name} was hit"
+        );
+    }
+}
