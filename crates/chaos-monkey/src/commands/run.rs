@@ -19,8 +19,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why the network category does not run yet.
-const NETWORK_NOT_YET: &str = "network chaos is not implemented yet (it arrives with the network issue); the category is skipped and the others are renormalised";
+/// Why the network category may get no operations.
+const NETWORK_NONE: &str = "every network operation is disabled in the config; the category is skipped and the others are renormalised";
 
 /// Everything a run needs, merged and validated.
 #[derive(Debug, Clone)]
@@ -373,7 +373,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     })?;
     let target = Arc::new(target);
     let mut reasons = BTreeMap::new();
-    reasons.insert(Category::Network, NETWORK_NOT_YET.to_string());
+    reasons.insert(Category::Network, NETWORK_NONE.to_string());
     let schedule = Schedule::new(
         s.seed,
         s.rate,

@@ -7,6 +7,7 @@
 
 mod atom_exhaustion;
 mod clear_mailbox;
+mod drop_connection;
 mod ets_churn;
 mod ets_delete;
 mod ets_modify;
@@ -17,7 +18,9 @@ mod kill_supervisor;
 mod kill_worker;
 mod link_crash_chain;
 mod mailbox_flood;
+mod malformed_data;
 mod memory_hog;
+mod mid_request_disconnect;
 mod monitor_kill;
 mod port_exhaustion;
 mod priority;
@@ -83,6 +86,10 @@ pub fn builtin(allow: Allow) -> Vec<Arc<dyn Operation<BeamTarget>>> {
         Arc::new(ets_delete::EtsDelete),
         Arc::new(registry_corrupt::RegistryCorrupt),
         Arc::new(clear_mailbox::ClearMailbox),
+        // network, on the node
+        Arc::new(drop_connection::DropConnection),
+        Arc::new(malformed_data::MalformedData),
+        Arc::new(mid_request_disconnect::MidRequestDisconnect),
         // timing
         Arc::new(suspend::Suspend),
         Arc::new(priority::Priority),

@@ -1,0 +1,125 @@
+//! Network chaos on the node: find the applications' listening TCP ports and
+//! send one of them malformed data from a helper on the node itself (the
+//! traffic stays on the node's loopback): random bytes, an overlong line,
+//! half a frame then silence, or a valid-looking prefix then garbage. The
+//! answer (an error line, or the server closing the connection) is recorded;
+//! confirmed when the data was delivered and the server reacted.
+
+use super::prelude::*;
+
+/// Send malformed input to an application's listener.
+pub struct MalformedData;
+
+const SNIPPET: &str = r#"
+Owners = maps:from_list([{O, true} || O <- Candidates]),
+Listeners = lists:usort([Port || P <- erlang:ports(),
+                erlang:port_info(P, name) =:= {name, "tcp_inet"},
+                {connected, Owner} <- [erlang:port_info(P, connected)],
+                maps:is_key(Owner, Owners),
+                case prim_inet:getstatus(P) of {ok, St} -> lists:member(listen, St); _ -> false end,
+                {ok, {Ip, Port}} <- [inet:sockname(P)],
+                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0}]),
+case Listeners of
+    [] -> {skipped, <<"no application listens on TCP">>};
+    _ ->
+        Port = lists:nth(1 + Pick rem length(Listeners), Listeners),
+        _ = rand:seed(exsss, {Seed, Seed + 1, Seed + 2}),
+        Garbage = fun(N) -> list_to_binary([rand:uniform(256) - 1 || _ <- lists:seq(1, N)]) end,
+        {Payload, Then} = case Kind of
+            random_bytes -> {Garbage(Size), read};
+            overlong_line -> {<<(binary:copy(<<"A">>, Size))/binary, "\n">>, read};
+            half_frame -> {<<"PUT chaos_monkey_half_frame">>, silence};
+            prefix_then_garbage -> {<<"PUT chaos_monkey_key ", (Garbage(Size))/binary, "\n">>, read}
+        end,
+        case gen_tcp:connect({127,0,0,1}, Port, [binary, {active, false}, {packet, raw}, {nodelay, true}], 2000) of
+            {error, Why} ->
+                {failed, iolist_to_binary(io_lib:format("could not connect to port ~b: ~0p", [Port, Why]))};
+            {ok, S} ->
+                Sent = gen_tcp:send(S, Payload),
+                Wait = case Then of read -> 1500; silence -> SilenceMs end,
+                Answer = case gen_tcp:recv(S, 0, Wait) of
+                    {ok, Data} -> {answered, binary:part(Data, 0, min(120, byte_size(Data)))};
+                    {error, closed} -> closed;
+                    {error, timeout} -> no_answer;
+                    {error, E} -> {error, E}
+                end,
+                gen_tcp:close(S),
+                Detail = iolist_to_binary(io_lib:format("sent ~s (~b bytes) to port ~b: ~0p", [Kind, byte_size(Payload), Port, Answer])),
+                M = #{port => Port, bytes => byte_size(Payload),
+                      answer => case Answer of {answered, A} -> A; Other -> iolist_to_binary(io_lib:format("~0p", [Other])) end},
+                case {Sent, Answer} of
+                    {ok, {answered, _}} -> {confirmed, Detail, M};
+                    {ok, closed} -> {confirmed, Detail, M};
+                    {ok, no_answer} when Then =:= silence -> {confirmed, Detail, M};
+                    {ok, _} -> {unconfirmed, Detail};
+                    {{error, SE}, _} -> {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, SE]))}
+                end
+        end
+end.
+"#;
+
+const KINDS: [&str; 4] = [
+    "random_bytes",
+    "overlong_line",
+    "half_frame",
+    "prefix_then_garbage",
+];
+
+impl Operation<BeamTarget> for MalformedData {
+    fn name(&self) -> &'static str {
+        "malformed_data"
+    }
+
+    fn category(&self) -> Category {
+        Category::Network
+    }
+
+    fn describe(&self) -> &'static str {
+        "send random bytes, an overlong line, half a frame or garbage after a valid prefix to an application's listener"
+    }
+
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let kind = KINDS[rng.range_inclusive(0, KINDS.len() as u64 - 1) as usize];
+        let max = match profile {
+            Profile::Demo => 16 * 1024,
+            Profile::Aggressive => 1024 * 1024,
+        };
+        json!({
+            "kind": kind,
+            "size": rng.range_inclusive(16, max),
+            "silence_ms": rng.range_inclusive(50, 1000),
+            "pick": rng.range_inclusive(0, 1_000_000_000),
+            "seed": rng.range_inclusive(1, 1_000_000_000),
+        })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let candidates = match ctx.candidates().await {
+                Ok(c) => c,
+                Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
+            };
+            let pids: Vec<Term> = candidates
+                .iter()
+                .map(|c| Term::from(c.pid.clone()))
+                .collect();
+            let kind = params
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("random_bytes");
+            ctx.reply(
+                SNIPPET,
+                &[
+                    ("Candidates", list(pids)),
+                    ("Pick", int(param(params, "pick"))),
+                    ("Kind", atom(kind)),
+                    ("Size", int(param(params, "size"))),
+                    ("SilenceMs", int(param(params, "silence_ms"))),
+                    ("Seed", int(param(params, "seed"))),
+                ],
+            )
+            .await
+            .outcome()
+        })
+    }
+}

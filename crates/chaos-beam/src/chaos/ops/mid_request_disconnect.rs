@@ -1,0 +1,89 @@
+//! Network chaos on the node: open a connection to an application's
+//! listener from a helper on the node, send part of a request, and drop the
+//! connection abruptly (RST) in the middle of it. Confirmed when the
+//! connection was accepted, the bytes were sent and the reset went out.
+
+use super::prelude::*;
+
+/// Drop a connection in the middle of a request.
+pub struct MidRequestDisconnect;
+
+const SNIPPET: &str = r#"
+Owners = maps:from_list([{O, true} || O <- Candidates]),
+Listeners = lists:usort([Port || P <- erlang:ports(),
+                erlang:port_info(P, name) =:= {name, "tcp_inet"},
+                {connected, Owner} <- [erlang:port_info(P, connected)],
+                maps:is_key(Owner, Owners),
+                case prim_inet:getstatus(P) of {ok, St} -> lists:member(listen, St); _ -> false end,
+                {ok, {Ip, Port}} <- [inet:sockname(P)],
+                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0}]),
+case Listeners of
+    [] -> {skipped, <<"no application listens on TCP">>};
+    _ ->
+        Port = lists:nth(1 + Pick rem length(Listeners), Listeners),
+        T0 = erlang:monotonic_time(microsecond),
+        case gen_tcp:connect({127,0,0,1}, Port, [binary, {active, false}, {nodelay, true}, {linger, {true, 0}}], 2000) of
+            {error, Why} ->
+                {failed, iolist_to_binary(io_lib:format("could not connect to port ~b: ~0p", [Port, Why]))};
+            {ok, S} ->
+                ConnectUs = erlang:monotonic_time(microsecond) - T0,
+                Request = <<"CALL sleep 200\n">>,
+                Part = binary:part(Request, 0, max(1, min(Cut, byte_size(Request)))),
+                Sent = gen_tcp:send(S, Part),
+                timer:sleep(PauseMs),
+                ok = gen_tcp:close(S),
+                Detail = iolist_to_binary(io_lib:format("sent ~b of ~b request bytes to port ~b, then reset the connection after ~b ms",
+                                                        [byte_size(Part), byte_size(Request), Port, PauseMs])),
+                case Sent of
+                    ok -> {confirmed, Detail, #{port => Port, connect_us => ConnectUs, bytes => byte_size(Part)}};
+                    {error, E} -> {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, E]))}
+                end
+        end
+end.
+"#;
+
+impl Operation<BeamTarget> for MidRequestDisconnect {
+    fn name(&self) -> &'static str {
+        "mid_request_disconnect"
+    }
+
+    fn category(&self) -> Category {
+        Category::Network
+    }
+
+    fn describe(&self) -> &'static str {
+        "open a connection to an application's listener, send part of a request, reset it"
+    }
+
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
+        json!({
+            "cut": rng.range_inclusive(1, 15),
+            "pause_ms": rng.range_inclusive(0, 50),
+            "pick": rng.range_inclusive(0, 1_000_000_000),
+        })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let candidates = match ctx.candidates().await {
+                Ok(c) => c,
+                Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
+            };
+            let pids: Vec<Term> = candidates
+                .iter()
+                .map(|c| Term::from(c.pid.clone()))
+                .collect();
+            ctx.reply(
+                SNIPPET,
+                &[
+                    ("Candidates", list(pids)),
+                    ("Pick", int(param(params, "pick"))),
+                    ("Cut", int(param(params, "cut"))),
+                    ("PauseMs", int(param(params, "pause_ms"))),
+                ],
+            )
+            .await
+            .outcome()
+        })
+    }
+}

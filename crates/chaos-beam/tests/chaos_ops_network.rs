@@ -1,0 +1,148 @@
+//! The on-node network operations against the demo system, and proof that
+//! the distribution connection and epmd are never chosen.
+
+mod support;
+
+use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::{BeamTarget, Safety};
+use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
+use chaos_engine::{Outcome, Profile, SeededRng, Status};
+use chaos_testkit::TestNode;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::Demo;
+
+async fn run_op(
+    t: &BeamTarget,
+    name: &str,
+    seed: u64,
+    patch: Option<(&str, serde_json::Value)>,
+) -> Outcome {
+    let ops = builtin(Allow::default());
+    let op = ops.iter().find(|o| o.name() == name).unwrap();
+    let mut params = op.plan(&mut SeededRng::new(seed), Profile::Demo);
+    if let Some((k, v)) = patch {
+        params[k] = v;
+    }
+    op.run(t, &params).await
+}
+
+fn ping(port: u16) -> String {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    w.write_all(b"PING\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_string()
+}
+
+#[test]
+fn drop_connection_closes_a_live_client_connection() {
+    let demo = Demo::start("net_drop");
+    let port = demo.info().service_port;
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(b"PING\n").unwrap();
+    let mut buf = [0u8; 16];
+    let n = client.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"PONG\n");
+    smol::block_on(async {
+        let t = demo.target(Profile::Demo).await;
+        let out = run_op(&t, "drop_connection", 1, None).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        assert!(out.detail.contains("closed port"), "{out:?}");
+        assert_eq!(
+            out.victim.as_ref().and_then(|v| v.application.as_deref()),
+            Some("chaos_demo")
+        );
+    });
+    // The client sees its connection end.
+    let ended = match client.read(&mut buf) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    };
+    assert!(ended, "the client connection is still open");
+    assert_eq!(ping(port), "PONG", "the service still serves");
+}
+
+#[test]
+fn malformed_input_gets_errors_and_the_service_keeps_serving() {
+    let demo = Demo::start("net_bad");
+    let port = demo.info().service_port;
+    smol::block_on(async {
+        let t = demo.target(Profile::Demo).await;
+        for (kind, expect) in [
+            ("overlong_line", "ERR line_too_long"),
+            ("prefix_then_garbage", "ERR"),
+            ("random_bytes", ""),
+            ("half_frame", ""),
+        ] {
+            let out = run_op(
+                &t,
+                "malformed_data",
+                5,
+                Some(("kind", serde_json::json!(kind))),
+            )
+            .await;
+            assert_eq!(out.status, Status::Confirmed, "{kind}: {out:?}");
+            assert!(out.detail.contains(expect), "{kind}: {out:?}");
+            assert!(
+                out.measurements["port"].as_u64() == Some(u64::from(port)),
+                "{kind}: {out:?}"
+            );
+        }
+        let out = run_op(&t, "mid_request_disconnect", 9, None).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let apps = t
+            .client
+            .call("application", "which_applications", vec![])
+            .await
+            .unwrap();
+        assert!(chaos_beam::dist::term::show(&apps).contains("chaos_demo"));
+    });
+    assert_eq!(ping(port), "PONG");
+}
+
+#[test]
+fn distribution_and_epmd_connections_are_never_chosen() {
+    // A plain node with every widening switch on: its only TCP sockets are
+    // the distribution listener and connections and the epmd connection.
+    let node = TestNode::start("net_dist");
+    smol::block_on(async {
+        let opts = ConnectOptions::new(
+            node.name.parse().unwrap(),
+            Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
+        );
+        let client = DistClient::connect(&opts).await.unwrap();
+        let mut safety = Safety::default();
+        safety.include_otp_apps = true;
+        safety.include_no_app = true;
+        let t = BeamTarget::new(client.clone(), Profile::Demo, safety, 1)
+            .await
+            .unwrap();
+        let ports_before = chaos_beam::eval::eval(&client, "length(erlang:ports()).", &[])
+            .await
+            .unwrap();
+        for seed in 0..20 {
+            for op in [
+                "drop_connection",
+                "malformed_data",
+                "mid_request_disconnect",
+            ] {
+                let out = run_op(&t, op, seed, None).await;
+                assert_eq!(out.status, Status::Skipped, "{op}: {out:?}");
+            }
+        }
+        let ports_after = chaos_beam::eval::eval(&client, "length(erlang:ports()).", &[])
+            .await
+            .unwrap();
+        assert_eq!(ports_before, ports_after);
+        assert!(client.closed_reason().is_none());
+        assert!(client.call("erlang", "node", vec![]).await.is_ok());
+    });
+}
