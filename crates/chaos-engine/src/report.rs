@@ -70,6 +70,9 @@ pub struct Report {
     pub left_behind: LeftBehind,
     /// Drawn from what was measured.
     pub recommendations: Vec<String>,
+    /// Target-specific sections (for example what a client workload saw).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extras: BTreeMap<String, Value>,
 }
 
 /// Per-category figures.
@@ -328,6 +331,7 @@ impl Report {
             resources,
             left_behind,
             recommendations: Vec::new(),
+            extras: BTreeMap::new(),
         };
         report.recommendations = recommendations(&report, record);
         report

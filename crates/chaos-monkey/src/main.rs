@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod exit;
 mod output;
+mod workload;
 
 use clap::Parser;
 

@@ -363,6 +363,25 @@ pub fn report_text(r: &Report) -> String {
             m.evidence
         );
     }
+    if let Some(w) = r.extras.get("workload") {
+        let _ = writeln!(
+            s,
+            "\n### Client workload (through {})",
+            w["address"].as_str().unwrap_or("?")
+        );
+        let _ = writeln!(
+            s,
+            "- {} requests, {} answered as expected; latency p50 {} µs, p99 {} µs, max {} µs",
+            w["requests"], w["ok"], w["latency_p50_us"], w["latency_p99_us"], w["latency_max_us"]
+        );
+        let _ = writeln!(s, "- error answers: {}", w["err_answers"]);
+        let _ = writeln!(s, "- connection errors: {}", w["connection_errors"]);
+        let _ = writeln!(
+            s,
+            "- lost writes (acknowledged PUT, wrong or missing GET): {}",
+            w["lost_writes"]
+        );
+    }
     let _ = writeln!(s, "\n### Resource trends (start / peak / end)");
     for (name, t) in &r.resources {
         let fmt = |v: u64| {

@@ -42,6 +42,8 @@ pub struct RunSettings {
     pub max_in_flight: usize,
     pub progress: bool,
     pub verbose: bool,
+    /// A client workload to run during the chaos: (address, clients, requests per second per client).
+    pub workload: Option<(std::net::SocketAddr, usize, f64)>,
 }
 
 impl RunSettings {
@@ -65,6 +67,7 @@ impl RunSettings {
             max_in_flight: 64,
             progress: true,
             verbose: false,
+            workload: None,
         }
     }
 }
@@ -302,6 +305,7 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
         max_in_flight: args.max_in_flight,
         progress: !args.no_progress,
         verbose,
+        workload: None,
     })
 }
 
@@ -488,6 +492,9 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         max_in_flight: s.max_in_flight,
         ..RunConfig::default()
     };
+    let workload = s
+        .workload
+        .map(|(addr, clients, rate)| crate::workload::Workload::start(addr, clients, rate));
     let record = smol::block_on(chaos_engine::run(
         target.clone(),
         schedule,
@@ -495,6 +502,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         stop,
         &mut observer,
     ));
+    let workload = workload.map(|w| smol::block_on(w.stop()));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -522,6 +530,19 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         },
         &record,
     );
+    let mut report = report;
+    if let Some(w) = &workload {
+        report.extras.insert(
+            "workload".to_string(),
+            serde_json::to_value(w).expect("serialisable"),
+        );
+        if w.lost_writes > 0 {
+            report.recommendations.insert(
+                0,
+                format!("The client workload saw {} acknowledged writes read back wrong or missing: the store loses data under chaos.", w.lost_writes),
+            );
+        }
+    }
     client.close();
     if let Some(p) = &s.report {
         std::fs::write(
