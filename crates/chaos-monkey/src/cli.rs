@@ -101,6 +101,11 @@ pub struct RunArgs {
     /// Write every operation here, one JSON object per line.
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
+    /// Put a fault proxy in front of a service: LISTEN=UPSTREAM, both loopback
+    /// IP:PORT (e.g. 127.0.0.1:5555=127.0.0.1:4000); clients connect to LISTEN.
+    /// Enables the proxy_* network operations (repeatable).
+    #[arg(long, value_name = "LISTEN=UPSTREAM")]
+    pub proxy: Vec<String>,
     /// Print the schedule and the victims it would pick; touch nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub report: Option<PathBuf>,
     /// Events file.
     pub events: Option<PathBuf>,
+    /// Fault proxies, `LISTEN=UPSTREAM`.
+    pub proxies: Option<Vec<String>>,
     /// Safety rules.
     #[serde(default)]
     pub safety: SafetyConfig,
@@ -195,6 +197,26 @@ pub fn table_weights(t: &BTreeMap<String, i64>) -> Result<BTreeMap<Category, u32
     Ok(out)
 }
 
+/// Parse `LISTEN=UPSTREAM` (loopback IP:PORT on both sides).
+pub fn parse_proxy(s: &str) -> Result<(std::net::SocketAddr, std::net::SocketAddr), String> {
+    let (l, u) = s.split_once('=').ok_or_else(|| {
+        format!("'{s}' is not LISTEN=UPSTREAM (for example 127.0.0.1:5555=127.0.0.1:4000)")
+    })?;
+    let addr = |t: &str, what: &str| -> Result<std::net::SocketAddr, String> {
+        let a: std::net::SocketAddr = t
+            .trim()
+            .parse()
+            .map_err(|_| format!("{what} '{t}' is not IP:PORT (for example 127.0.0.1:4000)"))?;
+        if !a.ip().is_loopback() {
+            return Err(format!(
+                "{what} {a} is not a loopback address: the proxy only works on 127.0.0.0/8 and ::1"
+            ));
+        }
+        Ok(a)
+    };
+    Ok((addr(l, "LISTEN")?, addr(u, "UPSTREAM")?))
+}
+
 /// Parse a profile name.
 pub fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
@@ -278,5 +300,15 @@ erlang = "ets:info(chaos_demo_store, size)."
         let mut t = BTreeMap::new();
         t.insert("memory".to_string(), -1);
         assert!(table_weights(&t).is_err());
+        assert!(parse_proxy("127.0.0.1:1=127.0.0.1:2").is_ok());
+        assert!(parse_proxy("127.0.0.1:1")
+            .unwrap_err()
+            .contains("LISTEN=UPSTREAM"));
+        assert!(parse_proxy("10.0.0.1:1=127.0.0.1:2")
+            .unwrap_err()
+            .contains("not a loopback"));
+        assert!(parse_proxy("127.0.0.1:1=localhost:2")
+            .unwrap_err()
+            .contains("not IP:PORT"));
     }
 }

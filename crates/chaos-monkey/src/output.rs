@@ -382,6 +382,23 @@ pub fn report_text(r: &Report) -> String {
             w["lost_writes"]
         );
     }
+    if let Some(ps) = r.extras.get("proxies").and_then(|v| v.as_array()) {
+        let _ = writeln!(s, "\n### Fault proxies");
+        for p in ps {
+            let faults = p["faults"].as_array().map(|f| f.len()).unwrap_or(0);
+            let _ = writeln!(
+                s,
+                "- {} → {}: {} connections ({} reset, {} refused), {} B up / {} B down, {faults} faults applied",
+                p["listen_addr"].as_str().unwrap_or("?"),
+                p["upstream_addr"].as_str().unwrap_or("?"),
+                p["connections_accepted"],
+                p["connections_reset"],
+                p["connections_refused"],
+                p["bytes_upstream"],
+                p["bytes_downstream"]
+            );
+        }
+    }
     let _ = writeln!(s, "\n### Resource trends (start / peak / end)");
     for (name, t) in &r.resources {
         let fmt = |v: u64| {

@@ -235,3 +235,71 @@ fn protected_names_are_never_victims() {
         );
     }
 }
+
+#[test]
+fn proxy_faults_run_against_the_service_and_end_with_the_run() {
+    let demo = Demo::start("run_proxy");
+    let port = demo.node.as_ref().unwrap().info.service_port;
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let events = demo.file("events.jsonl");
+    let report = demo.file("report.json");
+    let proxy = format!("{listen}=127.0.0.1:{port}");
+    let (code, out, err) = run(monkey().args([
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--duration",
+        "4s",
+        "--rate",
+        "10",
+        "--seed",
+        "2",
+        "--weights",
+        "network=1",
+        "--proxy",
+        &proxy,
+        "--events",
+        events.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    let evs = support::events(&events);
+    let proxy_ops: Vec<&serde_json::Value> = evs
+        .iter()
+        .filter(|e| e["op"].as_str().unwrap().starts_with("proxy_"))
+        .collect();
+    assert!(
+        proxy_ops.len() >= 20,
+        "{} proxy operations",
+        proxy_ops.len()
+    );
+    assert!(
+        proxy_ops
+            .iter()
+            .filter(|e| e["outcome"] == "confirmed")
+            .count()
+            >= proxy_ops.len() / 2
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["extras"]["proxies"][0]["listen_addr"], listen.to_string());
+    // The proxy released its port when the run ended.
+    std::net::TcpListener::bind(listen).expect("the proxy's port is free again");
+    let bad = run(monkey().args([
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--proxy",
+        "10.1.2.3:80=127.0.0.1:1",
+    ]));
+    assert_eq!(bad.0, 2, "{}", bad.2);
+    assert!(bad.2.contains("not a loopback address"), "{}", bad.2);
+}

@@ -32,10 +32,12 @@
 //!   trait, `Toxic` (like Toxiproxy's `toxics/` folder);
 //! * `conn` — one proxied connection: upstream connect, kill switch
 //!   (reset / shutdown);
-//! * `pump` — moving bytes one way, fast path and faulty path.
+//! * `pump` — moving bytes one way, fast path and faulty path;
+//! * [`ops`] — the faults as chaos-engine operations, for any target with proxies.
 
 mod conn;
 pub mod fault;
+pub mod ops;
 pub mod proxy;
 mod pump;
 pub mod stats;

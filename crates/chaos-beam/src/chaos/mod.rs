@@ -176,6 +176,7 @@ pub struct BeamTarget {
     affected: Affected,
     kills: Mutex<VecDeque<Instant>>,
     baseline_apps: Vec<String>,
+    proxies: Vec<chaos_proxy::Proxy>,
 }
 
 impl BeamTarget {
@@ -198,7 +199,14 @@ impl BeamTarget {
             affected: Affected::default(),
             kills: Mutex::new(VecDeque::new()),
             baseline_apps,
+            proxies: Vec::new(),
         })
+    }
+
+    /// Fault proxies in front of the node's services (for the proxy operations).
+    pub fn with_proxies(mut self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
+        self.proxies = proxies;
+        self
     }
 
     /// The applications running when the run started.
@@ -442,6 +450,12 @@ fn apps_of(sample: &Term) -> Vec<String> {
         .iter()
         .filter_map(|a| a.as_text())
         .collect()
+}
+
+impl chaos_proxy::ops::ProxyHost for BeamTarget {
+    fn proxies(&self) -> &[chaos_proxy::Proxy] {
+        &self.proxies
+    }
 }
 
 impl Target for BeamTarget {

@@ -137,12 +137,11 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     settings.report = args.report.clone();
     settings.events = args.events.clone();
     settings.progress = !args.no_progress;
-    // A small client workload, so the chaos is felt by a real client.
-    settings.workload = Some((
-        std::net::SocketAddr::from(([127, 0, 0, 1], node.info.service_port)),
-        2,
-        5.0,
-    ));
+    // A fault proxy in front of the demo service, and a small client workload
+    // through it, so network chaos is felt by a real client.
+    let service = std::net::SocketAddr::from(([127, 0, 0, 1], node.info.service_port));
+    settings.proxies = vec![(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), service)];
+    settings.workload = Some((service, 2, 5.0));
     let result = super::run::execute(&settings);
     if args.keep {
         eprintln!(

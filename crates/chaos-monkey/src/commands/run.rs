@@ -44,6 +44,8 @@ pub struct RunSettings {
     pub verbose: bool,
     /// A client workload to run during the chaos: (address, clients, requests per second per client).
     pub workload: Option<(std::net::SocketAddr, usize, f64)>,
+    /// Fault proxies to start: (listen, upstream).
+    pub proxies: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 impl RunSettings {
@@ -68,6 +70,7 @@ impl RunSettings {
             progress: true,
             verbose: false,
             workload: None,
+            proxies: Vec::new(),
         }
     }
 }
@@ -284,6 +287,22 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
         call_timeout: args.call_timeout,
         tick: args.tick,
     };
+    let proxies = if args.proxy.is_empty() {
+        file.proxies
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                config::parse_proxy(p)
+                    .map_err(|e| usage(format!("{}: proxies: {e}", at("proxies"))))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        args.proxy
+            .iter()
+            .map(|p| config::parse_proxy(p).map_err(|e| cfg_err(ConfigError::flag("--proxy", e))))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     if args.max_in_flight == 0 {
         return Err(usage("--max-in-flight must be at least 1"));
     }
@@ -306,6 +325,7 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
         progress: !args.no_progress,
         verbose,
         workload: None,
+        proxies,
     })
 }
 
@@ -344,10 +364,16 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The operations of a run, with their weights.
+/// The operations of a run, with their weights. Proxy faults only when proxies run.
 fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<BeamTarget>>, u32)> {
+    let proxy_ops = if s.proxies.is_empty() {
+        Vec::new()
+    } else {
+        chaos_proxy::ops::proxy_ops::<BeamTarget>()
+    };
     let mut ops: Vec<(Arc<dyn Operation<BeamTarget>>, u32)> = builtin(s.allow)
         .into_iter()
+        .chain(proxy_ops)
         .filter_map(|op| {
             let (enabled, weight) = s.op_settings.get(op.name()).copied().unwrap_or((true, 1));
             enabled.then_some((op, weight))
@@ -375,7 +401,22 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             CliError::failed(e)
         }
     })?;
-    let target = Arc::new(target);
+    // Fault proxies (real runs only; a dry run starts nothing).
+    let mut proxies = Vec::new();
+    if !s.dry_run {
+        for (listen, upstream) in &s.proxies {
+            let p = smol::block_on(chaos_proxy::Proxy::start(*listen, *upstream))
+                .map_err(|e| CliError::usage(format!("--proxy {listen}={upstream}: {e}")))?;
+            eprintln!(
+                "  proxy {} → {} (clients connect to {})",
+                p.listen_addr(),
+                p.upstream_addr(),
+                p.listen_addr()
+            );
+            proxies.push(p);
+        }
+    }
+    let target = Arc::new(target.with_proxies(proxies.clone()));
     let mut reasons = BTreeMap::new();
     reasons.insert(Category::Network, NETWORK_NONE.to_string());
     let schedule = Schedule::new(
@@ -492,9 +533,15 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         max_in_flight: s.max_in_flight,
         ..RunConfig::default()
     };
-    let workload = s
-        .workload
-        .map(|(addr, clients, rate)| crate::workload::Workload::start(addr, clients, rate));
+    // The workload goes through the proxy in front of its address, when there is one.
+    let workload = s.workload.map(|(addr, clients, rate)| {
+        let via = proxies
+            .iter()
+            .find(|p| p.upstream_addr() == addr)
+            .map(|p| p.listen_addr())
+            .unwrap_or(addr);
+        crate::workload::Workload::start(via, clients, rate)
+    });
     let record = smol::block_on(chaos_engine::run(
         target.clone(),
         schedule,
@@ -503,6 +550,11 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         &mut observer,
     ));
     let workload = workload.map(|w| smol::block_on(w.stop()));
+    // Every proxy fault has ended (effects undone); close the proxies' connections and release their ports.
+    let proxy_stats: Vec<_> = proxies.iter().map(|p| p.stats()).collect();
+    for p in &proxies {
+        smol::block_on(p.shutdown());
+    }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -531,6 +583,12 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         &record,
     );
     let mut report = report;
+    if !proxy_stats.is_empty() {
+        report.extras.insert(
+            "proxies".to_string(),
+            serde_json::to_value(&proxy_stats).expect("serialisable"),
+        );
+    }
     if let Some(w) = &workload {
         report.extras.insert(
             "workload".to_string(),
