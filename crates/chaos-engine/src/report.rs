@@ -54,6 +54,10 @@ pub struct Report {
     pub interrupted: bool,
     /// The target went away: why.
     pub target_lost: Option<String>,
+    /// The circuit breaker stopped the chaos early: why.
+    pub breaker_tripped: Option<String>,
+    /// One line: survived or not, how many failure modes.
+    pub verdict: String,
     /// Per category, keyed `process`, `memory`, `network`, `state`, `timing`.
     pub by_category: BTreeMap<String, CategoryStats>,
     /// Per operation.
@@ -64,6 +68,8 @@ pub struct Report {
     pub skip_reasons: Vec<ReasonCount>,
     /// What broke.
     pub failure_modes: Vec<FailureMode>,
+    /// Time to detect and to recover from kills, per application and per operation.
+    pub recovery: Vec<RecoveryRow>,
     /// Start / peak / end of each resource count.
     pub resources: BTreeMap<String, Trend>,
     /// What the monkey could not put back.
@@ -143,6 +149,27 @@ pub struct FailureMode {
     pub recovered: bool,
 }
 
+/// Time-to-recover figures of one group of kills.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryRow {
+    /// `application` or `operation`.
+    pub by: String,
+    /// Which one.
+    pub key: String,
+    /// Kills whose recovery was watched.
+    pub kills: u64,
+    /// Of those, back within the recovery window.
+    pub recovered: u64,
+    /// Time to recover, milliseconds.
+    pub p50_ms: u64,
+    /// Time to recover, milliseconds.
+    pub p95_ms: u64,
+    /// Time to recover, milliseconds.
+    pub max_ms: u64,
+    /// Time from the kill to its `'DOWN'`, microseconds (median).
+    pub detect_p50_us: u64,
+}
+
 /// Start / peak / end of a resource.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trend {
@@ -200,6 +227,8 @@ pub struct ReportInput<'a> {
     pub skipped_categories: &'a [SkippedCategory],
     /// The target's after-run audit.
     pub audit: Vec<String>,
+    /// How long a problem may last before it is a failure mode.
+    pub recovery_window: std::time::Duration,
 }
 
 impl Report {
@@ -289,7 +318,19 @@ impl Report {
         };
         let survived = record.target_lost.is_none()
             && matches!(record.samples.last(), Some(Ok(s)) if s.healthy);
-        let failure_modes = failure_modes(record, &ok_samples);
+        let mut failure_modes = failure_modes(record, &ok_samples, input.recovery_window);
+        failure_modes.extend(kill_failures(record));
+        for a in input.audit.iter().filter(|a| a.contains("still suspended")) {
+            failure_modes.push(FailureMode {
+                kind: "timing_anomaly".to_string(),
+                subject: a.clone(),
+                first_seen_ms: record.elapsed.as_millis() as u64,
+                last_seen_ms: record.elapsed.as_millis() as u64,
+                evidence: serde_json::json!({ "detail": format!("after clean-up: {a}") }),
+                recovered: false,
+            });
+        }
+        let recovery = recovery_rows(record);
         let resources = trends(&ok_samples);
         let left_behind = LeftBehind {
             undo_failures: record.undo_failures.clone(),
@@ -323,17 +364,30 @@ impl Report {
             survived,
             interrupted: record.interrupted,
             target_lost: record.target_lost.clone(),
+            breaker_tripped: record.breaker_tripped.clone(),
+            verdict: String::new(),
             by_category,
             by_op,
             error_reasons,
             skip_reasons,
             failure_modes,
+            recovery,
             resources,
             left_behind,
             recommendations: Vec::new(),
             extras: BTreeMap::new(),
         };
         report.recommendations = recommendations(&report, record);
+        report.verdict = match (
+            &report.target_lost,
+            report.failure_modes.len(),
+            report.survived,
+        ) {
+            (Some(why), _, _) => format!("the target went down: {why}"),
+            (None, 0, true) => "survived; no failure mode found".to_string(),
+            (None, n, true) => format!("survived, but {n} failure mode(s) found"),
+            (None, n, false) => format!("did not survive; {n} failure mode(s) found"),
+        };
         report
     }
 }
@@ -347,32 +401,79 @@ fn reasons(map: BTreeMap<(String, String), u64>) -> Vec<ReasonCount> {
     v
 }
 
-fn failure_modes(record: &RunRecord, samples: &[&Sample]) -> Vec<FailureMode> {
-    let mut modes: BTreeMap<(String, String), FailureMode> = BTreeMap::new();
+/// Problems become failure modes when immediate, when one stretch of
+/// consecutive sightings lasts at least the recovery window, or when still
+/// there in the final sample (taken after clean-up and the recovery window).
+fn failure_modes(
+    record: &RunRecord,
+    samples: &[&Sample],
+    window: std::time::Duration,
+) -> Vec<FailureMode> {
+    struct Track {
+        first: u64,
+        last: u64,
+        streak_start: Option<u64>,
+        longest_ms: u64,
+        immediate: bool,
+        detail: String,
+        sightings: u64,
+    }
+    let mut tracks: BTreeMap<(String, String), Track> = BTreeMap::new();
     for s in samples {
+        let here: Vec<(String, String)> = s
+            .problems
+            .iter()
+            .map(|p| (p.kind.clone(), p.subject.clone()))
+            .collect();
         for p in &s.problems {
-            let m = modes
+            let t = tracks
                 .entry((p.kind.clone(), p.subject.clone()))
-                .or_insert_with(|| FailureMode {
-                    kind: p.kind.clone(),
-                    subject: p.subject.clone(),
-                    first_seen_ms: s.t_ms,
-                    last_seen_ms: s.t_ms,
-                    evidence: serde_json::json!({ "detail": p.detail }),
-                    recovered: true,
+                .or_insert(Track {
+                    first: s.t_ms,
+                    last: s.t_ms,
+                    streak_start: None,
+                    longest_ms: 0,
+                    immediate: false,
+                    detail: p.detail.clone(),
+                    sightings: 0,
                 });
-            m.last_seen_ms = s.t_ms;
+            t.last = s.t_ms;
+            t.sightings += 1;
+            t.immediate |= p.immediate;
+            t.detail = p.detail.clone();
+            let start = *t.streak_start.get_or_insert(s.t_ms);
+            t.longest_ms = t.longest_ms.max(s.t_ms - start);
+        }
+        for (key, t) in tracks.iter_mut() {
+            if !here.contains(key) {
+                t.streak_start = None;
+            }
         }
     }
     let last = samples.last();
-    for m in modes.values_mut() {
-        m.recovered = last.is_some_and(|s| {
-            !s.problems
+    let window_ms = window.as_millis() as u64;
+    let mut out = Vec::new();
+    for ((kind, subject), t) in tracks {
+        let at_end = last.is_some_and(|s| {
+            s.problems
                 .iter()
-                .any(|p| p.kind == m.kind && p.subject == m.subject)
+                .any(|p| p.kind == kind && p.subject == subject)
         });
+        if t.immediate || at_end || t.longest_ms >= window_ms {
+            out.push(FailureMode {
+                kind,
+                subject,
+                first_seen_ms: t.first,
+                last_seen_ms: t.last,
+                evidence: serde_json::json!({
+                    "detail": t.detail,
+                    "sightings": t.sightings,
+                    "longest_ms": t.longest_ms,
+                }),
+                recovered: !at_end,
+            });
+        }
     }
-    let mut out: Vec<FailureMode> = modes.into_values().collect();
     if let Some(reason) = &record.target_lost {
         out.push(FailureMode {
             kind: "node_down".to_string(),
@@ -384,6 +485,85 @@ fn failure_modes(record: &RunRecord, samples: &[&Sample]) -> Vec<FailureMode> {
         });
     }
     out
+}
+
+/// Kills whose victim was not back within the recovery window (or that nobody restarts).
+fn kill_failures(record: &RunRecord) -> Vec<FailureMode> {
+    record
+        .events
+        .iter()
+        .filter(|e| e.killed && e.measurements.get("recovered") == Some(&Value::Bool(false)))
+        .map(|e| {
+            let who = e
+                .victim
+                .as_ref()
+                .map(|v| v.registered_name.clone().unwrap_or_else(|| v.pid.clone()))
+                .unwrap_or_default();
+            FailureMode {
+                kind: "process_crash".to_string(),
+                subject: who,
+                first_seen_ms: e.t_ms,
+                last_seen_ms: e.t_ms,
+                evidence: serde_json::json!({ "op": e.op, "detail": e.detail, "victim": e.victim, "measurements": e.measurements }),
+                recovered: false,
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn recovery_rows(record: &RunRecord) -> Vec<RecoveryRow> {
+    let mut groups: BTreeMap<(String, String), (Vec<u64>, Vec<u64>, u64)> = BTreeMap::new();
+    for e in record.events.iter().filter(|e| e.killed) {
+        let restart = e.measurements.get("restart_ms").and_then(Value::as_u64);
+        let watched =
+            restart.is_some() || e.measurements.get("recovered") == Some(&Value::Bool(false));
+        if !watched {
+            continue;
+        }
+        let detect = e.measurements.get("detect_us").and_then(Value::as_u64);
+        let app = e
+            .victim
+            .as_ref()
+            .and_then(|v| v.application.clone())
+            .unwrap_or_else(|| "(none)".into());
+        for key in [
+            ("application".to_string(), app),
+            ("operation".to_string(), e.op.to_string()),
+        ] {
+            let g = groups.entry(key).or_default();
+            g.2 += 1;
+            if let Some(r) = restart {
+                g.0.push(r);
+            }
+            if let Some(d) = detect {
+                g.1.push(d);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((by, key), (mut rec, mut det, kills))| {
+            rec.sort_unstable();
+            det.sort_unstable();
+            RecoveryRow {
+                by,
+                key,
+                kills,
+                recovered: rec.len() as u64,
+                p50_ms: percentile(&rec, 0.5),
+                p95_ms: percentile(&rec, 0.95),
+                max_ms: rec.last().copied().unwrap_or(0),
+                detect_p50_us: percentile(&det, 0.5),
+            }
+        })
+        .collect()
 }
 
 fn trends(samples: &[&Sample]) -> BTreeMap<String, Trend> {

@@ -44,6 +44,10 @@ pub struct Problem {
     pub subject: String,
     /// Evidence text.
     pub detail: String,
+    /// A failure mode at its first sighting (an application stopped, a limit
+    /// crossed); otherwise only when it lasts longer than the recovery window
+    /// or is still there at the end.
+    pub immediate: bool,
 }
 
 /// One executed operation, as written to the events file.
@@ -124,6 +128,10 @@ pub struct RunConfig {
     pub sample_every: Duration,
     /// How long to wait at the end for operations and undos to finish.
     pub drain_timeout: Duration,
+    /// After clean-up, keep sampling up to this long for the target to recover.
+    pub recovery_window: Duration,
+    /// Stop the chaos when the steady state stays broken this long (`None`: never).
+    pub breaker: Option<Duration>,
 }
 
 impl Default for RunConfig {
@@ -133,6 +141,8 @@ impl Default for RunConfig {
             max_in_flight: 64,
             sample_every: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(30),
+            recovery_window: Duration::from_secs(5),
+            breaker: None,
         }
     }
 }
@@ -165,7 +175,9 @@ pub struct RunRecord {
     pub interrupted: bool,
     /// The target went away: why.
     pub target_lost: Option<String>,
-    /// Actual duration.
+    /// The circuit breaker stopped the chaos: why.
+    pub breaker_tripped: Option<String>,
+    /// Actual duration (chaos, clean-up and recovery).
     pub elapsed: Duration,
 }
 
@@ -281,6 +293,7 @@ pub async fn run<C: Target>(
     let end = started + cfg.duration;
     // Phase 1: until the schedule is done and the duration is over (or a stop).
     let mut schedule_done = false;
+    let mut broken_since: Option<Instant> = None;
     loop {
         if schedule_done && Instant::now() >= end {
             break;
@@ -312,10 +325,45 @@ pub async fn run<C: Target>(
                 stop.stop();
                 break;
             }
+            Msg::Sample(s) => {
+                let broken = match &s {
+                    Ok(s) => !s.problems.is_empty(),
+                    Err(_) => true,
+                };
+                broken_since = if broken {
+                    broken_since.or(Some(Instant::now()))
+                } else {
+                    None
+                };
+                let tripped = cfg
+                    .breaker
+                    .zip(broken_since)
+                    .is_some_and(|(limit, since)| since.elapsed() >= limit);
+                let what = match &s {
+                    Ok(s) => s
+                        .problems
+                        .iter()
+                        .map(|p| p.detail.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    Err(e) => e.clone(),
+                };
+                handle(Msg::Sample(s), &mut record, observer);
+                if tripped {
+                    record.breaker_tripped = Some(format!(
+                        "the steady state stayed broken for {:.1} s: {what}",
+                        broken_since
+                            .map(|t| t.elapsed().as_secs_f64())
+                            .unwrap_or(0.0)
+                    ));
+                    stop.stop();
+                    break;
+                }
+            }
             other => handle(other, &mut record, observer),
         }
     }
-    if stop.is_stopped() && record.target_lost.is_none() {
+    if stop.is_stopped() && record.target_lost.is_none() && record.breaker_tripped.is_none() {
         record.interrupted = true;
     }
     stop.stop();
@@ -348,17 +396,49 @@ pub async fn run<C: Target>(
     record.pending_effects = effects.load(Ordering::SeqCst);
     drop(sampler);
     drop(watcher);
-    // A last sample after everything was put back.
+    // Phase 3: after everything was put back, give the target its recovery
+    // window; the last sample is the verdict.
     if record.target_lost.is_none() {
-        let mut s = ctx.sample().await;
-        if let Ok(s) = &mut s {
-            s.t_ms = started.elapsed().as_millis() as u64;
+        let deadline = Instant::now() + cfg.recovery_window;
+        loop {
+            let mut s = ctx.sample().await;
+            if let Ok(s) = &mut s {
+                s.t_ms = started.elapsed().as_millis() as u64;
+            }
+            let clean = matches!(&s, Ok(s) if s.problems.is_empty() && s.healthy);
+            let lost = matches!(&s, Err(_)) && ctx_gone_now(&*ctx).await;
+            observer(Update::Sample(&s));
+            record.samples.push(s);
+            if lost {
+                record.target_lost =
+                    Some("the target stopped answering during the recovery window".to_string());
+                break;
+            }
+            if clean || Instant::now() >= deadline {
+                break;
+            }
+            smol::Timer::after(
+                cfg.sample_every
+                    .min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
         }
-        observer(Update::Sample(&s));
-        record.samples.push(s);
     }
     record.elapsed = started.elapsed();
     record
+}
+
+/// `true` when the target is gone already (checked without waiting).
+async fn ctx_gone_now<C: Target>(ctx: &C) -> bool {
+    let gone = ctx.gone();
+    matches!(
+        futures::future::select(
+            gone,
+            Box::pin(smol::Timer::after(Duration::from_millis(50)))
+        )
+        .await,
+        futures::future::Either::Left(_)
+    )
 }
 
 fn handle(msg: Msg, record: &mut RunRecord, observer: &mut (dyn FnMut(Update<'_>) + Send)) {

@@ -47,6 +47,7 @@ impl Target for Counter {
                         kind: "supervisor_collapse".into(),
                         subject: "app".into(),
                         detail: "gone".into(),
+                        immediate: true,
                     }]
                 } else {
                     vec![]
@@ -220,6 +221,7 @@ fn runs_on_time_undoes_every_effect_and_reports() {
             shares: &shares,
             skipped_categories: &[],
             audit: vec![],
+            recovery_window: Duration::from_secs(5),
         },
         &record,
     );
@@ -301,6 +303,7 @@ fn problems_become_failure_modes() {
             shares: &shares,
             skipped_categories: &[],
             audit: vec![],
+            recovery_window: Duration::from_secs(5),
         },
         &record,
     );

@@ -139,6 +139,33 @@ pub struct RunArgs {
     /// Allow opening many ports (bounded, released).
     #[arg(long)]
     pub allow_port_exhaustion: bool,
+    /// A broken steady state may last this long before it counts as a failure mode [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub recovery_window: Option<String>,
+    /// A message queue longer than this is a mailbox overflow [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub mailbox_threshold: Option<u64>,
+    /// Node memory above this share (0–1) of the machine's memory is exhaustion [default: 0.9].
+    #[arg(long, value_name = "SHARE")]
+    pub memory_threshold: Option<f64>,
+    /// Process, port, atom and ETS counts above this share (0–1) of their limits are exhaustion [default: 0.8].
+    #[arg(long, value_name = "SHARE")]
+    pub limit_threshold: Option<f64>,
+    /// A process or ETS count this far above its value at the start is a leak [default: 200].
+    #[arg(long, value_name = "N")]
+    pub leak_threshold: Option<u64>,
+    /// A TCP probe: 'ADDR|SEND|EXPECT_REGEX[|OBJECTIVE]', e.g. '127.0.0.1:4000|PING|^PONG$|200ms' (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    pub probe_tcp: Vec<String>,
+    /// An Erlang expression evaluated on the node every second that must return true (repeatable).
+    #[arg(long, value_name = "EXPR")]
+    pub probe_erlang: Vec<String>,
+    /// Stop the chaos when the steady state stays broken this long [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub breaker: Option<String>,
+    /// Never stop the chaos early because the steady state is broken.
+    #[arg(long)]
+    pub keep_going: bool,
     /// At most this many operations in flight at once.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_in_flight: usize,

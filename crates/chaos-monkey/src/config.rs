@@ -43,6 +43,40 @@ pub struct FileConfig {
     /// Per-operation settings and custom operations.
     #[serde(default)]
     pub ops: OpsConfig,
+    /// Detection thresholds.
+    #[serde(default)]
+    pub detect: DetectConfig,
+    /// Probes.
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
+}
+
+/// `[detect]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    pub recovery_window: Option<String>,
+    pub mailbox_threshold: Option<u64>,
+    pub memory_threshold: Option<f64>,
+    pub limit_threshold: Option<f64>,
+    pub leak_threshold: Option<u64>,
+    pub breaker: Option<String>,
+    pub keep_going: Option<bool>,
+}
+
+/// `[[probes]]`: `type = "tcp"` with `address`, `send`, `expect`, `objective`; or `type = "erlang"` with `expr`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
+pub enum ProbeConfig {
+    Tcp {
+        address: String,
+        send: String,
+        expect: String,
+        objective: Option<String>,
+    },
+    Erlang {
+        expr: String,
+    },
 }
 
 /// `[safety]`.

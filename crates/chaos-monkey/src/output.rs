@@ -285,6 +285,10 @@ pub fn report_text(r: &Report) -> String {
     };
     let _ = writeln!(s, "- Survival rate: {} — {verdict}", share(r.survival_rate));
     let _ = writeln!(s, "  ({})", r.survival_definition);
+    let _ = writeln!(s, "- Verdict: {}", r.verdict);
+    if let Some(why) = &r.breaker_tripped {
+        let _ = writeln!(s, "- Circuit breaker: chaos stopped early — {why}");
+    }
 
     let _ = writeln!(s, "\n### Chaos distribution");
     let _ = writeln!(
@@ -348,20 +352,47 @@ pub fn report_text(r: &Report) -> String {
         let _ = writeln!(s, "None found.");
     }
     for m in &r.failure_modes {
+        let detail = m
+            .evidence
+            .get("detail")
+            .and_then(|d| d.as_str())
+            .map(String::from)
+            .unwrap_or_else(|| m.evidence.to_string());
+        let state = if m.recovered {
+            "recovered"
+        } else {
+            "NOT recovered"
+        };
         let _ = writeln!(
             s,
-            "- {} ({}): first seen {:.1} s, last seen {:.1} s, {} — {}",
+            "- {} ({}): first seen {:.1} s, last seen {:.1} s, {state} — {detail}",
             m.kind,
             m.subject,
             m.first_seen_ms as f64 / 1000.0,
             m.last_seen_ms as f64 / 1000.0,
-            if m.recovered {
-                "recovered"
-            } else {
-                "NOT recovered"
-            },
-            m.evidence
         );
+    }
+    if !r.recovery.is_empty() {
+        let _ = writeln!(s, "\n### Time to recover from kills");
+        let _ = writeln!(
+            s,
+            "| by | which | kills | back in time | p50 ms | p95 ms | max ms | detect p50 µs |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+        for row in &r.recovery {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                row.by,
+                row.key,
+                row.kills,
+                row.recovered,
+                row.p50_ms,
+                row.p95_ms,
+                row.max_ms,
+                row.detect_p50_us
+            );
+        }
     }
     if let Some(w) = r.extras.get("workload") {
         let _ = writeln!(

@@ -13,6 +13,7 @@
 //! for long.
 
 pub mod custom;
+pub mod detect;
 mod helper;
 pub mod ops;
 mod safety;
@@ -24,10 +25,10 @@ use crate::dist::json::to_json;
 use crate::dist::term::{atom, list, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{eval_with_timeout, EvalError};
-use chaos_engine::{Outcome, Problem, Profile, Sample, SeededRng, Target, Victim};
+use chaos_engine::{Outcome, Profile, Sample, SeededRng, Target, Victim};
 use futures::future::BoxFuture;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -177,6 +178,7 @@ pub struct BeamTarget {
     kills: Mutex<VecDeque<Instant>>,
     baseline_apps: Vec<String>,
     proxies: Vec<chaos_proxy::Proxy>,
+    detect: Mutex<detect::Detector>,
 }
 
 impl BeamTarget {
@@ -200,7 +202,20 @@ impl BeamTarget {
             kills: Mutex::new(VecDeque::new()),
             baseline_apps,
             proxies: Vec::new(),
+            detect: Mutex::new(detect::Detector::default()),
         })
+    }
+
+    /// How long a broken steady state may last before it counts as a failure mode.
+    pub fn recovery_window(&self) -> Duration {
+        self.detect.lock().unwrap().settings.recovery_window
+    }
+
+    /// Detection settings and probes; takes the steady-state baseline now.
+    pub async fn with_detection(self, settings: detect::DetectSettings) -> Result<Self, EvalError> {
+        let baseline = detect::take(&self, &settings).await?;
+        *self.detect.lock().unwrap() = detect::Detector::new(settings, baseline);
+        Ok(self)
     }
 
     /// Fault proxies in front of the node's services (for the proxy operations).
@@ -461,36 +476,14 @@ impl chaos_proxy::ops::ProxyHost for BeamTarget {
 impl Target for BeamTarget {
     fn sample(&self) -> BoxFuture<'_, Result<Sample, String>> {
         Box::pin(async move {
-            let t = self.exec(SAMPLE, &[]).await.map_err(|e| e.to_string())?;
-            let running = apps_of(&t);
-            let problems: Vec<Problem> = self
-                .baseline_apps
+            let (problems, resources) = detect::sample(self).await?;
+            // Whole = every application that ran at the start still runs (the survival definition).
+            let healthy = !problems
                 .iter()
-                .filter(|a| !running.contains(a))
-                .map(|a| Problem {
-                    kind: "supervisor_collapse".to_string(),
-                    subject: a.clone(),
-                    detail: format!(
-                        "application {a} was running at the start and is not running now"
-                    ),
-                })
-                .collect();
-            let mut resources = BTreeMap::new();
-            for key in [
-                "processes",
-                "memory_bytes",
-                "binary_bytes",
-                "ets_tables",
-                "ports",
-                "atoms",
-            ] {
-                if let Some(v) = t.get(key).and_then(|v| v.as_i64()) {
-                    resources.insert(key.to_string(), v.max(0) as u64);
-                }
-            }
+                .any(|p| p.kind == "supervisor_collapse" && p.immediate);
             Ok(Sample {
                 t_ms: 0,
-                healthy: problems.is_empty(),
+                healthy,
                 problems,
                 resources,
             })

@@ -142,6 +142,11 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let service = std::net::SocketAddr::from(([127, 0, 0, 1], node.info.service_port));
     settings.proxies = vec![(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), service)];
     settings.workload = Some((service, 2, 5.0));
+    // The steady-state probe: PING answered with PONG within 500 ms, on the workload's path.
+    settings.detect.probes.push(
+        chaos_beam::chaos::detect::Probe::parse_tcp(&format!("{service}|PING|^PONG$|500ms"))
+            .expect("a valid probe"),
+    );
     let result = super::run::execute(&settings);
     if args.keep {
         eprintln!(

@@ -46,6 +46,10 @@ pub struct RunSettings {
     pub workload: Option<(std::net::SocketAddr, usize, f64)>,
     /// Fault proxies to start: (listen, upstream).
     pub proxies: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
+    /// Detection thresholds and probes.
+    pub detect: chaos_beam::chaos::detect::DetectSettings,
+    /// Stop the chaos when the steady state stays broken this long.
+    pub breaker: Option<Duration>,
 }
 
 impl RunSettings {
@@ -71,6 +75,11 @@ impl RunSettings {
             verbose: false,
             workload: None,
             proxies: Vec::new(),
+            detect: chaos_beam::chaos::detect::DetectSettings {
+                horizon: duration,
+                ..Default::default()
+            },
+            breaker: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -303,6 +312,101 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
             .map(|p| config::parse_proxy(p).map_err(|e| cfg_err(ConfigError::flag("--proxy", e))))
             .collect::<Result<Vec<_>, _>>()?
     };
+    // Detection: thresholds and probes.
+    let d = &file.detect;
+    let share =
+        |flag: Option<f64>, file: Option<f64>, name: &str, default: f64| -> Result<f64, CliError> {
+            let (v, loc) = match (flag, file) {
+                (Some(v), _) => (v, format!("--{}", name.replace('_', "-"))),
+                (None, Some(v)) => (v, at(name)),
+                (None, None) => return Ok(default),
+            };
+            if v.is_finite() && v > 0.0 && v <= 1.0 {
+                Ok(v)
+            } else {
+                Err(usage(format!(
+                    "{loc}: {name} must be above 0 and at most 1, got {v}"
+                )))
+            }
+        };
+    let recovery_window = match (&args.recovery_window, &d.recovery_window) {
+        (Some(w), _) => config::parse_duration(w)
+            .map_err(|e| cfg_err(ConfigError::flag("--recovery-window", e)))?,
+        (None, Some(w)) => config::parse_duration(w)
+            .map_err(|e| usage(format!("{}: recovery_window: {e}", at("recovery_window"))))?,
+        (None, None) => Duration::from_secs(5),
+    };
+    let keep_going = args.keep_going || d.keep_going.unwrap_or(false);
+    let breaker = match (&args.breaker, &d.breaker) {
+        _ if keep_going => None,
+        (Some(b), _) => Some(
+            config::parse_duration(b).map_err(|e| cfg_err(ConfigError::flag("--breaker", e)))?,
+        ),
+        (None, Some(b)) => Some(
+            config::parse_duration(b)
+                .map_err(|e| usage(format!("{}: breaker: {e}", at("breaker"))))?,
+        ),
+        (None, None) => Some(Duration::from_secs(30)),
+    };
+    let mut probes = Vec::new();
+    if args.probe_tcp.is_empty() && args.probe_erlang.is_empty() {
+        for p in &file.probes {
+            probes.push(match p {
+                config::ProbeConfig::Tcp {
+                    address,
+                    send,
+                    expect,
+                    objective,
+                } => {
+                    let spec = format!(
+                        "{address}|{send}|{expect}|{}",
+                        objective.clone().unwrap_or_else(|| "1s".into())
+                    );
+                    chaos_beam::chaos::detect::Probe::parse_tcp(&spec)
+                        .map_err(|e| usage(format!("{}: probe: {e}", at("[[probes]]"))))?
+                }
+                config::ProbeConfig::Erlang { expr } => {
+                    chaos_beam::chaos::detect::Probe::Erlang { expr: expr.clone() }
+                }
+            });
+        }
+    } else {
+        for p in &args.probe_tcp {
+            probes.push(
+                chaos_beam::chaos::detect::Probe::parse_tcp(p)
+                    .map_err(|e| cfg_err(ConfigError::flag("--probe-tcp", e)))?,
+            );
+        }
+        for e in &args.probe_erlang {
+            if e.trim().is_empty() {
+                return Err(usage("--probe-erlang: the expression is empty"));
+            }
+            probes.push(chaos_beam::chaos::detect::Probe::Erlang { expr: e.clone() });
+        }
+    }
+    let detect = chaos_beam::chaos::detect::DetectSettings {
+        recovery_window,
+        mailbox_threshold: args
+            .mailbox_threshold
+            .or(d.mailbox_threshold)
+            .unwrap_or(10_000),
+        memory_threshold: share(
+            args.memory_threshold,
+            d.memory_threshold,
+            "memory_threshold",
+            0.9,
+        )?,
+        limit_threshold: share(
+            args.limit_threshold,
+            d.limit_threshold,
+            "limit_threshold",
+            0.8,
+        )?,
+        leak_threshold: args.leak_threshold.or(d.leak_threshold).unwrap_or(200),
+        horizon: duration,
+        probes,
+        include_otp_apps: safety.include_otp_apps,
+    };
     if args.max_in_flight == 0 {
         return Err(usage("--max-in-flight must be at least 1"));
     }
@@ -326,6 +430,8 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
         verbose,
         workload: None,
         proxies,
+        detect,
+        breaker,
     })
 }
 
@@ -416,6 +522,26 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             proxies.push(p);
         }
     }
+    let target = if s.dry_run {
+        target
+    } else {
+        // Probes aimed at a proxied service go through its proxy, like the workload.
+        let mut detect = s.detect.clone();
+        for p in &mut detect.probes {
+            if let chaos_beam::chaos::detect::Probe::Tcp { addr, .. } = p {
+                if let Some(px) = proxies.iter().find(|px| px.upstream_addr() == *addr) {
+                    *addr = px.listen_addr();
+                }
+            }
+        }
+        smol::block_on(target.with_detection(detect)).map_err(|e| {
+            if e.is_disconnect() {
+                CliError::unreachable(e)
+            } else {
+                CliError::failed(format!("could not take the steady-state baseline: {e}"))
+            }
+        })?
+    };
     let target = Arc::new(target.with_proxies(proxies.clone()));
     let mut reasons = BTreeMap::new();
     reasons.insert(Category::Network, NETWORK_NONE.to_string());
@@ -531,6 +657,8 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     let cfg = RunConfig {
         duration: s.duration,
         max_in_flight: s.max_in_flight,
+        recovery_window: s.detect.recovery_window,
+        breaker: s.breaker,
         ..RunConfig::default()
     };
     // The workload goes through the proxy in front of its address, when there is one.
@@ -579,6 +707,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             shares: &shares,
             skipped_categories: &skipped,
             audit,
+            recovery_window: s.detect.recovery_window,
         },
         &record,
     );

@@ -12,7 +12,8 @@ use super::prelude::*;
 /// Kill one worker and measure its restart.
 pub struct MonitorKill;
 
-const SNIPPET: &str = r#"
+/// Shared with `kill_worker`: every kill measures time to detect and to recover.
+pub(super) const SNIPPET: &str = r#"
 case erlang:process_info(Victim, [registered_name, dictionary]) of
     undefined -> gone;
     [{registered_name, RegName}, {dictionary, Dict}] ->
@@ -48,16 +49,29 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
             catch _:_ -> error
             end
         end,
+        %% A temporary child is not restarted by design (a connection handler,
+        %% a pool member replaced by someone else): only wait for it when named.
+        RestartType = case IsSup of
+            true ->
+                try supervisor:get_childspec(SupPid, Victim) of
+                    {ok, #{restart := RT}} -> RT;
+                    _ -> unknown
+                catch _:_ -> unknown
+                end;
+            false -> none
+        end,
         Before = case Name =:= none andalso IsSup of
                      true -> Active(1000);
                      false -> none
                  end,
         R = erlang:monitor(process, Victim),
+        Sent = erlang:monotonic_time(microsecond),
         erlang:exit(Victim, kill),
         receive
             {'DOWN', R, process, _, noproc} -> gone;
             {'DOWN', R, process, _, Why} ->
                 Killed = erlang:monotonic_time(microsecond),
+                DetectUs = Killed - Sent,
                 Deadline = Killed + RestartDeadlineMs * 1000,
                 Back = case {Name, Before} of
                            {none, error} -> fun() -> false end;
@@ -99,11 +113,19 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                              end,
                         {confirmed,
                          iolist_to_binary(io_lib:format("~s; ~s in ~b ms", [Killing, By, (Us + 500) div 1000])),
-                         #{restart_ms => (Us + 500) div 1000, restart_us => Us, registered => Name =/= none}};
+                         #{restart_ms => (Us + 500) div 1000, restart_us => Us, detect_us => DetectUs,
+                           registered => Name =/= none, restart_type => RestartType, recovered => true}};
+                    timeout when RestartType =:= temporary, Name =:= none ->
+                        {confirmed,
+                         iolist_to_binary(io_lib:format("~s; a temporary child of ~0p, not restarted by design", [Killing, SupName])),
+                         #{restart_ms => null, detect_us => DetectUs, registered => false, restart_type => temporary}};
                     timeout ->
                         {confirmed,
                          iolist_to_binary(io_lib:format("~s; not restarted within ~b ms", [Killing, RestartDeadlineMs])),
-                         #{restart_ms => null, registered => Name =/= none}};
+                         #{restart_ms => null, detect_us => DetectUs, registered => Name =/= none,
+                           restart_type => RestartType, recovered => false,
+                           supervisor => iolist_to_binary(io_lib:format("~0p", [SupName])),
+                           name => case Name of none -> null; _ -> Name end}};
                     not_waited ->
                         NoSup = case {IsSup, Before} of
                                     {false, _} -> "it has no supervisor (no '$ancestors' naming one)";
@@ -111,7 +133,9 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                                 end,
                         {confirmed,
                          iolist_to_binary(io_lib:format("~s; restart not measured: ~s", [Killing, NoSup])),
-                         #{restart_ms => null, registered => false}}
+                         #{restart_ms => null, detect_us => DetectUs, registered => false,
+                           recovered => case IsSup of false -> false; true -> null end,
+                           unsupervised => not IsSup}}
                 end
         after 2000 ->
             erlang:demonitor(R, [flush]),
@@ -134,37 +158,43 @@ impl Operation<BeamTarget> for MonitorKill {
     }
 
     fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({ "restart_deadline_ms": 5_000 })
+        json!({})
     }
 
     fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let deadline = int(param(params, "restart_deadline_ms").clamp(1, 5_000));
-            let deadline = &deadline;
-            if !ctx.take_kill() {
-                return Outcome::skipped("blast-radius cap: maximum kills per second reached");
-            }
-            let out = ctx
-                .on_victim(Want::default(), |v| async move {
-                    (
-                        ctx.reply(
-                            SNIPPET,
-                            &[
-                                ("Victim", v.pid.clone().into()),
-                                ("RestartDeadlineMs", deadline.clone()),
-                            ],
-                        )
-                        .await,
-                        None,
-                    )
-                })
-                .await;
-            ctx.invalidate().await;
-            if out.status == Status::Confirmed {
-                out.killing()
-            } else {
-                out
-            }
+            let _ = params;
+            kill_and_time_recovery(ctx).await
         })
+    }
+}
+
+/// Kill a random worker and time its recovery, within the run's recovery window.
+pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
+    let deadline = int(ctx.recovery_window().as_millis().clamp(1, 10_000) as i64);
+    let deadline = &deadline;
+    if !ctx.take_kill() {
+        return Outcome::skipped("blast-radius cap: maximum kills per second reached");
+    }
+    let out = ctx
+        .on_victim(Want::default(), |v| async move {
+            (
+                ctx.reply(
+                    SNIPPET,
+                    &[
+                        ("Victim", v.pid.clone().into()),
+                        ("RestartDeadlineMs", deadline.clone()),
+                    ],
+                )
+                .await,
+                None,
+            )
+        })
+        .await;
+    ctx.invalidate().await;
+    if out.status == Status::Confirmed {
+        out.killing()
+    } else {
+        out
     }
 }

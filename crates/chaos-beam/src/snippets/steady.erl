@@ -1,0 +1,102 @@
+%% steady — evaluated on the target by erl_eval; not a module.
+%% The steady state of the node's own applications, cheap enough to take
+%% every second: running applications, each supervisor of their trees with
+%% its active children (static supervisors also list children that are
+%% missing), registered names and their owners, named ETS tables of the
+%% applications, processes whose message queue is over the threshold, and
+%% resource counts with their limits.
+%% Bindings: IncludeOtpApps (bool), MailboxThreshold (integer),
+%%           Tables ([atom()], named tables to check), CallMs (integer).
+Root = code:root_dir(),
+IsOtpApp = fun(A) ->
+    case code:lib_dir(A) of
+        Dir when is_list(Dir) -> lists:prefix(Root, Dir);
+        _ -> false
+    end
+end,
+AlwaysProtectedApps = [kernel, stdlib, sasl, compiler, logger],
+Apps = [A || {A, _, _} <- application:which_applications()],
+Own = [A || A <- Apps, not lists:member(A, AlwaysProtectedApps), IncludeOtpApps orelse not IsOtpApp(A)],
+Masters = maps:from_list([{M, A} || A <- Own, is_pid(M = application_controller:get_master(A))]),
+AppOf = fun(P) when is_pid(P) ->
+               case erlang:process_info(P, group_leader) of
+                   {group_leader, G} -> maps:get(G, Masters, null);
+                   undefined -> null
+               end;
+           (_) -> null
+        end,
+Text = fun(T) -> iolist_to_binary(io_lib:format("~0p", [T])) end,
+PidText = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P)); (Other) -> Text(Other) end,
+WithTimeout = fun(F) ->
+    {Pid, Ref} = erlang:spawn_monitor(fun() -> exit({steady_result, F()}) end),
+    receive {'DOWN', Ref, process, Pid, {steady_result, R}} -> {ok, R};
+            {'DOWN', Ref, process, Pid, _} -> error
+    after CallMs -> erlang:exit(Pid, kill),
+                    receive {'DOWN', Ref, process, Pid, _} -> timeout end
+    end
+end,
+SupCall = fun(Sup, Req) ->
+    case WithTimeout(fun() -> gen:call(Sup, '$gen_call', Req, infinity) end) of
+        {ok, {ok, Reply}} -> {ok, Reply};
+        timeout -> timeout;
+        _ -> error
+    end
+end,
+Walk = fun Walk(Sup, App, Path, Depth) ->
+    Name = case erlang:process_info(Sup, registered_name) of {registered_name, N} -> N; _ -> null end,
+    case SupCall(Sup, which_children) of
+        {ok, Children} when is_list(Children) ->
+            Dynamic = lists:any(fun({Id, _, _, _}) -> Id =:= undefined end, Children),
+            Active = length([C || {_, C, _, _} <- Children, is_pid(C)]),
+            Missing = case Dynamic of
+                          true -> [];
+                          false -> [Text(Id) || {Id, C, _, _} <- Children, not is_pid(C)]
+                      end,
+            Me = #{key => Path, pid => PidText(Sup), name => Name, app => App, active => Active,
+                   dynamic => Dynamic, missing => Missing, answered => true},
+            Subs = case Dynamic orelse Depth >= 8 of
+                       true -> [];
+                       false -> lists:append([Walk(C, App, <<Path/binary, "/", (Text(Id))/binary>>, Depth + 1)
+                                              || {Id, C, supervisor, _} <- Children, is_pid(C)])
+                   end,
+            [Me | Subs];
+        Other ->
+            [#{key => Path, pid => PidText(Sup), name => Name, app => App, active => 0,
+               dynamic => false, missing => [], answered => Other =/= timeout}]
+    end
+end,
+Supervisors = lists:append(
+    [case WithTimeout(fun() -> application_master:get_child(M) end) of
+         {ok, {Top, _}} when is_pid(Top) -> Walk(Top, A, atom_to_binary(A, utf8), 0);
+         _ -> []
+     end || {M, A} <- maps:to_list(Masters)]),
+Names = [#{name => N, pid => PidText(P), app => AppOf(P)}
+         || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)],
+OwnTables = [#{name => T, owner => PidText(O), app => App}
+             || T <- ets:all(), is_atom(T),
+                O <- [ets:info(T, owner)], is_pid(O),
+                App <- [AppOf(O)], App =/= null],
+Vanished = [T || T <- Tables, ets:info(T, owner) =:= undefined],
+Ps = erlang:processes(),
+QMs = ets:match_spec_compile([{{{message_queue_len, '$1'}, '$2'}, [{'>', '$1', MailboxThreshold}], [{{'$1', '$2'}}]}]),
+Big = ets:match_spec_run(lists:zip(lists:zipwith(fun erlang:process_info/2, Ps, lists:duplicate(length(Ps), message_queue_len)), Ps), QMs),
+Queues = [#{pid => PidText(P), len => L, app => AppOf(P),
+            name => case erlang:process_info(P, registered_name) of {registered_name, N} -> N; _ -> null end}
+          || {L, P} <- lists:sublist(lists:reverse(lists:sort(Big)), 20)],
+#{applications => Apps,
+  own_applications => Own,
+  supervisors => Supervisors,
+  names => Names,
+  tables => OwnTables,
+  vanished_tables => Vanished,
+  queues => Queues,
+  processes => erlang:system_info(process_count),
+  process_limit => erlang:system_info(process_limit),
+  ports => erlang:system_info(port_count),
+  port_limit => erlang:system_info(port_limit),
+  atoms => erlang:system_info(atom_count),
+  atom_limit => erlang:system_info(atom_limit),
+  ets_tables => erlang:system_info(ets_count),
+  ets_limit => erlang:system_info(ets_limit),
+  memory_bytes => erlang:memory(total),
+  binary_bytes => erlang:memory(binary)}.
