@@ -519,7 +519,9 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn recovery_rows(record: &RunRecord) -> Vec<RecoveryRow> {
-    let mut groups: BTreeMap<(String, String), (Vec<u64>, Vec<u64>, u64)> = BTreeMap::new();
+    /// (restart times in ms, detect times in µs, kills watched) per (by, key).
+    type Group = (Vec<u64>, Vec<u64>, u64);
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     for e in record.events.iter().filter(|e| e.killed) {
         let restart = e.measurements.get("restart_ms").and_then(Value::as_u64);
         let watched =

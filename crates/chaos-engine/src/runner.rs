@@ -406,7 +406,7 @@ pub async fn run<C: Target>(
                 s.t_ms = started.elapsed().as_millis() as u64;
             }
             let clean = matches!(&s, Ok(s) if s.problems.is_empty() && s.healthy);
-            let lost = matches!(&s, Err(_)) && ctx_gone_now(&*ctx).await;
+            let lost = s.is_err() && ctx_gone_now(&*ctx).await;
             observer(Update::Sample(&s));
             record.samples.push(s);
             if lost {
