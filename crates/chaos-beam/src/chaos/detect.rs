@@ -18,7 +18,7 @@
 
 use super::BeamTarget;
 use crate::dist::json::to_json;
-use crate::dist::term::{atom, int, list, Term};
+use crate::dist::term::{atom, int, list};
 use crate::eval::{eval_with_timeout, EvalError};
 use chaos_engine::Problem;
 use serde::Deserialize;
@@ -273,7 +273,7 @@ async fn steady(
     serde_json::from_value(to_json(&t)).map_err(|e| EvalError::Raised {
         class: "error".into(),
         reason: format!("steady-state answer has an unexpected shape: {e}"),
-        term: Box::new(Term::from(atom("shape"))),
+        term: Box::new(atom("shape")),
     })
 }
 
@@ -558,6 +558,12 @@ pub(crate) async fn sample(
         .await
         .map_err(|e| e.to_string())?;
     let mut problems = target.detect.lock().unwrap().check(&s);
+    // A name a chaos effect holds right now is the chaos, not a failure.
+    problems.retain(|p| {
+        !(p.subject
+            .strip_prefix("name ")
+            .is_some_and(|n| target.name_held(n)))
+    });
     for probe in &settings.probes {
         if let Some(p) = run_probe(target, probe).await {
             problems.push(p);

@@ -32,6 +32,7 @@ pub struct HelperEffect {
     /// The effect ends by itself when the helper dies (suspensions, held memory).
     ends_with_helper: bool,
     affected: Option<(Affected, String)>,
+    name: Option<(super::ChaosNames, String)>,
 }
 
 impl HelperEffect {
@@ -44,6 +45,7 @@ impl HelperEffect {
             what: what.into(),
             ends_with_helper: false,
             affected: None,
+            name: None,
         }
     }
 
@@ -51,6 +53,12 @@ impl HelperEffect {
     /// that is already gone means the effect is gone too).
     pub fn ends_with_helper(mut self) -> Self {
         self.ends_with_helper = true;
+        self
+    }
+
+    /// Give the registered name back to the detectors when undone.
+    pub fn releasing_name(mut self, names: super::ChaosNames, name: &str) -> Self {
+        self.name = Some((names, name.to_string()));
         self
     }
 
@@ -81,6 +89,9 @@ impl Effect for HelperEffect {
             .await;
             if let Some((affected, pid)) = &self.affected {
                 affected.lock().unwrap().remove(pid);
+            }
+            if let Some((names, name)) = &self.name {
+                names.lock().unwrap().remove(name);
             }
             let why = result.map_err(|e| format!("could not release: {e}"))?;
             match why.as_tuple() {

@@ -179,7 +179,12 @@ pub struct BeamTarget {
     baseline_apps: Vec<String>,
     proxies: Vec<chaos_proxy::Proxy>,
     detect: Mutex<detect::Detector>,
+    /// Registered names a chaos effect holds right now (the detectors leave them alone).
+    chaos_names: ChaosNames,
 }
+
+/// Names under a chaos effect, shared with the effects that release them.
+pub type ChaosNames = std::sync::Arc<Mutex<HashSet<String>>>;
 
 impl BeamTarget {
     /// Attach the chaos context to a connected node; records the running applications.
@@ -203,7 +208,20 @@ impl BeamTarget {
             baseline_apps,
             proxies: Vec::new(),
             detect: Mutex::new(detect::Detector::default()),
+            chaos_names: ChaosNames::default(),
         })
+    }
+
+    /// Record that a chaos effect holds the registered name `name`; the
+    /// returned handle lets the effect give it back.
+    pub fn hold_name(&self, name: &str) -> ChaosNames {
+        self.chaos_names.lock().unwrap().insert(name.to_string());
+        self.chaos_names.clone()
+    }
+
+    /// `true` while a chaos effect holds this name.
+    pub fn name_held(&self, name: &str) -> bool {
+        self.chaos_names.lock().unwrap().contains(name)
     }
 
     /// How long a broken steady state may last before it counts as a failure mode.

@@ -167,7 +167,8 @@ impl Operation<BeamTarget> for RegistryCorrupt {
                             Duration::from_millis(hold.max(0) as u64),
                             format!("name {name} of {} taken away ({mode})", v.pid_text),
                         )
-                        .clearing(ctx.affect(&v), &v.pid_text),
+                        .clearing(ctx.affect(&v), &v.pid_text)
+                        .releasing_name(ctx.hold_name(&name), &name),
                     ) as Box<dyn Effect>
                 });
                 (reply, effect)
