@@ -60,12 +60,24 @@ case erlang:is_process_alive(Victim) of
             case Res of
                 ok ->
                     receive release -> ok after DeadlineMs -> ok end,
-                    Undone = case SysCall(fun() -> sys:resume(Victim, 1000) end) of
-                                 {ok, _} -> ok;
-                                 gone -> ok;
-                                 timeout -> {failed, <<"sys:resume got no answer within 1000 ms">>};
-                                 {exited, Why} -> {failed, Why}
-                             end,
+                    %% The victim may be busy in a fun another operation runs inside it
+                    %% (sys:replace_state): try a few times; a resume that timed out stays
+                    %% queued and takes effect when the victim gets to it.
+                    Resume = fun Resume(Tries) ->
+                        case SysCall(fun() -> sys:resume(Victim, 1000) end) of
+                            {ok, _} -> ok;
+                            gone -> ok;
+                            timeout when Tries > 1 ->
+                                case SysCall(fun() -> sys:get_status(Victim, 1000) end) of
+                                    {ok, {status, _, _, [_, running | _]}} -> ok;
+                                    gone -> ok;
+                                    _ -> Resume(Tries - 1)
+                                end;
+                            timeout -> {failed, <<"sys:resume got no answer in 3 tries of 1000 ms">>};
+                            {exited, Why} -> {failed, Why}
+                        end
+                    end,
+                    Undone = Resume(3),
                     exit({undone, Undone});
                 _ ->
                     exit(normal)
