@@ -141,6 +141,7 @@ pub struct Steady {
     names: Vec<NameState>,
     tables: Vec<TableState>,
     vanished_tables: Vec<String>,
+    alive_owners: Vec<String>,
     queues: Vec<QueueState>,
     processes: u64,
     process_limit: u64,
@@ -220,7 +221,7 @@ pub(crate) async fn take(
     target: &BeamTarget,
     settings: &DetectSettings,
 ) -> Result<Baseline, EvalError> {
-    let steady = steady(target, settings, &[]).await?;
+    let steady = steady(target, settings, &[], &[]).await?;
     let machine_memory = eval_with_timeout(&target.client, MEMTOTAL, &[], super::OP_TIMEOUT)
         .await
         .ok()
@@ -255,6 +256,7 @@ async fn steady(
     target: &BeamTarget,
     settings: &DetectSettings,
     tables: &[String],
+    owners: &[String],
 ) -> Result<Steady, EvalError> {
     let bindings = [
         (
@@ -268,6 +270,15 @@ async fn steady(
         ("MailboxThreshold", int(settings.mailbox_threshold as i64)),
         ("Tables", list(tables.iter().map(|t| atom(t)).collect())),
         ("CallMs", int(1000)),
+        (
+            "Owners",
+            list(
+                owners
+                    .iter()
+                    .map(|o| crate::dist::term::binary(o.as_bytes()))
+                    .collect(),
+            ),
+        ),
     ];
     let t = eval_with_timeout(&target.client, STEADY, &bindings, super::OP_TIMEOUT).await?;
     serde_json::from_value(to_json(&t)).map_err(|e| EvalError::Raised {
@@ -307,6 +318,15 @@ impl Detector {
         self.baseline.tables.clone()
     }
 
+    /// The baseline's name owners (checked for life every sample).
+    fn owners(&self) -> Vec<String> {
+        self.baseline
+            .names
+            .values()
+            .map(|(pid, _)| pid.clone())
+            .collect()
+    }
+
     /// Problems in one steady-state sample.
     fn check(&mut self, s: &Steady) -> Vec<Problem> {
         let now = Instant::now();
@@ -331,12 +351,16 @@ impl Detector {
                     "process_crash",
                     key.clone(),
                     format!(
-                        "supervisor {} ({}) has {} active children, {} at the start; missing: {}",
+                        "supervisor {} ({}) has {} active children, {} at the start; {}",
                         sup.name.clone().unwrap_or_else(|| sup.pid.clone()),
                         key,
                         sup.active,
                         base_active,
-                        sup.missing.join(", ")
+                        if sup.missing.is_empty() {
+                            "a temporary child that died was not replaced".to_string()
+                        } else {
+                            format!("not running: {}", sup.missing.join(", "))
+                        }
                     ),
                     false,
                 )),
@@ -364,7 +388,7 @@ impl Detector {
             }
             match names.get(name.as_str()) {
                 None => {
-                    let owner_gone = !s.names.iter().any(|n| n.pid == *old_pid);
+                    let owner_gone = !s.alive_owners.contains(old_pid);
                     if owner_gone {
                         out.push(problem(
                             "process_crash",
@@ -550,11 +574,11 @@ impl Detector {
 pub(crate) async fn sample(
     target: &BeamTarget,
 ) -> Result<(Vec<Problem>, BTreeMap<String, u64>), String> {
-    let (settings, tables) = {
+    let (settings, tables, owners) = {
         let d = target.detect.lock().unwrap();
-        (d.settings.clone(), d.tables())
+        (d.settings.clone(), d.tables(), d.owners())
     };
-    let s = steady(target, &settings, &tables)
+    let s = steady(target, &settings, &tables, &owners)
         .await
         .map_err(|e| e.to_string())?;
     let mut problems = target.detect.lock().unwrap().check(&s);

@@ -6,7 +6,8 @@
 %% applications, processes whose message queue is over the threshold, and
 %% resource counts with their limits.
 %% Bindings: IncludeOtpApps (bool), MailboxThreshold (integer),
-%%           Tables ([atom()], named tables to check), CallMs (integer).
+%%           Tables ([atom()], named tables to check), CallMs (integer),
+%%           Owners ([binary()], pids of the baseline's name owners).
 Root = code:root_dir(),
 IsOtpApp = fun(A) ->
     case code:lib_dir(A) of
@@ -77,6 +78,7 @@ OwnTables = [#{name => T, owner => PidText(O), app => App}
                 O <- [ets:info(T, owner)], is_pid(O),
                 App <- [AppOf(O)], App =/= null],
 Vanished = [T || T <- Tables, ets:info(T, owner) =:= undefined],
+AliveOwners = [O || O <- Owners, erlang:is_process_alive(erlang:list_to_pid(binary_to_list(O)))],
 Ps = erlang:processes(),
 QMs = ets:match_spec_compile([{{{message_queue_len, '$1'}, '$2'}, [{'>', '$1', MailboxThreshold}], [{{'$1', '$2'}}]}]),
 Big = ets:match_spec_run(lists:zip(lists:zipwith(fun erlang:process_info/2, Ps, lists:duplicate(length(Ps), message_queue_len)), Ps), QMs),
@@ -89,6 +91,7 @@ Queues = [#{pid => PidText(P), len => L, app => AppOf(P),
   names => Names,
   tables => OwnTables,
   vanished_tables => Vanished,
+  alive_owners => AliveOwners,
   queues => Queues,
   processes => erlang:system_info(process_count),
   process_limit => erlang:system_info(process_limit),
