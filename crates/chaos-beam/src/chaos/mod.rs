@@ -247,9 +247,15 @@ impl BeamTarget {
         &self.baseline_apps
     }
 
-    /// Evaluate an operation's snippet.
+    /// Evaluate an operation's snippet. `Monkey` (our node's name) is always
+    /// bound: helpers watch it with `erlang:monitor_node/2` and undo their
+    /// effect at once when the monkey's node goes away (the janitor rule).
     pub async fn exec(&self, snippet: &str, bindings: &[(&str, Term)]) -> Result<Term, EvalError> {
-        eval_with_timeout(&self.client, snippet, bindings, OP_TIMEOUT).await
+        let mut all: Vec<(&str, Term)> = bindings.to_vec();
+        if !all.iter().any(|(k, _)| *k == "Monkey") {
+            all.push(("Monkey", atom(self.client.local_name())));
+        }
+        eval_with_timeout(&self.client, snippet, &all, OP_TIMEOUT).await
     }
 
     /// Evaluate a snippet and read its [`Reply`].

@@ -18,7 +18,7 @@ Helper = erlang:spawn(fun() ->
                 Tab
             end || TabRows <- Rows],
     Parent ! {churning, self(), Tabs},
-    receive release -> ok after DeadlineMs -> ok end,
+    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
     NotDeleted = [T || T <- Tabs, (catch ets:delete(T)) =/= true],
     case NotDeleted of
         [] -> exit({undone, ok});

@@ -66,7 +66,7 @@ case Tables of
                         Parent ! {deleted, self(), Taken =/= []},
                         case Taken of
                             [Orig] ->
-                                receive release -> ok after DeadlineMs -> ok end,
+                                begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
                                 %% false when the application wrote the key again
                                 %% meanwhile (its value stays); badarg when the table is gone.
                                 _ = try ets:insert_new(T, Orig) catch error:badarg -> false end,

@@ -89,7 +89,7 @@ case Tables of
                         Parent ! {corrupted, self(), Done},
                         case Done of
                             1 ->
-                                receive release -> ok after DeadlineMs -> ok end,
+                                begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
                                 %% 0 when the application rewrote or deleted the row
                                 %% meanwhile (its value stays) or the table is gone.
                                 _ = Swap(Corrupt, Orig),

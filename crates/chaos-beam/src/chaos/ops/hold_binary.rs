@@ -15,7 +15,7 @@ NodeBefore = erlang:memory(binary),
 Helper = erlang:spawn(fun() ->
     Held = binary:copy(<<16#C4>>, SizeBytes),
     Parent ! {holding, self()},
-    receive release -> ok after DeadlineMs -> ok end,
+    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
     _ = byte_size(Held),
     exit({undone, ok})
 end),

@@ -25,7 +25,7 @@ Coord = erlang:spawn(fun() ->
                end) || HolderKb <- Kbs],
     Ready = [receive {holding, H} -> H after 3000 -> timeout end || H <- Holders],
     Parent ! {hogging, Me, Holders, lists:member(timeout, Ready)},
-    receive release -> ok after DeadlineMs -> ok end,
+    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
     Mons = [begin erlang:unlink(H), {H, erlang:monitor(process, H)} end || H <- Holders],
     [erlang:exit(H, kill) || H <- Holders],
     Alive = [H || {H, HM} <- Mons,

@@ -39,7 +39,7 @@ case N < 1 of
             case Socks of
                 [] -> exit(normal);
                 _ ->
-                    receive release -> ok after DeadlineMs -> ok end,
+                    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
                     _ = [gen_udp:close(S) || S <- Socks],
                     exit({undone, ok})
             end

@@ -45,7 +45,7 @@ case erlang:is_process_alive(Victim) of
             Parent ! {set, Me, Res},
             case Res of
                 {ok, Old} ->
-                    receive release -> ok after DeadlineMs -> ok end,
+                    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
                     Restore = fun(S) ->
                         _ = erlang:process_info(self(), priority) =:= {priority, New}
                             andalso process_flag(priority, Old),

@@ -16,7 +16,7 @@ case erlang:is_process_alive(Victim) of
         Helper = erlang:spawn(fun() ->
             Ok = try erlang:suspend_process(Victim) catch error:badarg -> false end,
             Parent ! {suspended, self(), Ok},
-            receive release -> ok after DeadlineMs -> ok end,
+            begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
             Resumed = try erlang:resume_process(Victim), ok catch error:badarg -> ok end,
             exit({undone, Resumed})
         end),

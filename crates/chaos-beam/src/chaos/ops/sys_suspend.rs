@@ -59,7 +59,7 @@ case erlang:is_process_alive(Victim) of
             Parent ! {suspended, self(), Res},
             case Res of
                 ok ->
-                    receive release -> ok after DeadlineMs -> ok end,
+                    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
                     %% The victim may be busy in a fun another operation runs inside it
                     %% (sys:replace_state): try a few times; a resume that timed out stays
                     %% queued and takes effect when the victim gets to it.
