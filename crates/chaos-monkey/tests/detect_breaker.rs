@@ -14,12 +14,19 @@ fn the_breaker_stops_chaos_early_and_keep_going_does_not() {
     run.assert_completed(&[1]);
     let r = run.report.as_ref().expect("a report");
     assert!(r["breaker_tripped"].is_string(), "{}", run.context());
-    assert!(r["duration_s"].as_f64().unwrap() < 15.0, "{}", r["duration_s"]);
+    assert!(
+        r["duration_s"].as_f64().unwrap() < 15.0,
+        "{}",
+        r["duration_s"]
+    );
     assert!(run.stdout.contains("Circuit breaker"), "{}", run.stdout);
     run.assert_mode("supervisor_collapse", Some("weak_supervisor_collapse"));
 
     let w = Weak::start("weak_supervisor_collapse", |b, _| b);
-    let run = w.monkey("6s", &["--weights", "process=1", "--breaker", "2s", "--keep-going"]);
+    let run = w.monkey(
+        "6s",
+        &["--weights", "process=1", "--breaker", "2s", "--keep-going"],
+    );
     run.assert_completed(&[1]);
     let r = run.report.as_ref().expect("a report");
     assert!(r["breaker_tripped"].is_null(), "{}", run.context());
