@@ -181,6 +181,8 @@ pub struct BeamTarget {
     detect: Mutex<detect::Detector>,
     /// Registered names a chaos effect holds right now (the detectors leave them alone).
     chaos_names: ChaosNames,
+    /// Every process an effect was ever put on (audited at the end).
+    touched: Mutex<HashSet<Pid>>,
 }
 
 /// Names under a chaos effect, shared with the effects that release them.
@@ -209,6 +211,7 @@ impl BeamTarget {
             proxies: Vec::new(),
             detect: Mutex::new(detect::Detector::default()),
             chaos_names: ChaosNames::default(),
+            touched: Mutex::new(HashSet::new()),
         })
     }
 
@@ -376,6 +379,7 @@ impl BeamTarget {
     /// Record that an effect is in place on `victim` (for the blast-radius cap);
     /// the returned handle clears it when the effect is undone.
     pub fn affect(&self, victim: &Candidate) -> Affected {
+        self.touched.lock().unwrap().insert(victim.pid.clone());
         self.affected
             .lock()
             .unwrap()
@@ -433,9 +437,41 @@ impl BeamTarget {
     /// After clean-up: what is still there on the target (helpers alive, processes left suspended).
     pub async fn audit(&self) -> Result<Vec<String>, EvalError> {
         let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
-        let snippet = "[iolist_to_binary(io_lib:format(\"helper process ~p is still alive\", [P])) || P <- Helpers, erlang:is_process_alive(P)] ++ \
-                       [iolist_to_binary(io_lib:format(\"process ~p is still suspended\", [P])) || P <- erlang:processes(), erlang:process_info(P, status) =:= {status, suspended}].";
-        let t = self.exec(snippet, &[("Helpers", list(helpers))]).await?;
+        let touched: Vec<Term> = self
+            .touched
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(Term::from)
+            .collect();
+        // Helpers still alive (each holds an effect: memory, ports, tables, a
+        // decoy name, a saved row); any process left suspended; and the
+        // processes an effect was put on: still sys-suspended, or not at
+        // normal priority.
+        let snippet = r#"
+            Fmt = fun(F, A) -> iolist_to_binary(io_lib:format(F, A)) end,
+            Me = self(),
+            Alive = [P || P <- Touched, erlang:is_process_alive(P)],
+            Askers = [{P, erlang:spawn(fun() -> Me ! {audit, self(), catch sys:get_status(P, 200)} end)}
+                      || P <- Alive, erlang:process_info(P, status) =/= {status, suspended}],
+            SysSuspended = [P || {P, A} <- Askers,
+                                 receive {audit, A, {status, _, _, [_, suspended | _]}} -> true;
+                                         {audit, A, _} -> false
+                                 after 1000 -> false end],
+            [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
+            [Fmt("process ~p is still suspended", [P]) || P <- erlang:processes(),
+                                                          erlang:process_info(P, status) =:= {status, suspended}] ++
+            [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
+            [Fmt("process ~p still runs at priority ~p", [P, Pr]) || P <- Alive,
+                                                                     {priority, Pr} <- [erlang:process_info(P, priority)],
+                                                                     Pr =/= normal]."#;
+        let t = self
+            .exec(
+                snippet,
+                &[("Helpers", list(helpers)), ("Touched", list(touched))],
+            )
+            .await?;
         Ok(t.as_list()
             .unwrap_or_default()
             .iter()
