@@ -428,6 +428,33 @@ pub async fn run<C: Target>(
     record
 }
 
+/// What the report needs of an event, so an hour-long run keeps its memory
+/// flat: the observer (live log, events file) has already seen it whole.
+fn compact(mut e: Event) -> Event {
+    e.params = Value::Null;
+    let keep_detail = matches!(e.outcome, Status::Failed | Status::Skipped)
+        || e.measurements.get("recovered") == Some(&Value::Bool(false));
+    if !keep_detail {
+        e.detail = String::new();
+    }
+    if let Some(v) = e.victim.as_mut() {
+        v.initial_call = None;
+    }
+    if !e.measurements.is_null() {
+        let keep = ["restart_ms", "detect_us", "recovered"];
+        let m: serde_json::Map<String, Value> = keep
+            .iter()
+            .filter_map(|k| e.measurements.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        e.measurements = if m.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(m)
+        };
+    }
+    e
+}
+
 /// `true` when the target is gone already (checked without waiting).
 async fn ctx_gone_now<C: Target>(ctx: &C) -> bool {
     let gone = ctx.gone();
@@ -445,7 +472,7 @@ fn handle(msg: Msg, record: &mut RunRecord, observer: &mut (dyn FnMut(Update<'_>
     match msg {
         Msg::Event(e) => {
             observer(Update::Event(&e));
-            record.events.push(*e);
+            record.events.push(compact(*e));
         }
         Msg::Sample(s) => {
             observer(Update::Sample(&s));
