@@ -5,6 +5,7 @@
 //!
 //! * [`rng`] — seeded, portable random streams (ChaCha8);
 //! * [`weights`] — weighted choice, parsed from `process=30,memory=20,...`;
+//! * [`duration`] — human-written durations, without humantime's overflow panic;
 //! * [`category`] — the five categories and the run profiles;
 //! * [`operation`] — the operation interface, outcomes, effects to undo;
 //! * [`schedule`] — the generator: what happens when, from the seed alone;
@@ -12,6 +13,7 @@
 //! * [`report`] — the checker's input and the report model.
 
 pub mod category;
+pub mod duration;
 pub mod operation;
 pub mod report;
 pub mod rng;

@@ -289,7 +289,8 @@ fn parse_short_name(s: &str) -> Result<String, String> {
 
 /// Durations like `500ms`, `5s`, `1h`; zero is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
+    // humantime 2.4 can panic on overflowing input (chronotope/humantime#66); this guard cannot.
+    let d = chaos_engine::duration::checked_humantime(s)
         .map_err(|e| format!("'{s}' is not a duration ({e}); use for example 500ms, 5s, 1h"))?;
     if d.is_zero() {
         return Err(format!("'{s}': the duration must be greater than zero"));
@@ -314,6 +315,7 @@ mod tests {
             .unwrap_err()
             .contains("greater than zero"));
         assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("18446744073709551615s 1000000000ns").is_err());
         assert!(parse_duration("soon")
             .unwrap_err()
             .contains("not a duration"));

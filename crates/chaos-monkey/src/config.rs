@@ -160,19 +160,29 @@ pub fn load(path: &Path) -> Result<(FileConfig, String), ConfigError> {
         location: path.display().to_string(),
         message: format!("cannot read the config file: {e}"),
     })?;
-    let cfg: FileConfig = toml::from_str(&text).map_err(|e| {
-        let (line, col) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
+    load_str(&text, path)
+}
+
+/// Parse config text read from `path` (which is only used in error locations).
+pub fn load_str(text: &str, path: &Path) -> Result<(FileConfig, String), ConfigError> {
+    let cfg: FileConfig = toml::from_str(text).map_err(|e| {
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         ConfigError {
             location: format!("{}:{line}:{col}", path.display()),
             message: e.message().trim().to_string(),
         }
     })?;
-    Ok((cfg, text))
+    Ok((cfg, text.to_string()))
 }
 
-/// 1-based line and column of a byte offset.
+/// 1-based line and column of a byte offset (one inside a character counts
+/// as that character's start; one past the end as the end).
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let col = before
         .rsplit('\n')
@@ -318,6 +328,15 @@ erlang = "ets:info(chaos_demo_store, size)."
         assert!(e.location.contains(":2:"), "{e}");
         let e = parse("rate = [1,\n").unwrap_err();
         assert!(e.location.contains(":"), "{e}");
+    }
+
+    #[test]
+    fn line_col_inside_a_character() {
+        // Found by fuzzing: an offset inside a multi-byte character panicked.
+        assert_eq!(line_col("a\né🦀", 4), (2, 2));
+        assert_eq!(line_col("a\né🦀", 5), (2, 2));
+        assert_eq!(line_col("a\né🦀", 8), (2, 3));
+        assert_eq!(line_col("a\né🦀", usize::MAX), (2, 3));
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+#[cfg(test)]
+mod fuzz_tests;
 mod output;
 mod workload;
 

@@ -32,6 +32,11 @@ fn flag_errors() {
     expect_usage(&with(&["--duration", "0s"]), "--duration");
     expect_usage(&with(&["--duration", "-5s"]), "--duration");
     expect_usage(&with(&["--rate", "NaN"]), "--rate");
+    expect_usage(&with(&["--duration", "584542046090y"]), "--duration");
+    expect_usage(
+        &with(&["--duration", "18446744073709551615s 1000000000ns"]),
+        "--duration",
+    );
     expect_usage(&with(&["--rate", "-1"]), "--rate");
     expect_usage(&with(&["--rate", "0"]), "--rate");
     expect_usage(&with(&["--weights", "process=0,memory=0"]), "add up to 0");

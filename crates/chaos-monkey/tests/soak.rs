@@ -23,13 +23,35 @@ fn aggressive_soak_keeps_the_monkey_flat_and_leaves_nothing_behind() {
     let planned = humantime::parse_duration(&duration).expect("CHAOS_SOAK_DURATION is a duration");
     let demo = Demo::start("soak");
     let report = demo.file("report.json");
-    let service = format!("127.0.0.1:{}", demo.node.as_ref().unwrap().info.service_port);
-    let proxy_listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let service = format!(
+        "127.0.0.1:{}",
+        demo.node.as_ref().unwrap().info.service_port
+    );
+    let proxy_listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let mut child = monkey()
         .args([
-            "run", "--node", &demo.name(), "--cookie-file", &demo.cookie_file(), "--duration", &duration,
-            "--rate", "20", "--seed", "2026", "--profile", "aggressive", "--allow-port-exhaustion",
-            "--keep-going", "--proxy", &format!("{proxy_listen}={service}"), "--report", report.to_str().unwrap(),
+            "run",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--duration",
+            &duration,
+            "--rate",
+            "20",
+            "--seed",
+            "2026",
+            "--profile",
+            "aggressive",
+            "--allow-port-exhaustion",
+            "--keep-going",
+            "--proxy",
+            &format!("{proxy_listen}={service}"),
+            "--report",
+            report.to_str().unwrap(),
             "--no-progress",
         ])
         .stdout(Stdio::null())
@@ -46,11 +68,18 @@ fn aggressive_soak_keeps_the_monkey_flat_and_leaves_nothing_behind() {
         if let Some(kib) = rss_kib(pid) {
             samples.push((started.elapsed(), kib));
         }
-        assert!(started.elapsed() < planned + Duration::from_secs(120), "the soak did not end");
+        assert!(
+            started.elapsed() < planned + Duration::from_secs(120),
+            "the soak did not end"
+        );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(matches!(status.code(), Some(0) | Some(1)), "exit {status:?}");
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(
+        matches!(status.code(), Some(0) | Some(1)),
+        "exit {status:?}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert!(r["total_ops"].as_u64().unwrap() as f64 >= planned.as_secs_f64() * 20.0 * 0.95);
     let lb = &r["left_behind"];
     assert!(lb["audit"].as_array().unwrap().is_empty(), "{lb}");
@@ -58,10 +87,26 @@ fn aggressive_soak_keeps_the_monkey_flat_and_leaves_nothing_behind() {
     assert_eq!(lb["pending_effects"], 0, "{lb}");
     // Flat memory: the second half peaks no higher than the first half plus a little.
     let half = planned / 2;
-    let first = samples.iter().filter(|(t, _)| *t > Duration::from_secs(10) && *t <= half).map(|(_, k)| *k).max().unwrap();
-    let second = samples.iter().filter(|(t, _)| *t > half).map(|(_, k)| *k).max().unwrap();
+    let first = samples
+        .iter()
+        .filter(|(t, _)| *t > Duration::from_secs(10) && *t <= half)
+        .map(|(_, k)| *k)
+        .max()
+        .unwrap();
+    let second = samples
+        .iter()
+        .filter(|(t, _)| *t > half)
+        .map(|(_, k)| *k)
+        .max()
+        .unwrap();
     let peak = samples.iter().map(|(_, k)| *k).max().unwrap();
     eprintln!("soak {duration}: {} ops, monkey RSS peak first half {first} KiB, second half {second} KiB, overall {peak} KiB", r["total_ops"]);
-    assert!(second <= first + first / 5 + 4096, "the monkey's memory grew: {first} KiB then {second} KiB");
-    assert!(peak < 50 * 1024, "the monkey's peak memory {peak} KiB is over 50 MiB");
+    assert!(
+        second <= first + first / 5 + 4096,
+        "the monkey's memory grew: {first} KiB then {second} KiB"
+    );
+    assert!(
+        peak < 50 * 1024,
+        "the monkey's peak memory {peak} KiB is over 50 MiB"
+    );
 }

@@ -72,9 +72,8 @@ impl Probe {
         let expect =
             regex::Regex::new(parts[2]).map_err(|e| format!("bad regex '{}': {e}", parts[2]))?;
         let objective = match parts.get(3) {
-            Some(o) => {
-                humantime::parse_duration(o).map_err(|e| format!("bad objective '{o}': {e}"))?
-            }
+            Some(o) => chaos_engine::duration::checked_humantime(o)
+                .map_err(|e| format!("bad objective '{o}': {e}"))?,
             None => Duration::from_secs(1),
         };
         if objective.is_zero() {

@@ -22,7 +22,7 @@ pub use helper::HelperEffect;
 pub use safety::{Safety, SafetyError};
 
 use crate::dist::json::to_json;
-use crate::dist::term::{atom, list, Pid, Term, TermExt};
+use crate::dist::term::{atom, int, list, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{eval_with_timeout, EvalError};
 use chaos_engine::{Outcome, Profile, Sample, SeededRng, Target, Victim};
@@ -38,6 +38,13 @@ const SAMPLE: &str = include_str!("../snippets/sample.erl");
 /// How long a candidate list is reused before it is fetched again. Each pick
 /// is re-validated on the target by the operation itself.
 const CANDIDATES_TTL: Duration = Duration::from_secs(2);
+
+/// On big nodes the candidate list is built from a random sample of at most
+/// this many processes (each refresh costs O(sample), not O(processes)).
+pub const MAX_SCAN: usize = 20_000;
+
+/// At most this many candidates are described per refresh.
+pub const MAX_CANDIDATES: usize = 2_000;
 
 /// How many victims an operation tries when the first ones died under it.
 const RETARGET_TRIES: usize = 3;
@@ -301,6 +308,8 @@ impl BeamTarget {
                 }),
             ),
             ("Exclude", list(exclude)),
+            ("MaxScan", int(MAX_SCAN as i64)),
+            ("MaxCandidates", int(MAX_CANDIDATES as i64)),
         ];
         let t = self.exec(CANDIDATES, &bindings).await?;
         let list: Vec<Candidate> = t

@@ -1,6 +1,7 @@
 %% candidates — evaluated on the target by erl_eval; not a module.
 %% Lists the processes chaos may touch, with what the safety rules need.
-%% Bindings: IncludeOtpApps (bool), IncludeNoApp (bool), Exclude ([pid()]).
+%% Bindings: IncludeOtpApps (bool), IncludeNoApp (bool), Exclude ([pid()]),
+%%           MaxScan (integer), MaxCandidates (integer).
 %% Never included: ERTS system processes, the processes of kernel, stdlib,
 %% sasl, compiler and logger, well-known system names, application masters
 %% (group leaders) and their start_it helpers, high/max priority processes, owners of distribution
@@ -58,17 +59,33 @@ Describe = fun(P, App) ->
             end
     end
 end,
-lists:append(
-  [case maps:is_key(P, Skip) orelse IsSystem(P) of
-       true -> [];
-       false ->
-           case erlang:process_info(P, group_leader) of
-               {group_leader, GL} ->
-                   case maps:find(GL, Eligible) of
-                       {ok, App} -> Describe(P, App);
-                       error when IncludeNoApp, not is_map_key(GL, Masters) -> Describe(P, null);
-                       error -> []
-                   end;
-               undefined -> []
-           end
-   end || P <- erlang:processes()]).
+%% Scale: on big nodes look at a random sample of at most MaxScan processes
+%% (a tuple makes each draw O(1)); the group-leader filter runs as a
+%% compiled match spec, and at most MaxCandidates are described. Every pick
+%% is re-validated on the target by the operation itself.
+All = erlang:processes(),
+Count = length(All),
+Sample = case Count =< MaxScan of
+             true -> All;
+             false ->
+                 Tup = list_to_tuple(All),
+                 lists:usort([element(rand:uniform(Count), Tup) || _ <- lists:seq(1, MaxScan)])
+         end,
+GLs = lists:zipwith(fun erlang:process_info/2, Sample, lists:duplicate(length(Sample), group_leader)),
+Pairs = lists:zip(GLs, Sample),
+ByMaster = case maps:size(Eligible) of
+               0 -> [];
+               _ -> ets:match_spec_run(Pairs, ets:match_spec_compile(
+                        [{{{group_leader, M}, '$1'}, [], [{{'$1', {const, A}}}]} || {M, A} <- maps:to_list(Eligible)]))
+           end,
+NoApp = case IncludeNoApp of
+            false -> [];
+            true -> [{P, null} || {{group_leader, G}, P} <- Pairs, not is_map_key(G, Masters)]
+        end,
+Chosen0 = [{P, A} || {P, A} <- ByMaster ++ NoApp, not maps:is_key(P, Skip)],
+Chosen = case length(Chosen0) =< MaxCandidates of
+             true -> Chosen0;
+             false -> CT = list_to_tuple(Chosen0), N0 = tuple_size(CT),
+                      lists:usort([element(rand:uniform(N0), CT) || _ <- lists:seq(1, MaxCandidates)])
+         end,
+lists:append([case IsSystem(P) of true -> []; false -> Describe(P, App) end || {P, App} <- Chosen]).

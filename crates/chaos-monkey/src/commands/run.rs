@@ -15,7 +15,7 @@ use chaos_engine::{
 };
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,7 +101,19 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
         }
         None => (FileConfig::default(), String::new(), PathBuf::new()),
     };
-    let at = |key: &str| config::locate(&path, &text, key);
+    settings_from(args, verbose, file, &text, &path)
+}
+
+/// [`settings`] with the config file already read and parsed (`text` and
+/// `path` locate errors in it; empty when there is none).
+pub fn settings_from(
+    args: &RunArgs,
+    verbose: bool,
+    file: FileConfig,
+    text: &str,
+    path: &Path,
+) -> Result<RunSettings, CliError> {
+    let at = |key: &str| config::locate(path, text, key);
 
     let node_text = args.node.clone().or(file.node.clone()).ok_or_else(|| {
         usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
@@ -123,6 +135,19 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
             .map_err(|e| usage(format!("{}: duration: {e}", at("duration"))))?,
         (None, None) => Duration::from_secs(60),
     };
+    // A run (and its clock arithmetic) is bounded: a year is already absurd.
+    const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+    if duration > MAX_RUN {
+        return Err(usage(format!(
+            "{}: a run lasts at most {}",
+            if args.duration.is_some() {
+                "--duration".to_string()
+            } else {
+                at("duration")
+            },
+            humantime::format_duration(MAX_RUN)
+        )));
+    }
     let rate = match (&args.rate, file.rate) {
         (Some(r), _) => {
             let v: f64 = r.parse().map_err(|_| {
@@ -336,6 +361,9 @@ pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> 
             .map_err(|e| usage(format!("{}: recovery_window: {e}", at("recovery_window"))))?,
         (None, None) => Duration::from_secs(5),
     };
+    if recovery_window > Duration::from_secs(3600) {
+        return Err(usage("the recovery window is at most 1h"));
+    }
     let keep_going = args.keep_going || d.keep_going.unwrap_or(false);
     let breaker = match (&args.breaker, &d.breaker) {
         _ if keep_going => None,
