@@ -83,6 +83,8 @@ pub struct DemoConfig {
     pub app_env: Vec<(String, String)>,
     /// How long to wait for the application to be up.
     pub start_timeout: Duration,
+    /// Extra `erl` arguments (for example `+P 2000000`, `-pa DIR`).
+    pub extra_args: Vec<String>,
 }
 
 impl DemoConfig {
@@ -93,6 +95,7 @@ impl DemoConfig {
             state_dir: default_state_dir(),
             app_env: Vec::new(),
             start_timeout: Duration::from_secs(30),
+            extra_args: Vec::new(),
         }
     }
 }
@@ -282,6 +285,7 @@ impl DemoNode {
         for (k, v) in &cfg.app_env {
             cmd.arg(format!("-{DEMO_APP}")).arg(k).arg(v);
         }
+        cmd.args(&cfg.extra_args);
         cmd.arg("-eval")
             .arg(&boot)
             // If this starts epmd, it listens on loopback only.

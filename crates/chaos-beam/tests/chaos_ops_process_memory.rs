@@ -429,17 +429,18 @@ fn trapping_and_unsupervised_victims() {
             .candidates()
             .await
             .unwrap()
-            .into_iter()
+            .iter()
             .filter(|c| !c.supervisor && Some(&c.pid) != trapper.as_pid())
-            .map(|c| Term::from(c.pid))
+            .map(|c| Term::from(c.pid.clone()))
             .collect();
         shielded.extend(shield(&t, others).await);
         let pool: Vec<_> = t
             .candidates()
             .await
             .unwrap()
-            .into_iter()
+            .iter()
             .filter(|c| !c.supervisor)
+            .cloned()
             .collect();
         assert_eq!(pool.len(), 1, "{pool:?}");
         assert!(pool[0].trap_exit);

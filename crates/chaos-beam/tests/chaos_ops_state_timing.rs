@@ -52,10 +52,11 @@ async fn victim_pid(t: &BeamTarget, out: &Outcome) -> Pid {
     t.candidates()
         .await
         .unwrap()
-        .into_iter()
+        .iter()
         .find(|c| &c.pid_text == text)
         .unwrap_or_else(|| panic!("victim {text} not among the candidates"))
         .pid
+        .clone()
 }
 
 fn put_keys(port: u16, n: usize) {

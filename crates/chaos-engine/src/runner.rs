@@ -59,6 +59,8 @@ pub struct Event {
     pub t_ms: u64,
     /// When it was planned to start.
     pub scheduled_ms: u64,
+    /// How late it started against its plan (schedule jitter).
+    pub late_us: u64,
     /// Category.
     pub category: Category,
     /// Operation.
@@ -232,6 +234,9 @@ pub async fn run<C: Target>(
                         seq: planned.seq,
                         t_ms: t0.duration_since(started).as_millis() as u64,
                         scheduled_ms: planned.at.as_millis() as u64,
+                        late_us: t0
+                            .saturating_duration_since(started + planned.at)
+                            .as_micros() as u64,
                         category: planned.category,
                         op: planned.op,
                         params: planned.params.clone(),
@@ -491,6 +496,7 @@ fn skipped_event(planned: &PlannedOp, started: Instant, why: &str) -> Event {
         seq: planned.seq,
         t_ms: started.elapsed().as_millis() as u64,
         scheduled_ms: planned.at.as_millis() as u64,
+        late_us: started.elapsed().saturating_sub(planned.at).as_micros() as u64,
         category: planned.category,
         op: planned.op,
         params: planned.params.clone(),

@@ -269,6 +269,7 @@ async fn steady(
         ("MailboxThreshold", int(settings.mailbox_threshold as i64)),
         ("Tables", list(tables.iter().map(|t| atom(t)).collect())),
         ("CallMs", int(1000)),
+        ("MaxScan", int(super::MAX_SCAN as i64)),
         (
             "Owners",
             list(

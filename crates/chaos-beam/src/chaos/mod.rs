@@ -165,7 +165,9 @@ pub type Affected = std::sync::Arc<Mutex<HashMap<String, Option<String>>>>;
 
 #[derive(Default)]
 struct VictimCache {
-    list: Vec<Candidate>,
+    list: std::sync::Arc<Vec<Candidate>>,
+    /// Candidates per application (for the blast-radius cap), counted once per refresh.
+    per_app: HashMap<Option<String>, usize>,
     fetched: Option<Instant>,
 }
 
@@ -183,6 +185,7 @@ pub struct BeamTarget {
     /// Effects in place, by victim pid text → application.
     affected: Affected,
     kills: Mutex<VecDeque<Instant>>,
+    refreshing: std::sync::atomic::AtomicBool,
     baseline_apps: Vec<String>,
     proxies: Vec<chaos_proxy::Proxy>,
     detect: Mutex<detect::Detector>,
@@ -214,6 +217,7 @@ impl BeamTarget {
             helpers: Mutex::new(HashSet::new()),
             affected: Affected::default(),
             kills: Mutex::new(VecDeque::new()),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             baseline_apps,
             proxies: Vec::new(),
             detect: Mutex::new(detect::Detector::default()),
@@ -276,12 +280,60 @@ impl BeamTarget {
         }
     }
 
-    /// The processes chaos may touch now (cached for a moment).
-    pub async fn candidates(&self) -> Result<Vec<Candidate>, EvalError> {
-        let mut cache = self.cache.lock().await;
-        if cache.fetched.is_some_and(|t| t.elapsed() < CANDIDATES_TTL) {
-            return Ok(cache.list.clone());
+    /// The processes chaos may touch now. Cached: refreshed when older than
+    /// [`CANDIDATES_TTL`], by one caller while the others keep using the
+    /// previous list (stale-while-refresh), so a pick never waits for a scan.
+    pub async fn candidates(&self) -> Result<std::sync::Arc<Vec<Candidate>>, EvalError> {
+        {
+            let cache = self.cache.lock().await;
+            let fresh = cache.fetched.is_some_and(|t| t.elapsed() < CANDIDATES_TTL);
+            if fresh {
+                return Ok(cache.list.clone());
+            }
+            if cache.fetched.is_some()
+                && self
+                    .refreshing
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Ok(cache.list.clone());
+            }
+            if cache.fetched.is_none() {
+                // The very first list: everyone waits for it (the lock is held).
+                drop(cache);
+                let mut cache = self.cache.lock().await;
+                if cache.fetched.is_some() {
+                    return Ok(cache.list.clone());
+                }
+                let list = self.fetch_candidates().await?;
+                Self::store(&mut cache, list);
+                return Ok(cache.list.clone());
+            }
         }
+        let fetched = self.fetch_candidates().await;
+        self.refreshing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut cache = self.cache.lock().await;
+        match fetched {
+            Ok(list) => Self::store(&mut cache, list),
+            Err(e) if e.is_disconnect() => return Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, "candidate refresh failed; keeping the previous list")
+            }
+        }
+        Ok(cache.list.clone())
+    }
+
+    fn store(cache: &mut VictimCache, list: Vec<Candidate>) {
+        let mut per_app = HashMap::new();
+        for c in &list {
+            *per_app.entry(c.app.clone()).or_insert(0) += 1;
+        }
+        cache.list = std::sync::Arc::new(list);
+        cache.per_app = per_app;
+        cache.fetched = Some(Instant::now());
+    }
+
+    async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
         let exclude: Vec<Term> = self
             .helpers
             .lock()
@@ -290,65 +342,70 @@ impl BeamTarget {
             .cloned()
             .map(Term::from)
             .collect();
+        let flag = |b: bool| atom(if b { "true" } else { "false" });
         let bindings = [
-            (
-                "IncludeOtpApps",
-                atom(if self.safety.include_otp_apps {
-                    "true"
-                } else {
-                    "false"
-                }),
-            ),
-            (
-                "IncludeNoApp",
-                atom(if self.safety.include_no_app {
-                    "true"
-                } else {
-                    "false"
-                }),
-            ),
+            ("IncludeOtpApps", flag(self.safety.include_otp_apps)),
+            ("IncludeNoApp", flag(self.safety.include_no_app)),
             ("Exclude", list(exclude)),
             ("MaxScan", int(MAX_SCAN as i64)),
             ("MaxCandidates", int(MAX_CANDIDATES as i64)),
         ];
         let t = self.exec(CANDIDATES, &bindings).await?;
-        let list: Vec<Candidate> = t
-            .as_list()
+        Ok(t.as_list()
             .unwrap_or_default()
             .iter()
             .filter_map(parse_candidate)
             .filter(|c| self.safety.allows(c))
-            .collect();
-        cache.list = list.clone();
-        cache.fetched = Some(Instant::now());
-        Ok(list)
+            .collect())
     }
 
-    /// Forget the cached candidates (after a kill changed the picture).
+    /// Forget the cached candidates: the next call lists them again.
     pub async fn invalidate(&self) {
         self.cache.lock().await.fetched = None;
     }
 
+    /// A victim died or changed: refresh the list soon, but at most a few
+    /// times a second (until then picks re-validate on the target and
+    /// retarget), so kills at a high rate do not turn into a scan each.
+    pub async fn victim_gone(&self) {
+        let mut cache = self.cache.lock().await;
+        if cache
+            .fetched
+            .is_some_and(|t| t.elapsed() >= Duration::from_millis(250))
+        {
+            cache.fetched = Some(Instant::now() - CANDIDATES_TTL);
+        }
+    }
+
     /// Pick a victim at random (from the run's victim stream) among those wanted,
-    /// leaving out `tried` and processes already under an effect.
+    /// leaving out `tried` and processes already under an effect. O(1) expected:
+    /// random draws from the cached list until one fits; a full scan only when
+    /// few fit.
     pub async fn pick(&self, want: Want, tried: &[String]) -> Result<Option<Candidate>, EvalError> {
         let all = self.candidates().await?;
+        if all.is_empty() {
+            return Ok(None);
+        }
         let affected = self.affected.lock().unwrap().clone();
-        let pool: Vec<&Candidate> = all
-            .iter()
-            .filter(|c| c.supervisor == want.supervisors)
-            .filter(|c| !want.otp_only || c.otp)
-            .filter(|c| !want.named_only || c.name.is_some())
-            .filter(|c| !tried.contains(&c.pid_text) && !affected.contains_key(&c.pid_text))
-            .collect();
+        let fits = |c: &Candidate| {
+            c.supervisor == want.supervisors
+                && (!want.otp_only || c.otp)
+                && (!want.named_only || c.name.is_some())
+                && !tried.contains(&c.pid_text)
+                && !affected.contains_key(&c.pid_text)
+        };
+        let mut rng = self.rng.lock().unwrap();
+        for _ in 0..32 {
+            let c = &all[rng.range_inclusive(0, all.len() as u64 - 1) as usize];
+            if fits(c) {
+                return Ok(Some(c.clone()));
+            }
+        }
+        let pool: Vec<&Candidate> = all.iter().filter(|c| fits(c)).collect();
         if pool.is_empty() {
             return Ok(None);
         }
-        let i = self
-            .rng
-            .lock()
-            .unwrap()
-            .range_inclusive(0, pool.len() as u64 - 1) as usize;
+        let i = rng.range_inclusive(0, pool.len() as u64 - 1) as usize;
         Ok(Some(pool[i].clone()))
     }
 
@@ -373,7 +430,7 @@ impl BeamTarget {
             tried.push(victim.pid_text.clone());
             let (reply, effect) = act(victim.clone()).await;
             if matches!(reply, Reply::Gone) {
-                self.invalidate().await;
+                self.victim_gone().await;
                 continue;
             }
             let mut outcome = reply.outcome().with_victim(Some(victim.victim()));
@@ -399,9 +456,12 @@ impl BeamTarget {
     async fn app_share_ok(&self, victim: &Candidate) -> bool {
         let Some(app) = &victim.app else { return true };
         let total = self
-            .candidates()
+            .cache
+            .lock()
             .await
-            .map(|c| c.iter().filter(|c| c.app.as_ref() == Some(app)).count())
+            .per_app
+            .get(&victim.app)
+            .copied()
             .unwrap_or(0);
         let cap = ((total as f64 * self.safety.max_app_share).floor() as usize).max(1);
         let now = self

@@ -7,7 +7,8 @@
 %% resource counts with their limits.
 %% Bindings: IncludeOtpApps (bool), MailboxThreshold (integer),
 %%           Tables ([atom()], named tables to check), CallMs (integer),
-%%           Owners ([binary()], pids of the baseline's name owners).
+%%           Owners ([binary()], pids of the baseline's name owners),
+%%           MaxScan (integer).
 Root = code:root_dir(),
 IsOtpApp = fun(A) ->
     case code:lib_dir(A) of
@@ -79,7 +80,17 @@ OwnTables = [#{name => T, owner => PidText(O), app => App}
                 App <- [AppOf(O)], App =/= null],
 Vanished = [T || T <- Tables, ets:info(T, owner) =:= undefined],
 AliveOwners = [O || O <- Owners, erlang:is_process_alive(erlang:list_to_pid(binary_to_list(O)))],
-Ps = erlang:processes(),
+%% On big nodes the queue check looks at a random sample (plus every
+%% registered process), so a sample costs O(sample), not O(processes).
+AllPs = erlang:processes(),
+AllCount = length(AllPs),
+Ps = case AllCount =< MaxScan of
+         true -> AllPs;
+         false ->
+             PT = list_to_tuple(AllPs),
+             lists:usort([element(rand:uniform(AllCount), PT) || _ <- lists:seq(1, MaxScan)] ++
+                         [P || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)])
+     end,
 QMs = ets:match_spec_compile([{{{message_queue_len, '$1'}, '$2'}, [{'>', '$1', MailboxThreshold}], [{{'$1', '$2'}}]}]),
 Big = ets:match_spec_run(lists:zip(lists:zipwith(fun erlang:process_info/2, Ps, lists:duplicate(length(Ps), message_queue_len)), Ps), QMs),
 Queues = [#{pid => PidText(P), len => L, app => AppOf(P),

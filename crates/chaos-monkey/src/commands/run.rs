@@ -773,8 +773,9 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
 fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), CliError> {
     let candidates: Vec<_> = smol::block_on(target.candidates())
         .map_err(CliError::failed)?
-        .into_iter()
+        .iter()
         .filter(|c| !c.supervisor)
+        .cloned()
         .collect();
     let mut by_app: BTreeMap<String, usize> = BTreeMap::new();
     for c in &candidates {

@@ -191,7 +191,7 @@ pub(super) async fn on_table(
         Some([owner, reply]) => (owner.as_pid().cloned(), Reply::from_term(reply)),
         _ => (None, Reply::from_term(&answer)),
     };
-    let owner = owner.and_then(|p| candidates.into_iter().find(|c| c.pid == p));
+    let owner = owner.and_then(|p| candidates.iter().find(|c| c.pid == p).cloned());
     let effect = reply.helper().map(|h| {
         ctx.note_helper(h);
         let who = owner

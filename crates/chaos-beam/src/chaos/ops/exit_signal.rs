@@ -85,7 +85,7 @@ impl Operation<BeamTarget> for ExitSignal {
                     )
                 })
                 .await;
-            ctx.invalidate().await;
+            ctx.victim_gone().await;
             let died = out.measurements.get("died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
                 out.killing()

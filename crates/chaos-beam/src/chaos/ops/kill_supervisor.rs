@@ -152,9 +152,9 @@ impl Operation<BeamTarget> for KillSupervisor {
         Box::pin(async move {
             let sups: Vec<Term> = match ctx.candidates().await {
                 Ok(c) => c
-                    .into_iter()
+                    .iter()
                     .filter(|c| c.supervisor)
-                    .map(|c| c.pid.into())
+                    .map(|c| c.pid.clone().into())
                     .collect(),
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
@@ -212,7 +212,7 @@ impl Operation<BeamTarget> for KillSupervisor {
                     );
                 }
             }
-            ctx.invalidate().await;
+            ctx.victim_gone().await;
             if out.status == Status::Confirmed {
                 out.killing()
             } else {

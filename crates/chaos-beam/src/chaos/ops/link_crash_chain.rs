@@ -151,7 +151,7 @@ impl Operation<BeamTarget> for LinkCrashChain {
                     async move { (ctx.reply(SNIPPET, &b).await, None) }
                 })
                 .await;
-            ctx.invalidate().await;
+            ctx.victim_gone().await;
             let died = out.measurements.get("victim_died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
                 out.killing()

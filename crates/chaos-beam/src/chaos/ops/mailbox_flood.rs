@@ -100,7 +100,7 @@ impl Operation<BeamTarget> for MailboxFlood {
                 .await;
             let died = out.measurements.get("died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
-                ctx.invalidate().await;
+                ctx.victim_gone().await;
                 out.killing()
             } else {
                 out

@@ -191,7 +191,7 @@ pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
             )
         })
         .await;
-    ctx.invalidate().await;
+    ctx.victim_gone().await;
     if out.status == Status::Confirmed {
         out.killing()
     } else {

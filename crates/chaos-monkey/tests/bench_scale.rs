@@ -1,0 +1,317 @@
+//! The scale benchmark (not a timed test: it is ignored by default).
+//!
+//! ```sh
+//! cargo test --release -p chaos-monkey --test bench_scale -- --ignored --nocapture
+//! BENCH_SIZES=1000,100000 cargo test --release -p chaos-monkey --test bench_scale -- --ignored --nocapture
+//! ```
+//!
+//! For each size it starts a demo node whose application is given N idle
+//! processes, then measures, and prints a markdown table:
+//! * the target's CPU while nobody is attached, and while the monkey's
+//!   connection is attached and idle;
+//! * the cost of choosing a victim: one candidate refresh (sampled on big
+//!   nodes) and one pick from the cached list;
+//! * the highest sustained rate of safe operations (kill / suspend / spawn
+//!   mix, safety on, victims from the whole node), trying rising rates;
+//! * schedule jitter (p99 lateness against the plan) at 10, 100, 1000 ops/s;
+//! * the monkey's CPU time and peak memory (getrusage of the children);
+//! * the seed's approach (bench/seed_baseline/chaos_seed_baseline.erl: list
+//!   and filter every process for every operation, inside the VM) at the
+//!   same size, and the ratio.
+
+mod support;
+
+use chaos_beam::chaos::{BeamTarget, Safety, Want};
+use chaos_beam::demo::{DemoConfig, DemoNode};
+use chaos_beam::dist::term::{atom, int, TermExt};
+use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
+use chaos_engine::Profile;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Share of one core used by `pid` over `window`.
+fn core_share(pid: u32, window: Duration) -> f64 {
+    let hz = 100.0; // USER_HZ on Linux
+    let a = cpu_ticks(pid);
+    std::thread::sleep(window);
+    let b = cpu_ticks(pid);
+    (b.saturating_sub(a)) as f64 / hz / window.as_secs_f64()
+}
+
+/// CPU seconds and peak RSS (KiB) of every waited-for child so far.
+fn children_usage() -> (f64, u64) {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime) + secs(ru.ru_stime), ru.ru_maxrss as u64)
+}
+
+fn percentile(v: &mut [u64], p: f64) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Node {
+    node: Option<DemoNode>,
+    state: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(n) = self.node.take() {
+            let _ = n.stop(Duration::from_secs(10));
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+fn baseline_ebin() -> PathBuf {
+    let out = std::env::temp_dir().join(format!("cm-bench-baseline-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../bench/seed_baseline/chaos_seed_baseline.erl");
+    let st = Command::new("erlc")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success(), "erlc failed");
+    out
+}
+
+struct RunFigures {
+    scheduled: u64,
+    confirmed: u64,
+    executed: u64,
+    late_p99_us: u64,
+    duration_s: f64,
+}
+
+fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
+    let config = dir.join("bench.toml");
+    // Only the kill / suspend / spawn mix; suspensions short.
+    std::fs::write(
+        &config,
+        "[weights]\nprocess = 2\ntiming = 1\n\
+         [ops.exit_signal]\nenabled = false\n[ops.link_crash_chain]\nenabled = false\n[ops.monitor_kill]\nenabled = false\n\
+         [ops.priority]\nenabled = false\n[ops.scheduler_contention]\nenabled = false\n[ops.sys_suspend]\nenabled = false\n",
+    )
+    .unwrap();
+    let events = dir.join(format!("events-{rate}.jsonl"));
+    let report = dir.join(format!("report-{rate}.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"))
+        .args([
+            "run",
+            "--node",
+            &node.info.node,
+            "--cookie-file",
+            node.info.cookie_file.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--duration",
+            &format!("{secs}s"),
+            "--rate",
+            &rate.to_string(),
+            "--seed",
+            "7",
+            "--max-kills-per-sec",
+            "1000000",
+            "--max-app-share",
+            "1",
+            "--keep-going",
+            "--max-in-flight",
+            "256",
+            "--events",
+            events.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--no-progress",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&report)
+            .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr))),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&events).unwrap_or_default();
+    let mut late: Vec<u64> = Vec::new();
+    let mut executed = 0;
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        late.push(e["late_us"].as_u64().unwrap_or(0));
+        if !(e["outcome"] == "skipped" && e["detail"].as_str().unwrap_or("").contains("in flight"))
+        {
+            executed += 1;
+        }
+    }
+    RunFigures {
+        scheduled: rate * secs,
+        confirmed: r["confirmed"].as_u64().unwrap_or(0),
+        executed,
+        late_p99_us: percentile(&mut late, 0.99),
+        duration_s: r["duration_s"].as_f64().unwrap_or(secs as f64),
+    }
+}
+
+#[test]
+#[ignore = "a benchmark: run it with --ignored --nocapture (see the module docs)"]
+fn scale_benchmark() {
+    let sizes: Vec<u64> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,100000,1000000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("BENCH_SIZES: numbers"))
+        .collect();
+    let ebin = baseline_ebin();
+    let mut rows: Vec<String> = Vec::new();
+    for &n in &sizes {
+        let name = format!("bench_{n}_{}", std::process::id());
+        let mut cfg = DemoConfig::new(&name);
+        cfg.state_dir = std::env::temp_dir().join(format!("cm-bench-{name}"));
+        cfg.extra_args = vec![
+            "+P".into(),
+            "4000000".into(),
+            "-pa".into(),
+            ebin.display().to_string(),
+        ];
+        cfg.start_timeout = Duration::from_secs(60);
+        let node = Node {
+            node: Some(DemoNode::start(&cfg).expect("bench node")),
+            state: cfg.state_dir.clone(),
+        };
+        let dn = node.node.as_ref().unwrap();
+        let dir = cfg.state_dir.join("bench");
+        std::fs::create_dir_all(&dir).unwrap();
+        let opts = ConnectOptions::new(
+            dn.node_name(),
+            Cookie::resolve(None, Some(&dn.info.cookie_file)).unwrap(),
+        );
+        let mut opts = opts;
+        opts.call_timeout = Duration::from_secs(600);
+
+        // Load and population (not measured).
+        smol::block_on(async {
+            let c = DistClient::connect(&opts).await.unwrap();
+            c.call(
+                "chaos_seed_baseline",
+                "populate",
+                vec![atom("chaos_demo"), int(n as i64)],
+            )
+            .await
+            .unwrap();
+        });
+        let beam = dn.info.os_pid;
+        std::thread::sleep(Duration::from_secs(2));
+        let idle = core_share(beam, Duration::from_secs(5));
+        let (attached, refresh_ms, pick_us) = smol::block_on(async {
+            let c = DistClient::connect(&opts).await.unwrap();
+            let attached = core_share(beam, Duration::from_secs(5));
+            let t = BeamTarget::new(c.clone(), Profile::Demo, Safety::default(), 1)
+                .await
+                .unwrap();
+            let t0 = Instant::now();
+            let cands = t.candidates().await.unwrap();
+            let refresh = t0.elapsed();
+            assert!(!cands.is_empty());
+            let picks = 10_000;
+            let t1 = Instant::now();
+            for _ in 0..picks {
+                t.pick(Want::default(), &[]).await.unwrap().unwrap();
+            }
+            let pick = t1.elapsed() / picks;
+            (
+                attached,
+                refresh.as_secs_f64() * 1000.0,
+                pick.as_secs_f64() * 1e6,
+            )
+        });
+
+        // Jitter at fixed rates, and the highest sustained rate.
+        let (cpu0, _) = children_usage();
+        let mut jitter = Vec::new();
+        let mut target_at_10 = 0.0;
+        for rate in [10u64, 100, 1000] {
+            let a = cpu_ticks(beam);
+            let f = monkey_run(dn, rate, 10, &dir);
+            if rate == 10 {
+                target_at_10 = (cpu_ticks(beam) - a) as f64 / 100.0 / f.duration_s - idle;
+            }
+            jitter.push((rate, f.late_p99_us));
+        }
+        let mut best = 0.0f64;
+        let mut limit = String::new();
+        for rate in [100u64, 300, 1000, 3000, 10000] {
+            let f = monkey_run(dn, rate, 10, &dir);
+            let achieved = f.confirmed as f64 / f.duration_s;
+            let sustained = f.executed as f64 >= 0.95 * f.scheduled as f64;
+            eprintln!(
+                "size {n}: rate {rate}: executed {}/{} confirmed {:.0}/s late p99 {} µs",
+                f.executed, f.scheduled, achieved, f.late_p99_us
+            );
+            if sustained {
+                best = best.max(achieved);
+            } else {
+                limit = format!(
+                    "at {rate}/s only {} of {} operations could start (in-flight cap 256)",
+                    f.executed, f.scheduled
+                );
+                best = best.max(achieved);
+                break;
+            }
+        }
+        let (cpu1, maxrss) = children_usage();
+
+        // The seed's approach at the same size.
+        let (ops, ms) = smol::block_on(async {
+            let c = DistClient::connect(&opts).await.unwrap();
+            let r = c
+                .call(
+                    "chaos_seed_baseline",
+                    "run",
+                    vec![int(5000), atom("chaos_demo")],
+                )
+                .await
+                .unwrap();
+            let t = r.as_tuple().unwrap().to_vec();
+            (t[0].as_i64().unwrap() as f64, t[1].as_i64().unwrap() as f64)
+        });
+        let baseline = ops / (ms / 1000.0);
+        let jit: Vec<String> = jitter
+            .iter()
+            .map(|(r, us)| format!("{r}/s: {:.2} ms", *us as f64 / 1000.0))
+            .collect();
+        rows.push(format!(
+            "| {n} | {best:.0} ops/s{} | {baseline:.1} ops/s | {:.0}× | {refresh_ms:.0} ms refresh, {pick_us:.1} µs pick | {:.2}% idle, {:.2}% attached, {:.1}% at 10 ops/s | {} | {:.1} s CPU, peak {:.1} MiB |",
+            if limit.is_empty() { String::new() } else { format!(" ({limit})") },
+            best / baseline.max(0.001),
+            idle * 100.0,
+            attached * 100.0,
+            target_at_10 * 100.0,
+            jit.join(", "),
+            cpu1 - cpu0,
+            maxrss as f64 / 1024.0,
+        ));
+        drop(node);
+    }
+    println!("\n| processes | ours: highest sustained safe ops | seed approach | ratio | victim choice | target CPU (one core) | jitter p99 | monkey |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
