@@ -14,7 +14,7 @@
 //! * the highest sustained rate of safe operations (kill / suspend / spawn
 //!   mix, safety on, victims from the whole node), trying rising rates;
 //! * schedule jitter (p99 lateness against the plan) at 10, 100, 1000 ops/s;
-//! * the monkey's CPU time and peak memory (getrusage of the children);
+//! * the monkey's CPU time (all its runs at this size) and peak memory (VmHWM);
 //! * the seed's approach (bench/seed_baseline/chaos_seed_baseline.erl: list
 //!   and filter every process for every operation, inside the VM) at the
 //!   same size, and the ratio.
@@ -46,15 +46,6 @@ fn core_share(pid: u32, window: Duration) -> f64 {
     std::thread::sleep(window);
     let b = cpu_ticks(pid);
     (b.saturating_sub(a)) as f64 / hz / window.as_secs_f64()
-}
-
-/// CPU seconds and peak RSS (KiB) of every waited-for child so far.
-fn children_usage() -> (f64, u64) {
-    // SAFETY: getrusage fills the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (secs(ru.ru_utime) + secs(ru.ru_stime), ru.ru_maxrss as u64)
 }
 
 fn percentile(v: &mut [u64], p: f64) -> u64 {
@@ -95,6 +86,8 @@ fn baseline_ebin() -> PathBuf {
 }
 
 struct RunFigures {
+    monkey_cpu_s: f64,
+    monkey_peak_kib: u64,
     scheduled: u64,
     confirmed: u64,
     executed: u64,
@@ -114,7 +107,7 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
     .unwrap();
     let events = dir.join(format!("events-{rate}.jsonl"));
     let report = dir.join(format!("report-{rate}.json"));
-    let out = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"))
         .args([
             "run",
             "--node",
@@ -143,8 +136,27 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
             "--no-progress",
             "-q",
         ])
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // The monkey's own CPU and peak memory, read from /proc while it runs.
+    let pid = child.id();
+    let (mut cpu, mut hwm) = (0u64, 0u64);
+    while child.try_wait().unwrap().is_none() {
+        cpu = cpu.max(cpu_ticks(pid));
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(v) = st
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+            {
+                hwm = hwm.max(v.parse().unwrap_or(0));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
     let r: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&report)
             .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr))),
@@ -162,6 +174,8 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
         }
     }
     RunFigures {
+        monkey_cpu_s: cpu as f64 / 100.0,
+        monkey_peak_kib: hwm,
         scheduled: rate * secs,
         confirmed: r["confirmed"].as_u64().unwrap_or(0),
         executed,
@@ -243,12 +257,14 @@ fn scale_benchmark() {
         });
 
         // Jitter at fixed rates, and the highest sustained rate.
-        let (cpu0, _) = children_usage();
+        let (mut monkey_cpu, mut monkey_peak) = (0.0f64, 0u64);
         let mut jitter = Vec::new();
         let mut target_at_10 = 0.0;
         for rate in [10u64, 100, 1000] {
             let a = cpu_ticks(beam);
             let f = monkey_run(dn, rate, 10, &dir);
+            monkey_cpu += f.monkey_cpu_s;
+            monkey_peak = monkey_peak.max(f.monkey_peak_kib);
             if rate == 10 {
                 target_at_10 = (cpu_ticks(beam) - a) as f64 / 100.0 / f.duration_s - idle;
             }
@@ -258,6 +274,8 @@ fn scale_benchmark() {
         let mut limit = String::new();
         for rate in [100u64, 300, 1000, 3000, 10000] {
             let f = monkey_run(dn, rate, 10, &dir);
+            monkey_cpu += f.monkey_cpu_s;
+            monkey_peak = monkey_peak.max(f.monkey_peak_kib);
             let achieved = f.confirmed as f64 / f.duration_s;
             let sustained = f.executed as f64 >= 0.95 * f.scheduled as f64;
             eprintln!(
@@ -275,7 +293,6 @@ fn scale_benchmark() {
                 break;
             }
         }
-        let (cpu1, maxrss) = children_usage();
 
         // The seed's approach at the same size.
         let (ops, ms) = smol::block_on(async {
@@ -304,8 +321,8 @@ fn scale_benchmark() {
             attached * 100.0,
             target_at_10 * 100.0,
             jit.join(", "),
-            cpu1 - cpu0,
-            maxrss as f64 / 1024.0,
+            monkey_cpu,
+            monkey_peak as f64 / 1024.0,
         ));
         drop(node);
     }
