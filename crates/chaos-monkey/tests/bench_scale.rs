@@ -137,7 +137,7 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
             "-q",
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null()) // one line per operation: never let a pipe fill
         .spawn()
         .unwrap();
     // The monkey's own CPU and peak memory, read from /proc while it runs.
@@ -156,10 +156,10 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
     let r: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&report)
-            .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr))),
+            .unwrap_or_else(|_| panic!("no report (monkey exit {status:?})")),
     )
     .unwrap();
     let text = std::fs::read_to_string(&events).unwrap_or_default();
