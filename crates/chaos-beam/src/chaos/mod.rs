@@ -498,6 +498,13 @@ impl BeamTarget {
         }
     }
 
+    /// The effect a helper holds on the target: the helper is recorded (never
+    /// a victim, audited at the end) and released when the hold is up.
+    pub fn held_by(&self, helper: &Term, hold: Duration, what: impl Into<String>) -> HelperEffect {
+        self.note_helper(helper);
+        HelperEffect::new(&self.client, helper.clone(), hold, what)
+    }
+
     /// Every helper ever started in this run.
     pub fn helpers(&self) -> Vec<Pid> {
         self.helpers.lock().unwrap().iter().cloned().collect()

@@ -94,11 +94,9 @@ impl Operation<BeamTarget> for EtsChurn {
                 )
                 .await;
             let effect = reply.helper().map(|h| {
-                ctx.note_helper(h);
                 Box::new(
-                    HelperEffect::new(
-                        &ctx.client,
-                        h.clone(),
+                    ctx.held_by(
+                        h,
                         Duration::from_millis(hold as u64),
                         "ETS tables held by ets_churn",
                     )

@@ -193,14 +193,12 @@ pub(super) async fn on_table(
     };
     let owner = owner.and_then(|p| candidates.iter().find(|c| c.pid == p).cloned());
     let effect = reply.helper().map(|h| {
-        ctx.note_helper(h);
         let who = owner
             .as_ref()
             .map(|c| c.name.clone().unwrap_or_else(|| c.pid_text.clone()))
             .unwrap_or_else(|| "an unknown process".to_string());
-        let effect = HelperEffect::new(
-            &ctx.client,
-            h.clone(),
+        let effect = ctx.held_by(
+            h,
             Duration::from_millis(hold.max(0) as u64),
             format!("a row of an ETS table owned by {who} {what}"),
         );

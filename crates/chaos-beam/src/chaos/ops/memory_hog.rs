@@ -123,11 +123,9 @@ impl Operation<BeamTarget> for MemoryHog {
                 Err(e) => Reply::Failed(e.to_string()),
             };
             let effect = reply.helper().map(|h| {
-                ctx.note_helper(h);
                 Box::new(
-                    HelperEffect::new(
-                        &ctx.client,
-                        h.clone(),
+                    ctx.held_by(
+                        h,
                         Duration::from_millis(hold as u64),
                         "heap held by memory_hog processes",
                     )

@@ -104,10 +104,8 @@ impl Operation<BeamTarget> for PortExhaustion {
                 )
                 .await;
             let effect = reply.helper().map(|h| {
-                ctx.note_helper(h);
-                HelperEffect::new(
-                    &ctx.client,
-                    h.clone(),
+                ctx.held_by(
+                    h,
                     Duration::from_millis(hold.max(0) as u64),
                     "UDP sockets held open",
                 )

@@ -155,11 +155,9 @@ impl Operation<BeamTarget> for Priority {
                     )
                     .await;
                 let effect = reply.helper().map(|h| {
-                    ctx.note_helper(h);
                     Box::new(
-                        HelperEffect::new(
-                            &ctx.client,
-                            h.clone(),
+                        ctx.held_by(
+                            h,
                             Duration::from_millis(hold.max(0) as u64),
                             format!("{} at priority {new}", v.pid_text),
                         )

@@ -161,12 +161,10 @@ impl Operation<BeamTarget> for RegistryCorrupt {
                     )
                     .await;
                 let effect = reply.helper().map(|h| {
-                    ctx.note_helper(h);
                     let name = v.name.clone().unwrap_or_default();
                     Box::new(
-                        HelperEffect::new(
-                            &ctx.client,
-                            h.clone(),
+                        ctx.held_by(
+                            h,
                             Duration::from_millis(hold.max(0) as u64),
                             format!("name {name} of {} taken away ({mode})", v.pid_text),
                         )

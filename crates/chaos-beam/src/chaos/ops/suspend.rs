@@ -74,11 +74,9 @@ impl Operation<BeamTarget> for Suspend {
                     )
                     .await;
                 let effect = reply.helper().map(|h| {
-                    ctx.note_helper(h);
                     Box::new(
-                        HelperEffect::new(
-                            &ctx.client,
-                            h.clone(),
+                        ctx.held_by(
+                            h,
                             Duration::from_millis(hold as u64),
                             format!("{} suspended", v.pid_text),
                         )

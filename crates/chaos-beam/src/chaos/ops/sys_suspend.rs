@@ -150,11 +150,9 @@ impl Operation<BeamTarget> for SysSuspend {
                     )
                     .await;
                 let effect = reply.helper().map(|h| {
-                    ctx.note_helper(h);
                     Box::new(
-                        HelperEffect::new(
-                            &ctx.client,
-                            h.clone(),
+                        ctx.held_by(
+                            h,
                             Duration::from_millis(hold as u64),
                             format!("{} sys-suspended", v.pid_text),
                         )
