@@ -18,47 +18,9 @@ use super::prelude::*;
 /// Delete one ETS row for a while.
 pub struct EtsDelete;
 
-const SNIPPET: &str = r#"
-Marker = chaos_monkey_corrupted,
-Owners = maps:from_list([{P, true} || P <- Pids]),
-NonEmpty = fun(Tab) ->
-    case ets:info(Tab, size) of N when is_integer(N), N > 0 -> true; _ -> false end
-end,
-Tables = lists:sort([Tab || Tab <- ets:all(),
-                            is_map_key(ets:info(Tab, owner), Owners),
-                            ets:info(Tab, protection) =:= public,
-                            lists:member(ets:info(Tab, type), [set, ordered_set]),
-                            NonEmpty(Tab)]),
-case Tables of
-    [] ->
-        {none, {skipped, <<"no non-empty public set/ordered_set ETS table owned by an eligible process">>}};
-    _ ->
-        T = lists:nth(1 + TablePick rem length(Tables), Tables),
-        try
-            Owner = ets:info(T, owner),
-            KeyPos = ets:info(T, keypos),
-            Size = ets:info(T, size),
-            Next = fun(K) -> try ets:next(T, K) catch error:badarg -> ets:first(T) end end,
-            Walk = fun W(K, I) when I =< 0; K =:= '$end_of_table' -> K;
-                       W(K, I) -> W(Next(K), I - 1)
-                   end,
-            Start = case Walk(ets:first(T), RowPick rem min(Size, 5000)) of
-                        '$end_of_table' -> ets:first(T);
-                        K0 -> K0
-                    end,
-            Usable = fun(O) -> tuple_size(O) > 1 andalso not lists:member(Marker, tuple_to_list(O)) end,
-            Find = fun F(_, 0) -> none;
-                       F('$end_of_table', N) -> F(ets:first(T), N - 1);
-                       F(K, N) ->
-                           case ets:lookup(T, K) of
-                               [O] -> case Usable(O) of true -> {K, O}; false -> F(Next(K), N - 1) end;
-                               _ -> F(Next(K), N - 1)
-                           end
-                   end,
-            case Find(Start, 50) of
-                none ->
-                    {Owner, {skipped, <<"no row without the monkey's marker found near the drawn position">>}};
-                {_, Seen} ->
+const SNIPPET: &str = concat!(
+    ets_row_choice!(),
+    r#"                {_, Seen} ->
                     Key = element(KeyPos, Seen),
                     Parent = self(),
                     Helper = erlang:spawn(fun() ->
@@ -101,7 +63,8 @@ case Tables of
             error:badarg -> {none, {skipped, <<"the chosen ETS table vanished">>}}
         end
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for EtsDelete {
     fn name(&self) -> &'static str {

@@ -5,6 +5,56 @@
 //! (answering with the [`Reply`](super::Reply) protocol) and `plan`/`run`,
 //! then list it in [`builtin`].
 
+/// The Erlang both ETS row operations start with: among the public set /
+/// ordered_set tables owned by the candidates (`Pids`), draw a non-empty one
+/// (`TablePick`) and a row near a drawn position (`RowPick`) that does not
+/// carry the monkey's marker; it ends in the `case` on the row found.
+macro_rules! ets_row_choice {
+    () => {
+        r#"
+Marker = chaos_monkey_corrupted,
+Owners = maps:from_list([{P, true} || P <- Pids]),
+NonEmpty = fun(Tab) ->
+    case ets:info(Tab, size) of N when is_integer(N), N > 0 -> true; _ -> false end
+end,
+Tables = lists:sort([Tab || Tab <- ets:all(),
+                            is_map_key(ets:info(Tab, owner), Owners),
+                            ets:info(Tab, protection) =:= public,
+                            lists:member(ets:info(Tab, type), [set, ordered_set]),
+                            NonEmpty(Tab)]),
+case Tables of
+    [] ->
+        {none, {skipped, <<"no non-empty public set/ordered_set ETS table owned by an eligible process">>}};
+    _ ->
+        T = lists:nth(1 + TablePick rem length(Tables), Tables),
+        try
+            Owner = ets:info(T, owner),
+            KeyPos = ets:info(T, keypos),
+            Size = ets:info(T, size),
+            Next = fun(K) -> try ets:next(T, K) catch error:badarg -> ets:first(T) end end,
+            Walk = fun W(K, I) when I =< 0; K =:= '$end_of_table' -> K;
+                       W(K, I) -> W(Next(K), I - 1)
+                   end,
+            Start = case Walk(ets:first(T), RowPick rem min(Size, 5000)) of
+                        '$end_of_table' -> ets:first(T);
+                        K0 -> K0
+                    end,
+            Usable = fun(O) -> tuple_size(O) > 1 andalso not lists:member(Marker, tuple_to_list(O)) end,
+            Find = fun F(_, 0) -> none;
+                       F('$end_of_table', N) -> F(ets:first(T), N - 1);
+                       F(K, N) ->
+                           case ets:lookup(T, K) of
+                               [O] -> case Usable(O) of true -> {K, O}; false -> F(Next(K), N - 1) end;
+                               _ -> F(Next(K), N - 1)
+                           end
+                   end,
+            case Find(Start, 50) of
+                none ->
+                    {Owner, {skipped, <<"no row without the monkey's marker found near the drawn position">>}};
+"#
+    };
+}
+
 mod atom_exhaustion;
 mod clear_mailbox;
 mod drop_connection;
