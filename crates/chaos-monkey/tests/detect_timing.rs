@@ -101,15 +101,7 @@ fn a_node_killed_mid_run_is_node_down_within_a_second() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(&events)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 10
-    {
-        assert!(Instant::now() < deadline, "no events");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_for_events(&events, 10);
     let kill_at = spawned.elapsed();
     assert!(std::process::Command::new("kill")
         .args(["-KILL", &demo.os_pid().to_string()])

@@ -5,22 +5,7 @@ mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{monkey, Demo};
-
-/// Wait until the events file has at least `n` lines.
-fn wait_for_events(path: &std::path::Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lines = std::fs::read_to_string(path)
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if lines >= n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the run produced no events");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use support::{monkey, wait_for_events, Demo};
 
 #[test]
 fn sigint_undoes_everything_and_writes_an_interrupted_report() {

@@ -6,7 +6,6 @@ mod support;
 
 use chaos_beam::dist::term::{atom, TermExt};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 use support::{monkey, run, Demo};
 
 #[test]
@@ -124,15 +123,7 @@ fn sigterm_undoes_everything_and_writes_an_interrupted_report() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(&events)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 30
-    {
-        assert!(Instant::now() < deadline, "no events");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_for_events(&events, 30);
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -94,3 +94,21 @@ pub fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
     v.sort_by_key(|e| e["seq"].as_u64().unwrap());
     v
 }
+
+/// Wait (20 s at most) until a run's events file has at least `n` lines.
+pub fn wait_for_events(path: &std::path::Path, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = std::fs::read_to_string(path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run produced no events"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
