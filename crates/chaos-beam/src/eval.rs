@@ -76,7 +76,24 @@ pub async fn eval(
 }
 
 /// [`eval`] with an explicit timeout (the parse, when needed, uses the default one).
+/// When the run turned compiled snippets on for this connection
+/// ([`crate::compiled`]), the snippet runs as compiled code instead.
 pub async fn eval_with_timeout(
+    client: &DistClient,
+    source: &str,
+    bindings: &[(&str, Term)],
+    timeout: Duration,
+) -> Result<Term, EvalError> {
+    if let Some(modules) = client.snippet_modules() {
+        if let Some(result) = modules.exec(client, source, bindings, timeout).await {
+            return result;
+        }
+    }
+    interpret(client, source, bindings, timeout).await
+}
+
+/// Evaluate with `erl_eval`, never compiled.
+pub(crate) async fn interpret(
     client: &DistClient,
     source: &str,
     bindings: &[(&str, Term)],

@@ -6,6 +6,7 @@
 //! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
 
 pub mod chaos;
+pub mod compiled;
 pub mod demo;
 pub mod dist;
 pub mod eval;

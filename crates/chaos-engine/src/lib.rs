@@ -11,6 +11,7 @@
 //! * [`schedule`] — the generator: what happens when, from the seed alone;
 //! * [`runner`] — fires the schedule, undoes effects, samples the target;
 //! * [`report`] — the checker's input and the report model.
+//! * [`tally`] — running totals of a run, in bounded memory;
 
 pub mod category;
 pub mod duration;
@@ -19,6 +20,7 @@ pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod schedule;
+pub mod tally;
 pub mod weights;
 
 pub use category::{Category, Profile};

@@ -3,7 +3,6 @@
 //! serde and as text by the binary.
 
 use crate::category::{Category, Profile};
-use crate::operation::Status;
 use crate::runner::{RunRecord, Sample};
 use crate::schedule::SkippedCategory;
 use serde::{Deserialize, Serialize};
@@ -250,53 +249,40 @@ impl Report {
                 (c.name().to_string(), stats)
             })
             .collect();
-        let mut by_op: BTreeMap<String, OpStats> = BTreeMap::new();
-        let mut errors: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let mut skips: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let (mut confirmed, mut unconfirmed, mut skipped, mut failed, mut kills) = (0, 0, 0, 0, 0);
-        for e in &record.events {
+        let tally = &record.tally;
+        for (c, n) in &tally.by_category {
             let cat = by_category
-                .get_mut(e.category.name())
+                .get_mut(c.name())
                 .expect("all categories present");
-            let op = by_op.entry(e.op.to_string()).or_insert_with(|| OpStats {
-                category: e.category.name().to_string(),
-                ..OpStats::default()
-            });
-            cat.ops += 1;
-            op.ops += 1;
-            match e.outcome {
-                Status::Confirmed => {
-                    confirmed += 1;
-                    cat.confirmed += 1;
-                    op.confirmed += 1;
-                }
-                Status::Unconfirmed => {
-                    unconfirmed += 1;
-                    cat.unconfirmed += 1;
-                    op.unconfirmed += 1;
-                }
-                Status::Skipped => {
-                    skipped += 1;
-                    cat.skipped += 1;
-                    op.skipped += 1;
-                    *skips
-                        .entry((e.op.to_string(), e.detail.clone()))
-                        .or_default() += 1;
-                }
-                Status::Failed => {
-                    failed += 1;
-                    cat.failed += 1;
-                    op.failed += 1;
-                    *errors
-                        .entry((e.op.to_string(), e.detail.clone()))
-                        .or_default() += 1;
-                }
-            }
-            if e.killed {
-                kills += 1;
-            }
+            cat.ops = n.ops;
+            cat.confirmed = n.confirmed;
+            cat.unconfirmed = n.unconfirmed;
+            cat.skipped = n.skipped;
+            cat.failed = n.failed;
         }
-        let total = record.events.len() as u64;
+        let by_op: BTreeMap<String, OpStats> = tally
+            .by_op
+            .iter()
+            .map(|(op, (c, n))| {
+                let stats = OpStats {
+                    category: c.name().to_string(),
+                    ops: n.ops,
+                    confirmed: n.confirmed,
+                    unconfirmed: n.unconfirmed,
+                    skipped: n.skipped,
+                    failed: n.failed,
+                };
+                (op.to_string(), stats)
+            })
+            .collect();
+        let total = tally.total.ops;
+        let (confirmed, unconfirmed, skipped, failed, kills) = (
+            tally.total.confirmed,
+            tally.total.unconfirmed,
+            tally.total.skipped,
+            tally.total.failed,
+            tally.kills,
+        );
         for c in by_category.values_mut() {
             c.share = if total == 0 {
                 0.0
@@ -338,8 +324,8 @@ impl Report {
             pending_ops: record.pending_ops,
             audit: input.audit,
         };
-        let error_reasons = reasons(errors);
-        let skip_reasons = reasons(skips);
+        let error_reasons = reasons(&tally.errors);
+        let skip_reasons = reasons(&tally.skips);
         let mut report = Report {
             tool: input.tool,
             target: input.target,
@@ -392,10 +378,14 @@ impl Report {
     }
 }
 
-fn reasons(map: BTreeMap<(String, String), u64>) -> Vec<ReasonCount> {
+fn reasons(map: &BTreeMap<(&'static str, String), u64>) -> Vec<ReasonCount> {
     let mut v: Vec<ReasonCount> = map
-        .into_iter()
-        .map(|((op, reason), count)| ReasonCount { op, reason, count })
+        .iter()
+        .map(|((op, reason), count)| ReasonCount {
+            op: op.to_string(),
+            reason: reason.clone(),
+            count: *count,
+        })
         .collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then(a.op.cmp(&b.op)));
     v
@@ -489,10 +479,10 @@ fn failure_modes(
 
 /// Kills whose victim was not back within the recovery window (or that nobody restarts).
 fn kill_failures(record: &RunRecord) -> Vec<FailureMode> {
-    record
-        .events
+    let tally = &record.tally;
+    let mut out: Vec<FailureMode> = tally
+        .unrecovered
         .iter()
-        .filter(|e| e.killed && e.measurements.get("recovered") == Some(&Value::Bool(false)))
         .map(|e| {
             let who = e
                 .victim
@@ -508,7 +498,25 @@ fn kill_failures(record: &RunRecord) -> Vec<FailureMode> {
                 recovered: false,
             }
         })
-        .collect()
+        .collect();
+    if tally.unrecovered_more > 0 {
+        let last = tally.unrecovered.last().map(|e| e.t_ms).unwrap_or(0);
+        out.push(FailureMode {
+            kind: "process_crash".to_string(),
+            subject: format!("{} more killed processes", tally.unrecovered_more),
+            first_seen_ms: last,
+            last_seen_ms: record.elapsed.as_millis() as u64,
+            evidence: serde_json::json!({
+                "detail": format!(
+                    "{} more kills whose victim was not back in time; only the first {} are listed one by one (the events file has all)",
+                    tally.unrecovered_more,
+                    tally.unrecovered.len()
+                )
+            }),
+            recovered: false,
+        });
+    }
+    out
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -519,49 +527,21 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn recovery_rows(record: &RunRecord) -> Vec<RecoveryRow> {
-    /// (restart times in ms, detect times in µs, kills watched) per (by, key).
-    type Group = (Vec<u64>, Vec<u64>, u64);
-    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    for e in record.events.iter().filter(|e| e.killed) {
-        let restart = e.measurements.get("restart_ms").and_then(Value::as_u64);
-        let watched =
-            restart.is_some() || e.measurements.get("recovered") == Some(&Value::Bool(false));
-        if !watched {
-            continue;
-        }
-        let detect = e.measurements.get("detect_us").and_then(Value::as_u64);
-        let app = e
-            .victim
-            .as_ref()
-            .and_then(|v| v.application.clone())
-            .unwrap_or_else(|| "(none)".into());
-        for key in [
-            ("application".to_string(), app),
-            ("operation".to_string(), e.op.to_string()),
-        ] {
-            let g = groups.entry(key).or_default();
-            g.2 += 1;
-            if let Some(r) = restart {
-                g.0.push(r);
-            }
-            if let Some(d) = detect {
-                g.1.push(d);
-            }
-        }
-    }
-    groups
-        .into_iter()
-        .map(|((by, key), (mut rec, mut det, kills))| {
-            rec.sort_unstable();
-            det.sort_unstable();
+    record
+        .tally
+        .recovery
+        .iter()
+        .map(|((by, key), g)| {
+            let rec = g.restart_ms.sorted();
+            let det = g.detect_us.sorted();
             RecoveryRow {
-                by,
-                key,
-                kills,
-                recovered: rec.len() as u64,
+                by: by.to_string(),
+                key: key.clone(),
+                kills: g.kills,
+                recovered: g.restart_ms.count(),
                 p50_ms: percentile(&rec, 0.5),
                 p95_ms: percentile(&rec, 0.95),
-                max_ms: rec.last().copied().unwrap_or(0),
+                max_ms: g.restart_ms.max(),
                 detect_p50_us: percentile(&det, 0.5),
             }
         })
@@ -608,19 +588,14 @@ fn recommendations(r: &Report, record: &RunRecord) -> Vec<String> {
             r.errors, top.count, top.op, top.reason
         ));
     }
-    let restarts: Vec<u64> = record
-        .events
-        .iter()
-        .filter_map(|e| e.measurements.get("restart_ms").and_then(Value::as_u64))
-        .collect();
-    if !restarts.is_empty() {
-        let mut sorted = restarts.clone();
-        sorted.sort_unstable();
+    let restarts = &record.tally.restarts;
+    if restarts.count() > 0 {
+        let sorted = restarts.sorted();
         out.push(format!(
             "Supervisors restarted {} killed children: median {} ms, slowest {} ms.",
-            sorted.len(),
+            restarts.count(),
             sorted[sorted.len() / 2],
-            sorted[sorted.len() - 1]
+            restarts.max()
         ));
     }
     for (name, t) in &r.resources {

@@ -163,8 +163,8 @@ pub enum Update<'a> {
 /// Everything a run produced, before it is turned into a report.
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
-    /// Every executed operation, in completion order.
-    pub events: Vec<Event>,
+    /// Running totals of every executed operation (the observer saw each one whole).
+    pub tally: crate::tally::Tally,
     /// Every sample (failed samples as `Err`).
     pub samples: Vec<Result<Sample, String>>,
     /// Effects that could not be undone.
@@ -433,34 +433,6 @@ pub async fn run<C: Target>(
     record
 }
 
-/// What the report needs of an event, so an hour-long run keeps its memory
-/// flat: the observer (live log, events file) has already seen it whole.
-fn compact(mut e: Event) -> Event {
-    e.params = Value::Null;
-    let keep_detail = matches!(e.outcome, Status::Failed | Status::Skipped)
-        || e.measurements.get("recovered") == Some(&Value::Bool(false));
-    if !keep_detail {
-        e.detail = String::new();
-    }
-    if let Some(v) = e.victim.as_mut() {
-        v.initial_call = None;
-    }
-    if !e.measurements.is_null() {
-        let keep = ["restart_ms", "detect_us", "recovered"];
-        let m: serde_json::Map<String, Value> = keep
-            .iter()
-            .filter_map(|k| e.measurements.get(*k).map(|v| (k.to_string(), v.clone())))
-            .collect();
-        e.measurements = if m.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(m)
-        };
-    }
-    e
-}
-
-/// `true` when the target is gone already (checked without waiting).
 async fn ctx_gone_now<C: Target>(ctx: &C) -> bool {
     let gone = ctx.gone();
     matches!(
@@ -477,7 +449,7 @@ fn handle(msg: Msg, record: &mut RunRecord, observer: &mut (dyn FnMut(Update<'_>
     match msg {
         Msg::Event(e) => {
             observer(Update::Event(&e));
-            record.events.push(compact(*e));
+            record.tally.add(&e);
         }
         Msg::Sample(s) => {
             observer(Update::Sample(&s));

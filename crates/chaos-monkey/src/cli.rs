@@ -109,6 +109,12 @@ pub struct RunArgs {
     /// Print the schedule and the victims it would pick; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Interpret every snippet with erl_eval instead of compiling it into a
+    /// temporary module on the target (modules are unloaded at the end, and by
+    /// a janitor on the node if the monkey is lost). Slower: milliseconds per
+    /// operation instead of microseconds.
+    #[arg(long)]
+    pub no_compile: bool,
     /// Only touch processes of this application (repeatable).
     #[arg(long, value_name = "APP")]
     pub only_app: Vec<String>,

@@ -1,6 +1,7 @@
 //! The monkey is SIGKILLed in the middle of a run with every kind of effect
 //! active: the helpers on the node (janitors watching the monkey's node with
-//! `erlang:monitor_node/2`) undo everything within a second.
+//! `erlang:monitor_node/2`) undo everything within a second, and the run's
+//! temporary snippet modules are unloaded.
 
 mod support;
 
@@ -14,7 +15,10 @@ const LEFT: &str = r#"
 Apps = [chaos_demo],
 Masters = [application_controller:get_master(A) || A <- Apps],
 Own = [P || P <- erlang:processes(), {group_leader, G} <- [erlang:process_info(P, group_leader)], lists:member(G, Masters)],
-Suspended = [P || P <- erlang:processes(), erlang:process_info(P, status) =:= {status, suspended}],
+%% ERTS's literal area collector waits suspended while a purged module's literals are collected.
+Suspended = [P || P <- erlang:processes(), erlang:process_info(P, status) =:= {status, suspended},
+                  not erts_internal:is_system_process(P)],
+Modules = [M || {M, _} <- code:all_loaded(), lists:prefix("chaos_monkey_", atom_to_list(M))],
 LowOrHigh = [P || P <- Own, {priority, Pr} <- [erlang:process_info(P, priority)], Pr =/= normal],
 %% sys:get_status on a process held by erlang:suspend_process would only time out.
 %% Asked in parallel, so a busy process costs 100 ms once, not per process.
@@ -29,7 +33,7 @@ Names = [N || N <- [chaos_demo_registry, chaos_demo_store, chaos_demo_pool, chao
               not is_pid(erlang:whereis(N)) orelse not lists:member(erlang:whereis(N), Own)],
 Corrupted = ets:select_count(chaos_demo_store, [{{'_', chaos_monkey_corrupted}, [], [true]}]),
 Rows = ets:info(chaos_demo_store, size),
-[{suspended, length(Suspended)}, {priority, length(LowOrHigh)}, {sys_suspended, length(SysSuspended)},
+[{suspended, length(Suspended)}, {modules, Modules}, {priority, length(LowOrHigh)}, {sys_suspended, length(SysSuspended)},
  {names, Names}, {corrupted_rows, Corrupted}, {rows, Rows},
  {processes, erlang:system_info(process_count)}, {ets, erlang:system_info(ets_count)},
  {ports, erlang:system_info(port_count)}, {binary, erlang:memory(binary)}].
@@ -120,6 +124,13 @@ fn sigkill_of_the_monkey_is_cleaned_up_by_the_janitors_within_a_second() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let during = look();
+    assert!(
+        get(&during, "modules")
+            .as_list()
+            .is_some_and(|l| !l.is_empty()),
+        "the run compiled its snippets into temporary modules: {}",
+        chaos_beam::dist::term::show(&during)
+    );
     let dirty = |t: &chaos_beam::dist::term::Term| {
         get(t, "suspended").as_i64() != Some(0)
             || get(t, "priority").as_i64() != Some(0)
@@ -129,6 +140,10 @@ fn sigkill_of_the_monkey_is_cleaned_up_by_the_janitors_within_a_second() {
                 .map(|l| !l.is_empty())
                 .unwrap_or(true)
             || get(t, "corrupted_rows").as_i64() != Some(0)
+            || get(t, "modules")
+                .as_list()
+                .map(|l| !l.is_empty())
+                .unwrap_or(true)
     };
     assert!(
         dirty(&during) || get(&during, "processes") != get(&before, "processes"),

@@ -22,7 +22,7 @@ pub use helper::HelperEffect;
 pub use safety::{Safety, SafetyError};
 
 use crate::dist::json::to_json;
-use crate::dist::term::{atom, int, list, Pid, Term, TermExt};
+use crate::dist::term::{atom, binary, int, list, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{eval_with_timeout, EvalError};
 use chaos_engine::{Outcome, Profile, Sample, SeededRng, Target, Victim};
@@ -248,6 +248,16 @@ impl BeamTarget {
         let baseline = detect::take(&self, &settings).await?;
         *self.detect.lock().unwrap() = detect::Detector::new(settings, baseline);
         Ok(self)
+    }
+
+    /// Compile snippets into temporary modules on the target for the rest of
+    /// this connection ([`crate::compiled`]): operations, samples and
+    /// refreshes then cost microseconds instead of milliseconds. The janitor
+    /// that unloads them is a helper (never a victim, audited at the end).
+    pub async fn compile_snippets(&self) -> Result<(), EvalError> {
+        let janitor = crate::compiled::enable(&self.client).await?;
+        self.note_helper(&janitor);
+        Ok(())
     }
 
     /// Fault proxies in front of the node's services (for the proxy operations).
@@ -510,8 +520,18 @@ impl BeamTarget {
         self.helpers.lock().unwrap().iter().cloned().collect()
     }
 
-    /// After clean-up: what is still there on the target (helpers alive, processes left suspended).
+    /// After clean-up: what is still there on the target (helpers alive,
+    /// processes left suspended, the run's compiled modules). Unloads the
+    /// compiled modules first: they are the last thing the run put there.
     pub async fn audit(&self) -> Result<Vec<String>, EvalError> {
+        let mut found = Vec::new();
+        let prefix = crate::compiled::module_prefix(&self.client);
+        let unloaded = crate::compiled::unload(&self.client).await?;
+        for m in &unloaded.forced {
+            found.push(format!(
+                "module {m} had to be purged while a process still ran its code"
+            ));
+        }
         let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
         let touched: Vec<Term> = self
             .touched
@@ -536,23 +556,33 @@ impl BeamTarget {
                                          {audit, A, _} -> false
                                  after 1000 -> false end],
             [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
+            %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
             [Fmt("process ~p is still suspended", [P]) || P <- erlang:processes(),
-                                                          erlang:process_info(P, status) =:= {status, suspended}] ++
+                                                          erlang:process_info(P, status) =:= {status, suspended},
+                                                          (catch erts_internal:is_system_process(P)) =/= true] ++
             [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
             [Fmt("process ~p still runs at priority ~p", [P, Pr]) || P <- Alive,
                                                                      {priority, Pr} <- [erlang:process_info(P, priority)],
-                                                                     Pr =/= normal]."#;
+                                                                     Pr =/= normal] ++
+            [Fmt("module ~p is still loaded", [M]) || Prefix =/= <<>>, {M, _} <- code:all_loaded(),
+                                                      lists:prefix(binary_to_list(Prefix), atom_to_list(M))]."#;
         let t = self
             .exec(
                 snippet,
-                &[("Helpers", list(helpers)), ("Touched", list(touched))],
+                &[
+                    ("Helpers", list(helpers)),
+                    ("Touched", list(touched)),
+                    ("Prefix", binary(prefix.unwrap_or_default().as_bytes())),
+                ],
             )
             .await?;
-        Ok(t.as_list()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|t| t.as_text())
-            .collect())
+        found.extend(
+            t.as_list()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| t.as_text()),
+        );
+        Ok(found)
     }
 }
 

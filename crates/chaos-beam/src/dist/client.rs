@@ -213,6 +213,8 @@ struct Inner {
     closed_event: event_listener::Event,
     /// Parsed Erlang source (abstract syntax), once per connection per text.
     parsed: Mutex<HashMap<String, Term>>,
+    /// Snippets compiled into temporary modules, when a run turned that on.
+    snippet_modules: std::sync::OnceLock<Arc<crate::compiled::SnippetModules>>,
 }
 
 /// A hidden-node connection to one Erlang node. Cheap to clone; the
@@ -270,6 +272,7 @@ impl DistClient {
             stream: hs.stream.clone(),
             closed_event: event_listener::Event::new(),
             parsed: Mutex::new(HashMap::new()),
+            snippet_modules: std::sync::OnceLock::new(),
         });
         let _ = &hs.peer;
         smol::spawn(writer(Arc::downgrade(&inner), hs.stream.clone(), out_rx)).detach();
@@ -465,6 +468,16 @@ impl DistClient {
             .lock()
             .unwrap()
             .insert(source.to_string(), exprs);
+    }
+
+    /// The compiled snippets of this connection, once turned on.
+    pub(crate) fn snippet_modules(&self) -> Option<&Arc<crate::compiled::SnippetModules>> {
+        self.inner.snippet_modules.get()
+    }
+
+    /// Turn compiled snippets on for this connection (once).
+    pub(crate) fn set_snippet_modules(&self, m: Arc<crate::compiled::SnippetModules>) {
+        let _ = self.inner.snippet_modules.set(m);
     }
 
     /// A fresh reference of our node.

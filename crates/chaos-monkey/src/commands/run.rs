@@ -35,6 +35,8 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     pub events: Option<PathBuf>,
     pub dry_run: bool,
+    /// Keep every snippet interpreted (no temporary modules on the target).
+    pub interpreted: bool,
     pub safety: Safety,
     pub allow: Allow,
     pub op_settings: BTreeMap<String, (bool, u32)>,
@@ -66,6 +68,7 @@ impl RunSettings {
             report: None,
             events: None,
             dry_run: false,
+            interpreted: false,
             safety: Safety::default(),
             allow: Allow::default(),
             op_settings: BTreeMap::new(),
@@ -449,6 +452,7 @@ pub fn settings_from(
         report: args.report.clone().or(file.report.clone()),
         events: args.events.clone().or(file.events.clone()),
         dry_run: args.dry_run,
+        interpreted: args.no_compile,
         safety,
         allow,
         op_settings,
@@ -549,6 +553,15 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             );
             proxies.push(p);
         }
+    }
+    if !s.dry_run && !s.interpreted {
+        smol::block_on(target.compile_snippets()).map_err(|e| {
+            if e.is_disconnect() {
+                CliError::unreachable(e)
+            } else {
+                CliError::failed(format!("could not start the snippet janitor: {e}"))
+            }
+        })?;
     }
     let target = if s.dry_run {
         target
