@@ -5,11 +5,16 @@
 //! wire and an interpreter on the target at every call: milliseconds for the
 //! bigger operations, which caps a run near a few hundred operations per
 //! second and makes the health sample of a big node expensive. When a run
-//! turns this on ([`enable`]), the first evaluation of a snippet with a given
-//! set of binding names compiles it on the target (`compile:forms/2`) into a
-//! module of its own, `chaos_monkey_<run>_<n>`, with one function `run/N`
-//! whose arguments are the bindings in name order. Every later evaluation is
-//! one `erpc` call of that function: microseconds.
+//! turns this on ([`enable`]), snippets are interpreted at first and noted
+//! with their binding names; half a second later, every snippet seen so far
+//! is compiled on the target (`compile:forms/2`) into ONE module,
+//! `chaos_monkey_<run>_<generation>`, one function per snippet whose
+//! arguments are its bindings in name order. From then on each evaluation is
+//! one `erpc` call of that function: microseconds. Snippets first seen later
+//! go into a later generation (at least 2 s, 10 s, 1 min apart; at most
+//! [`MAX_GENERATIONS`] modules), because unloading costs a scan of every
+//! process per module (about 2.5 s of CPU per module on a node with a
+//! million processes), so modules are few and shared.
 //!
 //! Nothing stays behind:
 //! * the modules of a run are registered, before they are loaded, with a
@@ -24,16 +29,30 @@
 //! A snippet the compiler rejects (it is stricter than `erl_eval`, for example
 //! about variables unsafe in a `case`) and every snippet on a node without the
 //! `compiler` application simply stay interpreted. `--no-compile` keeps a run
-//! interpreted. The module names are new atoms: about one per snippet per run.
+//! interpreted. Module and function names are new atoms: a few dozen per run.
 
 use crate::dist::term::{atom, binary, int, show, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{interpret, EvalError};
-use smol::lock::OnceCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// At most this many modules per run (each costs a scan of every process to unload).
+pub const MAX_GENERATIONS: usize = 4;
+
+/// A snippet waits this long after it was first seen before it is compiled,
+/// so the snippets a run uses together land in the same module.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// The least time between one generation and the next, per generation.
+const GENERATION_GAP: [Duration; MAX_GENERATIONS] = [
+    Duration::ZERO,
+    Duration::from_secs(2),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+];
 
 /// Starts the janitor: it collects the run's modules and unloads them on
 /// `{unload, From}` or when the monkey's node goes down.
@@ -87,7 +106,10 @@ case code:ensure_loaded(compile) of
                     {module, Mod} -> ok;
                     Error -> {not_loaded, Error}
                 end;
-            Other -> {not_compiled, Other}
+            {error, Errors, _} ->
+                Line = fun({L, _}) when is_integer(L) -> L; (L) when is_integer(L) -> L; (_) -> 0 end,
+                {not_compiled, [Line(Loc) || {_, Es} <- Errors, {Loc, _, _} <- Es]};
+            Other -> {failed, Other}
         end;
     _ -> no_compiler
 end.
@@ -102,17 +124,30 @@ pub struct SnippetModules {
     janitor: Term,
     /// Off after the first "no compiler" answer, or after unloading.
     disabled: AtomicBool,
-    next: AtomicUsize,
-    cells: Mutex<HashMap<String, Arc<Slot>>>,
+    /// One compilation at a time.
+    compiling: AtomicBool,
+    state: Mutex<State>,
 }
 
-/// One snippet's module, compiled once; `None` when it stays interpreted.
-type Slot = OnceCell<Option<Arc<Compiled>>>;
+#[derive(Default)]
+struct State {
+    /// Every snippet seen, by binding names + source.
+    snippets: HashMap<String, Snippet>,
+    /// Seen and not yet tried, in order.
+    pending: Vec<String>,
+    /// When the oldest pending snippet was first seen.
+    oldest_pending: Option<Instant>,
+    generation: usize,
+    /// When the last generation was compiled.
+    last_compiled: Option<Instant>,
+}
 
-struct Compiled {
-    module: String,
-    /// Binding names in argument order.
-    params: Vec<String>,
+#[derive(Clone)]
+enum Snippet {
+    /// Interpreted until the next generation (or for good).
+    Interpreted,
+    /// `module:function`, arguments in binding-name order.
+    Compiled(Arc<(String, String)>),
 }
 
 /// Turn the fast path on for `client`: starts the janitor. Returns its pid,
@@ -136,12 +171,11 @@ pub async fn enable(client: &DistClient) -> Result<Term, EvalError> {
         run_tag: format!("{tag:08x}"),
         janitor: janitor.clone(),
         disabled: AtomicBool::new(false),
-        next: AtomicUsize::new(0),
-        cells: Mutex::new(HashMap::new()),
+        compiling: AtomicBool::new(false),
+        state: Mutex::new(State::default()),
     }));
     Ok(janitor)
 }
-
 /// What [`unload`] found.
 #[derive(Debug, Default)]
 pub struct Unloaded {
@@ -201,8 +235,9 @@ pub fn module_prefix(client: &DistClient) -> Option<String> {
 }
 
 impl SnippetModules {
-    /// Evaluate `source` through its compiled module, compiling it on first
-    /// use; `None` when it stays interpreted.
+    /// Evaluate `source` through its compiled function; `None` when it is
+    /// (still) interpreted. Notes new snippets, and compiles the pending ones
+    /// when their generation is due (the caller that finds it due does it).
     pub(crate) async fn exec(
         &self,
         client: &DistClient,
@@ -215,69 +250,166 @@ impl SnippetModules {
         }
         let mut sorted: Vec<&(&str, Term)> = bindings.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
-        let mut key = String::with_capacity(source.len() + 32);
+        let mut key = String::with_capacity(source.len() + 64);
         for (name, _) in &sorted {
             key.push_str(name);
             key.push(',');
         }
         key.push('\n');
         key.push_str(source);
-        let cell = self.cells.lock().unwrap().entry(key).or_default().clone();
-        let compiled = cell
-            .get_or_init(|| self.compile(client, source, &sorted))
-            .await
-            .clone()?;
+        let (known, due) = {
+            let mut st = self.state.lock().unwrap();
+            let known = match st.snippets.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    st.snippets.insert(key.clone(), Snippet::Interpreted);
+                    st.pending.push(key);
+                    st.oldest_pending.get_or_insert_with(Instant::now);
+                    Snippet::Interpreted
+                }
+            };
+            let due = st.generation < MAX_GENERATIONS
+                && st.oldest_pending.is_some_and(|t| t.elapsed() >= SETTLE)
+                && st
+                    .last_compiled
+                    .is_none_or(|t| t.elapsed() >= GENERATION_GAP[st.generation]);
+            (known, due)
+        };
+        if due && !self.compiling.swap(true, Ordering::SeqCst) {
+            self.compile_pending(client).await;
+            self.compiling.store(false, Ordering::SeqCst);
+        }
+        let Snippet::Compiled(f) = known else {
+            return None;
+        };
         let args: Vec<Term> = sorted.iter().map(|(_, v)| v.clone()).collect();
-        debug_assert_eq!(compiled.params.len(), args.len());
         Some(
             client
-                .call_with_timeout(&compiled.module, "run", args, timeout)
+                .call_with_timeout(&f.0, &f.1, args, timeout)
                 .await
                 .map_err(EvalError::from),
         )
     }
 
-    async fn compile(
-        &self,
-        client: &DistClient,
-        source: &str,
-        sorted: &[&(&str, Term)],
-    ) -> Option<Arc<Compiled>> {
-        let n = self.next.fetch_add(1, Ordering::SeqCst);
-        let module = format!("chaos_monkey_{}_{n}", self.run_tag);
-        let params: Vec<String> = sorted.iter().map(|(k, _)| k.to_string()).collect();
-        let body = source.trim_end();
-        let body = body.strip_suffix('.').unwrap_or(body);
-        let src = format!(
-            "-module({module}).\n-export([run/{}]).\nrun({}) ->\n{body}\n.\n",
-            params.len(),
-            params.join(", ")
-        );
-        let answer = interpret(
-            client,
-            COMPILE,
-            &[
-                ("Src", binary(src.as_bytes())),
-                ("Janitor", self.janitor.clone()),
-            ],
-            Duration::from_secs(30),
-        )
-        .await;
-        match answer {
-            Ok(t) if t.as_atom() == Some("ok") => Some(Arc::new(Compiled { module, params })),
-            Ok(t) if t.as_atom() == Some("no_compiler") => {
-                tracing::info!("the target has no compiler: snippets stay interpreted");
-                self.disabled.store(true, Ordering::SeqCst);
-                None
+    /// Compile every pending snippet into the next generation's module. A
+    /// snippet the compiler rejects is left out (and stays interpreted).
+    async fn compile_pending(&self, client: &DistClient) {
+        let (generation, mut batch) = {
+            let mut st = self.state.lock().unwrap();
+            let g = st.generation;
+            st.generation += 1;
+            st.last_compiled = Some(Instant::now());
+            st.oldest_pending = None;
+            (g, std::mem::take(&mut st.pending))
+        };
+        let module = format!("chaos_monkey_{}_{generation}", self.run_tag);
+        // At most two tries: the second without the functions the first rejected.
+        for _ in 0..2 {
+            if batch.is_empty() {
+                return;
             }
-            Ok(t) => {
-                tracing::debug!(answer = %show(&t), "a snippet did not compile: it stays interpreted");
-                None
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "compiling a snippet failed: it stays interpreted");
-                None
+            let (src, lines) = module_source(&module, &batch);
+            let answer = interpret(
+                client,
+                COMPILE,
+                &[
+                    ("Src", binary(src.as_bytes())),
+                    ("Janitor", self.janitor.clone()),
+                ],
+                Duration::from_secs(60),
+            )
+            .await;
+            match answer {
+                Ok(t) if t.as_atom() == Some("ok") => {
+                    let mut st = self.state.lock().unwrap();
+                    for (i, key) in batch.iter().enumerate() {
+                        st.snippets.insert(
+                            key.clone(),
+                            Snippet::Compiled(Arc::new((module.clone(), format!("s{i}")))),
+                        );
+                    }
+                    tracing::debug!(module, snippets = batch.len(), "snippets compiled");
+                    return;
+                }
+                Ok(t) if t.as_atom() == Some("no_compiler") => {
+                    tracing::info!("the target has no compiler: snippets stay interpreted");
+                    self.disabled.store(true, Ordering::SeqCst);
+                    return;
+                }
+                Ok(t) => {
+                    let bad: Vec<usize> = match t.as_tuple() {
+                        Some([tag, errs]) if tag.as_atom() == Some("not_compiled") => errs
+                            .as_list()
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|l| l.as_i64())
+                            .filter_map(|l| lines.iter().rposition(|start| *start <= l as usize))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    tracing::debug!(answer = %show(&t), "snippets did not compile");
+                    if bad.is_empty() {
+                        return; // nothing to blame: all of them stay interpreted
+                    }
+                    batch = batch
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(i, _)| !bad.contains(i))
+                        .map(|(_, k)| k)
+                        .collect();
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "compiling snippets failed: they stay interpreted");
+                    return;
+                }
             }
         }
+    }
+}
+
+/// The module text for `batch` (keys: binding names, newline, source) and
+/// the first line of each function (to blame compile errors).
+fn module_source(module: &str, batch: &[String]) -> (String, Vec<usize>) {
+    let exports: Vec<String> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, key)| format!("s{i}/{}", params_of(key).len()))
+        .collect();
+    let mut src = format!("-module({module}).\n-export([{}]).\n", exports.join(", "));
+    let mut lines = Vec::with_capacity(batch.len());
+    for (i, key) in batch.iter().enumerate() {
+        let (_, source) = key.split_once('\n').unwrap_or(("", key));
+        let body = source.trim_end();
+        let body = body.strip_suffix('.').unwrap_or(body);
+        lines.push(src.lines().count() + 1);
+        src.push_str(&format!(
+            "s{i}({}) ->\n{body}\n.\n",
+            params_of(key).join(", ")
+        ));
+    }
+    (src, lines)
+}
+
+fn params_of(key: &str) -> Vec<&str> {
+    let names = key.split_once('\n').map(|(n, _)| n).unwrap_or("");
+    names.split(',').filter(|n| !n.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_function_per_snippet_with_its_bindings_in_order() {
+        let batch = vec![
+            "Monkey,Victim,\nerlang:exit(Victim, kill).".to_string(),
+            "\nok.".to_string(),
+        ];
+        let (src, lines) = module_source("m", &batch);
+        assert_eq!(
+            src,
+            "-module(m).\n-export([s0/2, s1/0]).\ns0(Monkey, Victim) ->\nerlang:exit(Victim, kill)\n.\ns1() ->\nok\n.\n"
+        );
+        assert_eq!(lines, vec![3, 6]);
     }
 }

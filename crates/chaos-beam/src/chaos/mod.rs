@@ -169,6 +169,24 @@ struct VictimCache {
     /// Candidates per application (for the blast-radius cap), counted once per refresh.
     per_app: HashMap<Option<String>, usize>,
     fetched: Option<Instant>,
+    /// How long the last refresh took: refreshes are spaced by a multiple of
+    /// it, so on a big node they stay a small share of the target's time.
+    took: Duration,
+    /// Candidates of this list known to be dead (killed, or found gone by a
+    /// pick): never picked again; many of them make the next refresh due.
+    dead: HashSet<String>,
+}
+
+impl VictimCache {
+    /// The list's age limit.
+    fn ttl(&self) -> Duration {
+        CANDIDATES_TTL.max(self.took * 10)
+    }
+
+    /// The least time between refreshes asked for by lost victims.
+    fn floor(&self) -> Duration {
+        Duration::from_millis(250).max(self.took * 4)
+    }
 }
 
 /// The context every BEAM operation runs in.
@@ -296,7 +314,7 @@ impl BeamTarget {
     pub async fn candidates(&self) -> Result<std::sync::Arc<Vec<Candidate>>, EvalError> {
         {
             let cache = self.cache.lock().await;
-            let fresh = cache.fetched.is_some_and(|t| t.elapsed() < CANDIDATES_TTL);
+            let fresh = cache.fetched.is_some_and(|t| t.elapsed() < cache.ttl());
             if fresh {
                 return Ok(cache.list.clone());
             }
@@ -314,17 +332,20 @@ impl BeamTarget {
                 if cache.fetched.is_some() {
                     return Ok(cache.list.clone());
                 }
+                let t0 = Instant::now();
                 let list = self.fetch_candidates().await?;
-                Self::store(&mut cache, list);
+                Self::store(&mut cache, list, t0.elapsed());
                 return Ok(cache.list.clone());
             }
         }
+        let t0 = Instant::now();
         let fetched = self.fetch_candidates().await;
+        let took = t0.elapsed();
         self.refreshing
             .store(false, std::sync::atomic::Ordering::SeqCst);
         let mut cache = self.cache.lock().await;
         match fetched {
-            Ok(list) => Self::store(&mut cache, list),
+            Ok(list) => Self::store(&mut cache, list, took),
             Err(e) if e.is_disconnect() => return Err(e),
             Err(e) => {
                 tracing::debug!(error = %e, "candidate refresh failed; keeping the previous list")
@@ -333,7 +354,7 @@ impl BeamTarget {
         Ok(cache.list.clone())
     }
 
-    fn store(cache: &mut VictimCache, list: Vec<Candidate>) {
+    fn store(cache: &mut VictimCache, list: Vec<Candidate>, took: Duration) {
         let mut per_app = HashMap::new();
         for c in &list {
             *per_app.entry(c.app.clone()).or_insert(0) += 1;
@@ -341,6 +362,8 @@ impl BeamTarget {
         cache.list = std::sync::Arc::new(list);
         cache.per_app = per_app;
         cache.fetched = Some(Instant::now());
+        cache.took = took;
+        cache.dead.clear();
     }
 
     async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
@@ -379,11 +402,21 @@ impl BeamTarget {
     /// retarget), so kills at a high rate do not turn into a scan each.
     pub async fn victim_gone(&self) {
         let mut cache = self.cache.lock().await;
-        if cache
-            .fetched
-            .is_some_and(|t| t.elapsed() >= Duration::from_millis(250))
-        {
-            cache.fetched = Some(Instant::now() - CANDIDATES_TTL);
+        let floor = cache.floor();
+        if cache.fetched.is_some_and(|t| t.elapsed() >= floor) {
+            cache.fetched = Some(Instant::now() - cache.ttl());
+        }
+    }
+
+    /// `pid_text` is dead (killed, or found gone): never pick it again from
+    /// this list; when half the list is dead, refresh it (no sooner than the
+    /// floor).
+    pub async fn victim_dead(&self, pid_text: &str) {
+        let mut cache = self.cache.lock().await;
+        cache.dead.insert(pid_text.to_string());
+        if cache.dead.len() * 2 >= cache.list.len() {
+            drop(cache);
+            self.victim_gone().await;
         }
     }
 
@@ -396,13 +429,16 @@ impl BeamTarget {
         if all.is_empty() {
             return Ok(None);
         }
-        let affected = self.affected.lock().unwrap().clone();
+        let cache = self.cache.lock().await;
+        let dead = &cache.dead;
+        let affected = self.affected.lock().unwrap();
         let fits = |c: &Candidate| {
             c.supervisor == want.supervisors
                 && (!want.otp_only || c.otp)
                 && (!want.named_only || c.name.is_some())
                 && !tried.contains(&c.pid_text)
                 && !affected.contains_key(&c.pid_text)
+                && !dead.contains(&c.pid_text)
         };
         let mut rng = self.rng.lock().unwrap();
         for _ in 0..32 {
@@ -440,7 +476,7 @@ impl BeamTarget {
             tried.push(victim.pid_text.clone());
             let (reply, effect) = act(victim.clone()).await;
             if matches!(reply, Reply::Gone) {
-                self.victim_gone().await;
+                self.victim_dead(&victim.pid_text).await;
                 continue;
             }
             let mut outcome = reply.outcome().with_victim(Some(victim.victim()));

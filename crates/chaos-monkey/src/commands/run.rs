@@ -554,15 +554,6 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             proxies.push(p);
         }
     }
-    if !s.dry_run && !s.interpreted {
-        smol::block_on(target.compile_snippets()).map_err(|e| {
-            if e.is_disconnect() {
-                CliError::unreachable(e)
-            } else {
-                CliError::failed(format!("could not start the snippet janitor: {e}"))
-            }
-        })?;
-    }
     let target = if s.dry_run {
         target
     } else {
@@ -583,6 +574,27 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             }
         })?
     };
+    // After the baseline, so the run's own snippets share the first module.
+    if !s.dry_run && !s.interpreted {
+        smol::block_on(target.compile_snippets()).map_err(|e| {
+            if e.is_disconnect() {
+                CliError::unreachable(e)
+            } else {
+                CliError::failed(format!("could not start the snippet janitor: {e}"))
+            }
+        })?;
+    }
+    if !s.dry_run {
+        // The first victim list, before the clock starts: on a big node it
+        // takes a second or two, and operations would queue behind it.
+        smol::block_on(target.candidates()).map_err(|e| {
+            if e.is_disconnect() {
+                CliError::unreachable(e)
+            } else {
+                CliError::failed(format!("could not list the node's processes: {e}"))
+            }
+        })?;
+    }
     let target = Arc::new(target.with_proxies(proxies.clone()));
     let mut reasons = BTreeMap::new();
     reasons.insert(Category::Network, NETWORK_NONE.to_string());

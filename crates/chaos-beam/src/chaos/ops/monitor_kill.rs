@@ -191,7 +191,10 @@ pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
             )
         })
         .await;
-    ctx.victim_gone().await;
+    match &out.victim {
+        Some(v) if out.status == Status::Confirmed => ctx.victim_dead(&v.pid).await,
+        _ => ctx.victim_gone().await,
+    }
     if out.status == Status::Confirmed {
         out.killing()
     } else {
