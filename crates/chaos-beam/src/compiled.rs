@@ -6,8 +6,9 @@
 //! bigger operations, which caps a run near a few hundred operations per
 //! second and makes the health sample of a big node expensive. When a run
 //! turns this on ([`enable`]), snippets are interpreted at first and noted
-//! with their binding names; half a second later, every snippet seen so far
-//! is compiled on the target (`compile:forms/2`) into ONE module,
+//! with their binding names; once no new snippet has turned up for half a
+//! second (at most 3 s after the first), every snippet seen so far is
+//! compiled on the target (`compile:forms/2`) into ONE module,
 //! `chaos_monkey_<run>_<generation>`, one function per snippet whose
 //! arguments are its bindings in name order. From then on each evaluation is
 //! one `erpc` call of that function: microseconds. Snippets first seen later
@@ -42,9 +43,12 @@ use std::time::{Duration, Instant};
 /// At most this many modules per run (each costs a scan of every process to unload).
 pub const MAX_GENERATIONS: usize = 4;
 
-/// A snippet waits this long after it was first seen before it is compiled,
-/// so the snippets a run uses together land in the same module.
+/// Pending snippets are compiled once no new one has turned up for this
+/// long, so the snippets a run uses together land in the same module...
 const SETTLE: Duration = Duration::from_millis(500);
+
+/// ...or once the oldest has waited this long.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(3);
 
 /// The least time between one generation and the next, per generation.
 const GENERATION_GAP: [Duration; MAX_GENERATIONS] = [
@@ -137,6 +141,8 @@ struct State {
     pending: Vec<String>,
     /// When the oldest pending snippet was first seen.
     oldest_pending: Option<Instant>,
+    /// When the newest pending snippet was first seen.
+    newest_pending: Option<Instant>,
     generation: usize,
     /// When the last generation was compiled.
     last_compiled: Option<Instant>,
@@ -265,11 +271,16 @@ impl SnippetModules {
                     st.snippets.insert(key.clone(), Snippet::Interpreted);
                     st.pending.push(key);
                     st.oldest_pending.get_or_insert_with(Instant::now);
+                    st.newest_pending = Some(Instant::now());
                     Snippet::Interpreted
                 }
             };
+            let settled = st.newest_pending.is_some_and(|t| t.elapsed() >= SETTLE)
+                || st
+                    .oldest_pending
+                    .is_some_and(|t| t.elapsed() >= SETTLE_AT_MOST);
             let due = st.generation < MAX_GENERATIONS
-                && st.oldest_pending.is_some_and(|t| t.elapsed() >= SETTLE)
+                && settled
                 && st
                     .last_compiled
                     .is_none_or(|t| t.elapsed() >= GENERATION_GAP[st.generation]);
@@ -300,6 +311,7 @@ impl SnippetModules {
             st.generation += 1;
             st.last_compiled = Some(Instant::now());
             st.oldest_pending = None;
+            st.newest_pending = None;
             (g, std::mem::take(&mut st.pending))
         };
         let module = format!("chaos_monkey_{}_{generation}", self.run_tag);

@@ -10,15 +10,15 @@
 //! hold time is up and reads the helper's exit reason.
 
 use super::Affected;
-use crate::dist::term::{show, Term, TermExt};
-use crate::dist::DistClient;
+use crate::dist::term::{atom, show, Term, TermExt};
+use crate::dist::{DistClient, Event, RecvError};
 use crate::eval::eval_with_timeout;
 use chaos_engine::Effect;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
-const RELEASE: &str = "R = erlang:monitor(process, Helper), Helper ! release, \
-    receive {'DOWN', R, process, _, Why} -> Why after 5000 -> erlang:exit(Helper, kill), timeout end.";
+/// How long a released helper may take to undo before it is killed.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
 
 /// Margin between the planned hold and a helper's own deadline.
 pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
@@ -69,6 +69,47 @@ impl HelperEffect {
     }
 }
 
+impl HelperEffect {
+    /// Send `release` from one of our own mailboxes, which monitors the
+    /// helper: no code runs on the target for it. Answers the helper's exit
+    /// reason (`noproc` when it was gone already); a helper that does not
+    /// finish in time is killed.
+    async fn release(&self) -> Result<Term, String> {
+        let Some(pid) = self.helper.as_pid() else {
+            return Err(format!("{} is not a pid", show(&self.helper)));
+        };
+        let mailbox = self.client.mailbox();
+        let monitor = mailbox.monitor(pid);
+        mailbox.send(pid, atom("release"));
+        let deadline = std::time::Instant::now() + RELEASE_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match mailbox.recv_timeout(left).await {
+                Ok(Event::Down {
+                    reference, reason, ..
+                }) if reference == monitor => return Ok(reason),
+                Ok(_) => continue,
+                Err(RecvError::Timeout(_)) => {
+                    let killed = eval_with_timeout(
+                        &self.client,
+                        "erlang:exit(Helper, kill).",
+                        &[("Helper", self.helper.clone())],
+                        Duration::from_secs(5),
+                    )
+                    .await;
+                    return match killed {
+                        Ok(_) => Ok(atom("timeout")),
+                        Err(e) => Err(format!("could not release: {e}")),
+                    };
+                }
+                Err(RecvError::Disconnected) => {
+                    return Err("could not release: the connection is closed".to_string())
+                }
+            }
+        }
+    }
+}
+
 impl Effect for HelperEffect {
     fn describe(&self) -> String {
         format!("{} (helper {})", self.what, show(&self.helper))
@@ -80,20 +121,14 @@ impl Effect for HelperEffect {
 
     fn undo(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let result = eval_with_timeout(
-                &self.client,
-                RELEASE,
-                &[("Helper", self.helper.clone())],
-                Duration::from_secs(10),
-            )
-            .await;
+            let result = self.release().await;
             if let Some((affected, pid)) = &self.affected {
                 affected.lock().unwrap().remove(pid);
             }
             if let Some((names, name)) = &self.name {
                 names.lock().unwrap().remove(name);
             }
-            let why = result.map_err(|e| format!("could not release: {e}"))?;
+            let why = result?;
             match why.as_tuple() {
                 Some([tag, r]) if tag.as_atom() == Some("undone") && r.as_atom() == Some("ok") => {
                     Ok(())
