@@ -3,7 +3,8 @@
 //! every second and the victim-candidate refresh. Wall time per call, and the
 //! node's CPU time per call when `--os-pid` is given (read from /proc).
 //!
-//! Run: `cargo run --release -p chaos-beam --example snippet_cost -- NODE COOKIE_FILE [--os-pid PID]`
+//! Run: `cargo run --release -p chaos-beam --example snippet_cost -- NODE COOKIE_FILE [--os-pid PID] [--only-app APP]`
+//! (the kill and suspend rounds have the safety caps off: aim them with `--only-app`).
 //! Leaves nothing behind (the compiled modules are unloaded at the end).
 
 use chaos_beam::chaos::detect::DetectSettings;
@@ -30,10 +31,15 @@ fn main() {
     let (node, cookie_file) = match (args.get(1), args.get(2)) {
         (Some(n), Some(c)) => (n.clone(), std::path::PathBuf::from(c)),
         _ => {
-            eprintln!("usage: snippet_cost NODE COOKIE_FILE [--os-pid PID]");
+            eprintln!("usage: snippet_cost NODE COOKIE_FILE [--os-pid PID] [--only-app APP]");
             std::process::exit(2);
         }
     };
+    let only_app: Option<String> = args
+        .iter()
+        .position(|a| a == "--only-app")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let os_pid: Option<u32> = args
         .iter()
         .position(|a| a == "--os-pid")
@@ -49,7 +55,12 @@ fn main() {
     for compiled in [false, true] {
         smol::block_on(async {
             let c = DistClient::connect(&opts).await.expect("connect");
-            let t = BeamTarget::new(c.clone(), Profile::Demo, Safety::default(), 1)
+            // Caps off: this measures throughput, not the blast radius.
+            let mut safety = Safety::default();
+            safety.max_kills_per_sec = u32::MAX;
+            safety.max_app_share = 1.0;
+            safety.only_apps = only_app.iter().cloned().collect();
+            let t = BeamTarget::new(c.clone(), Profile::Demo, safety, 1)
                 .await
                 .expect("attach");
             if compiled {
@@ -91,6 +102,55 @@ fn main() {
                 w0.elapsed(),
                 cpu_ticks(os_pid) - c0,
             );
+            for (name, inflight) in [
+                ("kill_worker", 1usize),
+                ("kill_worker", 64),
+                ("suspend", 64),
+            ] {
+                let ops = chaos_beam::chaos::ops::builtin(Default::default());
+                let op = ops.iter().find(|o| o.name() == name).unwrap().clone();
+                let mut rng = chaos_engine::SeededRng::new(3);
+                let n = 2000u32;
+                let (c0, w0) = (cpu_ticks(os_pid), Instant::now());
+                let mut running = futures::stream::FuturesUnordered::new();
+                let mut slow = Vec::new();
+                for _ in 0..n {
+                    let params = op.plan(&mut rng, Profile::Demo);
+                    let (op, t) = (op.clone(), &t);
+                    running.push(async move {
+                        let t1 = Instant::now();
+                        let out = op.run(t, &params).await;
+                        if out.status == chaos_engine::Status::Skipped
+                            || out.status == chaos_engine::Status::Failed
+                        {
+                            eprintln!("{name}: {:?}: {}", out.status, out.detail);
+                        }
+                        if let Some(e) = out.effect {
+                            let _ = e.undo().await;
+                        }
+                        t1.elapsed()
+                    });
+                    if running.len() >= inflight {
+                        slow.push(futures::StreamExt::next(&mut running).await.unwrap());
+                    }
+                }
+                while let Some(d) = futures::StreamExt::next(&mut running).await {
+                    slow.push(d);
+                }
+                slow.sort();
+                let wall = w0.elapsed();
+                row(
+                    mode,
+                    &format!(
+                        "{name}, {inflight} in flight (p50 {:.1} ms, {:.0}/s)",
+                        slow[slow.len() / 2].as_secs_f64() * 1000.0,
+                        n as f64 / wall.as_secs_f64()
+                    ),
+                    n,
+                    wall,
+                    cpu_ticks(os_pid) - c0,
+                );
+            }
             let (c0, w0) = (cpu_ticks(os_pid), Instant::now());
             let left = t.audit().await.expect("audit");
             row(

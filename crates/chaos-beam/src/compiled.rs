@@ -182,6 +182,49 @@ pub async fn enable(client: &DistClient) -> Result<Term, EvalError> {
     }));
     Ok(janitor)
 }
+/// Compile `snippets` (source, the binding names its call site passes) now,
+/// as one generation, before any of them is used: a run primes its hottest
+/// snippets so its first seconds do not run interpreted.
+pub async fn prime(client: &DistClient, snippets: &[(&str, &[&str])]) {
+    let Some(m) = client.snippet_modules() else {
+        return;
+    };
+    {
+        let mut st = m.state.lock().unwrap();
+        for (source, names) in snippets {
+            let key = key_of(source, names.iter().copied());
+            if !st.snippets.contains_key(&key) {
+                st.snippets.insert(key.clone(), Snippet::Interpreted);
+                st.pending.push(key);
+            }
+        }
+    }
+    if !m.compiling.swap(true, Ordering::SeqCst) {
+        m.compile_pending(client).await;
+        m.compiling.store(false, Ordering::SeqCst);
+    }
+}
+
+/// How many snippets seen on `client` are still waiting to be compiled (for tests).
+pub fn pending(client: &DistClient) -> usize {
+    client
+        .snippet_modules()
+        .map(|m| m.state.lock().unwrap().pending.len())
+        .unwrap_or(0)
+}
+
+/// The cache key: binding names in order, a newline, the source.
+fn key_of<'a>(source: &str, sorted_names: impl Iterator<Item = &'a str>) -> String {
+    let mut key = String::with_capacity(source.len() + 64);
+    for name in sorted_names {
+        key.push_str(name);
+        key.push(',');
+    }
+    key.push('\n');
+    key.push_str(source);
+    key
+}
+
 /// What [`unload`] found.
 #[derive(Debug, Default)]
 pub struct Unloaded {
@@ -256,13 +299,7 @@ impl SnippetModules {
         }
         let mut sorted: Vec<&(&str, Term)> = bindings.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
-        let mut key = String::with_capacity(source.len() + 64);
-        for (name, _) in &sorted {
-            key.push_str(name);
-            key.push(',');
-        }
-        key.push('\n');
-        key.push_str(source);
+        let key = key_of(source, sorted.iter().map(|(name, _)| *name));
         let (known, due) = {
             let mut st = self.state.lock().unwrap();
             let known = match st.snippets.get(&key) {

@@ -28,6 +28,19 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const STEADY: &str = include_str!("../snippets/steady.erl");
+
+/// [`STEADY`] and the binding names [`steady`] passes (for priming).
+pub(crate) const STEADY_SNIPPET: (&str, &[&str]) = (
+    STEADY,
+    &[
+        "CallMs",
+        "IncludeOtpApps",
+        "MailboxThreshold",
+        "MaxScan",
+        "Owners",
+        "Tables",
+    ],
+);
 const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
     {ok, B} -> case re:run(B, \"MemTotal:\\\\s+(\\\\d+) kB\", [{capture, all_but_first, list}]) of \
                    {match, [K]} -> list_to_integer(K) * 1024; _ -> null end; \

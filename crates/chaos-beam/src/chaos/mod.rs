@@ -270,11 +270,27 @@ impl BeamTarget {
 
     /// Compile snippets into temporary modules on the target for the rest of
     /// this connection ([`crate::compiled`]): operations, samples and
-    /// refreshes then cost microseconds instead of milliseconds. The janitor
-    /// that unloads them is a helper (never a victim, audited at the end).
+    /// refreshes then cost microseconds instead of milliseconds. The hottest
+    /// (kills, suspensions, bursts, the health sample, the victim list) are
+    /// compiled now; the others after their first use. The janitor that
+    /// unloads them is a helper (never a victim, audited at the end).
     pub async fn compile_snippets(&self) -> Result<(), EvalError> {
         let janitor = crate::compiled::enable(&self.client).await?;
         self.note_helper(&janitor);
+        let mut hot = ops::hot_snippets();
+        hot.push(detect::STEADY_SNIPPET);
+        hot.push((
+            CANDIDATES,
+            &[
+                "Exclude",
+                "IncludeNoApp",
+                "IncludeOtpApps",
+                "MaxCandidates",
+                "MaxScan",
+                "Monkey",
+            ],
+        ));
+        crate::compiled::prime(&self.client, &hot).await;
         Ok(())
     }
 
@@ -425,12 +441,33 @@ impl BeamTarget {
     /// random draws from the cached list until one fits; a full scan only when
     /// few fit.
     pub async fn pick(&self, want: Want, tried: &[String]) -> Result<Option<Candidate>, EvalError> {
-        let all = self.candidates().await?;
-        if all.is_empty() {
-            return Ok(None);
+        for attempt in 0..2 {
+            let all = self.candidates().await?;
+            if all.is_empty() {
+                return Ok(None);
+            }
+            let cache = self.cache.lock().await;
+            let (found, some_dead) = self.pick_from(&all, &cache.dead, want, tried);
+            if found.is_some() || attempt > 0 || !some_dead {
+                return Ok(found);
+            }
+            // Nothing fits because victims of this list died: a fresh list
+            // now (or the one another operation is fetching) may have some.
+            drop(cache);
+            self.cache.lock().await.fetched = None;
         }
-        let cache = self.cache.lock().await;
-        let dead = &cache.dead;
+        Ok(None)
+    }
+
+    /// One pick from `all` (see [`BeamTarget::pick`]); also says whether
+    /// any candidate of the list is known dead.
+    fn pick_from(
+        &self,
+        all: &[Candidate],
+        dead: &HashSet<String>,
+        want: Want,
+        tried: &[String],
+    ) -> (Option<Candidate>, bool) {
         let affected = self.affected.lock().unwrap();
         let fits = |c: &Candidate| {
             c.supervisor == want.supervisors
@@ -444,15 +481,15 @@ impl BeamTarget {
         for _ in 0..32 {
             let c = &all[rng.range_inclusive(0, all.len() as u64 - 1) as usize];
             if fits(c) {
-                return Ok(Some(c.clone()));
+                return (Some(c.clone()), !dead.is_empty());
             }
         }
         let pool: Vec<&Candidate> = all.iter().filter(|c| fits(c)).collect();
         if pool.is_empty() {
-            return Ok(None);
+            return (None, !dead.is_empty());
         }
         let i = rng.range_inclusive(0, pool.len() as u64 - 1) as usize;
-        Ok(Some(pool[i].clone()))
+        (Some(pool[i].clone()), !dead.is_empty())
     }
 
     /// Run `act` against victims chosen by `want`, trying another victim when

@@ -116,6 +116,27 @@ pub struct Allow {
     pub port_exhaustion: bool,
 }
 
+/// The operations' snippets a fast run uses most, with the binding names
+/// their call sites pass (`Monkey` included): compiled before the run starts
+/// ([`crate::compiled::prime`]). A test checks that running them adds no
+/// other snippet, so this list cannot drift from the call sites.
+pub(crate) fn hot_snippets() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        (
+            monitor_kill::SNIPPET,
+            &["Monkey", "RestartDeadlineMs", "Victim"],
+        ),
+        (
+            suspend::SNIPPET,
+            &["DeadlineMs", "HoldMs", "Monkey", "Victim"],
+        ),
+        (
+            spawn_burst::SNIPPET,
+            &["Count", "MaxLifeMs", "Monkey", "Seed"],
+        ),
+    ]
+}
+
 /// Every built-in operation available under `allow`.
 pub fn builtin(allow: Allow) -> Vec<Arc<dyn Operation<BeamTarget>>> {
     let mut ops: Vec<Arc<dyn Operation<BeamTarget>>> = vec![

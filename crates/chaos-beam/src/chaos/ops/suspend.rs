@@ -8,7 +8,7 @@ use super::prelude::*;
 /// Suspend one process for a while.
 pub struct Suspend;
 
-const SNIPPET: &str = r#"
+pub(super) const SNIPPET: &str = r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;
     true ->
