@@ -211,6 +211,8 @@ pub struct BeamTarget {
     chaos_names: ChaosNames,
     /// Every process an effect was ever put on (audited at the end).
     touched: Mutex<HashSet<Pid>>,
+    /// Victims an operation is working on right now (not picked twice at once).
+    busy: Mutex<HashSet<String>>,
 }
 
 /// Names under a chaos effect, shared with the effects that release them.
@@ -241,6 +243,7 @@ impl BeamTarget {
             detect: Mutex::new(detect::Detector::default()),
             chaos_names: ChaosNames::default(),
             touched: Mutex::new(HashSet::new()),
+            busy: Mutex::new(HashSet::new()),
         })
     }
 
@@ -469,6 +472,7 @@ impl BeamTarget {
         tried: &[String],
     ) -> (Option<Candidate>, bool) {
         let affected = self.affected.lock().unwrap();
+        let busy = self.busy.lock().unwrap();
         let fits = |c: &Candidate| {
             c.supervisor == want.supervisors
                 && (!want.otp_only || c.otp)
@@ -476,6 +480,7 @@ impl BeamTarget {
                 && !tried.contains(&c.pid_text)
                 && !affected.contains_key(&c.pid_text)
                 && !dead.contains(&c.pid_text)
+                && !busy.contains(&c.pid_text)
         };
         let mut rng = self.rng.lock().unwrap();
         for _ in 0..32 {
@@ -511,7 +516,9 @@ impl BeamTarget {
                 return Outcome::skipped("blast-radius cap: too many of this application's processes are already affected");
             }
             tried.push(victim.pid_text.clone());
+            self.busy.lock().unwrap().insert(victim.pid_text.clone());
             let (reply, effect) = act(victim.clone()).await;
+            self.busy.lock().unwrap().remove(&victim.pid_text);
             if matches!(reply, Reply::Gone) {
                 self.victim_dead(&victim.pid_text).await;
                 continue;

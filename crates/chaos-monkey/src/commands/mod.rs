@@ -12,7 +12,7 @@ use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
-        Command::Run(args) => run::run(&args, cli.global.verbose > 0),
+        Command::Run(args) => run::run(&args, cli.global.verbose > 0, cli.global.quiet),
         Command::DemoNode(cmd) => demo::node_command(cmd),
         Command::Demo(args) => demo::run(args),
     }

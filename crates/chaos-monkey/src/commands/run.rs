@@ -44,6 +44,8 @@ pub struct RunSettings {
     pub max_in_flight: usize,
     pub progress: bool,
     pub verbose: bool,
+    /// `-q`: no line per operation on stderr (the events file still has them).
+    pub quiet: bool,
     /// A client workload to run during the chaos: (address, clients, requests per second per client).
     pub workload: Option<(std::net::SocketAddr, usize, f64)>,
     /// Fault proxies to start: (listen, upstream).
@@ -76,6 +78,7 @@ impl RunSettings {
             max_in_flight: 64,
             progress: true,
             verbose: false,
+            quiet: false,
             workload: None,
             proxies: Vec::new(),
             detect: chaos_beam::chaos::detect::DetectSettings {
@@ -460,6 +463,7 @@ pub fn settings_from(
         max_in_flight: args.max_in_flight,
         progress: !args.no_progress,
         verbose,
+        quiet: false,
         workload: None,
         proxies,
         detect,
@@ -468,8 +472,9 @@ pub fn settings_from(
 }
 
 /// `chaos-monkey run`.
-pub fn run(args: &RunArgs, verbose: bool) -> Result<(), CliError> {
-    let s = settings(args, verbose)?;
+pub fn run(args: &RunArgs, verbose: bool, quiet: bool) -> Result<(), CliError> {
+    let mut s = settings(args, verbose)?;
+    s.quiet = quiet;
     let report = execute(&s)?;
     match report {
         None => Ok(()),
@@ -667,7 +672,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     let total = schedule.len();
     let bar = (s.progress && std::io::stderr().is_terminal())
         .then(|| output::progress_bar(total, s.duration));
-    let log_lines = s.verbose || bar.is_none();
+    let log_lines = s.verbose || (bar.is_none() && !s.quiet);
     let mut ops_done = 0u64;
     let mut errors = 0u64;
     let mut healthy = true;
