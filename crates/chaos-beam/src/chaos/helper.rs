@@ -33,6 +33,8 @@ pub struct HelperEffect {
     ends_with_helper: bool,
     affected: Option<(Affected, String)>,
     name: Option<(super::ChaosNames, String)>,
+    /// The run's helper set, to drop this one from once it is seen gone.
+    helpers: Option<super::Helpers>,
 }
 
 impl HelperEffect {
@@ -46,6 +48,7 @@ impl HelperEffect {
             ends_with_helper: false,
             affected: None,
             name: None,
+            helpers: None,
         }
     }
 
@@ -59,6 +62,12 @@ impl HelperEffect {
     /// Give the registered name back to the detectors when undone.
     pub fn releasing_name(mut self, names: super::ChaosNames, name: &str) -> Self {
         self.name = Some((names, name.to_string()));
+        self
+    }
+
+    /// Drop the helper from the run's set once its release saw it gone.
+    pub fn forgetting(mut self, helpers: super::Helpers) -> Self {
+        self.helpers = Some(helpers);
         self
     }
 
@@ -129,6 +138,9 @@ impl Effect for HelperEffect {
                 names.lock().unwrap().remove(name);
             }
             let why = result?;
+            if let (Some(helpers), Some(pid)) = (&self.helpers, self.helper.as_pid()) {
+                helpers.lock().unwrap().remove(pid);
+            }
             match why.as_tuple() {
                 Some([tag, r]) if tag.as_atom() == Some("undone") && r.as_atom() == Some("ok") => {
                     Ok(())

@@ -44,7 +44,7 @@ const CANDIDATES_TTL: Duration = Duration::from_secs(2);
 pub const MAX_SCAN: usize = 20_000;
 
 /// At most this many candidates are described per refresh.
-pub const MAX_CANDIDATES: usize = 2_000;
+pub const MAX_CANDIDATES: usize = 10_000;
 
 /// How many victims an operation tries when the first ones died under it.
 const RETARGET_TRIES: usize = 3;
@@ -199,7 +199,9 @@ pub struct BeamTarget {
     pub safety: Safety,
     cache: smol::lock::Mutex<VictimCache>,
     rng: Mutex<SeededRng>,
-    helpers: Mutex<HashSet<Pid>>,
+    /// Helpers started and not yet seen gone (a release that got the
+    /// helper's `'DOWN'` removes it): excluded from victims, audited at the end.
+    helpers: Helpers,
     /// Effects in place, by victim pid text → application.
     affected: Affected,
     kills: Mutex<VecDeque<Instant>>,
@@ -214,6 +216,13 @@ pub struct BeamTarget {
     /// Victims an operation is working on right now (not picked twice at once).
     busy: Mutex<HashSet<String>>,
 }
+
+/// Helpers not yet seen gone, shared with the effects that release them.
+pub type Helpers = std::sync::Arc<Mutex<HashSet<Pid>>>;
+
+/// At most this many touched processes are remembered for the after-run
+/// audit (a long fast run touches millions; memory stays bounded).
+const MAX_TOUCHED: usize = 50_000;
 
 /// Names under a chaos effect, shared with the effects that release them.
 pub type ChaosNames = std::sync::Arc<Mutex<HashSet<String>>>;
@@ -234,7 +243,7 @@ impl BeamTarget {
             safety,
             cache: smol::lock::Mutex::new(VictimCache::default()),
             rng: Mutex::new(SeededRng::new(seed).stream("victims")),
-            helpers: Mutex::new(HashSet::new()),
+            helpers: Helpers::default(),
             affected: Affected::default(),
             kills: Mutex::new(VecDeque::new()),
             refreshing: std::sync::atomic::AtomicBool::new(false),
@@ -535,7 +544,12 @@ impl BeamTarget {
     /// Record that an effect is in place on `victim` (for the blast-radius cap);
     /// the returned handle clears it when the effect is undone.
     pub fn affect(&self, victim: &Candidate) -> Affected {
-        self.touched.lock().unwrap().insert(victim.pid.clone());
+        {
+            let mut touched = self.touched.lock().unwrap();
+            if touched.len() < MAX_TOUCHED {
+                touched.insert(victim.pid.clone());
+            }
+        }
         self.affected
             .lock()
             .unwrap()
@@ -592,10 +606,10 @@ impl BeamTarget {
     /// a victim, audited at the end) and released when the hold is up.
     pub fn held_by(&self, helper: &Term, hold: Duration, what: impl Into<String>) -> HelperEffect {
         self.note_helper(helper);
-        HelperEffect::new(&self.client, helper.clone(), hold, what)
+        HelperEffect::new(&self.client, helper.clone(), hold, what).forgetting(self.helpers.clone())
     }
 
-    /// Every helper ever started in this run.
+    /// Every helper of this run not yet seen gone.
     pub fn helpers(&self) -> Vec<Pid> {
         self.helpers.lock().unwrap().iter().cloned().collect()
     }
