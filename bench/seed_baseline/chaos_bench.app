@@ -1,10 +1,10 @@
 %% chaos_bench: the application that owns the scale benchmark's idle
-%% processes (chaos_seed_baseline:populate/2), so chaos can be aimed at them
+%% processes (chaos_bench_pool:populate/1), so chaos can be aimed at them
 %% (--only-app chaos_bench) without touching the demo system beside them.
 {application, chaos_bench,
  [{description, "Owner of the scale benchmark's processes"},
   {vsn, "1.0.0"},
-  {modules, [chaos_bench_app, chaos_bench_sup, chaos_seed_baseline]},
-  {registered, [chaos_bench_sup]},
+  {modules, [chaos_bench_app, chaos_bench_sup, chaos_bench_pool, chaos_seed_baseline]},
+  {registered, [chaos_bench_sup, chaos_bench_pool]},
   {applications, [kernel, stdlib]},
   {mod, {chaos_bench_app, []}}]}.

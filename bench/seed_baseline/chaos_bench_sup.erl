@@ -1,6 +1,6 @@
-%%% chaos_bench_sup: the benchmark application's top supervisor. It has no
-%%% children: the benchmark's idle processes are not restarted when chaos
-%%% kills them (the pool is large enough that it does not matter).
+%%% chaos_bench_sup: the benchmark application's top supervisor; its one
+%%% child, chaos_bench_pool, keeps the benchmark's idle processes at their
+%%% number.
 -module(chaos_bench_sup).
 -behaviour(supervisor).
 
@@ -10,4 +10,5 @@ start_link() ->
     supervisor:start_link({local, ?MODULE}, ?MODULE, []).
 
 init([]) ->
-    {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, []}}.
+    Pool = #{id => chaos_bench_pool, start => {chaos_bench_pool, start_link, []}},
+    {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, [Pool]}}.

@@ -7,12 +7,11 @@
 %%%
 %%% Used only by the scale benchmark
 %%% (crates/chaos-monkey/tests/bench_scale.rs), which loads it on its own
-%%% bench nodes. It also offers populate/2 to give an application N idle
-%%% processes (they belong to it through its group leader; started with
-%%% proc_lib like any OTP process).
+%%% bench nodes beside the chaos_bench application whose processes both
+%%% approaches work on (chaos_bench_pool keeps their number).
 -module(chaos_seed_baseline).
 
--export([run/2, populate/2]).
+-export([run/2]).
 
 %% @doc Run the seed-style loop for DurationMs against App's processes.
 %% Returns {Operations, ElapsedMs}.
@@ -56,16 +55,3 @@ eligible(P, Master) ->
         _ ->
             false
     end.
-
-%% @doc Give App N idle processes (they wait for `stop'); they belong to
-%% App because their group leader is its application master. Returns N.
--spec populate(atom(), non_neg_integer()) -> non_neg_integer().
-populate(App, N) ->
-    Master = application_controller:get_master(App),
-    spawn_n(Master, N),
-    N.
-
-spawn_n(_Master, 0) -> ok;
-spawn_n(Master, N) ->
-    _ = proc_lib:spawn(fun() -> erlang:group_leader(Master, self()), receive stop -> ok end end),
-    spawn_n(Master, N - 1).

@@ -146,6 +146,9 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
             "1",
             "--only-app",
             BENCH_APP,
+            // The pool that replaces killed processes is chaos too, but not what is measured.
+            "--protect-name",
+            "chaos_bench_*",
             "--keep-going",
             "--max-in-flight",
             "256",
@@ -255,11 +258,7 @@ fn scale_benchmark() {
             c.call("application", "ensure_all_started", vec![atom(BENCH_APP)])
                 .await
                 .unwrap();
-            c.call(
-                "chaos_seed_baseline",
-                "populate",
-                vec![atom(BENCH_APP), int(n as i64)],
-            )
+            c.call("chaos_bench_pool", "populate", vec![int(n as i64)])
             .await
             .unwrap();
         });
