@@ -104,7 +104,10 @@ impl NodeBuilder {
 
     /// Start the node and wait until it is ready.
     pub fn start(self) -> TestNode {
-        let unique = self.name.clone().unwrap_or_else(|| unique_name(&self.prefix));
+        let unique = self
+            .name
+            .clone()
+            .unwrap_or_else(|| unique_name(&self.prefix));
         let cookie = self.cookie.clone().unwrap_or_else(random_cookie);
         let (name_flag, name_arg, full_name, host) = match self.style {
             NameStyle::Short => (

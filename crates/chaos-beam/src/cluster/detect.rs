@@ -114,10 +114,7 @@ pub async fn views(cluster: &ClusterTarget) -> BTreeMap<String, View> {
         let t = eval_with_timeout(
             &m.target.client,
             VIEW,
-            &[(
-                "MaxNames",
-                crate::dist::term::int(MAX_GLOBAL_NAMES as i64),
-            )],
+            &[("MaxNames", crate::dist::term::int(MAX_GLOBAL_NAMES as i64))],
             Duration::from_secs(5),
         )
         .await

@@ -45,8 +45,8 @@
 
 pub mod detect;
 pub mod discover;
-pub mod ops;
 mod on_node;
+pub mod ops;
 pub mod report;
 
 pub use discover::{connect_cluster, ClusterError};
@@ -301,7 +301,10 @@ pub fn mesh_gaps(mesh: &BTreeMap<String, BTreeSet<String>>, expected: &[String])
 
 /// Poll until every one of `members` sees all the others, or `limit`; the
 /// gaps left (empty when whole) and how long it took.
-pub async fn await_mesh(members: &[(&str, &DistClient)], limit: Duration) -> (Vec<String>, Duration) {
+pub async fn await_mesh(
+    members: &[(&str, &DistClient)],
+    limit: Duration,
+) -> (Vec<String>, Duration) {
     let start = Instant::now();
     let expected: Vec<String> = members.iter().map(|(n, _)| n.to_string()).collect();
     loop {
@@ -373,11 +376,15 @@ impl Target for ClusterTarget {
 
     fn gone(&self) -> BoxFuture<'_, String> {
         Box::pin(async move {
-            let reasons = futures::future::join_all(self.members.iter().map(|m| async move {
-                format!("{}: {}", m.name, m.target.client.closed().await)
-            }))
-            .await;
-            format!("every member of the cluster is gone ({})", reasons.join("; "))
+            let reasons =
+                futures::future::join_all(self.members.iter().map(|m| async move {
+                    format!("{}: {}", m.name, m.target.client.closed().await)
+                }))
+                .await;
+            format!(
+                "every member of the cluster is gone ({})",
+                reasons.join("; ")
+            )
         })
     }
 }

@@ -157,7 +157,10 @@ impl Effect for CutEffect {
                 .collect();
             let (gaps, _) = await_mesh(&members, HEAL_LIMIT).await;
             if !gaps.is_empty() {
-                errors.push(format!("the mesh is not whole after the heal: {}", gaps.join("; ")));
+                errors.push(format!(
+                    "the mesh is not whole after the heal: {}",
+                    gaps.join("; ")
+                ));
             }
             tracing::debug!(what = %self.what, heal_ms = start.elapsed().as_millis() as u64, "healed");
             if errors.is_empty() {

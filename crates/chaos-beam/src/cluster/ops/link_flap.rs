@@ -51,7 +51,10 @@ impl Operation<ClusterTarget> for LinkFlap {
                 down: Duration::from_millis(get("down_ms")),
                 up: Duration::from_millis(get("up_ms")),
             };
-            let one_way = params.get("one_way").and_then(Value::as_bool).unwrap_or(false);
+            let one_way = params
+                .get("one_way")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let up = super::up_sorted(ctx);
             if up.len() < 2 {
                 return Outcome::skipped("a link needs at least two reachable members");
@@ -88,7 +91,13 @@ impl Operation<ClusterTarget> for LinkFlap {
             .await
             .map(|t| crate::dist::term::show(&t).contains(&b.name))
             .unwrap_or(true);
-            let effect = CutEffect::new(ctx, helpers, hold, format!("flapping link {link}"), topology);
+            let effect = CutEffect::new(
+                ctx,
+                helpers,
+                hold,
+                format!("flapping link {link}"),
+                topology,
+            );
             let detail = format!(
                 "link {link} flapping for {} ms ({} ms down / {} ms up)",
                 hold.as_millis(),

@@ -60,11 +60,18 @@ impl Operation<ClusterTarget> for NodeLoss {
                 return Outcome::skipped("no reachable member with a weight above 0");
             };
             let t0 = Instant::now();
-            if let Err(e) =
-                eval_with_timeout(&node.target.client, STOP, &[("How", atom(how))], Duration::from_secs(5))
-                    .await
+            if let Err(e) = eval_with_timeout(
+                &node.target.client,
+                STOP,
+                &[("How", atom(how))],
+                Duration::from_secs(5),
+            )
+            .await
             {
-                return on_node(Outcome::failed(format!("could not stop it: {e}")), &node.name);
+                return on_node(
+                    Outcome::failed(format!("could not stop it: {e}")),
+                    &node.name,
+                );
             }
             let lost = futures::future::select(
                 Box::pin(node.target.client.closed()),

@@ -87,7 +87,11 @@ impl Operation<ClusterTarget> for Partition {
             let leaks: Vec<String> = mesh
                 .iter()
                 .flat_map(|(node, seen)| {
-                    let other = if a_names.contains(node) { &b_names } else { &a_names };
+                    let other = if a_names.contains(node) {
+                        &b_names
+                    } else {
+                        &a_names
+                    };
                     other
                         .iter()
                         .filter(|o| seen.contains(*o))
@@ -95,13 +99,7 @@ impl Operation<ClusterTarget> for Partition {
                 })
                 .collect();
             let sides = cut::sides_text(&a_names, &b_names);
-            let effect = CutEffect::new(
-                ctx,
-                helpers,
-                hold,
-                format!("partition {sides}"),
-                topology,
-            );
+            let effect = CutEffect::new(ctx, helpers, hold, format!("partition {sides}"), topology);
             let m = json!({
                 "split_ms": split_ms,
                 "sides": [a_names, b_names],
@@ -113,10 +111,7 @@ impl Operation<ClusterTarget> for Partition {
                     hold.as_millis()
                 ))
             } else {
-                Outcome::unconfirmed(format!(
-                    "cut {sides}, but {}",
-                    leaks.join("; ")
-                ))
+                Outcome::unconfirmed(format!("cut {sides}, but {}", leaks.join("; ")))
             };
             on_node(
                 outcome.with_measurements(m).with_effect(Box::new(effect)),

@@ -99,10 +99,7 @@ impl Operation<ClusterTarget> for SlowNode {
                     &[
                         ("HoldMs", int(hold)),
                         ("PerScheduler", int(get("per_scheduler").max(1))),
-                        (
-                            "DeadlineMs",
-                            int(hold + DEADLINE_MARGIN.as_millis() as i64),
-                        ),
+                        ("DeadlineMs", int(hold + DEADLINE_MARGIN.as_millis() as i64)),
                     ],
                 )
                 .await;
