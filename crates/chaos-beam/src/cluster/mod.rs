@@ -128,6 +128,25 @@ impl ClusterTarget {
         Ok(cluster)
     }
 
+    /// Take each member's steady-state baseline (`settings` is asked once
+    /// per member, in order: probes may go to one member only).
+    pub async fn with_member_detection(
+        mut self,
+        mut settings: impl FnMut() -> crate::chaos::detect::DetectSettings,
+    ) -> Result<Self, crate::eval::EvalError> {
+        let members = std::mem::take(&mut self.members);
+        let each: Vec<_> = members.iter().map(|_| settings()).collect();
+        let detected = futures::future::join_all(members.into_iter().zip(each).map(
+            |(m, d)| async move {
+                let target = m.target.with_detection(d).await?;
+                Ok::<_, crate::eval::EvalError>(Member { target, ..m })
+            },
+        ))
+        .await;
+        self.members = detected.into_iter().collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
     /// Fault proxies in front of the cluster's services (for the proxy operations).
     pub fn with_proxies(mut self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
         self.proxies = proxies;

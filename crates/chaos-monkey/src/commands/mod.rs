@@ -1,5 +1,6 @@
 //! The commands, and what they share: attaching to a target.
 
+mod cluster;
 mod demo;
 mod inspect;
 pub mod run;
