@@ -37,11 +37,20 @@
 //! `global` with `prevent_overlapping_partitions` (default from OTP 25)
 //! disconnects nodes itself when one reports a lost connection that another
 //! still has. A clean split (every link between the sides cut within a few
-//! milliseconds, as here) is left alone; a single flapping link is not:
-//! `global` then also cuts a third node from one end of it, so a flap of
-//! A–B often becomes a short partition of {A} or {B} from the rest. The
-//! helpers do not fight `global` during the chaos; they reconnect every
-//! member at the heal.
+//! milliseconds, as here) is left alone: in the tests the larger side stays
+//! whole for the whole hold. A single flapping link is not: on OTP 25, a
+//! flap of A–B in a three-node cluster made `global` cut the third node
+//! from both ends, so all three stood apart, A and B met again at every
+//! "up" phase, and the third node only came back at the heal. The helpers
+//! do not fight `global` during the chaos; they reconnect every member at
+//! the heal. Every refused handshake is logged by the refusing node, so a
+//! partition leaves error reports in the nodes' logs while it lasts.
+//!
+//! Limits: the helpers run on the target nodes, so a node the monkey cannot
+//! reach cannot be cut; `erlang:get_cookie/1` needs OTP 24.1 or later (the
+//! tests run on OTP 25); a node whose `auth` keeps its per-node cookies
+//! elsewhere than the `cookies` table gets its saved cookie set back (same
+//! effect) instead of the entry deleted.
 
 pub mod detect;
 pub mod discover;
