@@ -122,10 +122,11 @@ fn sigkill_during_a_partition_the_janitors_heal_the_cluster_within_2_s() {
     // Held for a while (both sides keep pinging each other meanwhile).
     std::thread::sleep(Duration::from_millis(300));
     for w in &watch {
-        smol::block_on(eval(w, "[net_adm:ping(N) || N <- Members].", &[(
-            "Members",
-            list(c.names().iter().map(|n| atom(n)).collect()),
-        )]))
+        smol::block_on(eval(
+            w,
+            "[net_adm:ping(N) || N <- Members].",
+            &[("Members", list(c.names().iter().map(|n| atom(n)).collect()))],
+        ))
         .unwrap();
     }
     assert!(!whole(&mesh(&watch)), "the partition did not hold");
@@ -194,11 +195,16 @@ fn run_across_the_cluster_reports_per_node() {
     assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap())
         .unwrap_or_else(|e| panic!("report: {e}\n{err}"));
-    let by_node = r["extras"]["by_node"].as_object().expect("a by_node section");
+    let by_node = r["extras"]["by_node"]
+        .as_object()
+        .expect("a by_node section");
     let mut total = 0;
     for n in c.names() {
         let s = &by_node[&n];
-        assert!(s["ops"].as_u64().unwrap() > 0, "no operation on {n}: {by_node:?}");
+        assert!(
+            s["ops"].as_u64().unwrap() > 0,
+            "no operation on {n}: {by_node:?}"
+        );
         assert_eq!(s["state"], "up");
         total += s["ops"].as_u64().unwrap();
     }
@@ -210,10 +216,14 @@ fn run_across_the_cluster_reports_per_node() {
     assert!(out.contains("### By node"), "{out}");
     let left = &r["left_behind"];
     assert!(
-        left["audit"].as_array().unwrap().is_empty() && left["undo_failures"].as_array().unwrap().is_empty(),
+        left["audit"].as_array().unwrap().is_empty()
+            && left["undo_failures"].as_array().unwrap().is_empty(),
         "{left}"
     );
-    assert!(whole(&mesh(&watchers(&c))), "the mesh is whole after the run");
+    assert!(
+        whole(&mesh(&watchers(&c))),
+        "the mesh is whole after the run"
+    );
     assert!(
         r["target"].as_str().unwrap().starts_with("cluster {"),
         "{}",

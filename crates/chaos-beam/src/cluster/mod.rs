@@ -145,13 +145,12 @@ impl ClusterTarget {
     ) -> Result<Self, crate::eval::EvalError> {
         let members = std::mem::take(&mut self.members);
         let each: Vec<_> = members.iter().map(|_| settings()).collect();
-        let detected = futures::future::join_all(members.into_iter().zip(each).map(
-            |(m, d)| async move {
+        let detected =
+            futures::future::join_all(members.into_iter().zip(each).map(|(m, d)| async move {
                 let target = m.target.with_detection(d).await?;
                 Ok::<_, crate::eval::EvalError>(Member { target, ..m })
-            },
-        ))
-        .await;
+            }))
+            .await;
         self.members = detected.into_iter().collect::<Result<_, _>>()?;
         Ok(self)
     }

@@ -50,9 +50,10 @@ pub fn settings(
     }
     if args.node.len() <= 1 {
         for n in c.nodes.clone().unwrap_or_default() {
-            extra.push(n.parse::<NodeName>().map_err(|e| {
-                CliError::usage(format!("{}: cluster.nodes: {e}", at("nodes")))
-            })?);
+            extra
+                .push(n.parse::<NodeName>().map_err(|e| {
+                    CliError::usage(format!("{}: cluster.nodes: {e}", at("nodes")))
+                })?);
         }
     }
     if !discover && extra.is_empty() {
@@ -99,8 +100,8 @@ pub fn settings(
 /// cluster context (no detection yet).
 pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, CliError> {
     let t = &s.target;
-    let shared = Cookie::resolve(t.cookie.as_deref(), t.cookie_file.as_deref())
-        .map_err(CliError::usage)?;
+    let shared =
+        Cookie::resolve(t.cookie.as_deref(), t.cookie_file.as_deref()).map_err(CliError::usage)?;
     let mut own = BTreeMap::new();
     for (node, path) in &c.cookie_files {
         let cookie = Cookie::resolve(None, Some(path))
@@ -123,7 +124,11 @@ pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, Cli
         &first,
         &c.extra,
         c.discover,
-        |n| own.get(&n.to_string()).cloned().unwrap_or_else(|| shared.clone()),
+        |n| {
+            own.get(&n.to_string())
+                .cloned()
+                .unwrap_or_else(|| shared.clone())
+        },
     ))
     .map_err(CliError::unreachable)?;
     let mut members = Vec::new();
@@ -186,7 +191,10 @@ impl RunTarget for ClusterTarget {
             })
             .collect();
         for (name, cat, w, src) in &s.custom {
-            ops.push((Arc::new(OnNode(Arc::new(CustomOp::new(name, *cat, src)))), *w));
+            ops.push((
+                Arc::new(OnNode(Arc::new(CustomOp::new(name, *cat, src)))),
+                *w,
+            ));
         }
         ops
     }
@@ -197,7 +205,10 @@ impl RunTarget for ClusterTarget {
             let victims = smol::block_on(m.target.candidates())
                 .map(|c| c.iter().filter(|c| !c.supervisor).count())
                 .map_err(CliError::failed)?;
-            println!("  {} (weight {}): {victims} eligible worker processes", m.name, m.weight);
+            println!(
+                "  {} (weight {}): {victims} eligible worker processes",
+                m.name, m.weight
+            );
         }
         println!("schedule ({} operations):", schedule.len());
         for planned in schedule {
@@ -222,8 +233,7 @@ impl RunTarget for ClusterTarget {
 
     fn finish_report(&self, report: &mut Report, record: &RunRecord) {
         let up: Vec<String> = self.up().iter().map(|m| m.name.clone()).collect();
-        let by_node =
-            cluster::report::by_node(report, record, &self.names(), &up, &self.stopped());
+        let by_node = cluster::report::by_node(report, record, &self.names(), &up, &self.stopped());
         report.extras.insert(
             "by_node".to_string(),
             serde_json::to_value(by_node).expect("serialisable"),
@@ -232,5 +242,87 @@ impl RunTarget for ClusterTarget {
 
     fn close(&self) {
         ClusterTarget::close(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::run::settings_from;
+    use crate::cli::{Cli, Command};
+    use crate::config;
+    use clap::Parser;
+    use std::path::Path;
+
+    fn settings(flags: &[&str], toml: &str) -> Result<super::RunSettings, crate::exit::CliError> {
+        let args: Vec<&str> = ["chaos-monkey", "run"]
+            .iter()
+            .chain(flags)
+            .copied()
+            .collect();
+        let Command::Run(run) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("not a run")
+        };
+        let path = Path::new("c.toml");
+        let (file, text) = config::load_str(toml, path).unwrap();
+        settings_from(&run, false, file, &text, path)
+    }
+
+    #[test]
+    fn one_node_is_not_a_cluster() {
+        let s = settings(&["--node", "a@h"], "").unwrap();
+        assert!(s.cluster.is_none());
+    }
+
+    #[test]
+    fn cluster_from_flags_and_config() {
+        let s = settings(&["--node", "a@h", "--node", "b@h", "--node", "c@h"], "").unwrap();
+        let c = s.cluster.unwrap();
+        assert!(!c.discover);
+        assert_eq!(c.extra.len(), 2);
+        assert_eq!(s.target.node.to_string(), "a@h");
+        let toml = "node = \"a@h\"\n[cluster]\ndiscover = true\n[cluster.node.\"b@h\"]\nweight = 0\ncookie_file = \"/tmp/b\"\n";
+        let c = settings(&[], toml).unwrap().cluster.unwrap();
+        assert!(c.discover);
+        assert_eq!(c.weights["b@h"], 0);
+        assert_eq!(c.cookie_files["b@h"], Path::new("/tmp/b"));
+        assert!(settings(&["--cluster", "--node", "a@h"], "")
+            .unwrap()
+            .cluster
+            .is_some());
+    }
+
+    #[test]
+    fn bad_cluster_settings_say_where() {
+        let toml =
+            "node = \"a@h\"\n[cluster]\ndiscover = true\n[cluster.node.\"b@h\"]\nweight = -1\n";
+        let e = settings(&[], toml).unwrap_err();
+        assert_eq!(e.code(), crate::exit::USAGE);
+        assert!(
+            e.to_string().contains("c.toml:4") && e.to_string().contains("weight"),
+            "{e}"
+        );
+        let e = settings(&["--node", "a@h", "--node", "nohost"], "").unwrap_err();
+        assert!(e.to_string().starts_with("--node nohost"), "{e}");
+        let e = settings(&["--node", "a@h", "--allow-node-kill"], "").unwrap_err();
+        assert!(
+            e.to_string().contains("only applies to cluster runs"),
+            "{e}"
+        );
+        let e = settings(&["--cluster", "--node", "a@h", "--allow-node-kill"], "").unwrap_err();
+        assert!(e.to_string().contains("aggressive"), "{e}");
+        let ok = settings(
+            &[
+                "--cluster",
+                "--node",
+                "a@h",
+                "--allow-node-kill",
+                "--profile",
+                "aggressive",
+            ],
+            "[ops.partition]\nweight = 3\n",
+        )
+        .unwrap();
+        assert!(ok.cluster.unwrap().allow_node_kill);
+        assert_eq!(ok.op_settings["partition"], (true, 3));
     }
 }

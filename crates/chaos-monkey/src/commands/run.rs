@@ -124,9 +124,14 @@ pub fn settings_from(
 ) -> Result<RunSettings, CliError> {
     let at = |key: &str| config::locate(path, text, key);
 
-    let node_text = args.node.first().cloned().or(file.node.clone()).ok_or_else(|| {
-        usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
-    })?;
+    let node_text = args
+        .node
+        .first()
+        .cloned()
+        .or(file.node.clone())
+        .ok_or_else(|| {
+            usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
+        })?;
     let node: NodeName = node_text
         .parse()
         .map_err(|e: chaos_beam::dist::NodeNameError| {
