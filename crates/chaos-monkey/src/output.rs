@@ -221,6 +221,17 @@ pub fn bar_message(ops: u64, errors: u64, healthy: bool, elapsed: Duration) -> S
     )
 }
 
+/// One planned operation of a dry run: `[at_ms] CATEGORY op params`.
+pub fn planned_line(p: &chaos_engine::PlannedOp) -> String {
+    format!(
+        "[{:>7}] {:<8} {:<22} {}",
+        p.at.as_millis(),
+        p.category.name().to_uppercase(),
+        p.op,
+        p.params
+    )
+}
+
 /// One operation in the seed's style: `[elapsed_ms] CATEGORY: what was done -> outcome`.
 pub fn event_line(e: &Event) -> String {
     let victim = e

@@ -3,14 +3,15 @@
 //! a [`RunTarget`]. Every single-node operation runs on a member picked by
 //! weight ([`OnNode`]); the node-level operations come on top.
 
-use super::run::{beam_target, RunSettings, RunTarget};
+use super::run::{
+    baseline_error, beam_target, custom_ops, proxy_ops, weighted, RunSettings, RunTarget,
+};
 use crate::cli::RunArgs;
 use crate::config::FileConfig;
 use crate::exit::CliError;
-use chaos_beam::chaos::custom::CustomOp;
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::cluster::{self, ClusterTarget, OnNode};
-use chaos_beam::dist::{ConnectOptions, Cookie, NodeName};
+use chaos_beam::dist::{Cookie, NodeName};
 use chaos_engine::{Operation, Profile, Report, RunRecord, Schedule};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -108,17 +109,12 @@ pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, Cli
             .map_err(|e| CliError::usage(format!("[cluster.node.\"{node}\"]: {e}")))?;
         own.insert(node.clone(), cookie);
     }
-    let mut first = ConnectOptions::new(t.node.clone(), shared.clone());
-    if let Some(c) = own.get(&t.node.to_string()) {
-        first.cookie = c.clone();
-    }
-    first.port = t.port;
-    if let Some(p) = t.epmd_port {
-        first.epmd_port = p;
-    }
-    first.connect_timeout = t.connect_timeout;
-    first.call_timeout = t.call_timeout;
-    first.tick = t.tick;
+    let first = super::connect_options(
+        t,
+        own.get(&t.node.to_string())
+            .cloned()
+            .unwrap_or_else(|| shared.clone()),
+    );
     tracing::info!(node = %t.node, discover = c.discover, "attaching to the cluster");
     let clients = smol::block_on(cluster::connect_cluster(
         &first,
@@ -159,13 +155,7 @@ impl RunTarget for ClusterTarget {
             first = false;
             d
         }))
-        .map_err(|e| {
-            if e.is_disconnect() {
-                CliError::unreachable(e)
-            } else {
-                CliError::failed(format!("could not take the steady-state baseline: {e}"))
-            }
-        })
+        .map_err(baseline_error)
     }
 
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
@@ -174,28 +164,18 @@ impl RunTarget for ClusterTarget {
 
     fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)> {
         let allow_node_kill = s.cluster.as_ref().is_some_and(|c| c.allow_node_kill);
-        let proxy_ops = if s.proxies.is_empty() {
-            Vec::new()
-        } else {
-            chaos_proxy::ops::proxy_ops::<ClusterTarget>()
-        };
         let on_node = builtin(s.allow)
             .into_iter()
             .map(|op| Arc::new(OnNode(op)) as Arc<dyn Operation<ClusterTarget>>);
-        let mut ops: Vec<(Arc<dyn Operation<ClusterTarget>>, u32)> = on_node
-            .chain(cluster::ops::node_ops(allow_node_kill))
-            .chain(proxy_ops)
-            .filter_map(|op| {
-                let (enabled, weight) = s.op_settings.get(op.name()).copied().unwrap_or((true, 1));
-                enabled.then_some((op, weight))
-            })
-            .collect();
-        for (name, cat, w, src) in &s.custom {
-            ops.push((
-                Arc::new(OnNode(Arc::new(CustomOp::new(name, *cat, src)))),
-                *w,
-            ));
-        }
+        let mut ops = weighted(
+            s,
+            on_node
+                .chain(cluster::ops::node_ops(allow_node_kill))
+                .chain(proxy_ops(s)),
+        );
+        ops.extend(
+            custom_ops(s).map(|(op, w)| (Arc::new(OnNode(op)) as Arc<dyn Operation<Self>>, w)),
+        );
         ops
     }
 
@@ -212,13 +192,7 @@ impl RunTarget for ClusterTarget {
         }
         println!("schedule ({} operations):", schedule.len());
         for planned in schedule {
-            println!(
-                "[{:>7}] {:<8} {:<22} {}",
-                planned.at.as_millis(),
-                planned.category.name().to_uppercase(),
-                planned.op,
-                planned.params
-            );
+            println!("{}", crate::output::planned_line(&planned));
         }
         Ok(())
     }

@@ -520,23 +520,40 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
 
 /// The operations of a run, with their weights. Proxy faults only when proxies run.
 fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<BeamTarget>>, u32)> {
-    let proxy_ops = if s.proxies.is_empty() {
+    let mut ops = weighted(s, builtin(s.allow).into_iter().chain(proxy_ops(s)));
+    ops.extend(custom_ops(s).map(|(op, w)| (op as Arc<dyn Operation<BeamTarget>>, w)));
+    ops
+}
+
+/// The proxy faults, when proxies run.
+pub fn proxy_ops<C: chaos_proxy::ops::ProxyHost + 'static>(
+    s: &RunSettings,
+) -> Vec<Arc<dyn Operation<C>>> {
+    if s.proxies.is_empty() {
         Vec::new()
     } else {
-        chaos_proxy::ops::proxy_ops::<BeamTarget>()
-    };
-    let mut ops: Vec<(Arc<dyn Operation<BeamTarget>>, u32)> = builtin(s.allow)
-        .into_iter()
-        .chain(proxy_ops)
+        chaos_proxy::ops::proxy_ops::<C>()
+    }
+}
+
+/// `ops` that `[ops.NAME]` leaves enabled, with their weights (default 1).
+pub fn weighted<C: ?Sized>(
+    s: &RunSettings,
+    ops: impl IntoIterator<Item = Arc<dyn Operation<C>>>,
+) -> Vec<(Arc<dyn Operation<C>>, u32)> {
+    ops.into_iter()
         .filter_map(|op| {
             let (enabled, weight) = s.op_settings.get(op.name()).copied().unwrap_or((true, 1));
             enabled.then_some((op, weight))
         })
-        .collect();
-    for (name, cat, w, src) in &s.custom {
-        ops.push((Arc::new(CustomOp::new(name, *cat, src)), *w));
-    }
-    ops
+        .collect()
+}
+
+/// The config's custom operations, with their weights.
+pub fn custom_ops(s: &RunSettings) -> impl Iterator<Item = (Arc<CustomOp>, u32)> + '_ {
+    s.custom
+        .iter()
+        .map(|(name, cat, w, src)| (Arc::new(CustomOp::new(name, *cat, src)), *w))
 }
 
 /// What a run needs of its target besides the engine's: one node
@@ -568,13 +585,7 @@ impl RunTarget for BeamTarget {
         self,
         detect: chaos_beam::chaos::detect::DetectSettings,
     ) -> Result<Self, CliError> {
-        smol::block_on(BeamTarget::with_detection(self, detect)).map_err(|e| {
-            if e.is_disconnect() {
-                CliError::unreachable(e)
-            } else {
-                CliError::failed(format!("could not take the steady-state baseline: {e}"))
-            }
-        })
+        smol::block_on(BeamTarget::with_detection(self, detect)).map_err(baseline_error)
     }
 
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
@@ -600,6 +611,15 @@ impl RunTarget for BeamTarget {
 
     fn close(&self) {
         self.client.close();
+    }
+}
+
+/// A failed steady-state baseline: exit 3 when the node went away, else 1.
+pub fn baseline_error(e: chaos_beam::eval::EvalError) -> CliError {
+    if e.is_disconnect() {
+        CliError::unreachable(e)
+    } else {
+        CliError::failed(format!("could not take the steady-state baseline: {e}"))
     }
 }
 
@@ -906,13 +926,7 @@ fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), Cl
                 c.name.clone().unwrap_or_else(|| c.initial_call.clone())
             )
         };
-        println!(
-            "[{:>7}] {:<8} {:<22} {} -> {victim}",
-            planned.at.as_millis(),
-            planned.category.name().to_uppercase(),
-            planned.op,
-            planned.params
-        );
+        println!("{} -> {victim}", output::planned_line(&planned));
     }
     Ok(())
 }
