@@ -2,7 +2,7 @@
 //! operations and their outcomes by the node they ran on, and failure modes
 //! by the node they were seen on (`cluster` for the cluster-level ones).
 
-use chaos_engine::{Report, RunRecord, Status};
+use chaos_engine::{Report, RunRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -58,24 +58,58 @@ pub fn by_node(
             )
         })
         .collect();
-    for e in &record.events {
-        let node = e
-            .victim
-            .as_ref()
-            .and_then(|v| v.node.clone())
-            .unwrap_or_else(|| CLUSTER.to_string());
-        let s = out.entry(node).or_default();
-        s.ops += 1;
-        *s.by_op.entry(e.op.to_string()).or_default() += 1;
-        match e.outcome {
-            Status::Confirmed => s.confirmed += 1,
-            Status::Unconfirmed => s.unconfirmed += 1,
-            Status::Skipped => s.skipped += 1,
-            Status::Failed => s.failed += 1,
+    let tally = &record.tally;
+    let mut rest = tally.total;
+    let mut rest_ops: BTreeMap<&str, u64> = tally
+        .by_op
+        .iter()
+        .map(|(op, (_, c))| (*op, c.ops))
+        .collect();
+    let mut rest_kills = tally.kills;
+    for (node, n) in &tally.by_node {
+        let s = out.entry(node.clone()).or_default();
+        (s.ops, s.confirmed, s.unconfirmed, s.skipped, s.failed) = (
+            n.counts.ops,
+            n.counts.confirmed,
+            n.counts.unconfirmed,
+            n.counts.skipped,
+            n.counts.failed,
+        );
+        s.kills = n.kills;
+        s.by_op = n.by_op.iter().map(|(op, k)| (op.to_string(), *k)).collect();
+        rest.ops -= n.counts.ops;
+        rest.confirmed -= n.counts.confirmed;
+        rest.unconfirmed -= n.counts.unconfirmed;
+        rest.skipped -= n.counts.skipped;
+        rest.failed -= n.counts.failed;
+        rest_kills -= n.kills;
+        for (op, k) in &n.by_op {
+            *rest_ops.entry(op).or_default() -= k;
         }
-        if e.killed {
-            s.kills += 1;
-        }
+    }
+    // Operations on no single node (a partition that could not start, ...).
+    if rest.ops > 0 {
+        let s = out.entry(CLUSTER.to_string()).or_default();
+        (
+            s.ops,
+            s.confirmed,
+            s.unconfirmed,
+            s.skipped,
+            s.failed,
+            s.kills,
+        ) = (
+            rest.ops,
+            rest.confirmed,
+            rest.unconfirmed,
+            rest.skipped,
+            rest.failed,
+            rest_kills,
+        );
+        s.by_op = rest_ops
+            .into_iter()
+            .filter(|(_, k)| *k > 0)
+            .map(|(op, k)| (op.to_string(), k))
+            .collect();
     }
     for f in &report.failure_modes {
         // Member findings carry their node: `node@host: subject`, or the node itself as subject.

@@ -4,7 +4,9 @@
 %% DeadlineMs, Monkey.
 %% The helper puts a wrong per-node cookie for each peer in place (the
 %% handshake fails in both directions), disconnects, and disconnects again
-%% on any nodeup of a peer. In flap mode it heals for UpMs and cuts again
+%% on any nodeup of a peer. While holding, it reconnects a member of its own
+%% side that `global` cut off (prevent_overlapping_partitions races with
+%% the cut). In flap mode it heals for UpMs and cuts again
 %% for DownMs until told to stop. It heals (saved cookies back, entries it
 %% created deleted inside auth, every member reconnected) on release, at its
 %% deadline and on {nodedown, Monkey}; it exits {undone, ok}.
@@ -60,7 +62,13 @@ Helper = erlang:spawn(fun() ->
                     true -> erlang:disconnect_node(P), L(Phase, PhaseEnd, Slipped + 1);
                     false -> L(Phase, PhaseEnd, Slipped)
                 end;
-            {nodedown, _} -> L(Phase, PhaseEnd, Slipped)
+            {nodedown, N} ->
+                case Mode =:= hold andalso lists:member(N, Members)
+                     andalso not lists:member(N, Peers) of
+                    true -> erlang:spawn(fun() -> net_kernel:connect_node(N) end);
+                    false -> ok
+                end,
+                L(Phase, PhaseEnd, Slipped)
         after Wait ->
             case {Now() >= Until, Mode, Phase} of
                 {true, _, _} -> Slipped;

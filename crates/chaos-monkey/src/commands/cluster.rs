@@ -158,6 +158,16 @@ impl RunTarget for ClusterTarget {
         .map_err(baseline_error)
     }
 
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(ClusterTarget::compile_snippets(self))
+    }
+
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        let lists = self.members().iter().map(|m| m.target.candidates());
+        let lists = smol::block_on(futures::future::join_all(lists));
+        lists.into_iter().try_for_each(|l| l.map(|_| ()))
+    }
+
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
         ClusterTarget::with_proxies(self, proxies)
     }

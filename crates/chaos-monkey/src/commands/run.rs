@@ -564,6 +564,10 @@ pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized 
         self,
         detect: chaos_beam::chaos::detect::DetectSettings,
     ) -> Result<Self, CliError>;
+    /// Compile the snippets into temporary modules on the target(s) (and start their janitor).
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError>;
+    /// List the first victims (before the clock starts).
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError>;
     /// Hand over the fault proxies.
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self;
     /// The operations of a run, with their weights.
@@ -586,6 +590,14 @@ impl RunTarget for BeamTarget {
         detect: chaos_beam::chaos::detect::DetectSettings,
     ) -> Result<Self, CliError> {
         smol::block_on(BeamTarget::with_detection(self, detect)).map_err(baseline_error)
+    }
+
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(BeamTarget::compile_snippets(self))
+    }
+
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(self.candidates()).map(|_| ())
     }
 
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
@@ -677,7 +689,7 @@ fn execute_on<T: RunTarget>(s: &RunSettings, target: T) -> Result<Option<Report>
     };
     // After the baseline, so the run's own snippets share the first module.
     if !s.dry_run && !s.interpreted {
-        smol::block_on(target.compile_snippets()).map_err(|e| {
+        target.compile_snippets().map_err(|e| {
             if e.is_disconnect() {
                 CliError::unreachable(e)
             } else {
@@ -688,7 +700,7 @@ fn execute_on<T: RunTarget>(s: &RunSettings, target: T) -> Result<Option<Report>
     if !s.dry_run {
         // The first victim list, before the clock starts: on a big node it
         // takes a second or two, and operations would queue behind it.
-        smol::block_on(target.candidates()).map_err(|e| {
+        target.first_victims().map_err(|e| {
             if e.is_disconnect() {
                 CliError::unreachable(e)
             } else {

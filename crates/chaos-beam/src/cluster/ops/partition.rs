@@ -4,13 +4,16 @@
 //! side; the heal is checked by the effect (full mesh again).
 
 use super::super::on_node::on_node;
-use super::super::{mesh_of, ClusterTarget};
+use super::super::{mesh_gaps, mesh_of, ClusterTarget};
 use super::cut::{self, CutEffect, Mode};
 use crate::dist::DistClient;
 use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+/// How long both sides may take to be whole after the cut.
+const SIDES_WHOLE: Duration = Duration::from_secs(3);
 
 /// Split the cluster in two and hold it.
 pub struct Partition;
@@ -83,35 +86,56 @@ impl Operation<ClusterTarget> for Partition {
                 .iter()
                 .map(|m| (m.name.as_str(), &m.target.client))
                 .collect();
-            let mesh = mesh_of(&clients).await;
-            let leaks: Vec<String> = mesh
-                .iter()
-                .flat_map(|(node, seen)| {
-                    let other = if a_names.contains(node) {
-                        &b_names
-                    } else {
-                        &a_names
-                    };
-                    other
+            // `global` may cut a node from its own side while the split forms;
+            // the helpers reconnect it: wait for both sides to be whole.
+            let deadline = Instant::now() + SIDES_WHOLE;
+            let (leaks, gaps) = loop {
+                let mesh = mesh_of(&clients).await;
+                let leaks: Vec<String> = mesh
+                    .iter()
+                    .flat_map(|(node, seen)| {
+                        let other = if a_names.contains(node) {
+                            &b_names
+                        } else {
+                            &a_names
+                        };
+                        other
+                            .iter()
+                            .filter(|o| seen.contains(*o))
+                            .map(move |o| format!("{node} still sees {o}"))
+                    })
+                    .collect();
+                let side = |names: &[String]| {
+                    let m = mesh
                         .iter()
-                        .filter(|o| seen.contains(*o))
-                        .map(move |o| format!("{node} still sees {o}"))
-                })
-                .collect();
+                        .filter(|(n, _)| names.contains(n))
+                        .map(|(n, s)| (n.clone(), s.clone()))
+                        .collect();
+                    mesh_gaps(&m, names)
+                };
+                let gaps: Vec<String> = side(&a_names).into_iter().chain(side(&b_names)).collect();
+                if (leaks.is_empty() && gaps.is_empty()) || Instant::now() >= deadline {
+                    break (leaks, gaps);
+                }
+                smol::Timer::after(Duration::from_millis(20)).await;
+            };
+            let whole_ms = t0.elapsed().as_millis() as u64;
             let sides = cut::sides_text(&a_names, &b_names);
             let effect = CutEffect::new(ctx, helpers, hold, format!("partition {sides}"), topology);
             let m = json!({
                 "split_ms": split_ms,
+                "sides_whole_ms": whole_ms,
                 "sides": [a_names, b_names],
                 "hold_ms": hold.as_millis() as u64,
             });
-            let outcome = if leaks.is_empty() {
+            let outcome = if leaks.is_empty() && gaps.is_empty() {
                 Outcome::confirmed(format!(
                     "partitioned {sides} for {} ms: no node sees the other side",
                     hold.as_millis()
                 ))
             } else {
-                Outcome::unconfirmed(format!("cut {sides}, but {}", leaks.join("; ")))
+                let wrong: Vec<String> = leaks.into_iter().chain(gaps).collect();
+                Outcome::unconfirmed(format!("cut {sides}, but {}", wrong.join("; ")))
             };
             on_node(
                 outcome.with_measurements(m).with_effect(Box::new(effect)),
