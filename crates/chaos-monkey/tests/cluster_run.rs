@@ -168,6 +168,16 @@ fn run_across_the_cluster_reports_per_node() {
     let c = TestCluster::with_app("spread", 3);
     let dir = scratch("spread");
     let report = dir.join("report.json");
+    // The third member is left alone (weight 0); partitions would involve it.
+    let config = dir.join("weights.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ops.partition]\nenabled = false\n[cluster.node.\"{}\"]\nweight = 0\n",
+            c.names()[2]
+        ),
+    )
+    .unwrap();
     let (code, out, err) = run(monkey().args([
         "run",
         "--node",
@@ -178,6 +188,8 @@ fn run_across_the_cluster_reports_per_node() {
         &c.names()[2],
         "--cookie-file",
         &cookie_file(&c, &dir),
+        "--config",
+        config.to_str().unwrap(),
         "--duration",
         "8s",
         "--rate",
@@ -199,14 +211,16 @@ fn run_across_the_cluster_reports_per_node() {
         .as_object()
         .expect("a by_node section");
     let mut total = 0;
-    for n in c.names() {
-        let s = &by_node[&n];
-        assert!(
-            s["ops"].as_u64().unwrap() > 0,
-            "no operation on {n}: {by_node:?}"
-        );
+    for (i, n) in c.names().iter().enumerate() {
+        let s = &by_node[n];
+        let ops = s["ops"].as_u64().unwrap();
+        if i == 2 {
+            assert_eq!(ops, 0, "weight 0, yet operations ran on {n}: {by_node:?}");
+        } else {
+            assert!(ops > 0, "no operation on {n}: {by_node:?}");
+        }
         assert_eq!(s["state"], "up");
-        total += s["ops"].as_u64().unwrap();
+        total += ops;
     }
     total += by_node
         .get("cluster")

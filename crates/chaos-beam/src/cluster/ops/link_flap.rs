@@ -55,9 +55,14 @@ impl Operation<ClusterTarget> for LinkFlap {
                 .get("one_way")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let up = super::up_sorted(ctx);
+            let up: Vec<_> = super::up_sorted(ctx)
+                .into_iter()
+                .filter(|m| m.weight > 0)
+                .collect();
             if up.len() < 2 {
-                return Outcome::skipped("a link needs at least two reachable members");
+                return Outcome::skipped(
+                    "a link needs at least two reachable members with a weight above 0",
+                );
             }
             let Some(topology) = ctx.claim_topology() else {
                 return Outcome::skipped("another partition or flapping link is in place");
@@ -67,7 +72,10 @@ impl Operation<ClusterTarget> for LinkFlap {
             // Two different members: a, then b at a distance 1..n-1 from it.
             let first = pick % n;
             let (a, b) = (up[first], up[(first + 1 + (pick / n) % (n - 1)) % n]);
-            let all: Vec<String> = up.iter().map(|m| m.name.clone()).collect();
+            let all: Vec<String> = super::up_sorted(ctx)
+                .iter()
+                .map(|m| m.name.clone())
+                .collect();
             let mut cuts = vec![(a, vec![b.name.clone()], 0)];
             if !one_way {
                 cuts.push((b, vec![a.name.clone()], 1));
