@@ -2,7 +2,8 @@
 //! random cookie, the fixture application on every member): a partition is
 //! held (the sides do not see each other, even when they try to reconnect),
 //! healed (full mesh again), and a `global` name planted on both sides is
-//! found as a conflict after the heal; random chaos reaches every member and
+//! found as a conflict after the heal (then a pg scope on one node only and
+//! an application stopped on one node are found too); random chaos reaches every member and
 //! the report breaks it down by node; node loss reports the rest carrying on.
 
 use chaos_beam::chaos::detect::DetectSettings;
@@ -171,11 +172,9 @@ fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
         let deadline = Instant::now() + Duration::from_secs(10);
         let found = loop {
             let s = ctx.sample().await.unwrap();
-            if let Some(p) = s
-                .problems
-                .iter()
-                .find(|p| p.kind == "global_name_conflict" && p.subject == "chaos_planted")
-            {
+            if let Some(p) = s.problems.iter().find(|p| {
+                p.kind == "global_name_conflict" && p.subject == "chaos_planted" && p.immediate
+            }) {
                 break p.clone();
             }
             assert!(
@@ -185,7 +184,7 @@ fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
             );
             smol::Timer::after(Duration::from_millis(200)).await;
         };
-        assert!(found.immediate);
+        eprintln!("found: {}", found.detail);
         assert!(
             found.detail.contains(alone) && found.detail.contains(&names[1]),
             "{}",
@@ -195,6 +194,28 @@ fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
         // Nothing left: no cutting cookie, no helper, a whole mesh.
         let audit = ctx.audit().await;
         assert!(audit.is_empty(), "left behind: {audit:?}");
+
+        // Plant the other two cluster findings: a pg scope with members on
+        // one node only, and the application stopped on another.
+        let scope = "{ok, _} = pg:start(chaos_planted_scope), \
+                     P = erlang:spawn(fun() -> receive stop -> ok end end), \
+                     pg:join(chaos_planted_scope, planted, P).";
+        eval(&watch[0], scope, &[]).await.unwrap();
+        eval(&watch[2], "application:stop(chaos_cluster_app).", &[])
+            .await
+            .unwrap();
+        let s = ctx.sample().await.unwrap();
+        let find = |kind: &str| s.problems.iter().find(|p| p.kind == kind).cloned();
+        let pg = find("pg_divergence").unwrap_or_else(|| panic!("{:?}", s.problems));
+        assert_eq!(pg.subject, "chaos_planted_scope/planted");
+        let app = find("application_divergence").unwrap_or_else(|| panic!("{:?}", s.problems));
+        assert_eq!(app.subject, "chaos_cluster_app");
+        assert!(
+            app.detail.contains(&format!("not on {}", names[2])),
+            "{}",
+            app.detail
+        );
+        assert!(!s.healthy, "an application stopped on a member");
         ctx.close();
     });
 }

@@ -109,7 +109,8 @@ pub struct CutEffect {
     what: String,
     /// Every member that was up, to check the mesh after the heal.
     mesh: Vec<(String, DistClient)>,
-    _topology: TopologyGuard,
+    /// Released once healed (not only when the effect is dropped).
+    topology: std::sync::Mutex<Option<TopologyGuard>>,
 }
 
 impl CutEffect {
@@ -130,7 +131,7 @@ impl CutEffect {
                 .iter()
                 .map(|m| (m.name.clone(), m.target.client.clone()))
                 .collect(),
-            _topology: topology,
+            topology: std::sync::Mutex::new(Some(topology)),
         }
     }
 }
@@ -163,6 +164,7 @@ impl Effect for CutEffect {
                 ));
             }
             tracing::debug!(what = %self.what, heal_ms = start.elapsed().as_millis() as u64, "healed");
+            self.topology.lock().unwrap().take();
             if errors.is_empty() {
                 Ok(())
             } else {
