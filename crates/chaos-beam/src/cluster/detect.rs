@@ -275,7 +275,7 @@ impl ClusterDetector {
                 continue;
             }
             let kept = match now.into_iter().next().flatten() {
-                Some(pid) => format!("every node now has {pid}"),
+                Some(pid) => format!("every node points at {pid}"),
                 None => "the name is now unregistered everywhere".to_string(),
             };
             out.push(problem(
