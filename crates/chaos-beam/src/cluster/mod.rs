@@ -65,7 +65,7 @@ pub use discover::{connect_cluster, ClusterError};
 pub use on_node::OnNode;
 
 use crate::chaos::BeamTarget;
-use crate::dist::term::{atom, show, Term, TermExt};
+use crate::dist::term::{atom, list, show, TermExt};
 use crate::dist::DistClient;
 use crate::eval::eval_with_timeout;
 use chaos_engine::{Problem, Sample, SeededRng, Target};
@@ -249,14 +249,15 @@ impl ClusterTarget {
                 Err(e) => out.push(format!("{}: the after-run audit failed: {e}", m.name)),
             }
         }
-        let names: Vec<Term> = self.names().iter().map(|n| atom(n)).collect();
+        let names = list(self.names().iter().map(|n| atom(n)).collect());
+        let cuts = list(ops::CUT_COOKIES.iter().map(|c| atom(c)).collect());
         for m in self.up() {
             let snippet = "[P || P <- Members, P =/= node(), \
-                lists:member(erlang:get_cookie(P), [chaos_monkey_cut_a, chaos_monkey_cut_b])].";
+                lists:member(erlang:get_cookie(P), Cuts)].";
             let held = eval_with_timeout(
                 &m.target.client,
                 snippet,
-                &[("Members", crate::dist::term::list(names.clone()))],
+                &[("Members", names.clone()), ("Cuts", cuts.clone())],
                 Duration::from_secs(5),
             )
             .await;
