@@ -2,7 +2,8 @@
 //! random cookie, the fixture application on every member): a partition is
 //! held (the sides do not see each other, even when they try to reconnect),
 //! healed (full mesh again), and a `global` name planted on both sides is
-//! found as a conflict after the heal (then a pg scope on one node only and
+//! found as a conflict after the heal (then a one-way link flaps and heals,
+//! a pg scope on one node only and
 //! an application stopped on one node are found too); random chaos reaches every member and
 //! the report breaks it down by node; node loss reports the rest carrying on.
 
@@ -194,6 +195,40 @@ fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
         // Nothing left: no cutting cookie, no helper, a whole mesh.
         let audit = ctx.audit().await;
         assert!(audit.is_empty(), "left behind: {audit:?}");
+
+        // A flapping link: cut, healed, cut again..., then healed for good.
+        let params = json!({ "hold_ms": 1500, "down_ms": 300, "up_ms": 300, "one_way": true, "pair_pick": 0 });
+        let outcome = node_op("link_flap").run(&ctx, &params).await;
+        assert_eq!(outcome.status, Status::Confirmed, "{}", outcome.detail);
+        let link: Vec<String> =
+            serde_json::from_value(outcome.measurements["link"].clone()).unwrap();
+        let a = names.iter().position(|n| *n == link[0]).unwrap();
+        let (mut apart, mut together) = (0, 0);
+        let until = Instant::now() + Duration::from_millis(1400);
+        while Instant::now() < until {
+            if nodes_of(&watch[a]).await.contains(&link[1]) {
+                together += 1;
+            } else {
+                apart += 1;
+            }
+            smol::Timer::after(Duration::from_millis(25)).await;
+        }
+        assert!(
+            apart > 0 && together > 0,
+            "the link did not flap: {apart} apart, {together} together"
+        );
+        outcome.effect.unwrap().undo().await.expect("healed");
+        let mesh = mesh_of(&[
+            (names[0].as_str(), &watch[0]),
+            (names[1].as_str(), &watch[1]),
+            (names[2].as_str(), &watch[2]),
+        ])
+        .await;
+        assert!(
+            mesh_gaps(&mesh, &names).is_empty(),
+            "full mesh after the flapping: {mesh:?}"
+        );
+        eprintln!("link {link:?}: {apart} samples apart, {together} together");
 
         // Plant the other two cluster findings: a pg scope with members on
         // one node only, and the application stopped on another.

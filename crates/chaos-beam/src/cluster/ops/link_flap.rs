@@ -6,7 +6,7 @@
 //! module docs of `cluster`); the heal reconnects everyone.
 
 use super::super::on_node::on_node;
-use super::super::ClusterTarget;
+use super::super::{mesh_of, ClusterTarget};
 use super::cut::{self, CutEffect, Mode};
 use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
 use futures::future::BoxFuture;
@@ -90,15 +90,10 @@ impl Operation<ClusterTarget> for LinkFlap {
                 if one_way { "-/->" } else { "<-/->" },
                 b.name
             );
-            let seen = crate::eval::eval_with_timeout(
-                &a.target.client,
-                "erlang:nodes().",
-                &[],
-                Duration::from_secs(5),
-            )
-            .await
-            .map(|t| crate::dist::term::show(&t).contains(&b.name))
-            .unwrap_or(true);
+            let seen = mesh_of(&[(a.name.as_str(), &a.target.client)])
+                .await
+                .get(&a.name)
+                .is_none_or(|nodes| nodes.contains(&b.name));
             let effect = CutEffect::new(
                 ctx,
                 helpers,
