@@ -2,10 +2,10 @@
 //! random cookie, the fixture application on every member): a partition is
 //! held (the sides do not see each other, even when they try to reconnect),
 //! healed (full mesh again), and a `global` name planted on both sides is
-//! found as a conflict after the heal (then a one-way link flaps and heals,
-//! a pg scope on one node only and
-//! an application stopped on one node are found too); random chaos reaches every member and
-//! the report breaks it down by node; node loss reports the rest carrying on.
+//! found as a conflict after the heal; then a one-way link flaps and heals,
+//! and a pg scope on one node only and an application stopped on one node
+//! are found. Random chaos reaches every member and the report breaks it
+//! down by node; node loss reports the rest of the cluster carrying on.
 
 use chaos_beam::chaos::detect::DetectSettings;
 use chaos_beam::chaos::ops::{builtin, Allow};
