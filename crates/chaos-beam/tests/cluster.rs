@@ -73,6 +73,14 @@ async fn nodes_of(c: &DistClient) -> Vec<String> {
         .collect()
 }
 
+/// Every member, asked through the test's own connections, sees all the others.
+async fn assert_full_mesh(names: &[String], watch: &[DistClient], when: &str) {
+    let members: Vec<(&str, &DistClient)> = names.iter().map(String::as_str).zip(watch).collect();
+    let mesh = mesh_of(&members).await;
+    let gaps = mesh_gaps(&mesh, names);
+    assert!(gaps.is_empty(), "no full mesh {when}: {gaps:?}");
+}
+
 #[test]
 fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
     let c = TestCluster::with_app("part", 3);
@@ -157,16 +165,7 @@ fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
         let t0 = Instant::now();
         effect.undo().await.expect("healed");
         let heal = t0.elapsed();
-        let mesh = mesh_of(&[
-            (names[0].as_str(), &watch[0]),
-            (names[1].as_str(), &watch[1]),
-            (names[2].as_str(), &watch[2]),
-        ])
-        .await;
-        assert!(
-            mesh_gaps(&mesh, &names).is_empty(),
-            "full mesh after the heal: {mesh:?}"
-        );
+        assert_full_mesh(&names, &watch, "after the heal").await;
         eprintln!("partition healed in {} ms", heal.as_millis());
 
         // The planted conflict is found once global has resolved it.
@@ -218,16 +217,7 @@ fn a_partition_is_held_then_healed_and_a_planted_global_conflict_is_found() {
             "the link did not flap: {apart} apart, {together} together"
         );
         outcome.effect.unwrap().undo().await.expect("healed");
-        let mesh = mesh_of(&[
-            (names[0].as_str(), &watch[0]),
-            (names[1].as_str(), &watch[1]),
-            (names[2].as_str(), &watch[2]),
-        ])
-        .await;
-        assert!(
-            mesh_gaps(&mesh, &names).is_empty(),
-            "full mesh after the flapping: {mesh:?}"
-        );
+        assert_full_mesh(&names, &watch, "after the flapping").await;
         eprintln!("link {link:?}: {apart} samples apart, {together} together");
 
         // Plant the other two cluster findings: a pg scope with members on
