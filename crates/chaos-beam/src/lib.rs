@@ -2,10 +2,12 @@
 //!
 //! * [`dist`] — a distribution client: attach to a live node as a hidden node;
 //! * [`eval`] — evaluate Erlang source on the target with `erl_eval`, nothing installed;
+//! * [`cluster`] — chaos across a distributed Erlang cluster (composition of per-node targets);
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
 //! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
 
 pub mod chaos;
+pub mod cluster;
 pub mod compiled;
 pub mod demo;
 pub mod dist;

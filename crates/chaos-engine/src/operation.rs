@@ -64,6 +64,9 @@ pub struct Victim {
     pub initial_call: Option<String>,
     /// The application it belongs to.
     pub application: Option<String>,
+    /// The node it lives on, in a cluster run (absent from older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Something an operation changed that must be put back: a suspension, held

@@ -139,6 +139,19 @@ pub struct Tally {
     pub recovery: BTreeMap<(&'static str, String), RecoveryGroup>,
     /// Every restart time (ms), over all kills.
     pub restarts: Reservoir,
+    /// Per node, in cluster runs (operations whose victim names its node).
+    pub by_node: BTreeMap<String, NodeCounts>,
+}
+
+/// One node's share of a cluster run.
+#[derive(Debug, Clone, Default)]
+pub struct NodeCounts {
+    /// Outcomes.
+    pub counts: Counts,
+    /// Victims killed there.
+    pub kills: u64,
+    /// Operations by name.
+    pub by_op: BTreeMap<&'static str, u64>,
 }
 
 impl Tally {
@@ -162,6 +175,12 @@ impl Tally {
         if e.killed {
             self.kills += 1;
             self.add_kill(e);
+        }
+        if let Some(node) = e.victim.as_ref().and_then(|v| v.node.as_ref()) {
+            let n = self.by_node.entry(node.clone()).or_default();
+            n.counts.add(e.outcome);
+            n.kills += u64::from(e.killed);
+            *n.by_op.entry(e.op).or_default() += 1;
         }
     }
 

@@ -56,9 +56,14 @@ pub enum Command {
 /// with --config; flags win.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The target node, NAME@HOST (or `node = ...` in the config).
+    /// The target node, NAME@HOST (or `node = ...` in the config). Repeat
+    /// it to attach to several nodes of one cluster.
     #[arg(long, value_name = "NAME@HOST")]
-    pub node: Option<String>,
+    pub node: Vec<String>,
+    /// Attach to --node, discover the cluster it is part of (its `nodes()`),
+    /// and run chaos across every member.
+    #[arg(long)]
+    pub cluster: bool,
     /// The Erlang cookie. Prefer --cookie-file.
     #[arg(long, value_name = "COOKIE")]
     pub cookie: Option<String>,
@@ -145,6 +150,9 @@ pub struct RunArgs {
     /// Allow opening many ports (bounded, released).
     #[arg(long)]
     pub allow_port_exhaustion: bool,
+    /// Cluster runs: allow stopping a whole member (init:stop or halt); never the last two.
+    #[arg(long)]
+    pub allow_node_kill: bool,
     /// A broken steady state may last this long before it counts as a failure mode [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub recovery_window: Option<String>,

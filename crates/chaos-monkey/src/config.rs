@@ -49,6 +49,32 @@ pub struct FileConfig {
     /// Probes.
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,
+    /// A cluster run: `[cluster]` and `[cluster.node."NAME@HOST"]`.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: attach to several nodes of one cluster.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Discover the members from the first node's `nodes()`.
+    pub discover: Option<bool>,
+    /// More members to attach to (besides `node`).
+    pub nodes: Option<Vec<String>>,
+    /// Per-node settings by node name.
+    #[serde(default)]
+    pub node: BTreeMap<String, ClusterNodeConfig>,
+}
+
+/// `[cluster.node."NAME@HOST"]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterNodeConfig {
+    /// Its own cookie, when it differs from the shared one.
+    pub cookie_file: Option<PathBuf>,
+    /// Its weight when operations pick a node (default 1; 0 leaves it alone).
+    pub weight: Option<i64>,
 }
 
 /// `[detect]`.
@@ -99,6 +125,8 @@ pub struct AllowConfig {
     pub supervisor_kill: Option<bool>,
     pub atom_exhaustion: Option<bool>,
     pub port_exhaustion: Option<bool>,
+    /// Cluster runs: the `node_loss` operation.
+    pub node_kill: Option<bool>,
 }
 
 /// `[ops]`: `[ops.NAME]` tables and `[[ops.custom]]`.

@@ -221,6 +221,17 @@ pub fn bar_message(ops: u64, errors: u64, healthy: bool, elapsed: Duration) -> S
     )
 }
 
+/// One planned operation of a dry run: `[at_ms] CATEGORY op params`.
+pub fn planned_line(p: &chaos_engine::PlannedOp) -> String {
+    format!(
+        "[{:>7}] {:<8} {:<22} {}",
+        p.at.as_millis(),
+        p.category.name().to_uppercase(),
+        p.op,
+        p.params
+    )
+}
+
 /// One operation in the seed's style: `[elapsed_ms] CATEGORY: what was done -> outcome`.
 pub fn event_line(e: &Event) -> String {
     let victim = e
@@ -232,7 +243,16 @@ pub fn event_line(e: &Event) -> String {
                 .clone()
                 .or(v.initial_call.clone())
                 .unwrap_or_default();
-            format!(" {} ({who})", v.pid)
+            let on = v
+                .node
+                .as_ref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default();
+            if v.pid.is_empty() {
+                on
+            } else {
+                format!(" {} ({who}){on}", v.pid)
+            }
         })
         .unwrap_or_default();
     format!(
@@ -412,6 +432,35 @@ pub fn report_text(r: &Report) -> String {
             "- lost writes (acknowledged PUT, wrong or missing GET): {}",
             w["lost_writes"]
         );
+    }
+    if let Some(nodes) = r.extras.get("by_node").and_then(|v| v.as_object()) {
+        let _ = writeln!(s, "\n### By node");
+        let _ = writeln!(
+            s,
+            "| node | state | ops | confirmed | skipped | failed | kills | failure modes |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---|");
+        for (node, n) in nodes {
+            let modes: Vec<&str> = n["failure_modes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "| {node} | {} | {} | {} | {} | {} | {} | {} |",
+                n["state"].as_str().unwrap_or("?"),
+                n["ops"],
+                n["confirmed"],
+                n["skipped"],
+                n["failed"],
+                n["kills"],
+                if modes.is_empty() {
+                    "-".to_string()
+                } else {
+                    modes.join("; ")
+                }
+            );
+        }
     }
     if let Some(ps) = r.extras.get("proxies").and_then(|v| v.as_array()) {
         let _ = writeln!(s, "\n### Fault proxies");

@@ -2,6 +2,10 @@
 //! name and a random cookie, and always stopped — when the [`TestNode`] is
 //! dropped (also while a failing test unwinds) and, as a last resort, by a
 //! timer inside the node itself so a SIGKILLed test run leaves no node behind.
+//! [`cluster`] starts several of them as one Erlang cluster.
+
+pub mod cluster;
+pub use cluster::TestCluster;
 
 use rand::distr::{Alphanumeric, SampleString};
 use std::io::{BufRead, BufReader};
@@ -41,6 +45,10 @@ pub struct NodeBuilder {
     start_exprs: Vec<String>,
     code_paths: Vec<PathBuf>,
     envs: Vec<(String, String)>,
+    /// A fixed cookie (cluster members share one); random when `None`.
+    cookie: Option<String>,
+    /// A fixed unique name (a cluster knows its members' names up front).
+    name: Option<String>,
 }
 
 impl NodeBuilder {
@@ -53,7 +61,15 @@ impl NodeBuilder {
             start_exprs: Vec::new(),
             code_paths: Vec::new(),
             envs: Vec::new(),
+            cookie: None,
+            name: None,
         }
+    }
+
+    /// Use this cookie instead of a random one (nodes of one cluster share it).
+    pub fn cookie(mut self, cookie: &str) -> Self {
+        self.cookie = Some(cookie.to_string());
+        self
     }
 
     /// An environment variable for the node's OS process.
@@ -88,19 +104,11 @@ impl NodeBuilder {
 
     /// Start the node and wait until it is ready.
     pub fn start(self) -> TestNode {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let unique = format!(
-            "{}_{}_{}_{}",
-            self.prefix,
-            std::process::id(),
-            n,
-            Alphanumeric
-                .sample_string(&mut rand::rng(), 6)
-                .to_lowercase()
-        );
-        let cookie = Alphanumeric
-            .sample_string(&mut rand::rng(), 24)
-            .to_uppercase();
+        let unique = self
+            .name
+            .clone()
+            .unwrap_or_else(|| unique_name(&self.prefix));
+        let cookie = self.cookie.clone().unwrap_or_else(random_cookie);
         let (name_flag, name_arg, full_name, host) = match self.style {
             NameStyle::Short => (
                 "-sname",
@@ -187,6 +195,25 @@ impl NodeBuilder {
         std::thread::spawn(move || while rx.recv().is_ok() {});
         node
     }
+}
+
+/// `prefix_<os pid>_<counter>_<random>`: unique across parallel test binaries.
+fn unique_name(prefix: &str) -> String {
+    format!(
+        "{}_{}_{}_{}",
+        prefix,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        Alphanumeric
+            .sample_string(&mut rand::rng(), 6)
+            .to_lowercase()
+    )
+}
+
+fn random_cookie() -> String {
+    Alphanumeric
+        .sample_string(&mut rand::rng(), 24)
+        .to_uppercase()
 }
 
 /// A running Erlang node owned by a test. Dropping it kills the node.

@@ -14,7 +14,7 @@
 
 pub mod custom;
 pub mod detect;
-mod helper;
+pub(crate) mod helper;
 pub mod ops;
 mod safety;
 
@@ -81,6 +81,7 @@ impl Candidate {
             registered_name: self.name.clone(),
             initial_call: Some(self.initial_call.clone()),
             application: self.app.clone(),
+            node: None,
         }
     }
 }

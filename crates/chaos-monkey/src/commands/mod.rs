@@ -1,5 +1,6 @@
 //! The commands, and what they share: attaching to a target.
 
+mod cluster;
 mod demo;
 mod inspect;
 pub mod run;
@@ -23,6 +24,12 @@ pub fn connect(target: &TargetArgs) -> Result<DistClient, CliError> {
     let cookie = Cookie::resolve(target.cookie.as_deref(), target.cookie_file.as_deref())
         .map_err(CliError::usage)?;
     tracing::info!(node = %target.node, cookie = %cookie, "connecting");
+    smol::block_on(DistClient::connect(&connect_options(target, cookie)))
+        .map_err(CliError::unreachable)
+}
+
+/// How to reach `target` with `cookie`.
+pub fn connect_options(target: &TargetArgs, cookie: Cookie) -> ConnectOptions {
     let mut opts = ConnectOptions::new(target.node.clone(), cookie);
     opts.port = target.port;
     if let Some(p) = target.epmd_port {
@@ -31,5 +38,5 @@ pub fn connect(target: &TargetArgs) -> Result<DistClient, CliError> {
     opts.connect_timeout = target.connect_timeout;
     opts.call_timeout = target.call_timeout;
     opts.tick = target.tick;
-    smol::block_on(DistClient::connect(&opts)).map_err(CliError::unreachable)
+    opts
 }

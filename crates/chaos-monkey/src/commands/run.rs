@@ -54,6 +54,8 @@ pub struct RunSettings {
     pub detect: chaos_beam::chaos::detect::DetectSettings,
     /// Stop the chaos when the steady state stays broken this long.
     pub breaker: Option<Duration>,
+    /// A run across a cluster (`--cluster`, several `--node`, `[cluster]`).
+    pub cluster: Option<super::cluster::ClusterSettings>,
 }
 
 impl RunSettings {
@@ -86,6 +88,7 @@ impl RunSettings {
                 ..Default::default()
             },
             breaker: Some(Duration::from_secs(30)),
+            cluster: None,
         }
     }
 }
@@ -121,13 +124,18 @@ pub fn settings_from(
 ) -> Result<RunSettings, CliError> {
     let at = |key: &str| config::locate(path, text, key);
 
-    let node_text = args.node.clone().or(file.node.clone()).ok_or_else(|| {
-        usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
-    })?;
+    let node_text = args
+        .node
+        .first()
+        .cloned()
+        .or(file.node.clone())
+        .ok_or_else(|| {
+            usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
+        })?;
     let node: NodeName = node_text
         .parse()
         .map_err(|e: chaos_beam::dist::NodeNameError| {
-            if args.node.is_some() {
+            if !args.node.is_empty() {
                 usage(format!("--node: {e}"))
             } else {
                 usage(format!("{}: {e}", at("node")))
@@ -256,6 +264,7 @@ pub fn settings_from(
     })
     .iter()
     .map(|o| o.name())
+    .chain(chaos_beam::cluster::ops::NAMES)
     .collect();
     let mut op_settings = BTreeMap::new();
     for (name, setting) in &file.ops.builtin {
@@ -444,6 +453,7 @@ pub fn settings_from(
     if args.max_in_flight == 0 {
         return Err(usage("--max-in-flight must be at least 1"));
     }
+    let cluster = super::cluster::settings(args, &file, &at, profile)?;
     Ok(RunSettings {
         target,
         duration,
@@ -468,6 +478,7 @@ pub fn settings_from(
         proxies,
         detect,
         breaker,
+        cluster,
     })
 }
 
@@ -509,41 +520,144 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
 
 /// The operations of a run, with their weights. Proxy faults only when proxies run.
 fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<BeamTarget>>, u32)> {
-    let proxy_ops = if s.proxies.is_empty() {
+    let mut ops = weighted(s, builtin(s.allow).into_iter().chain(proxy_ops(s)));
+    ops.extend(custom_ops(s).map(|(op, w)| (op as Arc<dyn Operation<BeamTarget>>, w)));
+    ops
+}
+
+/// The proxy faults, when proxies run.
+pub fn proxy_ops<C: chaos_proxy::ops::ProxyHost + 'static>(
+    s: &RunSettings,
+) -> Vec<Arc<dyn Operation<C>>> {
+    if s.proxies.is_empty() {
         Vec::new()
     } else {
-        chaos_proxy::ops::proxy_ops::<BeamTarget>()
-    };
-    let mut ops: Vec<(Arc<dyn Operation<BeamTarget>>, u32)> = builtin(s.allow)
-        .into_iter()
-        .chain(proxy_ops)
+        chaos_proxy::ops::proxy_ops::<C>()
+    }
+}
+
+/// `ops` that `[ops.NAME]` leaves enabled, with their weights (default 1).
+pub fn weighted<C: ?Sized>(
+    s: &RunSettings,
+    ops: impl IntoIterator<Item = Arc<dyn Operation<C>>>,
+) -> Vec<(Arc<dyn Operation<C>>, u32)> {
+    ops.into_iter()
         .filter_map(|op| {
             let (enabled, weight) = s.op_settings.get(op.name()).copied().unwrap_or((true, 1));
             enabled.then_some((op, weight))
         })
-        .collect();
-    for (name, cat, w, src) in &s.custom {
-        ops.push((Arc::new(CustomOp::new(name, *cat, src)), *w));
-    }
-    ops
+        .collect()
 }
 
-/// Run (or dry-run) with `s`; `None` for a dry run.
-pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
-    let client = super::connect(&s.target)?;
-    let target = smol::block_on(BeamTarget::new(
-        client.clone(),
-        s.profile,
-        s.safety.clone(),
-        s.seed,
-    ))
-    .map_err(|e| {
+/// The config's custom operations, with their weights.
+pub fn custom_ops(s: &RunSettings) -> impl Iterator<Item = (Arc<CustomOp>, u32)> + '_ {
+    s.custom
+        .iter()
+        .map(|(name, cat, w, src)| (Arc::new(CustomOp::new(name, *cat, src)), *w))
+}
+
+/// What a run needs of its target besides the engine's: one node
+/// ([`BeamTarget`]) or a cluster (`commands/cluster.rs`).
+pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized {
+    /// Take the steady-state baseline (after the proxies started).
+    fn with_detection(
+        self,
+        detect: chaos_beam::chaos::detect::DetectSettings,
+    ) -> Result<Self, CliError>;
+    /// Compile the snippets into temporary modules on the target(s) (and start their janitor).
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError>;
+    /// List the first victims (before the clock starts).
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError>;
+    /// Hand over the fault proxies.
+    fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self;
+    /// The operations of a run, with their weights.
+    fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)>;
+    /// Print the schedule and the victims it would pick.
+    fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError>;
+    /// What is still there after clean-up.
+    fn audit(&self) -> Vec<String>;
+    /// What the run is against, for the log and the report.
+    fn describe(&self, s: &RunSettings) -> String;
+    /// Target-specific report sections.
+    fn finish_report(&self, _report: &mut Report, _record: &chaos_engine::RunRecord) {}
+    /// Close the connections.
+    fn close(&self);
+}
+
+impl RunTarget for BeamTarget {
+    fn with_detection(
+        self,
+        detect: chaos_beam::chaos::detect::DetectSettings,
+    ) -> Result<Self, CliError> {
+        smol::block_on(BeamTarget::with_detection(self, detect)).map_err(baseline_error)
+    }
+
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(BeamTarget::compile_snippets(self))
+    }
+
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(self.candidates()).map(|_| ())
+    }
+
+    fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
+        BeamTarget::with_proxies(self, proxies)
+    }
+
+    fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)> {
+        operations(s)
+    }
+
+    fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError> {
+        dry_run(self, schedule)
+    }
+
+    fn audit(&self) -> Vec<String> {
+        smol::block_on(BeamTarget::audit(self))
+            .unwrap_or_else(|e| vec![format!("the after-run audit failed: {e}")])
+    }
+
+    fn describe(&self, s: &RunSettings) -> String {
+        s.target.node.to_string()
+    }
+
+    fn close(&self) {
+        self.client.close();
+    }
+}
+
+/// A failed steady-state baseline: exit 3 when the node went away, else 1.
+pub fn baseline_error(e: chaos_beam::eval::EvalError) -> CliError {
+    if e.is_disconnect() {
+        CliError::unreachable(e)
+    } else {
+        CliError::failed(format!("could not take the steady-state baseline: {e}"))
+    }
+}
+
+/// The chaos context on one connected node (no detection yet).
+pub fn beam_target(
+    s: &RunSettings,
+    client: chaos_beam::dist::DistClient,
+) -> Result<BeamTarget, CliError> {
+    smol::block_on(BeamTarget::new(client, s.profile, s.safety.clone(), s.seed)).map_err(|e| {
         if e.is_disconnect() {
             CliError::unreachable(e)
         } else {
             CliError::failed(e)
         }
-    })?;
+    })
+}
+
+/// Run (or dry-run) with `s`; `None` for a dry run.
+pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
+    match &s.cluster {
+        Some(c) => execute_on(s, super::cluster::attach(s, c)?),
+        None => execute_on(s, beam_target(s, super::connect(&s.target)?)?),
+    }
+}
+
+fn execute_on<T: RunTarget>(s: &RunSettings, target: T) -> Result<Option<Report>, CliError> {
     // Fault proxies (real runs only; a dry run starts nothing).
     let mut proxies = Vec::new();
     if !s.dry_run {
@@ -571,17 +685,11 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
                 }
             }
         }
-        smol::block_on(target.with_detection(detect)).map_err(|e| {
-            if e.is_disconnect() {
-                CliError::unreachable(e)
-            } else {
-                CliError::failed(format!("could not take the steady-state baseline: {e}"))
-            }
-        })?
+        target.with_detection(detect)?
     };
     // After the baseline, so the run's own snippets share the first module.
     if !s.dry_run && !s.interpreted {
-        smol::block_on(target.compile_snippets()).map_err(|e| {
+        target.compile_snippets().map_err(|e| {
             if e.is_disconnect() {
                 CliError::unreachable(e)
             } else {
@@ -592,7 +700,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     if !s.dry_run {
         // The first victim list, before the clock starts: on a big node it
         // takes a second or two, and operations would queue behind it.
-        smol::block_on(target.candidates()).map_err(|e| {
+        target.first_victims().map_err(|e| {
             if e.is_disconnect() {
                 CliError::unreachable(e)
             } else {
@@ -609,7 +717,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         s.duration,
         s.profile,
         &s.weights,
-        operations(s),
+        T::operations(s),
         &reasons,
     )
     .map_err(usage)?;
@@ -619,7 +727,7 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     eprintln!(
         "chaos-monkey: {} against {} for {} at {}/s, profile {}, seed {}{}",
         if s.dry_run { "dry run" } else { "run" },
-        s.target.node,
+        target.describe(s),
         humantime::format_duration(s.duration),
         s.rate,
         s.profile,
@@ -638,8 +746,8 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     }
 
     if s.dry_run {
-        dry_run(&target, schedule)?;
-        client.close();
+        target.dry_run(schedule)?;
+        target.close();
         return Ok(None);
     }
 
@@ -748,15 +856,14 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
         let _ = f.flush();
     }
     let audit = if record.target_lost.is_none() {
-        smol::block_on(target.audit())
-            .unwrap_or_else(|e| vec![format!("the after-run audit failed: {e}")])
+        target.audit()
     } else {
         vec!["the node went down: nothing could be checked".to_string()]
     };
     let report = Report::build(
         ReportInput {
             tool: format!("chaos-monkey {}", env!("CARGO_PKG_VERSION")),
-            target: s.target.node.to_string(),
+            target: target.describe(s),
             seed: s.seed,
             profile: s.profile,
             planned_duration_s: s.duration.as_secs_f64(),
@@ -788,7 +895,8 @@ pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
             );
         }
     }
-    client.close();
+    target.finish_report(&mut report, &record);
+    target.close();
     if let Some(p) = &s.report {
         std::fs::write(
             p,
@@ -830,13 +938,7 @@ fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), Cl
                 c.name.clone().unwrap_or_else(|| c.initial_call.clone())
             )
         };
-        println!(
-            "[{:>7}] {:<8} {:<22} {} -> {victim}",
-            planned.at.as_millis(),
-            planned.category.name().to_uppercase(),
-            planned.op,
-            planned.params
-        );
+        println!("{} -> {victim}", output::planned_line(&planned));
     }
     Ok(())
 }

@@ -1,0 +1,39 @@
+//! Node-level operations on a [`ClusterTarget`](super::ClusterTarget), one
+//! file each: a held partition, a flapping (or one-way) link, a slow node,
+//! and node loss (behind `--allow-node-kill`). Partitions and links share
+//! the cutting helper in [`cut`]; only one of them is in place at a time.
+
+mod cut;
+mod link_flap;
+mod node_loss;
+mod partition;
+mod slow_node;
+
+use super::ClusterTarget;
+use chaos_engine::Operation;
+use std::sync::Arc;
+
+pub use cut::CUT_COOKIES;
+
+/// Names of every node-level operation (for config validation).
+pub const NAMES: [&str; 4] = ["partition", "link_flap", "slow_node", "node_loss"];
+
+/// The node-level operations; `node_loss` only with `allow_node_kill`.
+pub fn node_ops(allow_node_kill: bool) -> Vec<Arc<dyn Operation<ClusterTarget>>> {
+    let mut ops: Vec<Arc<dyn Operation<ClusterTarget>>> = vec![
+        Arc::new(partition::Partition),
+        Arc::new(link_flap::LinkFlap),
+        Arc::new(slow_node::SlowNode),
+    ];
+    if allow_node_kill {
+        ops.push(Arc::new(node_loss::NodeLoss));
+    }
+    ops
+}
+
+/// Members that are up, by name (a stable order for seeded choices).
+fn up_sorted(ctx: &ClusterTarget) -> Vec<&super::Member> {
+    let mut up = ctx.up();
+    up.sort_by(|a, b| a.name.cmp(&b.name));
+    up
+}

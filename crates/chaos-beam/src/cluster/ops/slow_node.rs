@@ -1,0 +1,122 @@
+//! Timing chaos on a whole node: saturate its schedulers for a while with
+//! busy processes (one per online scheduler in the demo profile, two in
+//! aggressive), at normal priority so the node still answers. Confirmed by
+//! the node's own scheduling latency (time for a fresh process to run and
+//! answer), measured before and while slowed. A helper holds the busy
+//! processes (linked: they die with it) and stops them when released, at
+//! its deadline, or when the monkey's node goes away.
+
+use super::super::on_node::on_node;
+use super::super::ClusterTarget;
+use crate::chaos::helper::DEADLINE_MARGIN;
+use crate::dist::term::int;
+use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Saturate one node's schedulers.
+pub struct SlowNode;
+
+const SNIPPET: &str = r#"
+Latency = fun() ->
+    Me = self(),
+    Ts = [begin
+              T0 = erlang:monotonic_time(microsecond),
+              erlang:spawn(fun() -> Me ! {chaos_latency, erlang:monotonic_time(microsecond) - T0} end),
+              receive {chaos_latency, D} -> D after 5000 -> 5000000 end
+          end || _ <- lists:seq(1, 5)],
+    lists:nth(3, lists:sort(Ts))
+end,
+Before = Latency(),
+Parent = self(),
+Helper = erlang:spawn(fun() ->
+    erlang:monitor_node(Monkey, true),
+    Until = erlang:monotonic_time(millisecond) + DeadlineMs,
+    Spin = fun S(0) -> case erlang:monotonic_time(millisecond) > Until of
+                           true -> ok;
+                           false -> S(10000)
+                       end;
+               S(N) -> S(N - 1)
+           end,
+    Count = PerScheduler * erlang:system_info(schedulers_online),
+    Hogs = [erlang:spawn_link(fun() -> Spin(10000) end) || _ <- lists:seq(1, Count)],
+    Parent ! {slowed, self(), Count},
+    receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end,
+    [erlang:exit(H, kill) || H <- Hogs],
+    exit({undone, ok})
+end),
+receive
+    {slowed, Helper, Count} ->
+        receive after 100 -> ok end,
+        During = Latency(),
+        M = #{busy_processes => Count, latency_before_us => Before, latency_during_us => During},
+        Detail = iolist_to_binary(io_lib:format(
+            "~b busy processes for ~b ms; scheduling latency ~b us -> ~b us",
+            [Count, HoldMs, Before, During])),
+        case During > Before of
+            true -> {confirmed, Detail, M, Helper};
+            false -> {unconfirmed, Detail, M, Helper}
+        end
+after 5000 ->
+    erlang:exit(Helper, kill),
+    {failed, <<"the slowing helper did not report within 5 s">>}
+end.
+"#;
+
+impl Operation<ClusterTarget> for SlowNode {
+    fn name(&self) -> &'static str {
+        "slow_node"
+    }
+
+    fn category(&self) -> Category {
+        Category::Timing
+    }
+
+    fn describe(&self) -> &'static str {
+        "saturate one node's schedulers with busy processes for a while; confirmed by its scheduling latency"
+    }
+
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        let (low, high, per) = match profile {
+            Profile::Demo => (1_000, 5_000, 1),
+            Profile::Aggressive => (2_000, 15_000, 2),
+        };
+        json!({ "hold_ms": rng.range_inclusive(low, high), "per_scheduler": per })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a ClusterTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let get = |k: &str| params.get(k).and_then(Value::as_i64).unwrap_or(0);
+            let hold = get("hold_ms");
+            let Some(node) = ctx.pick() else {
+                return Outcome::skipped("no reachable member with a weight above 0");
+            };
+            let reply = node
+                .target
+                .reply(
+                    SNIPPET,
+                    &[
+                        ("HoldMs", int(hold)),
+                        ("PerScheduler", int(get("per_scheduler").max(1))),
+                        ("DeadlineMs", int(hold + DEADLINE_MARGIN.as_millis() as i64)),
+                    ],
+                )
+                .await;
+            let effect = reply.helper().map(|h| {
+                node.target
+                    .held_by(
+                        h,
+                        Duration::from_millis(hold as u64),
+                        format!("{} slowed", node.name),
+                    )
+                    .ends_with_helper()
+            });
+            let mut outcome = reply.outcome();
+            if let Some(e) = effect {
+                outcome = outcome.with_effect(Box::new(e));
+            }
+            on_node(outcome, &node.name)
+        })
+    }
+}

@@ -1,0 +1,312 @@
+//! `run` across a cluster (`--cluster`, several `--node`, or `[cluster]` in
+//! the config): the settings, attaching to every member, and the cluster as
+//! a [`RunTarget`]. Every single-node operation runs on a member picked by
+//! weight ([`OnNode`]); the node-level operations come on top.
+
+use super::run::{
+    baseline_error, beam_target, custom_ops, proxy_ops, weighted, RunSettings, RunTarget,
+};
+use crate::cli::RunArgs;
+use crate::config::FileConfig;
+use crate::exit::CliError;
+use chaos_beam::chaos::ops::builtin;
+use chaos_beam::cluster::{self, ClusterTarget, OnNode};
+use chaos_beam::dist::{Cookie, NodeName};
+use chaos_engine::{Operation, Profile, Report, RunRecord, Schedule};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to reach the cluster and how to treat its members.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSettings {
+    /// Read the members from the first node's `nodes()`.
+    pub discover: bool,
+    /// Members named explicitly (besides the first node).
+    pub extra: Vec<NodeName>,
+    /// Per-node cookie files (the others use the run's cookie).
+    pub cookie_files: BTreeMap<String, PathBuf>,
+    /// Per-node weights (default 1; 0: operations leave the node alone).
+    pub weights: BTreeMap<String, u32>,
+    /// `--allow-node-kill`: the `node_loss` operation.
+    pub allow_node_kill: bool,
+}
+
+/// The cluster settings of a run, or `None` for a single-node run.
+pub fn settings(
+    args: &RunArgs,
+    file: &FileConfig,
+    at: &dyn Fn(&str) -> String,
+    profile: Profile,
+) -> Result<Option<ClusterSettings>, CliError> {
+    let c = &file.cluster;
+    let allow_node_kill = args.allow_node_kill || file.allow.node_kill.unwrap_or(false);
+    let discover = args.cluster || c.discover.unwrap_or(false);
+    let mut extra = Vec::new();
+    for n in args.node.iter().skip(1) {
+        extra.push(
+            n.parse::<NodeName>()
+                .map_err(|e| CliError::usage(format!("--node {n}: {e}")))?,
+        );
+    }
+    if args.node.len() <= 1 {
+        for n in c.nodes.clone().unwrap_or_default() {
+            extra
+                .push(n.parse::<NodeName>().map_err(|e| {
+                    CliError::usage(format!("{}: cluster.nodes: {e}", at("nodes")))
+                })?);
+        }
+    }
+    if !discover && extra.is_empty() {
+        if allow_node_kill {
+            return Err(CliError::usage(
+                "--allow-node-kill only applies to cluster runs (--cluster or several --node)",
+            ));
+        }
+        return Ok(None);
+    }
+    if allow_node_kill && profile != Profile::Aggressive {
+        return Err(CliError::usage(
+            "the --allow-… operations only run with --profile aggressive",
+        ));
+    }
+    let mut cookie_files = BTreeMap::new();
+    let mut weights = BTreeMap::new();
+    for (name, n) in &c.node {
+        let loc = at(&format!("[cluster.node.\"{name}\"]"));
+        name.parse::<NodeName>()
+            .map_err(|e| CliError::usage(format!("{loc}: {e}")))?;
+        if let Some(p) = &n.cookie_file {
+            cookie_files.insert(name.clone(), p.clone());
+        }
+        if let Some(w) = n.weight {
+            let w = u32::try_from(w).map_err(|_| {
+                CliError::usage(format!(
+                    "{loc}: the weight of {name} must be a whole number ≥ 0, got {w}"
+                ))
+            })?;
+            weights.insert(name.clone(), w);
+        }
+    }
+    Ok(Some(ClusterSettings {
+        discover,
+        extra,
+        cookie_files,
+        weights,
+        allow_node_kill,
+    }))
+}
+
+/// Attach to every member (exit 3 when one cannot be reached) and build the
+/// cluster context (no detection yet).
+pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, CliError> {
+    let t = &s.target;
+    let shared =
+        Cookie::resolve(t.cookie.as_deref(), t.cookie_file.as_deref()).map_err(CliError::usage)?;
+    let mut own = BTreeMap::new();
+    for (node, path) in &c.cookie_files {
+        let cookie = Cookie::resolve(None, Some(path))
+            .map_err(|e| CliError::usage(format!("[cluster.node.\"{node}\"]: {e}")))?;
+        own.insert(node.clone(), cookie);
+    }
+    let first = super::connect_options(
+        t,
+        own.get(&t.node.to_string())
+            .cloned()
+            .unwrap_or_else(|| shared.clone()),
+    );
+    tracing::info!(node = %t.node, discover = c.discover, "attaching to the cluster");
+    let clients = smol::block_on(cluster::connect_cluster(
+        &first,
+        &c.extra,
+        c.discover,
+        |n| {
+            own.get(&n.to_string())
+                .cloned()
+                .unwrap_or_else(|| shared.clone())
+        },
+    ))
+    .map_err(CliError::unreachable)?;
+    let mut members = Vec::new();
+    for client in clients {
+        let weight = c
+            .weights
+            .get(&client.target().to_string())
+            .copied()
+            .unwrap_or(1);
+        members.push((beam_target(s, client)?, weight));
+    }
+    smol::block_on(ClusterTarget::new(members, s.seed)).map_err(CliError::failed)
+}
+
+impl RunTarget for ClusterTarget {
+    fn with_detection(
+        self,
+        detect: chaos_beam::chaos::detect::DetectSettings,
+    ) -> Result<Self, CliError> {
+        // Probes run once, against the first member.
+        let quiet = chaos_beam::chaos::detect::DetectSettings {
+            probes: Vec::new(),
+            ..detect.clone()
+        };
+        let mut first = true;
+        smol::block_on(self.with_member_detection(|| {
+            let d = if first { detect.clone() } else { quiet.clone() };
+            first = false;
+            d
+        }))
+        .map_err(baseline_error)
+    }
+
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(ClusterTarget::compile_snippets(self))
+    }
+
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        let lists = self.members().iter().map(|m| m.target.candidates());
+        let lists = smol::block_on(futures::future::join_all(lists));
+        lists.into_iter().try_for_each(|l| l.map(|_| ()))
+    }
+
+    fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
+        ClusterTarget::with_proxies(self, proxies)
+    }
+
+    fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)> {
+        let allow_node_kill = s.cluster.as_ref().is_some_and(|c| c.allow_node_kill);
+        let on_node = builtin(s.allow)
+            .into_iter()
+            .map(|op| Arc::new(OnNode(op)) as Arc<dyn Operation<ClusterTarget>>);
+        let mut ops = weighted(
+            s,
+            on_node
+                .chain(cluster::ops::node_ops(allow_node_kill))
+                .chain(proxy_ops(s)),
+        );
+        ops.extend(
+            custom_ops(s).map(|(op, w)| (Arc::new(OnNode(op)) as Arc<dyn Operation<Self>>, w)),
+        );
+        ops
+    }
+
+    fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError> {
+        println!("cluster members:");
+        for m in self.members() {
+            let victims = smol::block_on(m.target.candidates())
+                .map(|c| c.iter().filter(|c| !c.supervisor).count())
+                .map_err(CliError::failed)?;
+            println!(
+                "  {} (weight {}): {victims} eligible worker processes",
+                m.name, m.weight
+            );
+        }
+        println!("schedule ({} operations):", schedule.len());
+        for planned in schedule {
+            println!("{}", crate::output::planned_line(&planned));
+        }
+        Ok(())
+    }
+
+    fn audit(&self) -> Vec<String> {
+        smol::block_on(ClusterTarget::audit(self))
+    }
+
+    fn describe(&self, _s: &RunSettings) -> String {
+        format!("cluster {{{}}}", self.names().join(", "))
+    }
+
+    fn finish_report(&self, report: &mut Report, record: &RunRecord) {
+        let up: Vec<String> = self.up().iter().map(|m| m.name.clone()).collect();
+        let by_node = cluster::report::by_node(report, record, &self.names(), &up, &self.stopped());
+        report.extras.insert(
+            "by_node".to_string(),
+            serde_json::to_value(by_node).expect("serialisable"),
+        );
+    }
+
+    fn close(&self) {
+        ClusterTarget::close(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::run::settings_from;
+    use crate::cli::{Cli, Command};
+    use crate::config;
+    use clap::Parser;
+    use std::path::Path;
+
+    fn settings(flags: &[&str], toml: &str) -> Result<super::RunSettings, crate::exit::CliError> {
+        let args: Vec<&str> = ["chaos-monkey", "run"]
+            .iter()
+            .chain(flags)
+            .copied()
+            .collect();
+        let Command::Run(run) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("not a run")
+        };
+        let path = Path::new("c.toml");
+        let (file, text) = config::load_str(toml, path).unwrap();
+        settings_from(&run, false, file, &text, path)
+    }
+
+    #[test]
+    fn one_node_is_not_a_cluster() {
+        let s = settings(&["--node", "a@h"], "").unwrap();
+        assert!(s.cluster.is_none());
+    }
+
+    #[test]
+    fn cluster_from_flags_and_config() {
+        let s = settings(&["--node", "a@h", "--node", "b@h", "--node", "c@h"], "").unwrap();
+        let c = s.cluster.unwrap();
+        assert!(!c.discover);
+        assert_eq!(c.extra.len(), 2);
+        assert_eq!(s.target.node.to_string(), "a@h");
+        let toml = "node = \"a@h\"\n[cluster]\ndiscover = true\n[cluster.node.\"b@h\"]\nweight = 0\ncookie_file = \"/tmp/b\"\n";
+        let c = settings(&[], toml).unwrap().cluster.unwrap();
+        assert!(c.discover);
+        assert_eq!(c.weights["b@h"], 0);
+        assert_eq!(c.cookie_files["b@h"], Path::new("/tmp/b"));
+        assert!(settings(&["--cluster", "--node", "a@h"], "")
+            .unwrap()
+            .cluster
+            .is_some());
+    }
+
+    #[test]
+    fn bad_cluster_settings_say_where() {
+        let toml =
+            "node = \"a@h\"\n[cluster]\ndiscover = true\n[cluster.node.\"b@h\"]\nweight = -1\n";
+        let e = settings(&[], toml).unwrap_err();
+        assert_eq!(e.code(), crate::exit::USAGE);
+        assert!(
+            e.to_string().contains("c.toml:4") && e.to_string().contains("weight"),
+            "{e}"
+        );
+        let e = settings(&["--node", "a@h", "--node", "nohost"], "").unwrap_err();
+        assert!(e.to_string().starts_with("--node nohost"), "{e}");
+        let e = settings(&["--node", "a@h", "--allow-node-kill"], "").unwrap_err();
+        assert!(
+            e.to_string().contains("only applies to cluster runs"),
+            "{e}"
+        );
+        let e = settings(&["--cluster", "--node", "a@h", "--allow-node-kill"], "").unwrap_err();
+        assert!(e.to_string().contains("aggressive"), "{e}");
+        let ok = settings(
+            &[
+                "--cluster",
+                "--node",
+                "a@h",
+                "--allow-node-kill",
+                "--profile",
+                "aggressive",
+            ],
+            "[ops.partition]\nweight = 3\n",
+        )
+        .unwrap();
+        assert!(ok.cluster.unwrap().allow_node_kill);
+        assert_eq!(ok.op_settings["partition"], (true, 3));
+    }
+}
