@@ -104,8 +104,6 @@ struct RunFigures {
     measured_s: f64,
     /// The target's CPU (share of one core) in the steady part of the run.
     target_steady: Option<f64>,
-    /// The whole run, clean-up included.
-    duration_s: f64,
 }
 
 /// The application that owns the N idle processes (bench/seed_baseline):
@@ -210,6 +208,15 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
             .unwrap_or_else(|_| panic!("no report (monkey exit {status:?})")),
     )
     .unwrap();
+    // Fast is worthless if it leaves things behind.
+    let left = &r["left_behind"];
+    assert!(
+        left["audit"].as_array().is_some_and(|a| a.is_empty())
+            && left["undo_failures"]
+                .as_array()
+                .is_some_and(|a| a.is_empty()),
+        "rate {rate}: left behind {left}"
+    );
     let text = std::fs::read_to_string(&events).unwrap_or_default();
     // Measured after a warm-up: snippets are interpreted until they are
     // compiled, half a second after their first use.
@@ -244,7 +251,6 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
             }
             _ => None,
         },
-        duration_s: r["duration_s"].as_f64().unwrap_or(secs as f64),
     }
 }
 
