@@ -171,8 +171,9 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
     let pid = child.id();
     let (mut cpu, mut hwm) = (0u64, 0u64);
     let mut first_op: Option<Instant> = None;
-    let (mut steady_from, mut steady_to): (Option<(Instant, u64)>, Option<(Instant, u64)>) =
-        (None, None);
+    // (when, the target's CPU ticks then)
+    let mut steady_from: Option<(Instant, u64)> = None;
+    let mut steady_to: Option<(Instant, u64)> = None;
     while child.try_wait().unwrap().is_none() {
         cpu = cpu.max(cpu_ticks(pid));
         if first_op.is_none()
