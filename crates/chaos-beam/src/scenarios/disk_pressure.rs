@@ -1,0 +1,212 @@
+//! `disk_pressure`: only with `--disk-dir DIR` (skipped otherwise, with
+//! the reason): a file is written in DIR up to `disk_bytes` (64 MiB; never
+//! more than half the space free there), synced, held for `load_duration`
+//! (2 s), and deleted — also when interrupted (a guard deletes it when
+//! dropped). The service is probed every 20 ms throughout. Detection: from
+//! the first byte written to the filesystem reporting at least 90 % of the
+//! file's size taken. Recovery: from the deletion to the space given back
+//! and the service answering. Expected: every probe answered or refused
+//! cleanly while the disk is under pressure; the file gone after.
+
+use super::client::{latency_ms, Prober};
+use super::ScenarioCtx;
+use chaos_engine::scenario::{Observation, Scenario};
+use futures::future::BoxFuture;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const CHUNK: usize = 1 << 20;
+
+/// Fill a file in a directory the user names.
+pub struct DiskPressure;
+
+/// Deletes the file when dropped.
+struct Fill(PathBuf);
+
+impl Drop for Fill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Bytes available to us on the filesystem holding `dir`.
+fn available(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other("the path has a NUL byte"))?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+impl Scenario<ScenarioCtx> for DiskPressure {
+    fn name(&self) -> &'static str {
+        "disk_pressure"
+    }
+
+    fn fault(&self) -> &'static str {
+        "fill a file in a directory the user names, up to a bound"
+    }
+
+    fn expected(&self, ctx: &ScenarioCtx) -> String {
+        format!(
+            "the service answers or refuses cleanly while a file of up to {} MiB fills the disk for {} ms; the file is gone after",
+            ctx.settings.disk_bytes >> 20,
+            ctx.settings.load_duration.as_millis()
+        )
+    }
+
+    fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
+        Box::pin(async move {
+            let Some(dir) = ctx.settings.disk_dir.clone() else {
+                return Observation::skipped(
+                    "no --disk-dir given: disk_pressure only writes into a directory you name",
+                );
+            };
+            let addr = match ctx.service() {
+                Ok(a) => a,
+                Err(skip) => return *skip,
+            };
+            let free = match available(&dir) {
+                Ok(f) => f,
+                Err(e) => {
+                    return Observation::judged(false, format!("cannot use {}: {e}", dir.display()))
+                }
+            };
+            let bytes = ctx.settings.disk_bytes.min(free / 2);
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let fill = Fill(dir.join(format!(
+                "chaos-monkey-disk-pressure-{}-{stamp}.fill",
+                std::process::id()
+            )));
+            let p = &ctx.settings.protocol;
+            let prober = Prober::start(
+                addr,
+                p.ping.clone(),
+                p.pong.clone(),
+                Duration::from_millis(20),
+                Duration::from_secs(2),
+            );
+            let start = Instant::now();
+            let mut detection = None;
+            let written = write_fill(&fill.0, bytes, ctx, || {
+                if detection.is_none() {
+                    if let Ok(now) = available(&dir) {
+                        if free.saturating_sub(now) >= bytes / 10 * 9 {
+                            detection = Some(start.elapsed());
+                        }
+                    }
+                }
+            });
+            if detection.is_none() {
+                if let Ok(now) = available(&dir) {
+                    if free.saturating_sub(now) >= bytes / 10 * 9 {
+                        detection = Some(start.elapsed());
+                    }
+                }
+            }
+            ctx.pause(ctx.settings.load_duration.saturating_sub(start.elapsed()))
+                .await;
+            let path = fill.0.clone();
+            drop(fill);
+            let removed = Instant::now();
+            let gone = !path.exists();
+            let mut recovery = None;
+            while removed.elapsed() < ctx.settings.recovery {
+                let back = available(&dir).is_ok_and(|a| a + bytes / 10 >= free);
+                if back
+                    && prober
+                        .wait_for(removed, Duration::ZERO, |s| s.ok)
+                        .await
+                        .is_some()
+                {
+                    recovery = Some(removed.elapsed());
+                    break;
+                }
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+            let samples = prober.stop().await;
+            let during: Vec<_> = samples
+                .iter()
+                .filter(|s| s.sent >= start && s.done <= removed)
+                .cloned()
+                .collect();
+            let failed: Vec<_> = during
+                .iter()
+                .filter(|s| !s.ok && !p.error.is_match(&s.what))
+                .collect();
+            let (p50, p99, max) = latency_ms(&during);
+            let observed = format!(
+                "{} in {}: {}{}; {} probes during, {} failed{} (p50 {p50} ms, p99 {p99} ms); the file {}{}",
+                match &written {
+                    Ok(n) => format!("wrote {} MiB", n >> 20),
+                    Err(e) => format!("writing stopped: {e}"),
+                },
+                dir.display(),
+                format_args!("{} MiB free before", free >> 20),
+                match detection {
+                    Some(d) => format!(", the space taken seen after {:.3} ms", super::ms(d)),
+                    None => ", the space taken never seen".into(),
+                },
+                during.len(),
+                failed.len(),
+                failed.first().map(|s| format!(" (first: {})", s.what)).unwrap_or_default(),
+                if gone { "was deleted" } else { "could NOT be deleted" },
+                match recovery {
+                    Some(r) => format!(", space back {:.3} ms after", super::ms(r)),
+                    None => ", space not back".into(),
+                }
+            );
+            Observation::judged(
+                written.is_ok()
+                    && gone
+                    && failed.is_empty()
+                    && !during.is_empty()
+                    && recovery.is_some(),
+                observed,
+            )
+            .detected(detection)
+            .recovered(recovery)
+            .with_measurements(json!({
+                "dir": dir.display().to_string(), "bytes": written.as_ref().ok(),
+                "free_before": free, "probes": during.len(), "failed": failed.len(),
+                "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": max,
+            }))
+        })
+    }
+}
+
+/// Write `bytes` of zeros to `path` in 1 MiB chunks, calling `each` after
+/// every chunk; synced at the end. Stops early on the stop signal.
+fn write_fill(
+    path: &Path,
+    bytes: u64,
+    ctx: &ScenarioCtx,
+    mut each: impl FnMut(),
+) -> std::io::Result<u64> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let chunk = vec![0u8; CHUNK];
+    let mut done = 0u64;
+    while done < bytes && !ctx.stop.is_stopped() {
+        let n = (bytes - done).min(CHUNK as u64) as usize;
+        f.write_all(&chunk[..n])?;
+        done += n as u64;
+        if done.is_multiple_of(8 * CHUNK as u64) {
+            f.sync_data()?;
+        }
+        each();
+    }
+    f.sync_all()?;
+    Ok(done)
+}

@@ -1,0 +1,154 @@
+//! `slow_consumer`: a client with a small receive window stores one big
+//! value (`PUT chaos_monkey_slow_consumer <value just under the request
+//! limit>`), then asks for it (`GET`) over and over for `load_duration`
+//! (2 s) and never reads an answer, so the server's writes to it back up.
+//! Other clients are the prober, asking the probe request every 20 ms.
+//! Detection: from the first unread request to the first write of ours
+//! that does not go through within 200 ms — the server stopped reading us
+//! because its writes to us are stuck. Recovery: from closing the slow
+//! client to the node's TCP connections back to their count before and a
+//! probe answered. Expected: other clients unaffected — every probe
+//! answered, p99 within `latency_objective` (250 ms).
+
+use super::client::{latency_ms, within, Line, Prober};
+use super::connection_leak::tcp_connections;
+use super::{Protocol, ScenarioCtx};
+use chaos_engine::scenario::{Observation, Scenario};
+use futures::future::BoxFuture;
+use futures::io::AsyncWriteExt;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const ASK: Duration = Duration::from_secs(2);
+const STUCK: Duration = Duration::from_millis(200);
+const KEY: &str = "chaos_monkey_slow_consumer";
+
+/// A client that stops reading.
+pub struct SlowConsumer;
+
+impl Scenario<ScenarioCtx> for SlowConsumer {
+    fn name(&self) -> &'static str {
+        "slow_consumer"
+    }
+
+    fn fault(&self) -> &'static str {
+        "a client that stops reading"
+    }
+
+    fn expected(&self, ctx: &ScenarioCtx) -> String {
+        format!(
+            "other clients unaffected while a client stops reading for {} ms: every probe answered, p99 at most {} ms",
+            ctx.settings.load_duration.as_millis(),
+            ctx.settings.latency_objective.as_millis()
+        )
+    }
+
+    fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
+        Box::pin(async move {
+            let addr = match ctx.service() {
+                Ok(a) => a,
+                Err(skip) => return *skip,
+            };
+            let p = &ctx.settings.protocol;
+            let Some(sockets_before) = tcp_connections(&ctx.target).await else {
+                return Observation::judged(false, "could not count the node's TCP connections");
+            };
+            let size = ctx
+                .settings
+                .max_request_bytes
+                .saturating_sub(64)
+                .clamp(16, 64 * 1024) as usize;
+            let value = "s".repeat(size);
+            let mut slow = match Line::connect_small_window(addr, 4096, ASK).await {
+                Ok(l) => l,
+                Err(e) => return Observation::judged(false, format!("could not connect: {e}")),
+            };
+            match slow.ask(&Protocol::fill(&p.put, KEY, &value), ASK).await {
+                Ok(a) if p.put_ok.is_match(&a) => {}
+                other => {
+                    return Observation::judged(
+                        false,
+                        format!("could not store the value to read: {other:?}"),
+                    )
+                }
+            }
+            let prober = Prober::start(
+                addr,
+                p.ping.clone(),
+                p.pong.clone(),
+                Duration::from_millis(20),
+                ASK,
+            );
+            let start = Instant::now();
+            let get = format!("{}\n", Protocol::fill(&p.get, KEY, &value)).repeat(64);
+            let mut stuck_at = None;
+            let mut requests = 0u64;
+            while start.elapsed() < ctx.settings.load_duration && !ctx.stop.is_stopped() {
+                match within(STUCK, slow.writer().write_all(get.as_bytes())).await {
+                    Ok(()) => requests += 64,
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        stuck_at.get_or_insert(start.elapsed());
+                    }
+                    Err(_) => break,
+                }
+            }
+            drop(slow);
+            let closed = Instant::now();
+            let mut recovery = None;
+            let mut sockets_now = 0;
+            while closed.elapsed() < ctx.settings.recovery {
+                if let Some(n) = tcp_connections(&ctx.target).await {
+                    sockets_now = n;
+                    // The prober holds at most one connection of its own.
+                    if n <= sockets_before + 1
+                        && prober
+                            .wait_for(closed, Duration::ZERO, |s| s.ok)
+                            .await
+                            .is_some()
+                    {
+                        recovery = Some(closed.elapsed());
+                        break;
+                    }
+                }
+                smol::Timer::after(Duration::from_millis(20)).await;
+            }
+            let samples = prober.stop().await;
+            let during: Vec<_> = samples
+                .iter()
+                .filter(|s| s.sent >= start && s.done <= closed)
+                .cloned()
+                .collect();
+            let failed: Vec<_> = during.iter().filter(|s| !s.ok).collect();
+            let (p50, p99, max) = latency_ms(&during);
+            let objective = super::ms(ctx.settings.latency_objective);
+            let observed = format!(
+                "{requests} unread requests for a {size}-byte value{}; other clients: {} probes, {} failed{}, p50 {p50} ms, p99 {p99} ms, max {max} ms; {}",
+                match stuck_at {
+                    Some(d) => format!(", the server stopped reading us {:.3} ms in", super::ms(d)),
+                    None => ", the server never stopped reading us".into(),
+                },
+                during.len(),
+                failed.len(),
+                failed.first().map(|s| format!(" (first: {})", s.what)).unwrap_or_default(),
+                match recovery {
+                    Some(r) => format!("connections back and the service answering {:.3} ms after closing the slow client", super::ms(r)),
+                    None => format!("{sockets_now} connections on the node {} ms after closing (before: {sockets_before})", ctx.settings.recovery.as_millis()),
+                }
+            );
+            Observation::judged(
+                !during.is_empty()
+                    && failed.is_empty()
+                    && p99 <= objective
+                    && recovery.is_some_and(|r| r <= ctx.settings.recovery),
+                observed,
+            )
+            .detected(stuck_at)
+            .recovered(recovery)
+            .with_measurements(json!({
+                "unread_requests": requests, "value_bytes": size,
+                "probes": during.len(), "failed": failed.len(),
+                "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": max,
+            }))
+        })
+    }
+}
