@@ -1,5 +1,5 @@
-//! `message_flood`: first the normal rate is measured (one client, one
-//! request at a time, for 500 ms), then `flood_factor` (10×) that rate is
+//! `message_flood`: first the normal rate is measured (what one client
+//! gets acknowledged, one request at a time, over 500 ms), then `flood_factor` (10×) that rate is
 //! sent at the service's port for `flood_duration` (2 s): 4 connections
 //! writing the service's write request (`PUT chaos_monkey_flood x`) in
 //! batches every 10 ms without waiting for answers, while readers count
@@ -67,7 +67,7 @@ impl Scenario<ScenarioCtx> for MessageFlood {
             };
             let p = &ctx.settings.protocol;
             let request = Protocol::fill(&p.put, "chaos_monkey_flood", "x");
-            let normal = match normal_rate(addr, &request, &p.put_ok).await {
+            let normal = match normal_rate(addr, &request, p).await {
                 Ok(r) => r,
                 Err(e) => {
                     return Observation::judged(
@@ -204,25 +204,24 @@ struct Counts {
     conn_errors: Mutex<u64>,
 }
 
-/// Requests per second one client gets answered, one at a time, over 500 ms.
-async fn normal_rate(
-    addr: std::net::SocketAddr,
-    request: &str,
-    ok: &regex::Regex,
-) -> std::io::Result<f64> {
+/// Requests per second one client gets acknowledged, one request at a time,
+/// over 500 ms (protocol-error answers, like a rate limit's, are not counted).
+async fn normal_rate(addr: std::net::SocketAddr, request: &str, p: &Protocol) -> std::io::Result<f64> {
     let mut line = Line::connect(addr, ASK).await?;
     let t0 = Instant::now();
-    let mut n = 0u64;
+    let mut acked = 0u64;
     while t0.elapsed() < Duration::from_millis(500) {
         let a = line.ask(request, ASK).await?;
-        if !ok.is_match(&a) {
-            return Err(std::io::Error::other(format!(
-                "{request:?} was answered {a:?}"
-            )));
+        if p.put_ok.is_match(&a) {
+            acked += 1;
+        } else if !p.error.is_match(&a) {
+            return Err(std::io::Error::other(format!("{request:?} was answered {a:?}")));
         }
-        n += 1;
     }
-    Ok(n as f64 / t0.elapsed().as_secs_f64())
+    if acked == 0 {
+        return Err(std::io::Error::other(format!("no {request:?} was acknowledged in 500 ms")));
+    }
+    Ok(acked as f64 / t0.elapsed().as_secs_f64())
 }
 
 async fn write_flood(

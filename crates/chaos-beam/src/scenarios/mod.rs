@@ -150,7 +150,7 @@ impl Default for Settings {
             max_request_bytes: 4096,
             payload_factor: 100,
             load_duration: Duration::from_secs(2),
-            latency_objective: Duration::from_millis(250),
+            latency_objective: Duration::from_millis(500),
             disk_dir: None,
             disk_bytes: 64 * 1024 * 1024,
             probe_keys: 5,

@@ -8,7 +8,7 @@
 //! because its writes to us are stuck. Recovery: from closing the slow
 //! client to the node's TCP connections back to their count before and a
 //! probe answered. Expected: other clients unaffected — every probe
-//! answered, p99 within `latency_objective` (250 ms).
+//! answered, p99 within `latency_objective` (500 ms).
 
 use super::client::{latency_ms, within, Line, Prober};
 use super::connection_leak::tcp_connections;

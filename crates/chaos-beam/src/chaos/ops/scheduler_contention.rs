@@ -52,8 +52,8 @@ case Collect(Mons, []) of
         case length(Reds) =:= K andalso lists:all(fun(R) -> R > 0 end, Reds) of
             true ->
                 {confirmed, iolist_to_binary(io_lib:format(
-                    "~b high-priority spinners (one per online scheduler) busy for ~b ms, all exited "
-                    "(~b reductions in total, ~b ms until the last 'DOWN')", [K, BusyMs, Total, Elapsed])), M};
+                    "~b ~p-priority spinners (one per online scheduler) busy for ~b ms, all exited "
+                    "(~b reductions in total, ~b ms until the last 'DOWN')", [K, Priority, BusyMs, Total, Elapsed])), M};
             false ->
                 {unconfirmed, iolist_to_binary(io_lib:format(
                     "~b spinners ended, but not all reported reductions: ~0P", [K, Whys, 8]))}
