@@ -206,7 +206,11 @@ struct Counts {
 
 /// Requests per second one client gets acknowledged, one request at a time,
 /// over 500 ms (protocol-error answers, like a rate limit's, are not counted).
-async fn normal_rate(addr: std::net::SocketAddr, request: &str, p: &Protocol) -> std::io::Result<f64> {
+async fn normal_rate(
+    addr: std::net::SocketAddr,
+    request: &str,
+    p: &Protocol,
+) -> std::io::Result<f64> {
     let mut line = Line::connect(addr, ASK).await?;
     let t0 = Instant::now();
     let mut acked = 0u64;
@@ -215,11 +219,15 @@ async fn normal_rate(addr: std::net::SocketAddr, request: &str, p: &Protocol) ->
         if p.put_ok.is_match(&a) {
             acked += 1;
         } else if !p.error.is_match(&a) {
-            return Err(std::io::Error::other(format!("{request:?} was answered {a:?}")));
+            return Err(std::io::Error::other(format!(
+                "{request:?} was answered {a:?}"
+            )));
         }
     }
     if acked == 0 {
-        return Err(std::io::Error::other(format!("no {request:?} was acknowledged in 500 ms")));
+        return Err(std::io::Error::other(format!(
+            "no {request:?} was acknowledged in 500 ms"
+        )));
     }
     Ok(acked as f64 / t0.elapsed().as_secs_f64())
 }

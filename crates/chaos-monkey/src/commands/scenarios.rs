@@ -57,7 +57,13 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     let ctx = smol::block_on(ScenarioCtx::new(target, settings, stop.clone()));
     if args.list {
         for s in &chosen {
-            println!("{:<20} {}\n{:<20} expected: {}", s.name(), s.fault(), "", s.expected(&ctx));
+            println!(
+                "{:<20} {}\n{:<20} expected: {}",
+                s.name(),
+                s.fault(),
+                "",
+                s.expected(&ctx)
+            );
         }
         client.close();
         return Ok(());
@@ -132,9 +138,8 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
 }
 
 fn write(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| {
-        CliError::failed(format!("cannot write the {what} {}: {e}", path.display()))
-    })
+    std::fs::write(path, text)
+        .map_err(|e| CliError::failed(format!("cannot write the {what} {}: {e}", path.display())))
 }
 
 /// Flags over the config's `[scenarios]` table over the defaults.
@@ -144,7 +149,11 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
             let (f, t) = config::load(p).map_err(CliError::usage)?;
             (f.scenarios, t, p.clone())
         }
-        None => (ScenariosConfig::default(), String::new(), Default::default()),
+        None => (
+            ScenariosConfig::default(),
+            String::new(),
+            Default::default(),
+        ),
     };
     let at = |key: &str| config::locate(&path, &text, key);
     let mut s = Settings::default();
@@ -154,17 +163,48 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
             (None, Some(v)) => (v, at(key)),
             (None, None) => return Ok(()),
         };
-        *into = config::parse_duration(v).map_err(|e| CliError::usage(format!("{loc}: {key}: {e}")))?;
+        *into =
+            config::parse_duration(v).map_err(|e| CliError::usage(format!("{loc}: {key}: {e}")))?;
         Ok::<(), CliError>(())
     };
-    dur(args.recovery.as_ref(), &file.recovery, "recovery", &mut s.recovery)?;
-    dur(None, &file.process_restart, "process_restart", &mut s.process_restart)?;
-    dur(None, &file.subtree_restart, "subtree_restart", &mut s.subtree_restart)?;
+    dur(
+        args.recovery.as_ref(),
+        &file.recovery,
+        "recovery",
+        &mut s.recovery,
+    )?;
+    dur(
+        None,
+        &file.process_restart,
+        "process_restart",
+        &mut s.process_restart,
+    )?;
+    dur(
+        None,
+        &file.subtree_restart,
+        "subtree_restart",
+        &mut s.subtree_restart,
+    )?;
     dur(None, &file.partition, "partition", &mut s.partition)?;
     dur(None, &file.memory_hold, "memory_hold", &mut s.memory_hold)?;
-    dur(None, &file.flood_duration, "flood_duration", &mut s.flood_duration)?;
-    dur(None, &file.load_duration, "load_duration", &mut s.load_duration)?;
-    dur(None, &file.latency_objective, "latency_objective", &mut s.latency_objective)?;
+    dur(
+        None,
+        &file.flood_duration,
+        "flood_duration",
+        &mut s.flood_duration,
+    )?;
+    dur(
+        None,
+        &file.load_duration,
+        "load_duration",
+        &mut s.load_duration,
+    )?;
+    dur(
+        None,
+        &file.latency_objective,
+        "latency_objective",
+        &mut s.latency_objective,
+    )?;
     if s.recovery > Duration::from_secs(3600) {
         return Err(CliError::usage("recovery: at most 1h"));
     }
@@ -195,7 +235,10 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
     match (args.connection_limit, file.connection_limit) {
         (Some(0), _) => return Err(CliError::usage("--connection-limit must be at least 1")),
         (Some(n), _) => s.connection_limit = n,
-        (None, Some(n)) => s.connection_limit = positive(Some(u64::from(n)), "connection_limit", 20_000)?.unwrap_or(1) as u32,
+        (None, Some(n)) => {
+            s.connection_limit =
+                positive(Some(u64::from(n)), "connection_limit", 20_000)?.unwrap_or(1) as u32
+        }
         (None, None) => {}
     }
     if s.connection_limit > 20_000 {
@@ -204,7 +247,9 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
     match (args.max_request_bytes, file.max_request_bytes) {
         (Some(0), _) => return Err(CliError::usage("--max-request-bytes must be at least 1")),
         (Some(n), _) => s.max_request_bytes = n,
-        (None, Some(n)) => s.max_request_bytes = positive(Some(n), "max_request_bytes", 1 << 30)?.unwrap_or(1),
+        (None, Some(n)) => {
+            s.max_request_bytes = positive(Some(n), "max_request_bytes", 1 << 30)?.unwrap_or(1)
+        }
         (None, None) => {}
     }
     if s.max_request_bytes * s.payload_factor > 1 << 30 {
@@ -228,7 +273,11 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
         s.kills_keep_data = v;
     }
     if let Some(service) = args.service.as_ref().or(file.service.as_ref()) {
-        let loc = if args.service.is_some() { "--service".to_string() } else { at("service") };
+        let loc = if args.service.is_some() {
+            "--service".to_string()
+        } else {
+            at("service")
+        };
         let addr: std::net::SocketAddr = service
             .parse()
             .map_err(|_| CliError::usage(format!("{loc}: '{service}' is not IP:PORT")))?;
@@ -243,7 +292,11 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
         if !dir.is_dir() {
             return Err(CliError::usage(format!(
                 "{}: {} is not a directory",
-                if args.disk_dir.is_some() { "--disk-dir".to_string() } else { at("disk_dir") },
+                if args.disk_dir.is_some() {
+                    "--disk-dir".to_string()
+                } else {
+                    at("disk_dir")
+                },
                 dir.display()
             )));
         }
@@ -257,7 +310,8 @@ fn protocol(file: &ScenariosConfig, at: &dyn Fn(&str) -> String) -> Result<Proto
     let mut p = Protocol::default();
     let re = |v: &Option<String>, key: &str, into: &mut Regex| {
         if let Some(v) = v {
-            *into = Regex::new(v).map_err(|e| CliError::usage(format!("{}: {key}: bad regex: {e}", at(key))))?;
+            *into = Regex::new(v)
+                .map_err(|e| CliError::usage(format!("{}: {key}: bad regex: {e}", at(key))))?;
         }
         Ok::<(), CliError>(())
     };
@@ -278,7 +332,8 @@ fn protocol(file: &ScenariosConfig, at: &dyn Fn(&str) -> String) -> Result<Proto
 }
 
 fn fmt_ms(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.1} ms")).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{x:.1} ms"))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn print_result(r: &ScenarioResult) {
@@ -292,7 +347,9 @@ fn print_result(r: &ScenarioResult) {
         r.scenario,
         fmt_ms(r.detection_time_ms),
         fmt_ms(r.recovery_time_ms),
-        r.data_loss.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        r.data_loss
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
         r.cascading_failures.len()
     );
     println!("     expected: {}", r.expected);
@@ -342,7 +399,10 @@ fn junit(r: &SuiteReport) -> Result<String, CliError> {
             (None, false) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(res.failures.join("; "));
-                s.set_description(format!("expected: {}\nobserved: {}", res.expected, res.observed));
+                s.set_description(format!(
+                    "expected: {}\nobserved: {}",
+                    res.expected, res.observed
+                ));
                 s
             }
         };
