@@ -10,6 +10,8 @@ mod support;
 use detect_support::Weak;
 use serde_json::Value;
 use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 use support::{monkey, run, Demo};
 
 /// Shorter faults than the defaults, to keep the test quick.
@@ -227,4 +229,101 @@ fn bad_scenario_flags_are_usage_errors() {
         err.contains("--service") && err.contains("not a loopback"),
         "{err}"
     );
+}
+
+/// Start `scenarios --only <only>` with faults held for 30 s, wait until
+/// `in_place` says the fault is there, send SIGINT; the exit code, stdout
+/// and the report.
+fn interrupt(
+    demo: &Demo,
+    only: &str,
+    extra: &[&str],
+    in_place: impl Fn() -> bool,
+) -> (i32, String, Value) {
+    let cfg = demo.file(&format!("{only}.toml"));
+    std::fs::write(
+        &cfg,
+        "[scenarios]\nmemory_hold = \"30s\"\nload_duration = \"30s\"\n",
+    )
+    .unwrap();
+    let json = demo.file(&format!("{only}.json"));
+    let child = monkey()
+        .args([
+            "scenarios",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--only",
+            only,
+            "--report",
+            json.to_str().unwrap(),
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !in_place() {
+        assert!(Instant::now() < deadline, "the {only} fault never showed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "stopping took {:?}",
+        sent.elapsed()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ctx = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let r = report(&json);
+    assert_eq!(r["interrupted"], true, "{ctx}");
+    assert_eq!(r["context"]["left_behind"], serde_json::json!([]), "{ctx}");
+    (out.status.code().unwrap_or(-1), ctx, r)
+}
+
+#[test]
+fn ctrl_c_undoes_the_running_fault() {
+    let demo = Demo::start("scn_int");
+    let binary = || -> u64 {
+        smol::block_on(async {
+            let c = demo.client().await;
+            let v = chaos_beam::eval::eval(&c, "erlang:memory(binary).", &[])
+                .await
+                .unwrap();
+            c.close();
+            chaos_beam::dist::term::show(&v).parse().unwrap()
+        })
+    };
+    // Held memory: released at once, not after the 30 s hold.
+    let before = binary();
+    let (_, ctx, r) = interrupt(&demo, "memory_pressure", &[], || {
+        binary() > before + 1_000_000
+    });
+    let mem = result(&r, "memory_pressure");
+    assert!(mem["recovery_time_ms"].as_f64().is_some(), "{ctx}");
+    assert!(
+        binary() < before + 1_000_000,
+        "the held binary is still there\n{ctx}"
+    );
+    // The disk file: deleted.
+    let disk = demo.file("int_disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let files = || std::fs::read_dir(&disk).unwrap().count();
+    let (_, ctx, _) = interrupt(
+        &demo,
+        "disk_pressure",
+        &["--disk-dir", disk.to_str().unwrap()],
+        || files() > 0,
+    );
+    assert_eq!(files(), 0, "the fill file is still there\n{ctx}");
 }

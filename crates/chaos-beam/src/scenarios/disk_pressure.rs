@@ -23,12 +23,31 @@ const CHUNK: usize = 1 << 20;
 /// Fill a file in a directory the user names.
 pub struct DiskPressure;
 
-/// Deletes the file when dropped.
+/// Fill files being written or held now (for [`remove_fill_files`]).
+static FILLS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// The fill file; deleted when dropped.
 struct Fill(PathBuf);
+
+impl Fill {
+    fn new(path: PathBuf) -> Fill {
+        FILLS.lock().unwrap().push(path.clone());
+        Fill(path)
+    }
+}
 
 impl Drop for Fill {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        FILLS.lock().unwrap().retain(|p| *p != self.0);
+    }
+}
+
+/// Delete every fill file now: for an exit that skips the guards (a
+/// second Ctrl-C).
+pub fn remove_fill_files() {
+    for p in FILLS.lock().unwrap().drain(..) {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -84,7 +103,7 @@ impl Scenario<ScenarioCtx> for DiskPressure {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or(0);
-            let fill = Fill(dir.join(format!(
+            let fill = Fill::new(dir.join(format!(
                 "chaos-monkey-disk-pressure-{}-{stamp}.fill",
                 std::process::id()
             )));

@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use disk_pressure::remove_fill_files;
 pub use harness::run_one;
 
 /// The service's line protocol, as the probes speak it. `{key}` and
@@ -255,6 +256,9 @@ pub fn all() -> Vec<Arc<dyn Scenario<ScenarioCtx>>> {
     ]
 }
 
+/// Why a scenario did not run after Ctrl-C.
+pub const INTERRUPTED: &str = "interrupted before it ran";
+
 /// Run `scenarios` one at a time; `each` sees every result as it comes.
 /// After the stop signal the rest are reported skipped. `Err` when the
 /// node went away (the results so far are in it).
@@ -266,7 +270,7 @@ pub async fn run_suite(
     let mut out = Vec::new();
     for s in scenarios {
         let r = if ctx.stop.is_stopped() {
-            harness::not_run(ctx, s.as_ref(), "interrupted before it ran")
+            harness::not_run(ctx, s.as_ref(), INTERRUPTED)
         } else {
             run_one(ctx, s.as_ref()).await
         };

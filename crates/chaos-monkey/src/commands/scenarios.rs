@@ -73,7 +73,8 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         // Ctrl-C / SIGTERM: the running scenario undoes its fault, the rest are skipped.
         let _ = ctrlc::set_handler(move || {
             if presses.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-                eprintln!("chaos-monkey: second interrupt, exiting without clean-up (helpers on the node undo their effects at their deadlines)");
+                eprintln!("chaos-monkey: second interrupt, exiting at once (helpers on the node undo their effects at their deadlines)");
+                scenarios::remove_fill_files();
                 std::process::exit(130);
             }
             eprintln!("chaos-monkey: interrupted, undoing the running scenario's fault (press again to exit at once)");
