@@ -229,6 +229,34 @@ fn bad_scenario_flags_are_usage_errors() {
         err.contains("--service") && err.contains("not a loopback"),
         "{err}"
     );
+    // The [scenarios] table: errors say where.
+    let cfg = std::env::temp_dir().join(format!("cm-scn-bad-{}.toml", std::process::id()));
+    for (text, says) in [
+        (
+            "[scenarios]\nflood_factor = -1.0\n",
+            ":2: flood_factor must be above 0",
+        ),
+        (
+            "[scenarios]\n\nload_duration = \"soon\"\n",
+            ":3: load_duration: 'soon' is not a duration",
+        ),
+        ("[scenarios]\npong = \"(\"\n", ":2: pong: bad regex"),
+        ("[scenarios]\nnope = 1\n", "unknown field `nope`"),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        let (code, _, err) = run(monkey().args([
+            "scenarios",
+            "--node",
+            "nobody@localhost",
+            "--cookie",
+            "c",
+            "--config",
+            cfg.to_str().unwrap(),
+        ]));
+        assert_eq!(code, 2, "{text}: {err}");
+        assert!(err.contains(says), "{text}: expected {says:?} in {err}");
+    }
+    let _ = std::fs::remove_file(&cfg);
 }
 
 /// Start `scenarios --only <only>` with faults held for 30 s, wait until

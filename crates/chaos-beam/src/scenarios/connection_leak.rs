@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const ASK: Duration = Duration::from_secs(2);
+/// Opening stops after this long (a service that accepts and never answers costs 2 s a connection).
+const BUDGET: Duration = Duration::from_secs(30);
 
 /// TCP sockets on the node that are not listening (connections).
 pub(super) const TCP_CONNECTIONS: &str = r#"
@@ -61,8 +63,13 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
             let mut refused: BTreeMap<String, usize> = BTreeMap::new();
             let mut first_refusal = None;
             let start = Instant::now();
+            let mut cut_short = false;
             for i in 0..attempts(ctx) {
                 if ctx.stop.is_stopped() {
+                    break;
+                }
+                if start.elapsed() > BUDGET {
+                    cut_short = true;
                     break;
                 }
                 let answer = match Line::connect(addr, ASK).await {
@@ -101,7 +108,7 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
             }
             let refusals: usize = refused.values().sum();
             let observed = format!(
-                "{accepted} of {} connections accepted, {refusals} refused ({}){}; node TCP connections {sockets_before} before, {peak} at the peak; {}",
+                "{accepted} of {} connections accepted, {refusals} refused ({}){}{}; node TCP connections {sockets_before} before, {peak} at the peak; {}",
                 accepted + refusals,
                 refused
                     .iter()
@@ -111,6 +118,11 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
                 match first_refusal {
                     Some((n, d)) => format!(", the first refusal at connection {n}, {:.3} ms in", super::ms(d)),
                     None => ", no refusal".into(),
+                },
+                if cut_short {
+                    format!(" (stopped opening after {} s)", BUDGET.as_secs())
+                } else {
+                    String::new()
                 },
                 match recovery {
                     Some(r) => format!("back to {sockets_now} and answering {:.3} ms after closing", super::ms(r)),

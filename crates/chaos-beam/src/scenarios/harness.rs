@@ -256,3 +256,86 @@ async fn probe_read(ctx: &ScenarioCtx, writes: &[(String, String)]) -> u64 {
         smol::Timer::after(Duration::from_millis(100)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chaos::detect::SupervisorView;
+
+    fn sup(key: &str, pid: &str, active: u64) -> SupervisorView {
+        SupervisorView {
+            key: key.into(),
+            pid: pid.into(),
+            active,
+            dynamic: false,
+            answered: true,
+        }
+    }
+
+    fn tree(apps: &[&str], sups: Vec<SupervisorView>) -> Supervision {
+        Supervision {
+            applications: apps.iter().map(|a| a.to_string()).collect(),
+            supervisors: sups,
+            memory_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn cascade_counts_what_the_fault_did_not_hit() {
+        let before = tree(
+            &["app", "other"],
+            vec![
+                sup("app", "<0.1.0>", 2),
+                sup("app/mid", "<0.2.0>", 1),
+                sup("app/mid/leaf", "<0.3.0>", 3),
+                sup("app/side", "<0.4.0>", 2),
+            ],
+        );
+        // The hit subtree restarted (new pids): not a cascade.
+        let after = tree(
+            &["app", "other"],
+            vec![
+                sup("app", "<0.1.0>", 2),
+                sup("app/mid", "<0.9.0>", 1),
+                sup("app/mid/leaf", "<0.8.0>", 3),
+                sup("app/side", "<0.4.0>", 2),
+            ],
+        );
+        assert!(cascade(&before, &after, &["app/mid".into()]).is_empty());
+        // Without the hit, the same restarts are cascading failures.
+        assert_eq!(cascade(&before, &after, &[]).len(), 2);
+        // A sibling restarted, one short of children, an application stopped.
+        let after = tree(
+            &["app"],
+            vec![
+                sup("app", "<0.1.0>", 2),
+                sup("app/mid", "<0.9.0>", 1),
+                sup("app/mid/leaf", "<0.8.0>", 3),
+                sup("app/side", "<0.7.0>", 1),
+            ],
+        );
+        let c = cascade(&before, &after, &["app/mid".into()]);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(c[0].contains("application other stopped"), "{c:?}");
+        assert!(c[1].contains("app/side was restarted"), "{c:?}");
+        // A supervisor gone, and a static one short of children.
+        let after = tree(
+            &["app", "other"],
+            vec![
+                sup("app", "<0.1.0>", 1),
+                sup("app/mid", "<0.2.0>", 1),
+                sup("app/mid/leaf", "<0.3.0>", 3),
+            ],
+        );
+        let c = cascade(&before, &after, &[]);
+        assert!(c.iter().any(|x| x.contains("app/side is gone")), "{c:?}");
+        assert!(
+            c.iter().any(|x| x.contains("app runs 1 of its 2 children")),
+            "{c:?}"
+        );
+        // "app/mid" does not hit "app/middle".
+        let before = tree(&["app"], vec![sup("app/middle", "<0.5.0>", 1)]);
+        let after = tree(&["app"], vec![sup("app/middle", "<0.6.0>", 1)]);
+        assert_eq!(cascade(&before, &after, &["app/mid".into()]).len(), 1);
+    }
+}

@@ -344,7 +344,7 @@ fn print_result(r: &ScenarioResult) {
         (None, false) => "FAIL",
     };
     println!(
-        "{status} {:<19} detection {:>10}  recovery {:>10}  data loss {}  cascading {}",
+        "{status} {:<19} detection {:>12}  recovery {:>12}  data loss {}  cascading {}",
         r.scenario,
         fmt_ms(r.detection_time_ms),
         fmt_ms(r.recovery_time_ms),
