@@ -199,6 +199,18 @@ impl Prober {
         }
     }
 
+    /// Probe `addr` with `protocol`'s probe request every 20 ms, each
+    /// answer awaited at most `limit`.
+    pub fn every_20ms(addr: SocketAddr, protocol: &super::Protocol, limit: Duration) -> Prober {
+        Prober::start(
+            addr,
+            protocol.ping.clone(),
+            protocol.pong.clone(),
+            Duration::from_millis(20),
+            limit,
+        )
+    }
+
     /// The samples so far.
     pub fn samples(&self) -> Vec<ProbeSample> {
         self.samples.lock().unwrap().clone()
@@ -236,6 +248,84 @@ impl Prober {
         self.task.await;
         let s = self.samples.lock().unwrap().clone();
         s
+    }
+}
+
+/// What the probes saw between two instants.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Probes sent and ended in the window.
+    pub probes: usize,
+    /// Answered as expected.
+    pub answered: usize,
+    /// Refused with a protocol error (a clean refusal).
+    pub refused: usize,
+    /// Neither: no answer, a broken connection, a wrong answer.
+    pub failed: usize,
+    /// The first failure's answer or error.
+    pub first_failure: Option<String>,
+    /// Latency of the answered probes, ms.
+    pub p50: f64,
+    /// Latency of the answered probes, ms.
+    pub p99: f64,
+    /// Latency of the answered probes, ms.
+    pub max: f64,
+}
+
+impl Window {
+    /// The probes of `samples` sent at or after `from` and ended by `to`;
+    /// answers matching `error` are clean refusals.
+    pub fn of(samples: &[ProbeSample], from: Instant, to: Instant, error: &Regex) -> Window {
+        let during: Vec<ProbeSample> = samples
+            .iter()
+            .filter(|s| s.sent >= from && s.done <= to)
+            .cloned()
+            .collect();
+        let refusal = |s: &ProbeSample| !s.ok && error.is_match(&s.what);
+        let failed: Vec<&ProbeSample> = during.iter().filter(|s| !s.ok && !refusal(s)).collect();
+        let (p50, p99, max) = latency_ms(&during);
+        Window {
+            probes: during.len(),
+            answered: during.iter().filter(|s| s.ok).count(),
+            refused: during.iter().filter(|s| refusal(s)).count(),
+            failed: failed.len(),
+            first_failure: failed.first().map(|s| s.what.clone()),
+            p50,
+            p99,
+            max,
+        }
+    }
+
+    /// Some probes ran and none failed.
+    pub fn clean(&self) -> bool {
+        self.probes > 0 && self.failed == 0
+    }
+
+    /// One line, for the observation.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} probes: {} answered, {} refused cleanly, {} failed{}; p50 {} ms, p99 {} ms, max {} ms",
+            self.probes,
+            self.answered,
+            self.refused,
+            self.failed,
+            self.first_failure
+                .as_ref()
+                .map(|w| format!(" (first: {w})"))
+                .unwrap_or_default(),
+            self.p50,
+            self.p99,
+            self.max
+        )
+    }
+
+    /// For the measurements.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "probes": self.probes, "answered": self.answered, "refused": self.refused,
+            "failed": self.failed, "latency_p50_ms": self.p50, "latency_p99_ms": self.p99,
+            "latency_max_ms": self.max,
+        })
     }
 }
 

@@ -90,22 +90,22 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
             let peak = tcp_connections(&ctx.target).await.unwrap_or(0);
             drop(open);
             let closed = Instant::now();
-            let mut recovery = None;
-            let mut sockets_now = peak;
-            while closed.elapsed() < ctx.settings.recovery {
-                if let Some(n) = tcp_connections(&ctx.target).await {
-                    sockets_now = n;
-                    if n <= sockets_before
-                        && crate::chaos::detect::tcp_ask(addr, &p.ping, ASK)
-                            .await
-                            .is_ok_and(|a| p.pong.is_match(&a))
-                    {
-                        recovery = Some(closed.elapsed());
-                        break;
+            let sockets_now = std::sync::atomic::AtomicU64::new(peak);
+            let recovery = super::poll_until(
+                closed,
+                ctx.settings.recovery,
+                Duration::from_millis(20),
+                || async {
+                    match tcp_connections(&ctx.target).await {
+                        Some(n) => {
+                            sockets_now.store(n, std::sync::atomic::Ordering::Relaxed);
+                            n <= sockets_before && p.answers(addr).await
+                        }
+                        None => false,
                     }
-                }
-                smol::Timer::after(Duration::from_millis(20)).await;
-            }
+                },
+            )
+            .await;
             let refusals: usize = refused.values().sum();
             let observed = format!(
                 "{accepted} of {} connections accepted, {refusals} refused ({}){}{}; node TCP connections {sockets_before} before, {peak} at the peak; {}",
@@ -125,8 +125,8 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
                     String::new()
                 },
                 match recovery {
-                    Some(r) => format!("back to {sockets_now} and answering {:.3} ms after closing", super::ms(r)),
-                    None => format!("still {sockets_now} connections {} ms after closing", ctx.settings.recovery.as_millis()),
+                    Some(r) => format!("back to {} and answering {:.3} ms after closing", sockets_now.load(std::sync::atomic::Ordering::Relaxed), super::ms(r)),
+                    None => format!("still {} connections {} ms after closing", sockets_now.load(std::sync::atomic::Ordering::Relaxed), ctx.settings.recovery.as_millis()),
                 }
             );
             Observation::judged(

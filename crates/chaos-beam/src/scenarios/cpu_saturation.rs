@@ -9,7 +9,7 @@
 //! Expected: the service answers every probe, p99 within
 //! `latency_objective` (500 ms).
 
-use super::client::{latency_ms, Prober};
+use super::client::{latency_ms, Prober, Window};
 use super::ScenarioCtx;
 use crate::chaos::ops::scheduler_contention::SNIPPET;
 use crate::chaos::Reply;
@@ -48,13 +48,7 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
                 Err(skip) => return *skip,
             };
             let p = &ctx.settings.protocol;
-            let prober = Prober::start(
-                addr,
-                p.ping.clone(),
-                p.pong.clone(),
-                Duration::from_millis(20),
-                ASK,
-            );
+            let prober = Prober::every_20ms(addr, p, ASK);
             let calm = Instant::now();
             ctx.pause(Duration::from_millis(300)).await;
             let start = Instant::now();
@@ -87,42 +81,35 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
                 })
                 .await;
             let recovery = back.map(|s| s.done - ended);
-            let samples = prober.stop().await;
-            let during: Vec<_> = samples
-                .iter()
-                .filter(|s| s.sent >= start && s.done <= ended)
-                .cloned()
-                .collect();
-            let failed: Vec<_> = during.iter().filter(|s| !s.ok).collect();
-            let (p50, p99, max) = latency_ms(&during);
+            let w = Window::of(&prober.stop().await, start, ended, &p.error);
             let spun = match &reply {
                 Reply::Confirmed(d, _, _) => Ok(d.clone()),
                 Reply::Unconfirmed(d, _) | Reply::Failed(d) | Reply::Skipped(d) => Err(d.clone()),
                 Reply::Gone => Err("gone".into()),
             };
             let observed = format!(
-                "{}; {} probes during: {} failed{}, p50 {p50} ms, p99 {p99} ms, max {max} ms (baseline p99 {base_p99} ms){}; {}",
+                "{}; during: {} (baseline p99 {base_p99} ms){}; {}",
                 match &spun {
                     Ok(d) => d.clone(),
                     Err(d) => format!("the spinners were not confirmed: {d}"),
                 },
-                during.len(),
-                failed.len(),
-                failed.first().map(|s| format!(" (first: {})", s.what)).unwrap_or_default(),
+                w.describe(),
                 match detection {
                     Some(d) => format!("; the first slow probe {:.3} ms in", super::ms(d)),
                     None => "; no probe slower than twice the baseline".into(),
                 },
                 match recovery {
-                    Some(r) => format!("latency back {:.3} ms after the spinners ended", super::ms(r)),
+                    Some(r) => format!(
+                        "latency back {:.3} ms after the spinners ended",
+                        super::ms(r)
+                    ),
                     None => "latency not back".into(),
                 }
             );
             Observation::judged(
                 spun.is_ok()
-                    && !during.is_empty()
-                    && failed.is_empty()
-                    && p99 <= super::ms(ctx.settings.latency_objective)
+                    && w.clean()
+                    && w.p99 <= super::ms(ctx.settings.latency_objective)
                     && recovery.is_some(),
                 observed,
             )
@@ -130,8 +117,7 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
             .recovered(recovery)
             .with_measurements(json!({
                 "spinners": match &reply { Reply::Confirmed(_, m, _) => m.clone(), _ => json!(null) },
-                "probes": during.len(), "failed": failed.len(), "baseline_p99_ms": base_p99,
-                "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": max,
+                "baseline_p99_ms": base_p99, "probes": w.json(),
             }))
         })
     }

@@ -9,7 +9,7 @@
 //! deletion) and the service answering. Expected: every probe answered or refused
 //! cleanly while the disk is under pressure; the file gone after.
 
-use super::client::{latency_ms, Prober};
+use super::client::{Prober, Window};
 use super::ScenarioCtx;
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
@@ -108,13 +108,7 @@ impl Scenario<ScenarioCtx> for DiskPressure {
                 std::process::id()
             )));
             let p = &ctx.settings.protocol;
-            let prober = Prober::start(
-                addr,
-                p.ping.clone(),
-                p.pong.clone(),
-                Duration::from_millis(20),
-                Duration::from_secs(2),
-            );
+            let prober = Prober::every_20ms(addr, p, Duration::from_secs(2));
             let start = Instant::now();
             let mut detection = None;
             let written = write_fill(&fill.0, bytes, ctx, || {
@@ -140,67 +134,53 @@ impl Scenario<ScenarioCtx> for DiskPressure {
             drop(fill);
             let removed = Instant::now();
             let gone = !path.exists();
-            let mut recovery = None;
-            while removed.elapsed() < ctx.settings.recovery {
-                // Compared with just before the deletion: other writers on the filesystem move it too.
-                let back = available(&dir).is_ok_and(|a| a >= held + bytes / 10 * 9);
-                if back
-                    && prober
-                        .wait_for(removed, Duration::ZERO, |s| s.ok)
-                        .await
-                        .is_some()
-                {
-                    recovery = Some(removed.elapsed());
-                    break;
-                }
-                smol::Timer::after(Duration::from_millis(10)).await;
-            }
-            let samples = prober.stop().await;
-            let during: Vec<_> = samples
-                .iter()
-                .filter(|s| s.sent >= start && s.done <= removed)
-                .cloned()
-                .collect();
-            let failed: Vec<_> = during
-                .iter()
-                .filter(|s| !s.ok && !p.error.is_match(&s.what))
-                .collect();
-            let (p50, p99, max) = latency_ms(&during);
+            // Space back, compared with just before the deletion: other writers on the filesystem move it too.
+            let recovery = super::poll_until(
+                removed,
+                ctx.settings.recovery,
+                Duration::from_millis(10),
+                || async {
+                    available(&dir).is_ok_and(|a| a >= held + bytes / 10 * 9)
+                        && prober
+                            .wait_for(removed, Duration::ZERO, |s| s.ok)
+                            .await
+                            .is_some()
+                },
+            )
+            .await;
+            let w = Window::of(&prober.stop().await, start, removed, &p.error);
             let observed = format!(
-                "{} in {}: {}{}; {} probes during, {} failed{} (p50 {p50} ms, p99 {p99} ms); the file {}{}",
+                "{} in {} ({} MiB free before){}; during: {}; the file {}{}",
                 match &written {
                     Ok(n) => format!("wrote {} MiB", n >> 20),
                     Err(e) => format!("writing stopped: {e}"),
                 },
                 dir.display(),
-                format_args!("{} MiB free before", free >> 20),
+                free >> 20,
                 match detection {
                     Some(d) => format!(", the space taken seen after {:.3} ms", super::ms(d)),
                     None => ", the space taken never seen".into(),
                 },
-                during.len(),
-                failed.len(),
-                failed.first().map(|s| format!(" (first: {})", s.what)).unwrap_or_default(),
-                if gone { "was deleted" } else { "could NOT be deleted" },
+                w.describe(),
+                if gone {
+                    "was deleted"
+                } else {
+                    "could NOT be deleted"
+                },
                 match recovery {
                     Some(r) => format!(", space back {:.3} ms after", super::ms(r)),
                     None => ", space not back".into(),
                 }
             );
             Observation::judged(
-                written.is_ok()
-                    && gone
-                    && failed.is_empty()
-                    && !during.is_empty()
-                    && recovery.is_some(),
+                written.is_ok() && gone && w.clean() && recovery.is_some(),
                 observed,
             )
             .detected(detection)
             .recovered(recovery)
             .with_measurements(json!({
                 "dir": dir.display().to_string(), "bytes": written.as_ref().ok(),
-                "free_before": free, "probes": during.len(), "failed": failed.len(),
-                "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": max,
+                "free_before": free, "probes": w.json(),
             }))
         })
     }

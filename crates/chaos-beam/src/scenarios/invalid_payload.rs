@@ -95,25 +95,20 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
                     Err(_) => {
                         // Closed after its error line: a clean close, if a new connection works.
                         conn = None;
-                        protocol_error
-                            && crate::chaos::detect::tcp_ask(addr, &p.ping, ASK)
-                                .await
-                                .is_ok_and(|a| p.pong.is_match(&a))
+                        protocol_error && p.answers(addr).await
                     }
                 };
                 results.push((kind, said, protocol_error, survived));
             }
             drop(conn);
             let from = last_error_at.unwrap_or_else(Instant::now);
-            let mut recovery = None;
-            while from.elapsed() < ctx.settings.recovery {
-                let ok = crate::chaos::detect::tcp_ask(addr, &p.ping, ASK).await;
-                if ok.is_ok_and(|a| p.pong.is_match(&a)) {
-                    recovery = Some(from.elapsed());
-                    break;
-                }
-                smol::Timer::after(Duration::from_millis(20)).await;
-            }
+            let recovery = super::poll_until(
+                from,
+                ctx.settings.recovery,
+                Duration::from_millis(20),
+                || p.answers(addr),
+            )
+            .await;
             let bad: Vec<String> = results
                 .iter()
                 .filter(|(_, _, e, s)| !(*e && *s))

@@ -87,15 +87,13 @@ impl Scenario<ScenarioCtx> for LargePayload {
                 ),
             };
             let refused_at = Instant::now();
-            let mut recovery = None;
-            while refused_at.elapsed() < ctx.settings.recovery {
-                let ok = crate::chaos::detect::tcp_ask(addr, &p.ping, ASK).await;
-                if ok.is_ok_and(|a| p.pong.is_match(&a)) {
-                    recovery = Some(refused_at.elapsed());
-                    break;
-                }
-                smol::Timer::after(Duration::from_millis(20)).await;
-            }
+            let recovery = super::poll_until(
+                refused_at,
+                ctx.settings.recovery,
+                Duration::from_millis(20),
+                || p.answers(addr),
+            )
+            .await;
             let observed = format!(
                 "sent {} bytes{}: answered {said:?} after {:.3} ms ({}); {}",
                 request.len(),

@@ -8,7 +8,7 @@
 //! increase) and the service answering. Expected: every probe answered, or
 //! refused with a protocol error, during the pressure.
 
-use super::client::Prober;
+use super::client::{Prober, Window};
 use super::ScenarioCtx;
 use crate::chaos::helper::DEADLINE_MARGIN;
 use crate::chaos::ops::hold_binary::SNIPPET;
@@ -55,13 +55,7 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
             let bytes = before * u64::from(ctx.settings.memory_percent) / 100;
             let hold = ctx.settings.memory_hold;
             let p = &ctx.settings.protocol;
-            let prober = Prober::start(
-                addr,
-                p.ping.clone(),
-                p.pong.clone(),
-                Duration::from_millis(20),
-                Duration::from_secs(2),
-            );
+            let prober = Prober::every_20ms(addr, p, Duration::from_secs(2));
             let start = Instant::now();
             let reply = t
                 .reply(
@@ -106,41 +100,29 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
             ctx.pause(hold.saturating_sub(start.elapsed())).await;
             let undo = effect.undo().await;
             let released = Instant::now();
-            let mut recovery = None;
-            let deadline = released + ctx.settings.recovery;
-            let mut last = peak;
-            while Instant::now() < deadline {
-                if let Some(m) = memory(t).await {
-                    last = m;
-                    if m <= before + bytes / 10
-                        && prober
-                            .wait_for(released, Duration::ZERO, |s| s.ok)
-                            .await
-                            .is_some()
-                    {
-                        recovery = Some(released.elapsed());
-                        break;
+            let last = std::sync::atomic::AtomicU64::new(peak);
+            let recovery = super::poll_until(
+                released,
+                ctx.settings.recovery,
+                Duration::from_millis(10),
+                || async {
+                    match memory(t).await {
+                        Some(m) => {
+                            last.store(m, std::sync::atomic::Ordering::Relaxed);
+                            m <= before + bytes / 10
+                                && prober
+                                    .wait_for(released, Duration::ZERO, |s| s.ok)
+                                    .await
+                                    .is_some()
+                        }
+                        None => false,
                     }
-                }
-                smol::Timer::after(Duration::from_millis(10)).await;
-            }
-            let samples = prober.stop().await;
-            let during: Vec<_> = samples
-                .iter()
-                .filter(|s| s.sent >= start && s.done <= released)
-                .collect();
-            let refused = during
-                .iter()
-                .filter(|s| !s.ok && p.error.is_match(&s.what))
-                .count();
-            let failed: Vec<_> = during
-                .iter()
-                .filter(|s| !s.ok && !p.error.is_match(&s.what))
-                .collect();
-            let (p50, p99, max) =
-                super::client::latency_ms(&during.iter().map(|s| (*s).clone()).collect::<Vec<_>>());
+                },
+            )
+            .await;
+            let w = Window::of(&prober.stop().await, start, released, &p.error);
             let observed = format!(
-                "held {} MB ({} % of {} MB){}; {} probes during: {} answered, {refused} refused cleanly, {} failed{} (p50 {p50} ms, p99 {p99} ms); {}",
+                "held {} MB ({} % of {} MB){}; during: {}; {}",
                 bytes / 1_000_000,
                 ctx.settings.memory_percent,
                 before / 1_000_000,
@@ -148,32 +130,26 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
                     Some(d) => format!(", seen on the node after {:.3} ms", super::ms(d)),
                     None => ", never seen on the node".into(),
                 },
-                during.len(),
-                during.iter().filter(|s| s.ok).count(),
-                failed.len(),
-                failed
-                    .first()
-                    .map(|s| format!(" (first: {})", s.what))
-                    .unwrap_or_default(),
+                w.describe(),
                 match (&undo, recovery) {
                     (Err(e), _) => format!("release failed: {e}"),
-                    (Ok(()), Some(r)) => format!("memory back {:.3} ms after the release", super::ms(r)),
-                    (Ok(()), None) => format!("memory still at {} MB after the release", last / 1_000_000),
+                    (Ok(()), Some(r)) =>
+                        format!("memory back {:.3} ms after the release", super::ms(r)),
+                    (Ok(()), None) => format!(
+                        "memory still at {} MB after the release",
+                        last.load(std::sync::atomic::Ordering::Relaxed) / 1_000_000
+                    ),
                 }
             );
             Observation::judged(
-                failed.is_empty()
-                    && !during.is_empty()
-                    && undo.is_ok()
-                    && recovery.is_some_and(|r| r <= ctx.settings.recovery),
+                w.clean() && undo.is_ok() && recovery.is_some_and(|r| r <= ctx.settings.recovery),
                 observed,
             )
             .detected(detection)
             .recovered(recovery)
             .with_measurements(json!({
                 "bytes": bytes, "node_memory_before": before, "node_memory_peak": peak,
-                "probes_during": during.len(), "refused": refused, "failed": failed.len(),
-                "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": max,
+                "probes": w.json(),
             }))
         })
     }

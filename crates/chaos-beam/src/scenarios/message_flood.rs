@@ -131,22 +131,26 @@ impl Scenario<ScenarioCtx> for MessageFlood {
                 t.cancel().await;
             }
             // Every connection is closed now. Recovery: queues drained, the service answering.
-            let mut recovery = None;
-            let deadline = ended + ctx.settings.recovery;
-            let mut last_len = longest_len;
-            while Instant::now() < deadline {
-                if let Some(q) = longest_queue(&ctx.target).await {
-                    last_len = q["len"].as_u64().unwrap_or(0);
-                    if last_len <= bound {
-                        let ok = crate::chaos::detect::tcp_ask(addr, &p.ping, ASK).await;
-                        if ok.is_ok_and(|l| p.pong.is_match(&l)) {
-                            recovery = Some(ended.elapsed());
-                            break;
+            let last_len = std::sync::atomic::AtomicU64::new(longest_len);
+            let recovery = super::poll_until(
+                ended,
+                ctx.settings.recovery,
+                Duration::from_millis(20),
+                || async {
+                    match longest_queue(&ctx.target).await {
+                        Some(q) => {
+                            last_len.store(
+                                q["len"].as_u64().unwrap_or(0),
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                            last_len.load(std::sync::atomic::Ordering::Relaxed) <= bound
+                                && p.answers(addr).await
                         }
+                        None => false,
                     }
-                }
-                smol::Timer::after(Duration::from_millis(20)).await;
-            }
+                },
+            )
+            .await;
             let sent = counts.sent.load(Ordering::Relaxed);
             let ok = counts.ok.load(Ordering::Relaxed);
             let errors = counts.errors.lock().unwrap().clone();
@@ -175,7 +179,7 @@ impl Scenario<ScenarioCtx> for MessageFlood {
                 },
                 match recovery {
                     Some(r) => format!("queues under {bound} and the service answering {:.3} ms after the flood", super::ms(r)),
-                    None => format!("longest queue still {last_len} {} ms after the flood", ctx.settings.recovery.as_millis()),
+                    None => format!("longest queue still {} {} ms after the flood", last_len.load(std::sync::atomic::Ordering::Relaxed), ctx.settings.recovery.as_millis()),
                 }
             );
             Observation::judged(

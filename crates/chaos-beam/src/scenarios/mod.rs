@@ -38,7 +38,7 @@ use regex::Regex;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use disk_pressure::remove_fill_files;
 pub use harness::run_one;
@@ -81,6 +81,36 @@ impl Protocol {
     /// `template` with `key` and `value` filled in.
     pub fn fill(template: &str, key: &str, value: &str) -> String {
         template.replace("{key}", key).replace("{value}", value)
+    }
+
+    /// The service at `addr` answers the probe request, on a fresh connection, within 2 s.
+    pub async fn answers(&self, addr: SocketAddr) -> bool {
+        crate::chaos::detect::tcp_ask(addr, &self.ping, Duration::from_secs(2))
+            .await
+            .is_ok_and(|a| self.pong.is_match(&a))
+    }
+}
+
+/// Ask `ready` every `every` until it says yes, at most until `limit`
+/// after `from`: the time from `from` to the yes.
+pub(crate) async fn poll_until<F, Fut>(
+    from: Instant,
+    limit: Duration,
+    every: Duration,
+    mut ready: F,
+) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        if ready().await {
+            return Some(from.elapsed());
+        }
+        if from.elapsed() >= limit {
+            return None;
+        }
+        smol::Timer::after(every).await;
     }
 }
 

@@ -18,7 +18,6 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const EVERY: Duration = Duration::from_millis(20);
 const ASK: Duration = Duration::from_millis(500);
 
 /// Cut all traffic to the service through a proxy.
@@ -60,13 +59,7 @@ impl Scenario<ScenarioCtx> for NetworkPartition {
 
 async fn partition(ctx: &ScenarioCtx, proxy: &Proxy) -> Observation {
     let p = &ctx.settings.protocol;
-    let prober = Prober::start(
-        proxy.listen_addr(),
-        p.ping.clone(),
-        p.pong.clone(),
-        EVERY,
-        ASK,
-    );
+    let prober = Prober::every_20ms(proxy.listen_addr(), p, ASK);
     let start = Instant::now();
     if prober
         .wait_for(start, ctx.settings.recovery, |s| s.ok)

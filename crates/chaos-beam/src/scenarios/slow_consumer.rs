@@ -10,7 +10,7 @@
 //! probe answered. Expected: other clients unaffected — every probe
 //! answered, p99 within `latency_objective` (500 ms).
 
-use super::client::{latency_ms, within, Line, Prober};
+use super::client::{within, Line, Prober, Window};
 use super::connection_leak::tcp_connections;
 use super::{Protocol, ScenarioCtx};
 use chaos_engine::scenario::{Observation, Scenario};
@@ -72,13 +72,7 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
                     )
                 }
             }
-            let prober = Prober::start(
-                addr,
-                p.ping.clone(),
-                p.pong.clone(),
-                Duration::from_millis(20),
-                ASK,
-            );
+            let prober = Prober::every_20ms(addr, p, ASK);
             let start = Instant::now();
             let get = format!("{}\n", Protocol::fill(&p.get, KEY, &value)).repeat(64);
             let mut stuck_at = None;
@@ -94,60 +88,50 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
             }
             drop(slow);
             let closed = Instant::now();
-            let mut recovery = None;
-            let mut sockets_now = 0;
-            while closed.elapsed() < ctx.settings.recovery {
-                if let Some(n) = tcp_connections(&ctx.target).await {
-                    sockets_now = n;
-                    // The prober holds at most one connection of its own.
-                    if n <= sockets_before + 1
-                        && prober
-                            .wait_for(closed, Duration::ZERO, |s| s.ok)
-                            .await
-                            .is_some()
-                    {
-                        recovery = Some(closed.elapsed());
-                        break;
+            let sockets_now = std::sync::atomic::AtomicU64::new(0);
+            let recovery = super::poll_until(
+                closed,
+                ctx.settings.recovery,
+                Duration::from_millis(20),
+                || async {
+                    match tcp_connections(&ctx.target).await {
+                        Some(n) => {
+                            sockets_now.store(n, std::sync::atomic::Ordering::Relaxed);
+                            // The prober holds at most one connection of its own.
+                            n <= sockets_before + 1
+                                && prober
+                                    .wait_for(closed, Duration::ZERO, |s| s.ok)
+                                    .await
+                                    .is_some()
+                        }
+                        None => false,
                     }
-                }
-                smol::Timer::after(Duration::from_millis(20)).await;
-            }
-            let samples = prober.stop().await;
-            let during: Vec<_> = samples
-                .iter()
-                .filter(|s| s.sent >= start && s.done <= closed)
-                .cloned()
-                .collect();
-            let failed: Vec<_> = during.iter().filter(|s| !s.ok).collect();
-            let (p50, p99, max) = latency_ms(&during);
-            let objective = super::ms(ctx.settings.latency_objective);
+                },
+            )
+            .await;
+            let w = Window::of(&prober.stop().await, start, closed, &p.error);
             let observed = format!(
-                "{requests} unread requests for a {size}-byte value{}; other clients: {} probes, {} failed{}, p50 {p50} ms, p99 {p99} ms, max {max} ms; {}",
+                "{requests} unread requests for a {size}-byte value{}; other clients: {}; {}",
                 match stuck_at {
                     Some(d) => format!(", the server stopped reading us {:.3} ms in", super::ms(d)),
                     None => ", the server never stopped reading us".into(),
                 },
-                during.len(),
-                failed.len(),
-                failed.first().map(|s| format!(" (first: {})", s.what)).unwrap_or_default(),
+                w.describe(),
                 match recovery {
                     Some(r) => format!("connections back and the service answering {:.3} ms after closing the slow client", super::ms(r)),
-                    None => format!("{sockets_now} connections on the node {} ms after closing (before: {sockets_before})", ctx.settings.recovery.as_millis()),
+                    None => format!("{} connections on the node {} ms after closing (before: {sockets_before})", sockets_now.load(std::sync::atomic::Ordering::Relaxed), ctx.settings.recovery.as_millis()),
                 }
             );
             Observation::judged(
-                !during.is_empty()
-                    && failed.is_empty()
-                    && p99 <= objective
+                w.clean()
+                    && w.p99 <= super::ms(ctx.settings.latency_objective)
                     && recovery.is_some_and(|r| r <= ctx.settings.recovery),
                 observed,
             )
             .detected(stuck_at)
             .recovered(recovery)
             .with_measurements(json!({
-                "unread_requests": requests, "value_bytes": size,
-                "probes": during.len(), "failed": failed.len(),
-                "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": max,
+                "unread_requests": requests, "value_bytes": size, "others": w.json(),
             }))
         })
     }
