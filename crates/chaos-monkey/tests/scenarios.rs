@@ -257,6 +257,20 @@ fn bad_scenario_flags_are_usage_errors() {
         assert!(err.contains(says), "{text}: expected {says:?} in {err}");
     }
     let _ = std::fs::remove_file(&cfg);
+    // The example config's [scenarios] table is valid: as far as connecting (exit 3, no epmd).
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/chaos.example.toml");
+    let (code, _, err) = run(monkey().args([
+        "scenarios",
+        "--node",
+        "nobody@localhost",
+        "--cookie",
+        "c",
+        "--config",
+        example,
+        "--epmd-port",
+        "1",
+    ]));
+    assert_eq!(code, 3, "{err}");
 }
 
 /// Start `scenarios --only <only>` with faults held for 30 s, wait until
