@@ -121,8 +121,10 @@ fn the_demo_system_passes_the_whole_suite() {
     }
     // The demo's limits, as observed.
     let leak = &result(&r, "connection_leak")["measurements"];
-    assert_eq!(leak["accepted"], 100, "{leak:#}");
-    assert_eq!(leak["first_refusal_at"], 101, "{leak:#}");
+    // At most the limit (a handler of an earlier client may still be closing).
+    let accepted = leak["accepted"].as_u64().unwrap();
+    assert!((95..=100).contains(&accepted), "{leak:#}");
+    assert_eq!(leak["first_refusal_at"], accepted + 1, "{leak:#}");
     let flood = &result(&r, "message_flood")["measurements"];
     assert!(
         flood["refused"]["ERR rate_limited"].as_u64().unwrap() > 0,

@@ -86,6 +86,12 @@ pub async fn run_one(ctx: &ScenarioCtx, s: &dyn Scenario<ScenarioCtx>) -> Scenar
     };
     let data_loss_allowed =
         (!obs.kills || ctx.settings.kills_keep_data).then_some(ctx.settings.max_data_loss);
+    if let (Some(lost @ 1..), None) = (data_loss, data_loss_allowed) {
+        obs.observed = format!(
+            "{}; {lost} acknowledged probe writes lost (reported, not held against a fault that kills processes unless kills_keep_data)",
+            obs.observed
+        );
+    }
     judge(
         obs,
         Around {
