@@ -168,7 +168,7 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
         }
         .as_str(),
         "--only",
-        "message_flood,connection_leak,large_payload,invalid_payload",
+        "message_flood,connection_leak,large_payload,invalid_payload,disk_pressure",
         "--report",
         json.to_str().unwrap(),
         "--junit",
@@ -179,6 +179,14 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
     let r = report(&json);
     assert_eq!(r["summary"]["failed"], 3, "{ctx}");
     assert_eq!(r["summary"]["passed"], 1, "{ctx}");
+    assert_eq!(r["summary"]["skipped"], 1, "{ctx}");
+    // No --disk-dir: skipped, with the reason.
+    let disk = result(&r, "disk_pressure");
+    assert!(
+        disk["skipped"].as_str().unwrap().contains("--disk-dir"),
+        "{disk:#}"
+    );
+    assert_eq!(disk["passed"], false, "{disk:#}");
     // No bounded queue: the store's mailbox went past the bound.
     let flood = result(&r, "message_flood");
     assert_eq!(flood["passed"], false, "{flood:#}");
@@ -197,8 +205,9 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
     assert_eq!(result(&r, "invalid_payload")["passed"], true, "{ctx}");
     assert_eq!(r["context"]["left_behind"], serde_json::json!([]), "{ctx}");
     let junit = std::fs::read_to_string(&xml).unwrap();
-    assert_eq!(junit.matches("<testcase ").count(), 4, "{junit}");
+    assert_eq!(junit.matches("<testcase ").count(), 5, "{junit}");
     assert!(junit.contains("failures=\"3\""), "{junit}");
+    assert!(junit.contains("skipped=\"1\""), "{junit}");
 }
 
 #[test]
