@@ -55,6 +55,9 @@ pub async fn run_one(ctx: &ScenarioCtx, s: &dyn Scenario<ScenarioCtx>) -> Scenar
         }
     };
     let writes = probe_write(ctx, s.name()).await;
+    if ctx.stop.is_stopped() {
+        return not_run(ctx, s, super::INTERRUPTED);
+    }
     let mut obs = s.run(ctx).await;
     if matches!(obs.verdict, Verdict::Skipped(_)) {
         return judge(
