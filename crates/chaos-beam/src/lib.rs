@@ -4,6 +4,7 @@
 //! * [`eval`] — evaluate Erlang source on the target with `erl_eval`, nothing installed;
 //! * [`cluster`] — chaos across a distributed Erlang cluster (composition of per-node targets);
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
+//! * [`scenarios`] — the structured scenario suite (one file per scenario);
 //! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
 
 pub mod chaos;
@@ -13,3 +14,4 @@ pub mod demo;
 pub mod dist;
 pub mod eval;
 pub mod inspect;
+pub mod scenarios;

@@ -10,8 +10,9 @@
 //! * [`operation`] — the operation interface, outcomes, effects to undo;
 //! * [`schedule`] — the generator: what happens when, from the seed alone;
 //! * [`runner`] — fires the schedule, undoes effects, samples the target;
-//! * [`report`] — the checker's input and the report model.
+//! * [`report`] — the checker's input and the report model;
 //! * [`tally`] — running totals of a run, in bounded memory;
+//! * [`scenario`] — structured scenarios: the interface, results, the suite report.
 
 pub mod category;
 pub mod duration;
@@ -19,6 +20,7 @@ pub mod operation;
 pub mod report;
 pub mod rng;
 pub mod runner;
+pub mod scenario;
 pub mod schedule;
 pub mod tally;
 pub mod weights;

@@ -47,6 +47,21 @@ pub enum Command {
     /// failure modes found; 2 usage or config error; 3 could not connect; 4
     /// the node went down during the run.
     Run(Box<RunArgs>),
+    /// Run the structured scenario suite (eleven named faults, one at a
+    /// time) against a node and its service, with measured detection and
+    /// recovery times; text, plus JSON (--report) and JUnit (--junit).
+    ///
+    /// Scenarios that talk to the service (everything but process_crash and
+    /// supervisor_cascade) use --service IP:PORT (or `service` in the
+    /// config's [scenarios] table); without it, the lowest loopback TCP
+    /// port an application on the node listens on (found on the node, the
+    /// way the network operations find listeners). The probes speak a line
+    /// protocol, by default the demo's (PING/PONG, PUT k v/OK, GET k/VALUE v,
+    /// ERR ...), configurable in [scenarios].
+    ///
+    /// Exit codes: 0 every scenario that ran passed; 1 a scenario failed; 2
+    /// usage or config error; 3 could not connect; 4 the node went down.
+    Scenarios(Box<ScenariosArgs>),
     /// The main demo: start a fresh demo node, run 60 s of demo-level chaos
     /// against it, print the report, stop the node.
     Demo(DemoArgs),
@@ -186,6 +201,47 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `chaos-monkey scenarios`. Thresholds not given as flags come from the
+/// `[scenarios]` table of --config (see docs/chaos.example.toml).
+#[derive(Debug, Args)]
+pub struct ScenariosArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Run only this scenario (repeatable, or comma-separated); see --list.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// List the scenarios with their faults and expectations, and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Write the suite's JSON report (results and summary) here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML file here (one test case per scenario).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// A TOML file; its [scenarios] table sets thresholds, sizes and the service's protocol.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The service under test, a loopback IP:PORT [default: discovered on the node].
+    #[arg(long, value_name = "IP:PORT")]
+    pub service: Option<String>,
+    /// disk_pressure writes (and deletes) a file here; without it that scenario is skipped.
+    #[arg(long, value_name = "DIR")]
+    pub disk_dir: Option<PathBuf>,
+    /// The service's connection limit; connection_leak opens 150 % of it [default: 100].
+    #[arg(long, value_name = "N")]
+    pub connection_limit: Option<u32>,
+    /// The service's request size limit; large_payload sends 100× it [default: 4096].
+    #[arg(long, value_name = "BYTES")]
+    pub max_request_bytes: Option<u64>,
+    /// The service and the node must be back this soon after a fault ends [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub recovery: Option<String>,
+    /// The seed for victim choices [default: random, printed].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// How to reach a node.

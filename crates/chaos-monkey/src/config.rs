@@ -52,6 +52,9 @@ pub struct FileConfig {
     /// A cluster run: `[cluster]` and `[cluster.node."NAME@HOST"]`.
     #[serde(default)]
     pub cluster: ClusterConfig,
+    /// `chaos-monkey scenarios` thresholds.
+    #[serde(default)]
+    pub scenarios: ScenariosConfig,
 }
 
 /// `[cluster]`: attach to several nodes of one cluster.
@@ -75,6 +78,40 @@ pub struct ClusterNodeConfig {
     pub cookie_file: Option<PathBuf>,
     /// Its weight when operations pick a node (default 1; 0 leaves it alone).
     pub weight: Option<i64>,
+}
+
+/// `[scenarios]`: thresholds, sizes and the service's protocol for
+/// `chaos-monkey scenarios` (flags win). Durations like "2s".
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenariosConfig {
+    pub service: Option<String>,
+    pub disk_dir: Option<PathBuf>,
+    pub recovery: Option<String>,
+    pub process_restart: Option<String>,
+    pub subtree_restart: Option<String>,
+    pub partition: Option<String>,
+    pub memory_percent: Option<u32>,
+    pub memory_hold: Option<String>,
+    pub flood_factor: Option<f64>,
+    pub flood_duration: Option<String>,
+    pub mailbox_bound: Option<u64>,
+    pub connection_limit: Option<u32>,
+    pub max_request_bytes: Option<u64>,
+    pub payload_factor: Option<u64>,
+    pub load_duration: Option<String>,
+    pub latency_objective: Option<String>,
+    pub disk_bytes: Option<u64>,
+    pub probe_keys: Option<u32>,
+    pub max_data_loss: Option<u64>,
+    pub kills_keep_data: Option<bool>,
+    pub ping: Option<String>,
+    pub pong: Option<String>,
+    pub put: Option<String>,
+    pub put_ok: Option<String>,
+    pub get: Option<String>,
+    pub get_ok: Option<String>,
+    pub error: Option<String>,
 }
 
 /// `[detect]`.

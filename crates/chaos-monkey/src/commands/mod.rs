@@ -4,6 +4,7 @@ mod cluster;
 mod demo;
 mod inspect;
 pub mod run;
+mod scenarios;
 
 use crate::cli::{Cli, Command, TargetArgs};
 use crate::exit::CliError;
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Run(args) => run::run(&args, cli.global.verbose > 0, cli.global.quiet),
         Command::DemoNode(cmd) => demo::node_command(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Scenarios(args) => scenarios::run(&args),
     }
 }
 

@@ -9,7 +9,7 @@ use super::prelude::*;
 /// Hold a large binary for a while.
 pub struct HoldBinary;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 Parent = self(),
 NodeBefore = erlang:memory(binary),
 Helper = erlang:spawn(fun() ->

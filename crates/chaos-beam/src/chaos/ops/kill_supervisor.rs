@@ -101,9 +101,11 @@ case Dict of
             false -> erlang:demonitor(R, [flush]), gone;
             true ->
                 T0 = erlang:monotonic_time(millisecond),
+                T0Us = erlang:monotonic_time(microsecond),
                 erlang:exit(Victim, kill),
                 receive
                     {'DOWN', R, process, _, Why} ->
+                        DetectUs = erlang:monotonic_time(microsecond) - T0Us,
                         Wait = fun W() ->
                             Ms = erlang:monotonic_time(millisecond) - T0,
                             case Back() of
@@ -117,11 +119,11 @@ case Dict of
                             {ok, Ms} ->
                                 {confirmed, iolist_to_binary(io_lib:format(
                                     "killed supervisor ~s, 'DOWN' with ~0p; its parent ~0p restarted it after ~b ms",
-                                    [What, Why, Parent, Ms])), #{restart_ms => Ms}};
+                                    [What, Why, Parent, Ms])), #{restart_ms => Ms, detect_us => DetectUs}};
                             timeout ->
                                 {confirmed, iolist_to_binary(io_lib:format(
                                     "killed supervisor ~s, 'DOWN' with ~0p; not restarted by ~0p within 5 s",
-                                    [What, Why, Parent])), #{}}
+                                    [What, Why, Parent])), #{detect_us => DetectUs}}
                         end
                 after 2000 ->
                     erlang:demonitor(R, [flush]),

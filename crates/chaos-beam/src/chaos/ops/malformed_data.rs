@@ -10,15 +10,9 @@ use super::prelude::*;
 /// Send malformed input to an application's listener.
 pub struct MalformedData;
 
-const SNIPPET: &str = r#"
-Owners = maps:from_list([{O, true} || O <- Candidates]),
-Listeners = lists:usort([Port || P <- erlang:ports(),
-                erlang:port_info(P, name) =:= {name, "tcp_inet"},
-                {connected, Owner} <- [erlang:port_info(P, connected)],
-                maps:is_key(Owner, Owners),
-                case prim_inet:getstatus(P) of {ok, St} -> lists:member(listen, St); _ -> false end,
-                {ok, {Ip, Port}} <- [inet:sockname(P)],
-                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0}]),
+const SNIPPET: &str = concat!(
+    listeners!(),
+    r#"
 case Listeners of
     [] -> {skipped, <<"no application listens on TCP">>};
     _ ->
@@ -56,7 +50,8 @@ case Listeners of
                 end
         end
 end.
-"#;
+"#
+);
 
 const KINDS: [&str; 4] = [
     "random_bytes",

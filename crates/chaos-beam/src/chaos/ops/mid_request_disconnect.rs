@@ -8,15 +8,9 @@ use super::prelude::*;
 /// Drop a connection in the middle of a request.
 pub struct MidRequestDisconnect;
 
-const SNIPPET: &str = r#"
-Owners = maps:from_list([{O, true} || O <- Candidates]),
-Listeners = lists:usort([Port || P <- erlang:ports(),
-                erlang:port_info(P, name) =:= {name, "tcp_inet"},
-                {connected, Owner} <- [erlang:port_info(P, connected)],
-                maps:is_key(Owner, Owners),
-                case prim_inet:getstatus(P) of {ok, St} -> lists:member(listen, St); _ -> false end,
-                {ok, {Ip, Port}} <- [inet:sockname(P)],
-                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0}]),
+const SNIPPET: &str = concat!(
+    listeners!(),
+    r#"
 case Listeners of
     [] -> {skipped, <<"no application listens on TCP">>};
     _ ->
@@ -40,7 +34,8 @@ case Listeners of
                 end
         end
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for MidRequestDisconnect {
     fn name(&self) -> &'static str {

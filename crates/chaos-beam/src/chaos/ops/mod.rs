@@ -55,6 +55,25 @@ case Tables of
     };
 }
 
+/// The Erlang the network operations (and the scenarios) start with: the
+/// loopback TCP ports (`Listeners`, sorted) that the given processes
+/// (`Candidates`, pids) listen on.
+macro_rules! listeners {
+    () => {
+        r#"
+Owners = maps:from_list([{O, true} || O <- Candidates]),
+Listeners = lists:usort([Port || P <- erlang:ports(),
+                erlang:port_info(P, name) =:= {name, "tcp_inet"},
+                {connected, Owner} <- [erlang:port_info(P, connected)],
+                maps:is_key(Owner, Owners),
+                case prim_inet:getstatus(P) of {ok, St} -> lists:member(listen, St); _ -> false end,
+                {ok, {Ip, Port}} <- [inet:sockname(P)],
+                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0}]),
+"#
+    };
+}
+pub(crate) use listeners;
+
 mod atom_exhaustion;
 mod clear_mailbox;
 mod drop_connection;
@@ -63,19 +82,19 @@ mod ets_delete;
 mod ets_modify;
 mod exit_signal;
 mod force_gc;
-mod hold_binary;
-mod kill_supervisor;
+pub(crate) mod hold_binary;
+pub(crate) mod kill_supervisor;
 mod kill_worker;
 mod link_crash_chain;
 mod mailbox_flood;
 mod malformed_data;
 mod memory_hog;
 mod mid_request_disconnect;
-mod monitor_kill;
+pub(crate) mod monitor_kill;
 mod port_exhaustion;
 mod priority;
 mod registry_corrupt;
-mod scheduler_contention;
+pub(crate) mod scheduler_contention;
 mod spawn_burst;
 mod suspend;
 mod sys_suspend;

@@ -13,7 +13,7 @@ use super::prelude::*;
 pub struct MonitorKill;
 
 /// Shared with `kill_worker`: every kill measures time to detect and to recover.
-pub(super) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 case erlang:process_info(Victim, [registered_name, dictionary]) of
     undefined -> gone;
     [{registered_name, RegName}, {dictionary, Dict}] ->

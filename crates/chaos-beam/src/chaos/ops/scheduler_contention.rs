@@ -14,7 +14,8 @@ use super::prelude::*;
 /// Keep every scheduler busy at high priority for a moment.
 pub struct SchedulerContention;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
+%% Bindings: BusyMs, Priority (the scenarios' cpu_saturation spins at normal).
 K = erlang:system_info(schedulers_online),
 Spin = fun() ->
     End = erlang:monotonic_time(millisecond) + BusyMs,
@@ -30,7 +31,7 @@ Spin = fun() ->
 end,
 Started = erlang:monotonic_time(millisecond),
 Mons = maps:from_list([begin
-                           {P, M} = erlang:spawn_opt(Spin, [{priority, high}, monitor]),
+                           {P, M} = erlang:spawn_opt(Spin, [{priority, Priority}, monitor]),
                            {M, P}
                        end || _ <- lists:seq(1, K)]),
 Collect = fun C(Left, Acc) when map_size(Left) =:= 0 -> {ok, Acc};
@@ -51,8 +52,8 @@ case Collect(Mons, []) of
         case length(Reds) =:= K andalso lists:all(fun(R) -> R > 0 end, Reds) of
             true ->
                 {confirmed, iolist_to_binary(io_lib:format(
-                    "~b high-priority spinners (one per online scheduler) busy for ~b ms, all exited "
-                    "(~b reductions in total, ~b ms until the last 'DOWN')", [K, BusyMs, Total, Elapsed])), M};
+                    "~b ~p-priority spinners (one per online scheduler) busy for ~b ms, all exited "
+                    "(~b reductions in total, ~b ms until the last 'DOWN')", [K, Priority, BusyMs, Total, Elapsed])), M};
             false ->
                 {unconfirmed, iolist_to_binary(io_lib:format(
                     "~b spinners ended, but not all reported reductions: ~0P", [K, Whys, 8]))}
@@ -88,7 +89,12 @@ impl Operation<BeamTarget> for SchedulerContention {
     fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let busy = param(params, "busy_ms");
-            ctx.reply(SNIPPET, &[("BusyMs", int(busy))]).await.outcome()
+            ctx.reply(
+                SNIPPET,
+                &[("BusyMs", int(busy)), ("Priority", atom("high"))],
+            )
+            .await
+            .outcome()
         })
     }
 }

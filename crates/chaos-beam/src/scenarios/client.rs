@@ -1,0 +1,346 @@
+//! The scenarios' clients of the service under test: one line-protocol
+//! connection ([`Line`]), and a [`Prober`] that asks the service's probe
+//! request on a fresh connection every few milliseconds in the background
+//! and records when each answer came (or did not), so detection and
+//! recovery times are read off real client experience.
+
+use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use regex::Regex;
+use smol::net::TcpStream;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Run `fut`, or fail with `TimedOut` after `limit`.
+pub async fn within<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match futures::future::select(Box::pin(fut), Box::pin(smol::Timer::after(limit))).await {
+        futures::future::Either::Left((r, _)) => r,
+        futures::future::Either::Right(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {} ms", limit.as_millis()),
+        )),
+    }
+}
+
+/// One connection speaking a line protocol.
+pub struct Line {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Line {
+    /// Connect to `addr` (within `limit`).
+    pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<Line> {
+        let s = within(limit, TcpStream::connect(addr)).await?;
+        s.set_nodelay(true)?;
+        Ok(Line {
+            reader: BufReader::new(s.clone()),
+            writer: s,
+        })
+    }
+
+    /// Send `request` and a newline.
+    pub async fn send(&mut self, request: &[u8]) -> io::Result<()> {
+        self.writer.write_all(request).await?;
+        self.writer.write_all(b"\n").await
+    }
+
+    /// The next line from the server, without its end; `UnexpectedEof` when it closed.
+    pub async fn read(&mut self) -> io::Result<String> {
+        read_line(&mut self.reader).await
+    }
+
+    /// Send `request`, read one answer line, within `limit`.
+    pub async fn ask(&mut self, request: &str, limit: Duration) -> io::Result<String> {
+        within(limit, async {
+            self.send(request.as_bytes()).await?;
+            self.read().await
+        })
+        .await
+    }
+
+    /// Connect with a receive buffer of about `rcvbuf` bytes, so that a
+    /// client that stops reading pushes back on the server quickly.
+    pub async fn connect_small_window(
+        addr: SocketAddr,
+        rcvbuf: usize,
+        limit: Duration,
+    ) -> io::Result<Line> {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        sock.set_recv_buffer_size(rcvbuf)?;
+        sock.set_nonblocking(true)?;
+        let s = within(limit, async {
+            match sock.connect(&addr.into()) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                Err(e) => return Err(e),
+            }
+            let s = smol::Async::new(std::net::TcpStream::from(sock))?;
+            s.writable().await?;
+            if let Some(e) = s.get_ref().take_error()? {
+                return Err(e);
+            }
+            Ok(TcpStream::from(s))
+        })
+        .await?;
+        s.set_nodelay(true)?;
+        Ok(Line {
+            reader: BufReader::new(s.clone()),
+            writer: s,
+        })
+    }
+
+    /// The writing half (for clients that write without reading).
+    pub fn writer(&mut self) -> &mut TcpStream {
+        &mut self.writer
+    }
+
+    /// The two halves, for a reader and a writer that run apart.
+    pub fn split(self) -> (BufReader<TcpStream>, TcpStream) {
+        (self.reader, self.writer)
+    }
+}
+
+/// The next line from `reader`, without its end; `UnexpectedEof` when it closed.
+pub async fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "closed by the server",
+        ));
+    }
+    Ok(line.trim_end().to_string())
+}
+
+/// A short name for an I/O failure, as a client saw it.
+pub fn error_kind(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::TimedOut => "timeout".into(),
+        io::ErrorKind::ConnectionRefused => "refused".into(),
+        io::ErrorKind::ConnectionReset => "reset".into(),
+        io::ErrorKind::UnexpectedEof => "closed".into(),
+        io::ErrorKind::BrokenPipe => "broken pipe".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// One probe's result.
+#[derive(Debug, Clone)]
+pub struct ProbeSample {
+    /// When it was sent.
+    pub sent: Instant,
+    /// When it ended (answer, error or timeout).
+    pub done: Instant,
+    /// The expected answer came.
+    pub ok: bool,
+    /// The answer or the error.
+    pub what: String,
+}
+
+impl ProbeSample {
+    /// Round trip.
+    pub fn latency(&self) -> Duration {
+        self.done - self.sent
+    }
+}
+
+/// Probes the service in the background until stopped.
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    task: smol::Task<()>,
+    samples: Arc<Mutex<Vec<ProbeSample>>>,
+}
+
+impl Prober {
+    /// Ask `send` on a fresh connection to `addr` every `every` (one at a
+    /// time), expecting a line matching `expect` within `limit`.
+    pub fn start(
+        addr: SocketAddr,
+        send: String,
+        expect: Regex,
+        every: Duration,
+        limit: Duration,
+    ) -> Prober {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let (s, out) = (stop.clone(), samples.clone());
+        let task = smol::spawn(async move {
+            while !s.load(Ordering::SeqCst) {
+                let sent = Instant::now();
+                let r = crate::chaos::detect::tcp_ask(addr, &send, limit).await;
+                let done = Instant::now();
+                let (ok, what) = match r {
+                    Ok(line) => (expect.is_match(&line), line),
+                    Err(e) => (false, error_kind(&e)),
+                };
+                out.lock().unwrap().push(ProbeSample {
+                    sent,
+                    done,
+                    ok,
+                    what,
+                });
+                smol::Timer::after(every.saturating_sub(done - sent)).await;
+            }
+        });
+        Prober {
+            stop,
+            task,
+            samples,
+        }
+    }
+
+    /// Probe `addr` with `protocol`'s probe request every 20 ms, each
+    /// answer awaited at most `limit`.
+    pub fn every_20ms(addr: SocketAddr, protocol: &super::Protocol, limit: Duration) -> Prober {
+        Prober::start(
+            addr,
+            protocol.ping.clone(),
+            protocol.pong.clone(),
+            Duration::from_millis(20),
+            limit,
+        )
+    }
+
+    /// The samples so far.
+    pub fn samples(&self) -> Vec<ProbeSample> {
+        self.samples.lock().unwrap().clone()
+    }
+
+    /// Wait until a sample sent at or after `since` satisfies `pred`, at most
+    /// `limit`; that sample.
+    pub async fn wait_for(
+        &self,
+        since: Instant,
+        limit: Duration,
+        pred: impl Fn(&ProbeSample) -> bool,
+    ) -> Option<ProbeSample> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self
+                .samples
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|s| s.sent >= since && pred(s))
+            {
+                return Some(s.clone());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            smol::Timer::after(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stop probing; every sample.
+    pub async fn stop(self) -> Vec<ProbeSample> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await;
+        let s = self.samples.lock().unwrap().clone();
+        s
+    }
+}
+
+/// What the probes saw between two instants.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Probes sent and ended in the window.
+    pub probes: usize,
+    /// Answered as expected.
+    pub answered: usize,
+    /// Refused with a protocol error (a clean refusal).
+    pub refused: usize,
+    /// Neither: no answer, a broken connection, a wrong answer.
+    pub failed: usize,
+    /// The first failure's answer or error.
+    pub first_failure: Option<String>,
+    /// Latency of the answered probes, ms.
+    pub p50: f64,
+    /// Latency of the answered probes, ms.
+    pub p99: f64,
+    /// Latency of the answered probes, ms.
+    pub max: f64,
+}
+
+impl Window {
+    /// The probes of `samples` sent at or after `from` and ended by `to`;
+    /// answers matching `error` are clean refusals.
+    pub fn of(samples: &[ProbeSample], from: Instant, to: Instant, error: &Regex) -> Window {
+        let during: Vec<ProbeSample> = samples
+            .iter()
+            .filter(|s| s.sent >= from && s.done <= to)
+            .cloned()
+            .collect();
+        let refusal = |s: &ProbeSample| !s.ok && error.is_match(&s.what);
+        let failed: Vec<&ProbeSample> = during.iter().filter(|s| !s.ok && !refusal(s)).collect();
+        let (p50, p99, max) = latency_ms(&during);
+        Window {
+            probes: during.len(),
+            answered: during.iter().filter(|s| s.ok).count(),
+            refused: during.iter().filter(|s| refusal(s)).count(),
+            failed: failed.len(),
+            first_failure: failed.first().map(|s| s.what.clone()),
+            p50,
+            p99,
+            max,
+        }
+    }
+
+    /// Some probes ran and none failed.
+    pub fn clean(&self) -> bool {
+        self.probes > 0 && self.failed == 0
+    }
+
+    /// One line, for the observation.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} probes: {} answered, {} refused cleanly, {} failed{}; p50 {} ms, p99 {} ms, max {} ms",
+            self.probes,
+            self.answered,
+            self.refused,
+            self.failed,
+            self.first_failure
+                .as_ref()
+                .map(|w| format!(" (first: {w})"))
+                .unwrap_or_default(),
+            self.p50,
+            self.p99,
+            self.max
+        )
+    }
+
+    /// For the measurements.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "probes": self.probes, "answered": self.answered, "refused": self.refused,
+            "failed": self.failed, "latency_p50_ms": self.p50, "latency_p99_ms": self.p99,
+            "latency_max_ms": self.max,
+        })
+    }
+}
+
+/// Latency percentiles of `samples` that answered, in ms: (p50, p99, max).
+pub fn latency_ms(samples: &[ProbeSample]) -> (f64, f64, f64) {
+    let mut l: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.ok)
+        .map(|s| s.latency().as_secs_f64() * 1e3)
+        .collect();
+    if l.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    l.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pick = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
+    let r = |x: f64| (x * 1e3).round() / 1e3;
+    (r(pick(0.5)), r(pick(0.99)), r(*l.last().unwrap()))
+}

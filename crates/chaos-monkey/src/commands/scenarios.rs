@@ -1,0 +1,429 @@
+//! `chaos-monkey scenarios`: settings (flags over the config's
+//! `[scenarios]` table), the suite run one scenario at a time with a line
+//! per result, then the summary, the JSON report and the JUnit file.
+
+use crate::cli::ScenariosArgs;
+use crate::config::{self, ScenariosConfig};
+use crate::exit::{self, CliError};
+use chaos_beam::chaos::detect::DetectSettings;
+use chaos_beam::chaos::{BeamTarget, Safety};
+use chaos_beam::scenarios::{self, Protocol, ScenarioCtx, Settings};
+use chaos_engine::scenario::{ScenarioResult, SuiteReport};
+use chaos_engine::{Profile, StopSignal};
+use regex::Regex;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// `chaos-monkey scenarios`.
+pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
+    let all = scenarios::all();
+    let unknown: Vec<&String> = args
+        .only
+        .iter()
+        .filter(|n| !all.iter().any(|s| s.name() == n.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(CliError::usage(format!(
+            "--only: unknown scenario {}; known: {}",
+            unknown
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            all.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let chosen: Vec<_> = all
+        .into_iter()
+        .filter(|s| args.only.is_empty() || args.only.iter().any(|n| n == s.name()))
+        .collect();
+    let settings = settings(args)?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+
+    let client = super::connect(&args.target)?;
+    let node = args.target.node.to_string();
+    let detect = DetectSettings {
+        recovery_window: settings.recovery,
+        ..DetectSettings::default()
+    };
+    let target = smol::block_on(async {
+        BeamTarget::new(client.clone(), Profile::Demo, Safety::default(), seed)
+            .await?
+            .with_detection(detect)
+            .await
+    })
+    .map_err(|e| CliError::unreachable(format!("cannot read the node's steady state: {e}")))?;
+    let stop = StopSignal::new();
+    let ctx = smol::block_on(ScenarioCtx::new(target, settings, stop.clone()));
+    if args.list {
+        for s in &chosen {
+            println!(
+                "{:<20} {}\n{:<20} expected: {}",
+                s.name(),
+                s.fault(),
+                "",
+                s.expected(&ctx)
+            );
+        }
+        client.close();
+        return Ok(());
+    }
+    {
+        let presses = std::sync::atomic::AtomicUsize::new(0);
+        // Ctrl-C / SIGTERM: the running scenario undoes its fault, the rest are skipped.
+        let _ = ctrlc::set_handler(move || {
+            if presses.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                eprintln!("chaos-monkey: second interrupt, exiting at once (helpers on the node undo their effects at their deadlines)");
+                scenarios::remove_fill_files();
+                std::process::exit(130);
+            }
+            eprintln!("chaos-monkey: interrupted, undoing the running scenario's fault (press again to exit at once)");
+            stop.stop();
+        });
+    }
+    println!(
+        "chaos-monkey scenarios against {node} (seed {seed}); service: {}",
+        ctx.service_source
+    );
+    let started = Instant::now();
+    let outcome = smol::block_on(scenarios::run_suite(&ctx, &chosen, print_result));
+    let (results, lost) = match outcome {
+        Ok(r) => (r, None),
+        Err((why, r)) => (r, Some(why)),
+    };
+    let left_behind = if lost.is_none() {
+        match smol::block_on(ctx.target.audit()) {
+            Ok(l) => l,
+            Err(e) => vec![format!("the after-run audit failed: {e}")],
+        }
+    } else {
+        Vec::new()
+    };
+    client.close();
+    let report = SuiteReport::new(
+        format!("chaos-monkey {}", env!("CARGO_PKG_VERSION")),
+        node,
+        started.elapsed(),
+        ctx.stop.is_stopped(),
+        results,
+        serde_json::json!({
+            "seed": seed,
+            "service": ctx.settings.service.map(|a| a.to_string()),
+            "service_source": ctx.service_source,
+            "left_behind": left_behind,
+            "target_lost": lost,
+        }),
+    );
+    print_summary(&report, &left_behind);
+    if let Some(p) = &args.report {
+        let json = serde_json::to_string_pretty(&report).expect("serialisable");
+        write(p, &json, "report")?;
+    }
+    if let Some(p) = &args.junit {
+        write(p, &junit(&report)?, "JUnit file")?;
+    }
+    if let Some(why) = lost {
+        return Err(CliError::with_code(
+            exit::NODE_DOWN,
+            format!("the node went down during the suite: {why}"),
+        ));
+    }
+    if !report.all_passed() {
+        return Err(CliError::failed(format!(
+            "{} of {} scenarios failed",
+            report.summary.failed,
+            report.summary.total - report.summary.skipped
+        )));
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
+    std::fs::write(path, text)
+        .map_err(|e| CliError::failed(format!("cannot write the {what} {}: {e}", path.display())))
+}
+
+/// Flags over the config's `[scenarios]` table over the defaults.
+fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
+    let (file, text, path) = match &args.config {
+        Some(p) => {
+            let (f, t) = config::load(p).map_err(CliError::usage)?;
+            (f.scenarios, t, p.clone())
+        }
+        None => (
+            ScenariosConfig::default(),
+            String::new(),
+            Default::default(),
+        ),
+    };
+    let at = |key: &str| config::locate(&path, &text, key);
+    let mut s = Settings::default();
+    let dur = |flag: Option<&String>, file: &Option<String>, key: &str, into: &mut Duration| {
+        let (v, loc) = match (flag, file) {
+            (Some(v), _) => (v, format!("--{}", key.replace('_', "-"))),
+            (None, Some(v)) => (v, at(key)),
+            (None, None) => return Ok(()),
+        };
+        *into =
+            config::parse_duration(v).map_err(|e| CliError::usage(format!("{loc}: {key}: {e}")))?;
+        Ok::<(), CliError>(())
+    };
+    dur(
+        args.recovery.as_ref(),
+        &file.recovery,
+        "recovery",
+        &mut s.recovery,
+    )?;
+    dur(
+        None,
+        &file.process_restart,
+        "process_restart",
+        &mut s.process_restart,
+    )?;
+    dur(
+        None,
+        &file.subtree_restart,
+        "subtree_restart",
+        &mut s.subtree_restart,
+    )?;
+    dur(None, &file.partition, "partition", &mut s.partition)?;
+    dur(None, &file.memory_hold, "memory_hold", &mut s.memory_hold)?;
+    dur(
+        None,
+        &file.flood_duration,
+        "flood_duration",
+        &mut s.flood_duration,
+    )?;
+    dur(
+        None,
+        &file.load_duration,
+        "load_duration",
+        &mut s.load_duration,
+    )?;
+    dur(
+        None,
+        &file.latency_objective,
+        "latency_objective",
+        &mut s.latency_objective,
+    )?;
+    if s.recovery > Duration::from_secs(3600) {
+        return Err(CliError::usage("recovery: at most 1h"));
+    }
+    let positive = |v: Option<u64>, key: &str, max: u64| -> Result<Option<u64>, CliError> {
+        match v {
+            Some(n) if n == 0 || n > max => Err(CliError::usage(format!(
+                "{}: {key} must be between 1 and {max}, got {n}",
+                at(key)
+            ))),
+            other => Ok(other),
+        }
+    };
+    if let Some(v) = positive(file.memory_percent.map(u64::from), "memory_percent", 200)? {
+        s.memory_percent = v as u32;
+    }
+    if let Some(v) = positive(file.mailbox_bound, "mailbox_bound", u64::MAX)? {
+        s.mailbox_bound = v;
+    }
+    if let Some(v) = positive(file.payload_factor, "payload_factor", 10_000)? {
+        s.payload_factor = v;
+    }
+    if let Some(v) = positive(file.disk_bytes, "disk_bytes", 1 << 40)? {
+        s.disk_bytes = v;
+    }
+    if let Some(v) = positive(file.probe_keys.map(u64::from), "probe_keys", 10_000)? {
+        s.probe_keys = v as u32;
+    }
+    match (args.connection_limit, file.connection_limit) {
+        (Some(0), _) => return Err(CliError::usage("--connection-limit must be at least 1")),
+        (Some(n), _) => s.connection_limit = n,
+        (None, Some(n)) => {
+            s.connection_limit =
+                positive(Some(u64::from(n)), "connection_limit", 20_000)?.unwrap_or(1) as u32
+        }
+        (None, None) => {}
+    }
+    if s.connection_limit > 20_000 {
+        return Err(CliError::usage("--connection-limit: at most 20000"));
+    }
+    match (args.max_request_bytes, file.max_request_bytes) {
+        (Some(0), _) => return Err(CliError::usage("--max-request-bytes must be at least 1")),
+        (Some(n), _) => s.max_request_bytes = n,
+        (None, Some(n)) => {
+            s.max_request_bytes = positive(Some(n), "max_request_bytes", 1 << 30)?.unwrap_or(1)
+        }
+        (None, None) => {}
+    }
+    if s.max_request_bytes * s.payload_factor > 1 << 30 {
+        return Err(CliError::usage(
+            "large_payload would send more than 1 GiB: lower max_request_bytes or payload_factor",
+        ));
+    }
+    if let Some(f) = file.flood_factor {
+        if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
+            return Err(CliError::usage(format!(
+                "{}: flood_factor must be above 0 and at most 1000, got {f}",
+                at("flood_factor")
+            )));
+        }
+        s.flood_factor = f;
+    }
+    if let Some(v) = file.max_data_loss {
+        s.max_data_loss = v;
+    }
+    if let Some(v) = file.kills_keep_data {
+        s.kills_keep_data = v;
+    }
+    if let Some(service) = args.service.as_ref().or(file.service.as_ref()) {
+        let loc = if args.service.is_some() {
+            "--service".to_string()
+        } else {
+            at("service")
+        };
+        let addr: std::net::SocketAddr = service
+            .parse()
+            .map_err(|_| CliError::usage(format!("{loc}: '{service}' is not IP:PORT")))?;
+        if !addr.ip().is_loopback() {
+            return Err(CliError::usage(format!(
+                "{loc}: {addr} is not a loopback address; scenarios only go to 127.0.0.0/8 and ::1"
+            )));
+        }
+        s.service = Some(addr);
+    }
+    if let Some(dir) = args.disk_dir.as_ref().or(file.disk_dir.as_ref()) {
+        if !dir.is_dir() {
+            return Err(CliError::usage(format!(
+                "{}: {} is not a directory",
+                if args.disk_dir.is_some() {
+                    "--disk-dir".to_string()
+                } else {
+                    at("disk_dir")
+                },
+                dir.display()
+            )));
+        }
+        s.disk_dir = Some(dir.clone());
+    }
+    s.protocol = protocol(&file, &at)?;
+    Ok(s)
+}
+
+fn protocol(file: &ScenariosConfig, at: &dyn Fn(&str) -> String) -> Result<Protocol, CliError> {
+    let mut p = Protocol::default();
+    let re = |v: &Option<String>, key: &str, into: &mut Regex| {
+        if let Some(v) = v {
+            *into = Regex::new(v)
+                .map_err(|e| CliError::usage(format!("{}: {key}: bad regex: {e}", at(key))))?;
+        }
+        Ok::<(), CliError>(())
+    };
+    re(&file.pong, "pong", &mut p.pong)?;
+    re(&file.put_ok, "put_ok", &mut p.put_ok)?;
+    re(&file.error, "error", &mut p.error)?;
+    for (v, into) in [
+        (&file.ping, &mut p.ping),
+        (&file.put, &mut p.put),
+        (&file.get, &mut p.get),
+        (&file.get_ok, &mut p.get_ok),
+    ] {
+        if let Some(v) = v {
+            *into = v.clone();
+        }
+    }
+    Ok(p)
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1} ms"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_result(r: &ScenarioResult) {
+    let status = match (&r.skipped, r.passed) {
+        (Some(_), _) => "SKIP",
+        (None, true) => "PASS",
+        (None, false) => "FAIL",
+    };
+    println!(
+        "{status} {:<19} detection {:>12}  recovery {:>12}  data loss {}  cascading {}",
+        r.scenario,
+        fmt_ms(r.detection_time_ms),
+        fmt_ms(r.recovery_time_ms),
+        r.data_loss
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
+        r.cascading_failures.len()
+    );
+    println!("     expected: {}", r.expected);
+    println!("     observed: {}", r.observed);
+    for f in &r.failures {
+        println!("     FAILED: {f}");
+    }
+}
+
+fn print_summary(r: &SuiteReport, left_behind: &[String]) {
+    let s = &r.summary;
+    println!(
+        "\n{} scenarios: {} passed, {} failed, {} skipped in {:.1} s; average detection {}, average recovery {}{}",
+        s.total,
+        s.passed,
+        s.failed,
+        s.skipped,
+        r.duration_s,
+        fmt_ms(s.average_detection_ms),
+        fmt_ms(s.average_recovery_ms),
+        if r.interrupted { " (interrupted)" } else { "" }
+    );
+    if left_behind.is_empty() {
+        println!("left behind on the node: nothing");
+    } else {
+        println!("left behind on the node:");
+        for l in left_behind {
+            println!("  {l}");
+        }
+    }
+}
+
+/// One JUnit test case per scenario.
+fn junit(r: &SuiteReport) -> Result<String, CliError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("chaos-monkey scenarios");
+    report.set_time(Duration::from_secs_f64(r.duration_s));
+    let mut suite = TestSuite::new(format!("scenarios against {}", r.target));
+    for res in &r.results {
+        let status = match (&res.skipped, res.passed) {
+            (Some(why), _) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(why.clone());
+                s
+            }
+            (None, true) => TestCaseStatus::success(),
+            (None, false) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(res.failures.join("; "));
+                s.set_description(format!(
+                    "expected: {}\nobserved: {}",
+                    res.expected, res.observed
+                ));
+                s
+            }
+        };
+        let mut case = TestCase::new(res.scenario.clone(), status);
+        case.set_classname("chaos_monkey.scenarios");
+        case.set_time(Duration::from_secs_f64(res.duration_ms / 1e3));
+        case.set_system_out(format!(
+            "fault: {}\nexpected: {}\nobserved: {}\ndetection_time_ms: {}\nrecovery_time_ms: {}\ndata_loss: {}\ncascading_failures: {}",
+            res.fault,
+            res.expected,
+            res.observed,
+            fmt_ms(res.detection_time_ms),
+            fmt_ms(res.recovery_time_ms),
+            res.data_loss.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            if res.cascading_failures.is_empty() { "none".into() } else { res.cascading_failures.join("; ") }
+        ));
+        suite.add_test_case(case);
+    }
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| CliError::failed(format!("cannot write the JUnit file: {e}")))
+}
