@@ -12,7 +12,8 @@
 //! * [`runner`] — fires the schedule, undoes effects, samples the target;
 //! * [`report`] — the checker's input and the report model;
 //! * [`tally`] — running totals of a run, in bounded memory;
-//! * [`scenario`] — structured scenarios: the interface, results, the suite report.
+//! * [`scenario`] — structured scenarios: the interface, results, the suite report;
+//! * [`timeline`] — the run over time (bounded buckets and markers), for charts.
 
 pub mod category;
 pub mod duration;
@@ -23,6 +24,7 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod tally;
+pub mod timeline;
 pub mod weights;
 
 pub use category::{Category, Profile};
@@ -31,4 +33,5 @@ pub use report::{FailureMode, Report, ReportInput};
 pub use rng::SeededRng;
 pub use runner::{run, Event, Problem, RunConfig, RunRecord, Sample, StopSignal, Target, Update};
 pub use schedule::{PlannedOp, Schedule, ScheduleError, SkippedCategory};
+pub use timeline::Timeline;
 pub use weights::{Weights, WeightsError};

@@ -75,6 +75,9 @@ pub struct Report {
     pub left_behind: LeftBehind,
     /// Drawn from what was measured.
     pub recommendations: Vec<String>,
+    /// The run over time: operations, resources and markers, for charts.
+    #[serde(default)]
+    pub timeline: crate::timeline::Timeline,
     /// Target-specific sections (for example what a client workload saw).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extras: BTreeMap<String, Value>,
@@ -326,6 +329,7 @@ impl Report {
         };
         let error_reasons = reasons(&tally.errors);
         let skip_reasons = reasons(&tally.skips);
+        let timeline = record.timeline.finished(record, &failure_modes);
         let mut report = Report {
             tool: input.tool,
             target: input.target,
@@ -361,6 +365,7 @@ impl Report {
             resources,
             left_behind,
             recommendations: Vec::new(),
+            timeline,
             extras: BTreeMap::new(),
         };
         report.recommendations = recommendations(&report, record);
@@ -600,6 +605,9 @@ fn recommendations(r: &Report, record: &RunRecord) -> Vec<String> {
     }
     for (name, t) in &r.resources {
         // Growth that matters: a fifth more, and more than noise in absolute terms.
+        if name.starts_with(crate::timeline::PROBE_LATENCY) {
+            continue;
+        }
         let floor = if name.ends_with("bytes") {
             16 * 1024 * 1024
         } else {

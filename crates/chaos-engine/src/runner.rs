@@ -181,6 +181,8 @@ pub struct RunRecord {
     pub breaker_tripped: Option<String>,
     /// Actual duration (chaos, clean-up and recovery).
     pub elapsed: Duration,
+    /// Operations, samples and markers over time, for charts.
+    pub timeline: crate::timeline::Timeline,
 }
 
 enum Msg {
@@ -374,6 +376,12 @@ pub async fn run<C: Target>(
     stop.stop();
     release.stop();
     drop(scheduler);
+    record.timeline.end_of_chaos(
+        started.elapsed().as_millis() as u64,
+        record.interrupted,
+        record.breaker_tripped.as_deref(),
+        record.target_lost.as_deref(),
+    );
 
     // Phase 2: let running operations finish and every effect be undone.
     let drain_deadline = Instant::now() + cfg.drain_timeout;
@@ -413,6 +421,9 @@ pub async fn run<C: Target>(
             let clean = matches!(&s, Ok(s) if s.problems.is_empty() && s.healthy);
             let lost = s.is_err() && ctx_gone_now(&*ctx).await;
             observer(Update::Sample(&s));
+            if let Ok(s) = &s {
+                record.timeline.add_sample(s);
+            }
             record.samples.push(s);
             if lost {
                 record.target_lost =
@@ -450,9 +461,13 @@ fn handle(msg: Msg, record: &mut RunRecord, observer: &mut (dyn FnMut(Update<'_>
         Msg::Event(e) => {
             observer(Update::Event(&e));
             record.tally.add(&e);
+            record.timeline.add_event(&e);
         }
         Msg::Sample(s) => {
             observer(Update::Sample(&s));
+            if let Ok(s) = &s {
+                record.timeline.add_sample(s);
+            }
             record.samples.push(s);
         }
         Msg::UndoFailed(what) => {

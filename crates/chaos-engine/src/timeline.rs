@@ -1,0 +1,473 @@
+//! The run over time, for charts: operations per category, kills and
+//! failures per time bucket, resource counts from the health samples, and
+//! markers (failure modes, the breaker, an interruption, the end of the
+//! chaos). Built incrementally from events and samples as they arrive, so a
+//! long run needs no event list: the number of buckets is bounded, and when
+//! a run outgrows them the bucket width doubles and neighbours merge.
+
+use crate::category::Category;
+use crate::report::FailureMode;
+use crate::runner::{Event, RunRecord, Sample};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Buckets a timeline keeps at most (a chart's points).
+pub const DEFAULT_MAX_BUCKETS: usize = 240;
+/// The first bucket width: one health sample per bucket.
+pub const DEFAULT_BUCKET_MS: u64 = 1000;
+/// Markers kept at most; the rest are only counted.
+pub const MAX_MARKERS: usize = 200;
+/// Resource names starting with this are a probe's answer time in
+/// microseconds (`probe_latency_us:<probe>`), not a count.
+pub const PROBE_LATENCY: &str = "probe_latency_us";
+
+/// The run over time. Bucket `i` covers `[i * bucket_ms, (i + 1) * bucket_ms)`
+/// from the start of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Width of one bucket, milliseconds (doubles as the run grows).
+    pub bucket_ms: u64,
+    /// Buckets kept at most.
+    pub max_buckets: usize,
+    /// The buckets, from the start of the run, without gaps.
+    pub buckets: Vec<Bucket>,
+    /// Moments and spans worth marking on the charts.
+    pub markers: Vec<Marker>,
+    /// Markers not kept because there were more than [`MAX_MARKERS`].
+    #[serde(default)]
+    pub markers_dropped: u64,
+}
+
+/// What happened in one time bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Operations started in it, by category name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ops: BTreeMap<String, u64>,
+    /// Of those, operations that failed.
+    #[serde(default)]
+    pub failed: u64,
+    /// Victims killed.
+    #[serde(default)]
+    pub kills: u64,
+    /// Health samples taken in it.
+    #[serde(default)]
+    pub samples: u64,
+    /// Of those, samples that found the target not whole or with problems.
+    #[serde(default)]
+    pub unhealthy: u64,
+    /// Resource counts of its samples.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, Stat>,
+}
+
+/// Minimum, maximum and mean of a resource's samples in a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Lowest sample.
+    pub min: u64,
+    /// Highest sample.
+    pub max: u64,
+    /// Mean of the samples.
+    pub mean: f64,
+    /// How many samples.
+    pub n: u64,
+}
+
+/// What a marker marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerKind {
+    /// A failure mode, from its first to its last sighting.
+    FailureMode,
+    /// The circuit breaker stopped the chaos.
+    Breaker,
+    /// The user stopped the run.
+    Interrupted,
+    /// The target went away.
+    TargetLost,
+    /// The chaos ended; clean-up and the recovery window follow.
+    ChaosEnd,
+}
+
+/// A moment (or a span) on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// What it marks.
+    pub kind: MarkerKind,
+    /// When, from the start of the run.
+    pub t_ms: u64,
+    /// Until when, for spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
+    /// What to show.
+    pub label: String,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self::new(DEFAULT_BUCKET_MS, DEFAULT_MAX_BUCKETS)
+    }
+}
+
+impl Stat {
+    fn of(v: u64) -> Stat {
+        Stat {
+            min: v,
+            max: v,
+            mean: v as f64,
+            n: 1,
+        }
+    }
+
+    fn merge(&mut self, o: &Stat) {
+        let n = self.n + o.n;
+        self.mean = (self.mean * self.n as f64 + o.mean * o.n as f64) / n as f64;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.n = n;
+    }
+}
+
+impl Bucket {
+    fn merge(&mut self, o: Bucket) {
+        for (k, v) in o.ops {
+            *self.ops.entry(k).or_default() += v;
+        }
+        self.failed += o.failed;
+        self.kills += o.kills;
+        self.samples += o.samples;
+        self.unhealthy += o.unhealthy;
+        for (k, s) in o.resources {
+            self.resources
+                .entry(k)
+                .and_modify(|m| m.merge(&s))
+                .or_insert(s);
+        }
+    }
+
+    /// Operations in the bucket, all categories.
+    pub fn total_ops(&self) -> u64 {
+        self.ops.values().sum()
+    }
+}
+
+impl Timeline {
+    /// An empty timeline starting with `bucket_ms`-wide buckets, at most
+    /// `max_buckets` of them (at least 2).
+    pub fn new(bucket_ms: u64, max_buckets: usize) -> Self {
+        Self {
+            bucket_ms: bucket_ms.max(1),
+            max_buckets: max_buckets.max(2),
+            buckets: Vec::new(),
+            markers: Vec::new(),
+            markers_dropped: 0,
+        }
+    }
+
+    /// The bucket holding `t_ms`, widening the buckets first when needed.
+    fn bucket_at(&mut self, t_ms: u64) -> &mut Bucket {
+        while t_ms / self.bucket_ms >= self.max_buckets as u64 {
+            self.widen();
+        }
+        let i = (t_ms / self.bucket_ms) as usize;
+        if self.buckets.len() <= i {
+            self.buckets.resize_with(i + 1, Bucket::default);
+        }
+        &mut self.buckets[i]
+    }
+
+    /// Double the bucket width, merging neighbours.
+    fn widen(&mut self) {
+        let old = std::mem::take(&mut self.buckets);
+        let mut it = old.into_iter();
+        while let Some(mut a) = it.next() {
+            if let Some(b) = it.next() {
+                a.merge(b);
+            }
+            self.buckets.push(a);
+        }
+        self.bucket_ms *= 2;
+    }
+
+    /// Count an executed operation.
+    pub fn add_event(&mut self, e: &Event) {
+        let b = self.bucket_at(e.t_ms);
+        *b.ops.entry(e.category.name().to_string()).or_default() += 1;
+        if e.outcome == crate::operation::Status::Failed {
+            b.failed += 1;
+        }
+        if e.killed {
+            b.kills += 1;
+        }
+    }
+
+    /// Add a health sample's resource counts.
+    pub fn add_sample(&mut self, s: &Sample) {
+        let b = self.bucket_at(s.t_ms);
+        b.samples += 1;
+        if !s.healthy || !s.problems.is_empty() {
+            b.unhealthy += 1;
+        }
+        for (k, v) in &s.resources {
+            b.resources
+                .entry(k.clone())
+                .and_modify(|m| m.merge(&Stat::of(*v)))
+                .or_insert_with(|| Stat::of(*v));
+        }
+    }
+
+    /// Add a marker (counted only, once [`MAX_MARKERS`] are kept).
+    pub fn mark(&mut self, kind: MarkerKind, t_ms: u64, end_ms: Option<u64>, label: String) {
+        if self.markers.len() >= MAX_MARKERS {
+            self.markers_dropped += 1;
+            return;
+        }
+        // Keep the buckets reaching the marker, so charts span it.
+        self.bucket_at(end_ms.unwrap_or(t_ms).max(t_ms));
+        self.markers.push(Marker {
+            kind,
+            t_ms,
+            end_ms,
+            label,
+        });
+    }
+
+    /// Mark how the chaos phase ended (at `t_ms`): stopped by the breaker,
+    /// interrupted, the target lost, or simply over.
+    pub fn end_of_chaos(
+        &mut self,
+        t_ms: u64,
+        interrupted: bool,
+        breaker: Option<&str>,
+        target_lost: Option<&str>,
+    ) {
+        if let Some(why) = target_lost {
+            self.mark(MarkerKind::TargetLost, t_ms, None, why.to_string());
+        } else if let Some(why) = breaker {
+            self.mark(MarkerKind::Breaker, t_ms, None, why.to_string());
+        } else if interrupted {
+            self.mark(MarkerKind::Interrupted, t_ms, None, "interrupted".into());
+        }
+        self.mark(
+            MarkerKind::ChaosEnd,
+            t_ms,
+            None,
+            "chaos ends; clean-up".into(),
+        );
+    }
+
+    /// The timeline of a finished run for its report: with the failure modes
+    /// as spans and the target's loss when it came after the chaos.
+    pub fn finished(&self, record: &RunRecord, failure_modes: &[FailureMode]) -> Timeline {
+        let mut t = self.clone();
+        let end = record.elapsed.as_millis() as u64;
+        if let Some(why) = &record.target_lost {
+            if !t.markers.iter().any(|m| m.kind == MarkerKind::TargetLost) {
+                t.mark(MarkerKind::TargetLost, end, None, why.clone());
+            }
+        }
+        for f in failure_modes {
+            t.mark(
+                MarkerKind::FailureMode,
+                f.first_seen_ms,
+                Some(f.last_seen_ms.max(f.first_seen_ms)),
+                format!("{}: {}", f.kind, f.subject),
+            );
+        }
+        // The charts span the whole run, recovery window included.
+        if end > 0 {
+            t.bucket_at(end - 1);
+        }
+        t
+    }
+
+    /// The time span covered, milliseconds.
+    pub fn span_ms(&self) -> u64 {
+        self.buckets.len() as u64 * self.bucket_ms
+    }
+
+    /// Resource names seen in any bucket, sorted.
+    pub fn resource_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .buckets
+            .iter()
+            .flat_map(|b| b.resources.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Operations per category over the whole timeline.
+    pub fn ops_by_category(&self) -> BTreeMap<Category, u64> {
+        let mut out = BTreeMap::new();
+        for b in &self.buckets {
+            for c in Category::ALL {
+                if let Some(n) = b.ops.get(c.name()) {
+                    *out.entry(c).or_default() += n;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operation::Status;
+    use serde_json::Value;
+
+    fn event(t_ms: u64, category: Category, outcome: Status, killed: bool) -> Event {
+        Event {
+            seq: 0,
+            t_ms,
+            scheduled_ms: t_ms,
+            late_us: 0,
+            category,
+            op: "op",
+            params: Value::Null,
+            victim: None,
+            outcome,
+            detail: String::new(),
+            duration_us: 0,
+            measurements: Value::Null,
+            killed,
+        }
+    }
+
+    fn sample(t_ms: u64, processes: u64, healthy: bool) -> Sample {
+        Sample {
+            t_ms,
+            healthy,
+            problems: Vec::new(),
+            resources: [("processes".to_string(), processes)].into(),
+        }
+    }
+
+    #[test]
+    fn events_land_in_their_buckets_by_category() {
+        let mut t = Timeline::new(1000, 10);
+        t.add_event(&event(10, Category::Process, Status::Confirmed, true));
+        t.add_event(&event(999, Category::Process, Status::Failed, false));
+        t.add_event(&event(2500, Category::Memory, Status::Confirmed, false));
+        assert_eq!(t.buckets.len(), 3);
+        assert_eq!(t.buckets[0].ops["process"], 2);
+        assert_eq!(t.buckets[0].failed, 1);
+        assert_eq!(t.buckets[0].kills, 1);
+        assert!(t.buckets[1].ops.is_empty());
+        assert_eq!(t.buckets[2].ops["memory"], 1);
+        assert_eq!(t.ops_by_category()[&Category::Process], 2);
+    }
+
+    #[test]
+    fn samples_keep_min_max_and_mean() {
+        let mut t = Timeline::new(2000, 10);
+        t.add_sample(&sample(0, 100, true));
+        t.add_sample(&sample(1000, 300, false));
+        let s = t.buckets[0].resources["processes"];
+        assert_eq!((s.min, s.max, s.n), (100, 300, 2));
+        assert_eq!(s.mean, 200.0);
+        assert_eq!((t.buckets[0].samples, t.buckets[0].unhealthy), (2, 1));
+        assert_eq!(t.resource_names(), vec!["processes".to_string()]);
+    }
+
+    #[test]
+    fn a_long_run_stays_bounded_and_loses_no_count() {
+        let mut t = Timeline::new(1000, 8);
+        // An hour at 10 ops/s and a sample a second.
+        let mut ops = 0;
+        for ms in (0..3_600_000u64).step_by(100) {
+            t.add_event(&event(ms, Category::State, Status::Confirmed, false));
+            ops += 1;
+            if ms % 1000 == 0 {
+                t.add_sample(&sample(ms, ms / 1000, true));
+            }
+        }
+        assert!(t.buckets.len() <= 8, "{} buckets", t.buckets.len());
+        assert!(t.span_ms() >= 3_600_000);
+        assert_eq!(t.bucket_ms, 1000 << 9);
+        let total: u64 = t.buckets.iter().map(Bucket::total_ops).sum();
+        assert_eq!(total, ops);
+        let samples: u64 = t.buckets.iter().map(|b| b.samples).sum();
+        assert_eq!(samples, 3600);
+        // The merged statistics are those of the raw samples.
+        let first = t.buckets[0].resources["processes"];
+        let n = first.n;
+        assert_eq!(first.min, 0);
+        assert_eq!(first.max, n - 1);
+        assert_eq!(first.mean, (n - 1) as f64 / 2.0);
+    }
+
+    #[test]
+    fn merging_is_the_same_whatever_the_arrival_order() {
+        let mut a = Timeline::new(1000, 4);
+        let mut b = Timeline::new(1000, 4);
+        let ts = [0u64, 15_000, 3_000, 7_500, 1_000, 14_999];
+        for t in ts {
+            a.add_event(&event(t, Category::Timing, Status::Confirmed, false));
+            a.add_sample(&sample(t, t, true));
+        }
+        for t in ts.iter().rev() {
+            b.add_event(&event(*t, Category::Timing, Status::Confirmed, false));
+            b.add_sample(&sample(*t, *t, true));
+        }
+        assert_eq!(a.bucket_ms, b.bucket_ms);
+        for (x, y) in a.buckets.iter().zip(&b.buckets) {
+            assert_eq!(x.ops, y.ops);
+            let (sx, sy) = (x.resources.get("processes"), y.resources.get("processes"));
+            assert_eq!(
+                sx.map(|s| (s.min, s.max, s.n)),
+                sy.map(|s| (s.min, s.max, s.n))
+            );
+        }
+    }
+
+    #[test]
+    fn markers_are_bounded_and_the_end_of_chaos_says_why() {
+        let mut t = Timeline::default();
+        t.end_of_chaos(5000, true, Some("broken for 30 s"), None);
+        let kinds: Vec<MarkerKind> = t.markers.iter().map(|m| m.kind).collect();
+        assert_eq!(kinds, vec![MarkerKind::Breaker, MarkerKind::ChaosEnd]);
+        assert!(t.span_ms() > 5000);
+        for i in 0..(MAX_MARKERS as u64 + 5) {
+            t.mark(MarkerKind::FailureMode, i, Some(i + 10), format!("m{i}"));
+        }
+        assert_eq!(t.markers.len(), MAX_MARKERS);
+        assert_eq!(t.markers_dropped, 7);
+    }
+
+    #[test]
+    fn a_finished_timeline_marks_failure_modes_and_a_late_loss() {
+        let record = RunRecord {
+            elapsed: std::time::Duration::from_millis(9500),
+            target_lost: Some("nodedown".into()),
+            ..RunRecord::default()
+        };
+        let fm = FailureMode {
+            kind: "process_crash".into(),
+            subject: "worker".into(),
+            first_seen_ms: 2000,
+            last_seen_ms: 4000,
+            evidence: Value::Null,
+            recovered: true,
+        };
+        let t = record.timeline.finished(&record, &[fm]);
+        assert_eq!(t.markers[0].kind, MarkerKind::TargetLost);
+        assert_eq!(t.markers[0].t_ms, 9500);
+        assert_eq!(t.markers[1].end_ms, Some(4000));
+        assert_eq!(t.markers[1].label, "process_crash: worker");
+        assert_eq!(t.span_ms(), 10_000);
+    }
+
+    #[test]
+    fn it_round_trips_through_json() {
+        let mut t = Timeline::default();
+        t.add_event(&event(10, Category::Network, Status::Skipped, false));
+        t.add_sample(&sample(10, 42, true));
+        t.mark(MarkerKind::ChaosEnd, 10, None, "end".into());
+        let back: Timeline = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
+}
