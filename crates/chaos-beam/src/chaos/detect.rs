@@ -601,12 +601,20 @@ pub(crate) async fn sample(
             .strip_prefix("name ")
             .is_some_and(|n| target.name_held(n)))
     });
+    let mut latencies = Vec::new();
     for probe in &settings.probes {
-        if let Some(p) = run_probe(target, probe).await {
-            problems.push(p);
+        let (problem, took) = run_probe(target, probe).await;
+        problems.extend(problem);
+        if let Some(took) = took {
+            let key = format!(
+                "{}:{}",
+                chaos_engine::timeline::PROBE_LATENCY,
+                probe.label()
+            );
+            latencies.push((key, took.as_micros() as u64));
         }
     }
-    let resources: BTreeMap<String, u64> = [
+    let mut resources: BTreeMap<String, u64> = [
         ("processes", s.processes),
         ("ports", s.ports),
         ("atoms", s.atoms),
@@ -617,14 +625,16 @@ pub(crate) async fn sample(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    resources.extend(latencies);
     Ok((problems, resources))
 }
 
-async fn run_probe(target: &BeamTarget, probe: &Probe) -> Option<Problem> {
+/// A probe's finding, and for a TCP probe that got an answer, how long it took.
+async fn run_probe(target: &BeamTarget, probe: &Probe) -> (Option<Problem>, Option<Duration>) {
     match probe {
         Probe::Erlang { expr } => {
             let r = eval_with_timeout(&target.client, expr, &[], Duration::from_secs(5)).await;
-            match r {
+            let found = match r {
                 Ok(t) if to_json(&t) == Value::Bool(true) => None,
                 Ok(t) => Some(problem(
                     "ets_corruption",
@@ -639,7 +649,8 @@ async fn run_probe(target: &BeamTarget, probe: &Probe) -> Option<Problem> {
                     format!("invariant {expr} raised: {e}"),
                     false,
                 )),
-            }
+            };
+            (found, None)
         }
         Probe::Tcp {
             addr,
@@ -653,13 +664,14 @@ async fn run_probe(target: &BeamTarget, probe: &Probe) -> Option<Problem> {
                 .iter()
                 .any(|p| p.listen_addr() == *addr && !p.active_faults().is_empty())
             {
-                return None;
+                return (None, None);
             }
             let limit = (*objective * 4).max(Duration::from_secs(2));
             let t0 = Instant::now();
             let answer = tcp_ask(*addr, send, limit).await;
             let took = t0.elapsed();
-            match answer {
+            let answered = answer.is_ok().then_some(took);
+            let found = match answer {
                 Ok(line) if !expect.is_match(&line) => Some(problem(
                     "probe_failure",
                     probe.label(),
@@ -696,7 +708,8 @@ async fn run_probe(target: &BeamTarget, probe: &Probe) -> Option<Problem> {
                     format!("failed: {e}"),
                     false,
                 )),
-            }
+            };
+            (found, answered)
         }
     }
 }
