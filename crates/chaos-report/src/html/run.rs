@@ -1,0 +1,493 @@
+//! The HTML page of a `chaos-monkey run` report: the summary card, the
+//! operations over time by category, resource charts with the chaos and the
+//! failure modes marked, the failure modes with their evidence, the
+//! time-to-recover table and what was left behind.
+
+use super::chart::{self, Overlay, Point, Stack};
+use super::{details, figure, section, summary_card, table, Cell, Page, Tone};
+use chaos_engine::timeline::{Timeline, PROBE_LATENCY};
+use chaos_engine::{Category, Report};
+use maud::{html, Markup};
+
+/// Colours of the categories, in [`Category::ALL`] order.
+pub fn category_colour(c: Category) -> &'static str {
+    match c {
+        Category::Process => "#d1495b",
+        Category::Memory => "#edae49",
+        Category::Network => "#00798c",
+        Category::State => "#30638e",
+        Category::Timing => "#8e6c8a",
+    }
+}
+
+/// A number with thousands separators.
+pub fn count(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Bytes in KiB / MiB / GiB.
+pub fn bytes(v: f64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = v;
+    let mut u = 0;
+    while v.abs() >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.abs() >= 100.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// How a resource is titled and its values written.
+struct ResourceKind {
+    title: String,
+    detail: String,
+    fmt: fn(f64) -> String,
+    /// Values are divided by this before drawing (µs → ms).
+    scale: f64,
+    order: u8,
+}
+
+fn resource_kind(name: &str) -> ResourceKind {
+    let plain = |title: &str, order| ResourceKind {
+        title: title.to_string(),
+        detail: String::new(),
+        fmt: |v| count(v.round().max(0.0) as u64),
+        scale: 1.0,
+        order,
+    };
+    match name {
+        "processes" => plain("Processes", 0),
+        "memory_bytes" => ResourceKind {
+            fmt: bytes,
+            ..plain("Memory (total)", 1)
+        },
+        "binary_bytes" => ResourceKind {
+            fmt: bytes,
+            ..plain("Memory (binaries)", 2)
+        },
+        "ets_tables" => plain("ETS tables", 3),
+        "ports" => plain("Ports", 4),
+        "atoms" => plain("Atoms", 5),
+        n if n.starts_with(PROBE_LATENCY) => ResourceKind {
+            title: "Probe latency".into(),
+            detail: n
+                .strip_prefix(PROBE_LATENCY)
+                .unwrap_or("")
+                .trim_start_matches(':')
+                .to_string(),
+            fmt: |v| format!("{v:.1} ms"),
+            scale: 1000.0,
+            order: 6,
+        },
+        other => plain(other, 7),
+    }
+}
+
+fn overlay(t: &Timeline) -> Overlay<'_> {
+    Overlay {
+        span_ms: t.span_ms(),
+        markers: &t.markers,
+        kills: t
+            .buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.kills > 0)
+            .map(|(i, b)| (i as u64 * t.bucket_ms + t.bucket_ms / 2, b.kills))
+            .collect(),
+    }
+}
+
+/// The line of points of one resource.
+pub fn resource_points(t: &Timeline, name: &str, scale: f64) -> Vec<Point> {
+    t.buckets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| {
+            b.resources.get(name).map(|s| Point {
+                t_ms: i as u64 * t.bucket_ms,
+                width_ms: t.bucket_ms,
+                min: s.min as f64 / scale,
+                mean: s.mean / scale,
+                max: s.max as f64 / scale,
+            })
+        })
+        .collect()
+}
+
+/// Operations per second per category, one stack per bucket.
+pub fn ops_stacks(t: &Timeline) -> Vec<Stack> {
+    let per_s = 1000.0 / t.bucket_ms as f64;
+    t.buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Stack {
+            t_ms: i as u64 * t.bucket_ms,
+            width_ms: t.bucket_ms,
+            values: Category::ALL
+                .iter()
+                .map(|c| b.ops.get(c.name()).copied().unwrap_or(0) as f64 * per_s)
+                .collect(),
+        })
+        .collect()
+}
+
+fn marker_legend() -> Markup {
+    html! {
+        ul class="legend" {
+            li { span class="swatch" style="background:rgba(192,57,43,.25)" {} "failure mode (first to last seen)" }
+            li { span class="swatch line" style="border-color:#c0392b;width:2px;height:10px;border-top:none;border-left:2px solid #c0392b" {} "kill" }
+            li { span class="swatch dash" style="border-color:#5b6573" {} "chaos ends (clean-up, recovery window)" }
+            li { span class="swatch line" style="border-color:#d35400" {} "breaker" }
+            li { span class="swatch line" style="border-color:#b3261e" {} "target lost" }
+            li { span class="swatch line" style="border-color:#1f5f99" {} "mean" }
+            li { span class="swatch" style="background:rgba(31,95,153,.2)" {} "min–max in a bucket" }
+        }
+    }
+}
+
+fn summary(r: &Report) -> Markup {
+    let tone = if r.target_lost.is_some() || !r.survived || !r.failure_modes.is_empty() {
+        Tone::Bad
+    } else if r.interrupted || r.breaker_tripped.is_some() {
+        Tone::Warn
+    } else {
+        Tone::Ok
+    };
+    let facts = vec![
+        (
+            "seed",
+            r.seed.to_string(),
+            Some(format!("profile {}", r.profile)),
+        ),
+        (
+            "duration",
+            format!("{:.1} s", r.duration_s),
+            Some(format!("planned {:.0} s", r.planned_duration_s)),
+        ),
+        (
+            "operations",
+            count(r.total_ops),
+            Some(format!("{} kills", count(r.kills))),
+        ),
+        (
+            "rate",
+            format!("{:.1}/s", r.ops_per_sec),
+            Some(format!("requested {}/s", r.rate_requested)),
+        ),
+        (
+            "survival rate",
+            format!("{:.1} %", r.survival_rate * 100.0),
+            Some(
+                if r.survived {
+                    "whole at the end"
+                } else {
+                    "not whole at the end"
+                }
+                .into(),
+            ),
+        ),
+        (
+            "outcomes",
+            format!("{} confirmed", count(r.confirmed)),
+            Some(format!(
+                "{} unconfirmed, {} skipped, {} failed",
+                r.unconfirmed, r.skipped, r.errors
+            )),
+        ),
+        ("failure modes", r.failure_modes.len().to_string(), None),
+    ];
+    let mut notes = Vec::new();
+    if let Some(why) = &r.target_lost {
+        notes.push(format!("The target went down: {why}"));
+    }
+    if let Some(why) = &r.breaker_tripped {
+        notes.push(format!("The circuit breaker stopped the chaos: {why}"));
+    }
+    if r.interrupted {
+        notes.push("The run was interrupted; effects were undone before this report.".into());
+    }
+    notes.push(format!("Survival rate: {}.", r.survival_definition));
+    summary_card(&r.verdict, tone, &facts, &notes)
+}
+
+fn ops_section(r: &Report) -> Markup {
+    let t = &r.timeline;
+    let series: Vec<(&str, &str)> = Category::ALL
+        .iter()
+        .map(|c| (c.name(), category_colour(*c)))
+        .collect();
+    let chart = chart::stacked_bars(
+        "operations per second by category",
+        &series,
+        &ops_stacks(t),
+        &|v| format!("{v:.0}"),
+        &overlay(t),
+        200.0,
+    );
+    let rows: Vec<Vec<Cell>> = Category::ALL
+        .iter()
+        .filter_map(|c| r.by_category.get(c.name()).map(|s| (c, s)))
+        .map(|(c, s)| {
+            vec![
+                Cell::Text(c.name().into()),
+                Cell::Num(count(s.ops)),
+                Cell::Num(format!("{:.1} %", s.share * 100.0)),
+                Cell::Num(format!("{:.1} %", s.expected_share * 100.0)),
+                Cell::Num(count(s.confirmed)),
+                Cell::Num(count(s.unconfirmed)),
+                Cell::Num(count(s.skipped)),
+                Cell::Num(count(s.failed)),
+                Cell::Text(s.not_run_reason.clone().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let op_rows: Vec<Vec<Cell>> = r
+        .by_op
+        .iter()
+        .map(|(name, s)| {
+            vec![
+                Cell::Text(name.clone()),
+                Cell::Text(s.category.clone()),
+                Cell::Num(count(s.ops)),
+                Cell::Num(count(s.confirmed)),
+                Cell::Num(count(s.unconfirmed)),
+                Cell::Num(count(s.skipped)),
+                Cell::Num(count(s.failed)),
+            ]
+        })
+        .collect();
+    let reasons: Vec<Vec<Cell>> = r
+        .error_reasons
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::Text(e.op.clone()),
+                Cell::Num(count(e.count)),
+                Cell::Pre(e.reason.clone()),
+            ]
+        })
+        .collect();
+    let body = html! {
+        (figure("Operations per second", &format!("by category, {} s buckets", t.bucket_ms as f64 / 1000.0), chart))
+        (chart::legend(&series))
+        (table(&["category", "ops", "share", "expected", "confirmed", "unconfirmed", "skipped", "failed", "note"], &[1, 2, 3, 4, 5, 6, 7], &rows))
+        (details(&format!("By operation ({})", r.by_op.len()), table(&["operation", "category", "ops", "confirmed", "unconfirmed", "skipped", "failed"], &[2, 3, 4, 5, 6], &op_rows)))
+        @if !reasons.is_empty() {
+            (details(&format!("Why operations failed ({})", r.errors), table(&["operation", "count", "reason"], &[1], &reasons)))
+        }
+    };
+    section("operations", "Operations over time", None, body)
+}
+
+fn resources_section(r: &Report) -> Markup {
+    let t = &r.timeline;
+    let mut names = t.resource_names();
+    names.sort_by_key(|n| (resource_kind(n).order, n.clone()));
+    let o = overlay(t);
+    let figures: Vec<Markup> = names
+        .iter()
+        .map(|n| {
+            let k = resource_kind(n);
+            let pts = resource_points(t, n, k.scale);
+            let trend = r.resources.get(n).map(|tr| {
+                format!(
+                    "start {} · peak {} · end {}",
+                    (k.fmt)(tr.start as f64 / k.scale),
+                    (k.fmt)(tr.peak as f64 / k.scale),
+                    (k.fmt)(tr.end as f64 / k.scale)
+                )
+            });
+            let detail = [k.detail.clone(), trend.unwrap_or_default()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" — ");
+            figure(
+                &k.title,
+                &detail,
+                chart::line_chart(&k.title, &pts, &k.fmt, &o, 170.0),
+            )
+        })
+        .collect();
+    let body = html! {
+        @if figures.is_empty() {
+            p { "No health sample was taken." }
+        } @else {
+            div class="charts" { @for f in &figures { (f) } }
+            (marker_legend())
+        }
+    };
+    section(
+        "resources",
+        "Resources over time",
+        Some("Measured on the target once a second; the chaos events and the failure modes are marked."),
+        body,
+    )
+}
+
+fn failures_section(r: &Report) -> Markup {
+    let rows: Vec<Vec<Cell>> = r
+        .failure_modes
+        .iter()
+        .map(|f| {
+            vec![
+                Cell::Text(f.kind.clone()),
+                Cell::Text(f.subject.clone()),
+                Cell::Num(seconds(f.first_seen_ms)),
+                Cell::Num(seconds(f.last_seen_ms)),
+                if f.recovered {
+                    Cell::Pill("recovered".into(), Tone::Warn)
+                } else {
+                    Cell::Pill("still there".into(), Tone::Bad)
+                },
+                Cell::Pre(serde_json::to_string_pretty(&f.evidence).unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let body = html! {
+        @if rows.is_empty() {
+            p class="clean" { "None found." }
+        } @else {
+            (table(&["kind", "subject", "first seen", "last seen", "state", "evidence"], &[2, 3], &rows))
+        }
+    };
+    section(
+        "failure-modes",
+        &format!("Failure modes ({})", r.failure_modes.len()),
+        None,
+        body,
+    )
+}
+
+fn recovery_section(r: &Report) -> Markup {
+    let rows: Vec<Vec<Cell>> = r
+        .recovery
+        .iter()
+        .map(|x| {
+            vec![
+                Cell::Text(x.by.clone()),
+                Cell::Text(x.key.clone()),
+                Cell::Num(count(x.kills)),
+                Cell::Num(count(x.recovered)),
+                Cell::Num(format!("{} ms", x.p50_ms)),
+                Cell::Num(format!("{} ms", x.p95_ms)),
+                Cell::Num(format!("{} ms", x.max_ms)),
+                Cell::Num(format!("{} µs", x.detect_p50_us)),
+            ]
+        })
+        .collect();
+    let body = html! {
+        @if rows.is_empty() {
+            p { "No kill was watched for recovery." }
+        } @else {
+            (table(&["by", "which", "kills", "recovered", "p50", "p95", "max", "to 'DOWN' (p50)"], &[2, 3, 4, 5, 6, 7], &rows))
+        }
+    };
+    section(
+        "recovery",
+        "Time to recover",
+        Some("From each kill to its restart by the supervisor; the last column is the time to the kill's 'DOWN'."),
+        body,
+    )
+}
+
+fn left_behind_section(r: &Report) -> Markup {
+    let l = &r.left_behind;
+    let body = html! {
+        @if l.is_clean() {
+            p class="clean" { "Nothing: every effect was undone and the after-run audit found nothing." }
+        } @else {
+            ul {
+                @for u in &l.undo_failures { li { "could not undo: " (u) } }
+                @for a in &l.audit { li { "audit: " (a) } }
+                @if l.pending_effects > 0 { li { (l.pending_effects) " effect(s) still in place when the run stopped waiting" } }
+                @if l.pending_ops > 0 { li { (l.pending_ops) " operation(s) still running when the run stopped waiting" } }
+            }
+        }
+    };
+    section("left-behind", "Left behind", None, body)
+}
+
+fn more_section(r: &Report) -> Markup {
+    let body = html! {
+        ul { @for x in &r.recommendations { li { (x) } } }
+        @for (name, v) in &r.extras {
+            (details(name, html! { pre { (serde_json::to_string_pretty(v).unwrap_or_default()) } }))
+        }
+    };
+    section("recommendations", "Recommendations", None, body)
+}
+
+/// The whole page of a run's report.
+pub fn page(r: &Report) -> Page {
+    let mut p = Page::new(
+        format!("Chaos report — {}", r.target),
+        format!(
+            "{}; {} profile; seed {}; {:.0} s",
+            r.tool, r.profile, r.seed, r.duration_s
+        ),
+    );
+    p.push(summary(r))
+        .push(ops_section(r))
+        .push(resources_section(r))
+        .push(failures_section(r))
+        .push(recovery_section(r))
+        .push(left_behind_section(r))
+        .push(more_section(r))
+        .footer(format!(
+            "{} · replay with --seed {} · charts in {} s buckets{}",
+            r.tool,
+            r.seed,
+            r.timeline.bucket_ms as f64 / 1000.0,
+            if r.timeline.markers_dropped > 0 {
+                format!(" · {} markers not drawn", r.timeline.markers_dropped)
+            } else {
+                String::new()
+            }
+        ));
+    p
+}
+
+/// The report as one self-contained HTML document.
+pub fn render(r: &Report) -> String {
+    page(r).render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_bytes_read_well() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(50.0 * 1024.0 * 1024.0), "50.0 MiB");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+    }
+
+    #[test]
+    fn probe_latency_is_drawn_in_milliseconds_with_its_probe() {
+        let k = resource_kind("probe_latency_us:tcp 127.0.0.1:4000 \"PING\"");
+        assert_eq!(k.title, "Probe latency");
+        assert_eq!(k.detail, "tcp 127.0.0.1:4000 \"PING\"");
+        assert_eq!(k.scale, 1000.0);
+        assert_eq!((k.fmt)(1.25), "1.2 ms");
+    }
+}
