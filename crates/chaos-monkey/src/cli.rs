@@ -121,6 +121,12 @@ pub struct RunArgs {
     /// Write every operation here, one JSON object per line.
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page (charts inline, no network).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML for CI: a test case per failure-mode kind, and for nothing left behind.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// Put a fault proxy in front of a service: LISTEN=UPSTREAM, both loopback
     /// IP:PORT (e.g. 127.0.0.1:5555=127.0.0.1:4000); clients connect to LISTEN.
     /// Enables the proxy_* network operations (repeatable).
@@ -325,6 +331,12 @@ pub struct DemoArgs {
     /// Write every operation here (JSON lines).
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML for CI.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,

@@ -32,6 +32,10 @@ pub struct FileConfig {
     pub report: Option<PathBuf>,
     /// Events file.
     pub events: Option<PathBuf>,
+    /// HTML report file.
+    pub html: Option<PathBuf>,
+    /// JUnit XML file.
+    pub junit: Option<PathBuf>,
     /// Fault proxies, `LISTEN=UPSTREAM`.
     pub proxies: Option<Vec<String>>,
     /// Safety rules.

@@ -46,6 +46,26 @@ const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
                    {match, [K]} -> list_to_integer(K) * 1024; _ -> null end; \
     _ -> null end.";
 
+/// Every failure-mode kind the detectors (and the report) can name, for
+/// reports that list what was checked (one JUnit test case per kind).
+pub const FAILURE_KINDS: [&str; 15] = [
+    "process_crash",
+    "supervisor_collapse",
+    "memory_exhaustion",
+    "mailbox_overflow",
+    "ets_corruption",
+    "registry_corruption",
+    "timing_anomaly",
+    "process_exhaustion",
+    "port_exhaustion",
+    "atom_exhaustion",
+    "ets_exhaustion",
+    "process_leak",
+    "ets_leak",
+    "node_down",
+    "probe_failure",
+];
+
 /// A user-configured probe.
 #[derive(Debug, Clone)]
 pub enum Probe {
@@ -784,4 +804,39 @@ pub(crate) async fn supervision(target: &BeamTarget) -> Result<Supervision, Eval
             .collect(),
         memory_bytes: s.memory_bytes,
     })
+}
+
+#[cfg(test)]
+mod kinds_tests {
+    /// Every kind named in the detectors' source is in [`super::FAILURE_KINDS`].
+    #[test]
+    fn every_detected_kind_is_listed() {
+        let src = include_str!("detect.rs");
+        let suffixes = [
+            "_crash\"",
+            "_collapse\"",
+            "_exhaustion\"",
+            "_overflow\"",
+            "_corruption\"",
+            "_anomaly\"",
+            "_leak\"",
+            "_failure\"",
+            "node_down\"",
+        ];
+        let mut seen = 0;
+        for piece in src.split('"').collect::<Vec<_>>().windows(2) {
+            let quoted = format!("{}\"", piece[1]);
+            let is_kind = piece[1].chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && suffixes.iter().any(|s| quoted.ends_with(s));
+            if is_kind {
+                seen += 1;
+                assert!(
+                    super::FAILURE_KINDS.contains(&piece[1]),
+                    "{} is not listed",
+                    piece[1]
+                );
+            }
+        }
+        assert!(seen >= 30, "found only {seen} kind literals");
+    }
 }

@@ -136,6 +136,8 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let mut settings = super::run::RunSettings::demo(target_of(&node), duration, args.seed);
     settings.report = args.report.clone();
     settings.events = args.events.clone();
+    settings.html = args.html.clone();
+    settings.junit = args.junit.clone();
     settings.progress = !args.no_progress;
     // A fault proxy in front of the demo service, and a small client workload
     // through it, so network chaos is felt by a real client.

@@ -34,6 +34,8 @@ pub struct RunSettings {
     pub weights: BTreeMap<Category, u32>,
     pub report: Option<PathBuf>,
     pub events: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
     pub dry_run: bool,
     /// Keep every snippet interpreted (no temporary modules on the target).
     pub interpreted: bool,
@@ -71,6 +73,8 @@ impl RunSettings {
             weights: config::parse_weights(DEFAULT_WEIGHTS).expect("valid defaults"),
             report: None,
             events: None,
+            html: None,
+            junit: None,
             dry_run: false,
             interpreted: false,
             safety: Safety::default(),
@@ -464,6 +468,8 @@ pub fn settings_from(
         weights,
         report: args.report.clone().or(file.report.clone()),
         events: args.events.clone().or(file.events.clone()),
+        html: args.html.clone().or(file.html.clone()),
+        junit: args.junit.clone().or(file.junit.clone()),
         dry_run: args.dry_run,
         interpreted: args.no_compile,
         safety,
@@ -904,8 +910,28 @@ fn execute_on<T: RunTarget>(s: &RunSettings, target: T) -> Result<Option<Report>
         )
         .map_err(|e| CliError::failed(format!("cannot write the report {}: {e}", p.display())))?;
     }
+    write_html_and_junit(s, &report)?;
     print!("{}", output::report_text(&report));
     Ok(Some(report))
+}
+
+/// The HTML page and the JUnit file, when asked for.
+fn write_html_and_junit(s: &RunSettings, report: &Report) -> Result<(), CliError> {
+    let write = |path: &Path, what: &str, text: String| {
+        std::fs::write(path, text).map_err(|e| {
+            CliError::failed(format!("cannot write the {what} {}: {e}", path.display()))
+        })
+    };
+    if let Some(p) = &s.html {
+        write(p, "HTML report", chaos_report::run_html(report))?;
+    }
+    if let Some(p) = &s.junit {
+        let kinds = chaos_beam::chaos::detect::FAILURE_KINDS;
+        let xml = chaos_report::run_junit(report, &kinds)
+            .map_err(|e| CliError::failed(format!("cannot write JUnit XML: {e}")))?;
+        write(p, "JUnit file", xml)?;
+    }
+    Ok(())
 }
 
 fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), CliError> {

@@ -7,8 +7,7 @@
 use chaos_engine::timeline::{Marker, MarkerKind};
 use maud::{html, Markup};
 
-/// Drawing area in SVG units (the SVG scales to its container).
-const WIDTH: f64 = 720.0;
+/// Margins around the plot, in SVG units (the SVG scales to its container).
 const LEFT: f64 = 62.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 10.0;
@@ -56,8 +55,19 @@ pub struct Overlay<'a> {
     pub kills: Vec<(u64, u64)>,
 }
 
+/// A chart's size in SVG units; text is 11 units high, so pick a width
+/// close to the pixels the chart gets on screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Size {
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
 /// Maps data to SVG coordinates.
 struct Frame {
+    width: f64,
     height: f64,
     span_ms: f64,
     lo: f64,
@@ -66,7 +76,7 @@ struct Frame {
 
 impl Frame {
     fn x(&self, t_ms: f64) -> f64 {
-        LEFT + (WIDTH - LEFT - RIGHT) * (t_ms / self.span_ms).clamp(0.0, 1.0)
+        LEFT + (self.width - LEFT - RIGHT) * (t_ms / self.span_ms).clamp(0.0, 1.0)
     }
     fn y(&self, v: f64) -> f64 {
         let h = self.height - TOP - BOTTOM;
@@ -149,14 +159,14 @@ fn axes(fr: &Frame, ticks: &[f64], fmt: &dyn Fn(f64) -> String) -> Markup {
     html! {
         g class="axes" {
             @for v in ticks {
-                line class="grid" x1=(f1(LEFT)) x2=(f1(WIDTH - RIGHT)) y1=(f1(fr.y(*v))) y2=(f1(fr.y(*v))) {}
+                line class="grid" x1=(f1(LEFT)) x2=(f1(fr.width - RIGHT)) y1=(f1(fr.y(*v))) y2=(f1(fr.y(*v))) {}
                 text x=(f1(LEFT - 6.0)) y=(f1(fr.y(*v) + 4.0)) text-anchor="end" { (fmt(*v)) }
             }
             @for t in t_ticks(fr.span_ms as u64) {
                 line class="tick" x1=(f1(fr.x(t as f64))) x2=(f1(fr.x(t as f64))) y1=(f1(fr.bottom())) y2=(f1(fr.bottom() + 4.0)) {}
                 text x=(f1(fr.x(t as f64))) y=(f1(fr.bottom() + 16.0)) text-anchor="middle" { (clock(t)) }
             }
-            line class="axis" x1=(f1(LEFT)) x2=(f1(WIDTH - RIGHT)) y1=(f1(fr.bottom())) y2=(f1(fr.bottom())) {}
+            line class="axis" x1=(f1(LEFT)) x2=(f1(fr.width - RIGHT)) y1=(f1(fr.bottom())) y2=(f1(fr.bottom())) {}
         }
     }
 }
@@ -208,7 +218,7 @@ pub fn line_chart(
     points: &[Point],
     fmt: &dyn Fn(f64) -> String,
     overlay: &Overlay<'_>,
-    height: f64,
+    size: Size,
 ) -> Markup {
     let lo = points.iter().map(|p| p.min).fold(f64::INFINITY, f64::min);
     let hi = points
@@ -221,7 +231,8 @@ pub fn line_chart(
         y_ticks(lo, hi)
     };
     let fr = Frame {
-        height,
+        width: size.width,
+        height: size.height,
         span_ms: overlay.span_ms.max(1) as f64,
         lo,
         hi,
@@ -262,7 +273,7 @@ pub fn line_chart(
         }
     }
     html! {
-        svg class="chart" viewBox={ "0 0 " (WIDTH) " " (height) } role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg" {
+        svg class="chart" viewBox={ "0 0 " (size.width) " " (size.height) } role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg" {
             title { (label) }
             (spans(&fr, overlay.markers))
             (axes(&fr, &ticks, fmt))
@@ -287,7 +298,7 @@ pub fn stacked_bars(
     stacks: &[Stack],
     fmt: &dyn Fn(f64) -> String,
     overlay: &Overlay<'_>,
-    height: f64,
+    size: Size,
 ) -> Markup {
     let top = stacks
         .iter()
@@ -295,7 +306,8 @@ pub fn stacked_bars(
         .fold(0.0, f64::max);
     let (lo, hi, ticks) = y_ticks(0.0, top.max(1.0));
     let fr = Frame {
-        height,
+        width: size.width,
+        height: size.height,
         span_ms: overlay.span_ms.max(1) as f64,
         lo,
         hi,
@@ -315,7 +327,7 @@ pub fn stacked_bars(
         }
     }
     html! {
-        svg class="chart" viewBox={ "0 0 " (WIDTH) " " (height) } role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg" {
+        svg class="chart" viewBox={ "0 0 " (size.width) " " (size.height) } role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg" {
             title { (label) }
             (spans(&fr, overlay.markers))
             (axes(&fr, &ticks, fmt))
@@ -405,7 +417,10 @@ mod tests {
             &pts,
             &|v| format!("{v}"),
             &overlay(&markers),
-            180.0,
+            Size {
+                width: 720.0,
+                height: 180.0,
+            },
         )
         .into_string();
         let line = svg.split("class=\"series\"").nth(1).unwrap();
@@ -433,7 +448,10 @@ mod tests {
             &[p(0), p(1000), p(5000)],
             &|v| format!("{v}"),
             &overlay(&[]),
-            100.0,
+            Size {
+                width: 720.0,
+                height: 100.0,
+            },
         )
         .into_string();
         let d = svg.split("class=\"series\"").nth(1).unwrap();
@@ -457,7 +475,10 @@ mod tests {
             &stacks,
             &|v| format!("{v}"),
             &overlay(&[]),
-            150.0,
+            Size {
+                width: 720.0,
+                height: 150.0,
+            },
         )
         .into_string();
         assert_eq!(svg.matches("class=\"bar\"").count(), 2);

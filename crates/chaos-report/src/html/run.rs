@@ -3,7 +3,7 @@
 //! failure modes marked, the failure modes with their evidence, the
 //! time-to-recover table and what was left behind.
 
-use super::chart::{self, Overlay, Point, Stack};
+use super::chart::{self, Overlay, Point, Size, Stack};
 use super::{details, figure, section, summary_card, table, Cell, Page, Tone};
 use chaos_engine::timeline::{Timeline, PROBE_LATENCY};
 use chaos_engine::{Category, Report};
@@ -45,8 +45,16 @@ pub fn bytes(v: f64) -> String {
     if u == 0 || v.abs() >= 100.0 {
         format!("{v:.0} {}", UNITS[u])
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        let one = format!("{v:.1}");
+        format!("{} {}", one.strip_suffix(".0").unwrap_or(&one), UNITS[u])
     }
+}
+
+/// Memory is drawn in MiB, so the axis ticks are round in MiB.
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn mib(v: f64) -> String {
+    bytes(v * MIB)
 }
 
 fn seconds(ms: u64) -> String {
@@ -74,11 +82,13 @@ fn resource_kind(name: &str) -> ResourceKind {
     match name {
         "processes" => plain("Processes", 0),
         "memory_bytes" => ResourceKind {
-            fmt: bytes,
+            fmt: mib,
+            scale: MIB,
             ..plain("Memory (total)", 1)
         },
         "binary_bytes" => ResourceKind {
-            fmt: bytes,
+            fmt: mib,
+            scale: MIB,
             ..plain("Memory (binaries)", 2)
         },
         "ets_tables" => plain("ETS tables", 3),
@@ -238,7 +248,10 @@ fn ops_section(r: &Report) -> Markup {
         &ops_stacks(t),
         &|v| format!("{v:.0}"),
         &overlay(t),
-        200.0,
+        Size {
+            width: 1100.0,
+            height: 230.0,
+        },
     );
     let rows: Vec<Vec<Cell>> = Category::ALL
         .iter()
@@ -321,7 +334,16 @@ fn resources_section(r: &Report) -> Markup {
             figure(
                 &k.title,
                 &detail,
-                chart::line_chart(&k.title, &pts, &k.fmt, &o, 170.0),
+                chart::line_chart(
+                    &k.title,
+                    &pts,
+                    &k.fmt,
+                    &o,
+                    Size {
+                        width: 540.0,
+                        height: 170.0,
+                    },
+                ),
             )
         })
         .collect();
@@ -478,8 +500,9 @@ mod tests {
         assert_eq!(count(0), "0");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(bytes(512.0), "512 B");
-        assert_eq!(bytes(50.0 * 1024.0 * 1024.0), "50.0 MiB");
-        assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+        assert_eq!(bytes(50.0 * 1024.0 * 1024.0), "50 MiB");
+        assert_eq!(bytes(2.5 * 1024.0 * 1024.0 * 1024.0), "2.5 GiB");
+        assert_eq!(mib(0.5), "512 KiB");
     }
 
     #[test]
