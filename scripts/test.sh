@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-erlang.sh
+scripts/ensure-chromium.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

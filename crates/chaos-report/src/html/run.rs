@@ -358,7 +358,7 @@ fn resources_section(r: &Report) -> Markup {
     section(
         "resources",
         "Resources over time",
-        Some("Measured on the target once a second; the chaos events and the failure modes are marked."),
+        Some("Measured on the target once a second, with the chaos events and the failure modes marked. A gap is a second without a measurement (a probe is not counted while a fault is on its proxy, or when it got no answer)."),
         body,
     )
 }
