@@ -4,11 +4,14 @@
 //! schema with `xmllint`. scripts/ensure-chromium.sh installs both tools.
 
 mod support;
+#[path = "../../chaos-report/tests/support/xmllint.rs"]
+mod xmllint;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{monkey, run, Demo};
+use xmllint::validate_junit;
 
 /// The page's colours that must be painted: the categories' bars and the
 /// resource lines (crates/chaos-report/src/html/run.rs and chart.rs).
@@ -91,23 +94,6 @@ fn count_colour(png_path: &Path, rgb: [u8; 3]) -> usize {
         .chunks(step)
         .filter(|p| (0..3).all(|i| p[i].abs_diff(rgb[i]) <= 6))
         .count()
-}
-
-fn validate_junit(xml: &Path) -> Result<(), String> {
-    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../chaos-report/tests/fixtures/junit-10.xsd");
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&schema)
-        .arg(xml)
-        .output()
-        .expect("xmllint runs (scripts/ensure-chromium.sh installs libxml2-utils)");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 #[test]

@@ -3,6 +3,9 @@
 //! escapes it, and to JUnit that validates against the Jenkins xUnit schema
 //! with `xmllint` (scripts/ensure-chromium.sh installs it).
 
+#[path = "support/xmllint.rs"]
+mod xmllint;
+
 use chaos_engine::report::{Report, ReportInput};
 use chaos_engine::runner::{Event, Problem, RunRecord, Sample};
 use chaos_engine::timeline::Timeline;
@@ -10,7 +13,6 @@ use chaos_engine::{Category, Profile, Status, Victim};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>&\"'";
@@ -157,23 +159,11 @@ fn the_timeline_is_in_the_json_report() {
     assert_eq!(old.timeline, Timeline::default());
 }
 
-/// Validate `xml` with xmllint against the committed schema; Err with its output.
-pub fn validate(xml: &str, dir: &Path) -> Result<(), String> {
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit-10.xsd");
+/// Write `xml` to `dir` and validate it.
+fn validate(xml: &str, dir: &Path) -> Result<(), String> {
     let file = dir.join("junit.xml");
     std::fs::write(&file, xml).unwrap();
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&schema)
-        .arg(&file)
-        .output()
-        .expect("xmllint runs (scripts/ensure-chromium.sh installs libxml2-utils)");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    xmllint::validate_junit(&file)
 }
 
 #[test]
