@@ -49,7 +49,7 @@ fn record(broken: bool) -> RunRecord {
             killed: i % 5 == 0,
         };
         r.timeline.add_event(&e);
-        r.events.push(e);
+        r.tally.add(&e);
     }
     for s in 0..12u64 {
         let problems = if broken && (3..10).contains(&s) {
