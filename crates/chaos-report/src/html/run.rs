@@ -221,6 +221,17 @@ fn summary(r: &Report) -> Markup {
             )),
         ),
         ("failure modes", r.failure_modes.len().to_string(), None),
+        (
+            "left behind",
+            if r.left_behind.is_clean() {
+                "nothing".to_string()
+            } else {
+                let l = &r.left_behind;
+                let n = l.undo_failures.len() + l.audit.len() + l.pending_effects + l.pending_ops;
+                format!("{n} thing(s)")
+            },
+            None,
+        ),
     ];
     let mut notes = Vec::new();
     if let Some(why) = &r.target_lost {
