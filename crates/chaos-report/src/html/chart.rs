@@ -164,7 +164,9 @@ fn axes(fr: &Frame, ticks: &[f64], fmt: &dyn Fn(f64) -> String) -> Markup {
             }
             @for t in t_ticks(fr.span_ms as u64) {
                 line class="tick" x1=(f1(fr.x(t as f64))) x2=(f1(fr.x(t as f64))) y1=(f1(fr.bottom())) y2=(f1(fr.bottom() + 4.0)) {}
-                text x=(f1(fr.x(t as f64))) y=(f1(fr.bottom() + 16.0)) text-anchor="middle" { (clock(t)) }
+                // The last label ends at the edge rather than running past it.
+                @let anchor = if fr.x(t as f64) > fr.width - RIGHT - 24.0 { "end" } else { "middle" };
+                text x=(f1(fr.x(t as f64))) y=(f1(fr.bottom() + 16.0)) text-anchor=(anchor) { (clock(t)) }
             }
             line class="axis" x1=(f1(LEFT)) x2=(f1(fr.width - RIGHT)) y1=(f1(fr.bottom())) y2=(f1(fr.bottom())) {}
         }
