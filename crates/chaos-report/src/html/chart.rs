@@ -104,8 +104,9 @@ fn nice_step(range: f64, n: f64) -> f64 {
     nice * mag
 }
 
-/// A y range with room around `lo..=hi` and round ticks: (lo, hi, ticks).
-pub fn y_ticks(lo: f64, hi: f64) -> (f64, f64, Vec<f64>) {
+/// A y range with room around `lo..=hi` and round ticks, at least
+/// `min_step` apart (1 for counts): (lo, hi, ticks).
+pub fn y_ticks(lo: f64, hi: f64, min_step: f64) -> (f64, f64, Vec<f64>) {
     let (mut lo, mut hi) = (lo.min(hi), lo.max(hi));
     if hi - lo < f64::EPSILON.max(hi.abs() * 1e-9) {
         // A flat line sits in the middle of the chart.
@@ -113,7 +114,7 @@ pub fn y_ticks(lo: f64, hi: f64) -> (f64, f64, Vec<f64>) {
         lo -= pad;
         hi += pad;
     }
-    let step = nice_step(hi - lo, 5.0);
+    let step = nice_step(hi - lo, 5.0).max(min_step);
     let lo = (lo / step).floor() * step;
     let hi = (hi / step).ceil() * step;
     let ticks = (0..)
@@ -214,11 +215,13 @@ fn moments(fr: &Frame, o: &Overlay<'_>) -> Markup {
     }
 }
 
-/// A line chart of `points` (mean line, min–max band), `height` SVG units high.
+/// A line chart of `points` (mean line, min–max band); y ticks at least
+/// `min_step` apart and written with `fmt`.
 pub fn line_chart(
     label: &str,
     points: &[Point],
     fmt: &dyn Fn(f64) -> String,
+    min_step: f64,
     overlay: &Overlay<'_>,
     size: Size,
 ) -> Markup {
@@ -228,9 +231,9 @@ pub fn line_chart(
         .map(|p| p.max)
         .fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi, ticks) = if points.is_empty() {
-        y_ticks(0.0, 1.0)
+        y_ticks(0.0, 1.0, min_step)
     } else {
-        y_ticks(lo, hi)
+        y_ticks(lo, hi, min_step)
     };
     let fr = Frame {
         width: size.width,
@@ -306,7 +309,7 @@ pub fn stacked_bars(
         .iter()
         .map(|s| s.values.iter().sum::<f64>())
         .fold(0.0, f64::max);
-    let (lo, hi, ticks) = y_ticks(0.0, top.max(1.0));
+    let (lo, hi, ticks) = y_ticks(0.0, top.max(1.0), 0.0);
     let fr = Frame {
         width: size.width,
         height: size.height,
@@ -360,12 +363,15 @@ mod tests {
 
     #[test]
     fn y_ticks_are_round_and_cover_the_data() {
-        let (lo, hi, t) = y_ticks(103.0, 987.0);
+        let (lo, hi, t) = y_ticks(103.0, 987.0, 1.0);
         assert!(lo <= 103.0 && hi >= 987.0);
         assert_eq!(t, vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
         // A flat series still gets a range.
-        let (lo, hi, t) = y_ticks(50.0, 50.0);
+        let (lo, hi, t) = y_ticks(50.0, 50.0, 1.0);
         assert!(lo < 50.0 && hi > 50.0 && t.len() >= 2);
+        // Counts never get half ticks; other values may.
+        assert_eq!(y_ticks(7.0, 9.0, 1.0).2, vec![7.0, 8.0, 9.0]);
+        assert_eq!(y_ticks(7.0, 9.0, 0.0).2.len(), 5);
     }
 
     #[test]
@@ -418,6 +424,7 @@ mod tests {
             "processes",
             &pts,
             &|v| format!("{v}"),
+            0.0,
             &overlay(&markers),
             Size {
                 width: 720.0,
@@ -449,6 +456,7 @@ mod tests {
             "x",
             &[p(0), p(1000), p(5000)],
             &|v| format!("{v}"),
+            0.0,
             &overlay(&[]),
             Size {
                 width: 720.0,

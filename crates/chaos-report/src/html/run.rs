@@ -66,6 +66,8 @@ struct ResourceKind {
     title: String,
     detail: String,
     fmt: fn(f64) -> String,
+    /// Ticks at least this far apart (1 for counts).
+    min_step: f64,
     /// Values are divided by this before drawing (µs → ms).
     scale: f64,
     order: u8,
@@ -76,6 +78,7 @@ fn resource_kind(name: &str) -> ResourceKind {
         title: title.to_string(),
         detail: String::new(),
         fmt: |v| count(v.round().max(0.0) as u64),
+        min_step: 1.0,
         scale: 1.0,
         order,
     };
@@ -83,11 +86,13 @@ fn resource_kind(name: &str) -> ResourceKind {
         "processes" => plain("Processes", 0),
         "memory_bytes" => ResourceKind {
             fmt: mib,
+            min_step: 0.0,
             scale: MIB,
             ..plain("Memory (total)", 1)
         },
         "binary_bytes" => ResourceKind {
             fmt: mib,
+            min_step: 0.0,
             scale: MIB,
             ..plain("Memory (binaries)", 2)
         },
@@ -102,6 +107,7 @@ fn resource_kind(name: &str) -> ResourceKind {
                 .trim_start_matches(':')
                 .to_string(),
             fmt: |v| format!("{v:.1} ms"),
+            min_step: 0.0,
             scale: 1000.0,
             order: 6,
         },
@@ -349,6 +355,7 @@ fn resources_section(r: &Report) -> Markup {
                     &k.title,
                     &pts,
                     &k.fmt,
+                    k.min_step,
                     &o,
                     Size {
                         width: 540.0,
