@@ -28,6 +28,16 @@ fn passed(name: &str) -> TestCase {
     case
 }
 
+/// Evidence in one line: its `detail` (or `reason`) when it has one, else the JSON.
+fn evidence_line(evidence: &serde_json::Value) -> String {
+    ["detail", "reason"]
+        .iter()
+        .find_map(|k| evidence.get(*k).and_then(|v| v.as_str()))
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| evidence.to_string())
+}
+
 /// The test suite of a run: `kinds` are the failure-mode kinds the
 /// detectors know (kinds found but not listed get a case too).
 pub fn run_suite(r: &Report, kinds: &[&str]) -> TestSuite {
@@ -52,8 +62,11 @@ pub fn run_suite(r: &Report, kinds: &[&str]) -> TestSuite {
             suite.add_test_case(passed(&name));
             continue;
         }
-        let subjects: Vec<&str> = found.iter().map(|f| f.subject.as_str()).collect();
-        let message = format!("{} found: {}", found.len(), subjects.join("; "));
+        let message = found
+            .iter()
+            .map(|f| format!("{}: {}", f.subject, evidence_line(&f.evidence)))
+            .collect::<Vec<_>>()
+            .join("; ");
         let description = found
             .iter()
             .map(|f| {

@@ -180,6 +180,13 @@ fn junit_has_a_case_per_kind_and_validates_against_the_schema() {
     // process_crash (an unrecovered kill), mailbox_overflow, left behind.
     assert_eq!(bad.matches("<failure").count(), 3, "{bad}");
     assert!(bad.contains("name=\"no mailbox_overflow\""));
+    // The evidence is the message.
+    assert!(
+        bad.contains(
+            "message=\"process &lt;img src=x onerror=alert(1)&gt;&amp;&quot;&apos;: queue 20000"
+        ),
+        "{bad}"
+    );
     assert!(bad.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!bad.contains(HOSTILE));
     // The schema check can fail: a test case without a name is rejected.
