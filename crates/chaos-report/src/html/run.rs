@@ -171,6 +171,7 @@ fn marker_legend() -> Markup {
             li { span class="swatch dash" style="border-color:#5b6573" {} "chaos ends (clean-up, recovery window)" }
             li { span class="swatch line" style="border-color:#d35400" {} "breaker" }
             li { span class="swatch line" style="border-color:#b3261e" {} "target lost" }
+            li { span class="swatch dash" style="border-color:#1d2530" {} "interrupted" }
             li { span class="swatch line" style="border-color:#1f5f99" {} "mean" }
             li { span class="swatch" style="background:rgba(31,95,153,.2)" {} "min–max in a bucket" }
         }
