@@ -33,6 +33,7 @@ fn record(broken: bool) -> RunRecord {
                 registered_name: Some(HOSTILE.into()),
                 initial_call: None,
                 application: Some("app".into()),
+                node: None,
             }),
             outcome: if i % 7 == 0 {
                 Status::Failed

@@ -808,10 +808,10 @@ pub(crate) async fn supervision(target: &BeamTarget) -> Result<Supervision, Eval
 
 #[cfg(test)]
 mod kinds_tests {
-    /// Every kind named in the detectors' source is in [`super::FAILURE_KINDS`].
-    #[test]
-    fn every_detected_kind_is_listed() {
-        let src = include_str!("detect.rs");
+    use crate::cluster::detect::CLUSTER_FAILURE_KINDS;
+
+    /// Every kind literal in `src` (by its ending) is in `listed`; how many were seen.
+    fn check(src: &str, listed: &[&str]) -> usize {
         let suffixes = [
             "_crash\"",
             "_collapse\"",
@@ -822,6 +822,10 @@ mod kinds_tests {
             "_leak\"",
             "_failure\"",
             "node_down\"",
+            "node_left\"",
+            "_partition\"",
+            "_conflict\"",
+            "_divergence\"",
         ];
         let mut seen = 0;
         for piece in src.split('"').collect::<Vec<_>>().windows(2) {
@@ -830,13 +834,19 @@ mod kinds_tests {
                 && suffixes.iter().any(|s| quoted.ends_with(s));
             if is_kind {
                 seen += 1;
-                assert!(
-                    super::FAILURE_KINDS.contains(&piece[1]),
-                    "{} is not listed",
-                    piece[1]
-                );
+                assert!(listed.contains(&piece[1]), "{} is not listed", piece[1]);
             }
         }
+        seen
+    }
+
+    /// Every kind the detectors name is in [`super::FAILURE_KINDS`] or, for
+    /// the cluster's, in [`CLUSTER_FAILURE_KINDS`].
+    #[test]
+    fn every_detected_kind_is_listed() {
+        let seen = check(include_str!("detect.rs"), &super::FAILURE_KINDS);
         assert!(seen >= 30, "found only {seen} kind literals");
+        let seen = check(include_str!("../cluster/detect.rs"), &CLUSTER_FAILURE_KINDS);
+        assert!(seen >= 10, "found only {seen} cluster kind literals");
     }
 }

@@ -23,6 +23,16 @@ use chaos_engine::Problem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+/// Every failure-mode kind these detectors can name, besides each member's
+/// own ([`crate::chaos::detect::FAILURE_KINDS`]).
+pub const CLUSTER_FAILURE_KINDS: [&str; 5] = [
+    "node_left",
+    "cluster_partition",
+    "global_name_conflict",
+    "pg_divergence",
+    "application_divergence",
+];
+
 /// At most this many global names are compared per member and sample.
 const MAX_GLOBAL_NAMES: usize = 1000;
 

@@ -926,7 +926,10 @@ fn write_html_and_junit(s: &RunSettings, report: &Report) -> Result<(), CliError
         write(p, "HTML report", chaos_report::run_html(report))?;
     }
     if let Some(p) = &s.junit {
-        let kinds = chaos_beam::chaos::detect::FAILURE_KINDS;
+        let mut kinds = chaos_beam::chaos::detect::FAILURE_KINDS.to_vec();
+        if s.cluster.is_some() {
+            kinds.extend(chaos_beam::cluster::detect::CLUSTER_FAILURE_KINDS);
+        }
         let xml = chaos_report::run_junit(report, &kinds)
             .map_err(|e| CliError::failed(format!("cannot write JUnit XML: {e}")))?;
         write(p, "JUnit file", xml)?;
