@@ -224,6 +224,9 @@ pub struct ScenariosArgs {
     /// Write the suite's JSON report (results and summary) here.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Write the suite as one self-contained HTML page (no network).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     /// Write a JUnit XML file here (one test case per scenario).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,

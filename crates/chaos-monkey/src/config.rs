@@ -89,6 +89,8 @@ pub struct ClusterNodeConfig {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenariosConfig {
+    /// HTML report file.
+    pub html: Option<PathBuf>,
     pub service: Option<String>,
     pub disk_dir: Option<PathBuf>,
     pub recovery: Option<String>,

@@ -10,7 +10,7 @@ mod xmllint;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{monkey, run, Demo};
+use support::{assert_self_contained, monkey, run, Demo};
 use xmllint::validate_junit;
 
 /// The page's colours that must be painted: the categories' bars and the
@@ -130,15 +130,7 @@ fn a_demo_runs_html_renders_in_chromium_and_its_junit_validates() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let page = std::fs::read_to_string(&html).unwrap();
 
-    // Self-contained: the policy that blocks every fetch, and no URL but the SVG namespace.
-    assert!(page.contains("http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"));
-    assert_eq!(
-        page.matches("://").count(),
-        page.matches("http://www.w3.org/2000/svg").count()
-    );
-    for external in ["<script", "<link", "src=", "href=", "url("] {
-        assert!(!page.contains(external), "the page has {external}");
-    }
+    assert_self_contained(&page);
 
     // Chromium parses it: one chart for the operations and one per resource,
     // the probe's latency among them, each with its data drawn.

@@ -2,17 +2,22 @@
 //! real limits) passes the whole suite with every figure measured, and a
 //! fixture without limits (`weak_no_limits`) fails the scenarios it should
 //! — message flood, connection leak, large payload — while passing one it
-//! handles (invalid payload). Also: bad flags are usage errors.
+//! handles (invalid payload). Both write the HTML page and JUnit that
+//! validates against the Jenkins xUnit schema (`xmllint`). Also: bad flags
+//! are usage errors.
 
 mod detect_support;
 mod support;
+#[path = "../../chaos-report/tests/support/xmllint.rs"]
+mod xmllint;
 
 use detect_support::Weak;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{monkey, run, Demo};
+use support::{assert_self_contained, monkey, run, Demo};
+use xmllint::validate_junit;
 
 /// Shorter faults than the defaults, to keep the test quick.
 const QUICK: &str = r#"
@@ -42,10 +47,11 @@ fn result<'a>(report: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn the_demo_system_passes_the_whole_suite() {
     let demo = Demo::start("scn");
-    let (cfg, json, xml, disk) = (
+    let (cfg, json, xml, html, disk) = (
         demo.file("quick.toml"),
         demo.file("suite.json"),
         demo.file("suite.xml"),
+        demo.file("suite.html"),
         demo.file("disk"),
     );
     std::fs::write(&cfg, QUICK).unwrap();
@@ -62,6 +68,8 @@ fn the_demo_system_passes_the_whole_suite() {
         json.to_str().unwrap(),
         "--junit",
         xml.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
         "--disk-dir",
         disk.to_str().unwrap(),
         "--seed",
@@ -144,6 +152,20 @@ fn the_demo_system_passes_the_whole_suite() {
     let junit = std::fs::read_to_string(&xml).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 11, "{junit}");
     assert!(junit.contains("failures=\"0\""), "{junit}");
+    validate_junit(&xml).unwrap();
+    // The page: self-contained, a row and an expected/observed block per scenario.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_self_contained(&page);
+    assert!(page.contains("all 11 scenarios passed"), "{page}");
+    assert_eq!(page.matches("<details>").count(), 11, "{page}");
+    for res in r["results"].as_array().unwrap() {
+        let name = res["scenario"].as_str().unwrap();
+        assert!(page.contains(&format!("<td>{name}</td>")), "{name}");
+        assert!(
+            page.contains(&format!("<summary>{name} — passed</summary>")),
+            "{name}"
+        );
+    }
     assert!(
         out.contains("11 scenarios: 11 passed, 0 failed, 0 skipped"),
         "{ctx}"
@@ -155,6 +177,7 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
     let weak = Weak::start("weak_no_limits", |b, _| b);
     let json = weak.file("suite.json");
     let xml = weak.file("suite.xml");
+    let html = weak.file("suite.html");
     let (code, out, err) = run(monkey().args([
         "scenarios",
         "--node",
@@ -173,6 +196,8 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
         json.to_str().unwrap(),
         "--junit",
         xml.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]));
     let ctx = format!("exit {code}\nstdout:\n{out}\nstderr:\n{err}");
     assert_eq!(code, 1, "{ctx}");
@@ -208,6 +233,13 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
     assert_eq!(junit.matches("<testcase ").count(), 5, "{junit}");
     assert!(junit.contains("failures=\"3\""), "{junit}");
     assert!(junit.contains("skipped=\"1\""), "{junit}");
+    validate_junit(&xml).unwrap();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_self_contained(&page);
+    assert!(page.contains("3 of 4 scenarios failed"), "{page}");
+    assert!(page.contains("card bad"), "{page}");
+    assert_eq!(page.matches(">failed</span>").count(), 3, "{page}");
+    assert_eq!(page.matches(">skipped</span>").count(), 1, "{page}");
 }
 
 #[test]

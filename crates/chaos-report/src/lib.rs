@@ -9,4 +9,5 @@ pub mod html;
 pub mod junit;
 
 pub use html::run::render as run_html;
+pub use html::scenarios::render as scenarios_html;
 pub use junit::run_junit;

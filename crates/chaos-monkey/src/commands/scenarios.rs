@@ -1,6 +1,7 @@
 //! `chaos-monkey scenarios`: settings (flags over the config's
 //! `[scenarios]` table), the suite run one scenario at a time with a line
-//! per result, then the summary, the JSON report and the JUnit file.
+//! per result, then the summary, the JSON report, the HTML page and the
+//! JUnit file.
 
 use crate::cli::ScenariosArgs;
 use crate::config::{self, ScenariosConfig};
@@ -11,7 +12,7 @@ use chaos_beam::scenarios::{self, Protocol, ScenarioCtx, Settings};
 use chaos_engine::scenario::{ScenarioResult, SuiteReport};
 use chaos_engine::{Profile, StopSignal};
 use regex::Regex;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// `chaos-monkey scenarios`.
@@ -37,7 +38,7 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         .into_iter()
         .filter(|s| args.only.is_empty() || args.only.iter().any(|n| n == s.name()))
         .collect();
-    let settings = settings(args)?;
+    let (settings, html) = settings(args)?;
     let seed = args.seed.unwrap_or_else(rand::random);
 
     let client = super::connect(&args.target)?;
@@ -119,6 +120,9 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         let json = serde_json::to_string_pretty(&report).expect("serialisable");
         write(p, &json, "report")?;
     }
+    if let Some(p) = &html {
+        write(p, &chaos_report::scenarios_html(&report), "HTML report")?;
+    }
     if let Some(p) = &args.junit {
         write(p, &junit(&report)?, "JUnit file")?;
     }
@@ -143,8 +147,9 @@ fn write(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::failed(format!("cannot write the {what} {}: {e}", path.display())))
 }
 
-/// Flags over the config's `[scenarios]` table over the defaults.
-fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
+/// Flags over the config's `[scenarios]` table over the defaults; and
+/// where the HTML page goes, if anywhere.
+fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliError> {
     let (file, text, path) = match &args.config {
         Some(p) => {
             let (f, t) = config::load(p).map_err(CliError::usage)?;
@@ -304,7 +309,7 @@ fn settings(args: &ScenariosArgs) -> Result<Settings, CliError> {
         s.disk_dir = Some(dir.clone());
     }
     s.protocol = protocol(&file, &at)?;
-    Ok(s)
+    Ok((s, args.html.clone().or(file.html.clone())))
 }
 
 fn protocol(file: &ScenariosConfig, at: &dyn Fn(&str) -> String) -> Result<Protocol, CliError> {
@@ -383,12 +388,15 @@ fn print_summary(r: &SuiteReport, left_behind: &[String]) {
     }
 }
 
-/// One JUnit test case per scenario.
+/// One JUnit test case per scenario: skipped ones skipped with the reason,
+/// failed ones with the observation as the message and why they failed in
+/// the description. Through `chaos_report::junit::document`, so the file
+/// validates against the Jenkins xUnit schema.
 fn junit(r: &SuiteReport) -> Result<String, CliError> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut report = Report::new("chaos-monkey scenarios");
-    report.set_time(Duration::from_secs_f64(r.duration_s));
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let time = Duration::from_secs_f64(r.duration_s.max(0.0));
     let mut suite = TestSuite::new(format!("scenarios against {}", r.target));
+    suite.set_time(time);
     for res in &r.results {
         let status = match (&res.skipped, res.passed) {
             (Some(why), _) => {
@@ -399,17 +407,20 @@ fn junit(r: &SuiteReport) -> Result<String, CliError> {
             (None, true) => TestCaseStatus::success(),
             (None, false) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(res.failures.join("; "));
-                s.set_description(format!(
-                    "expected: {}\nobserved: {}",
-                    res.expected, res.observed
-                ));
+                s.set_message(res.observed.clone())
+                    .set_type("scenario")
+                    .set_description(format!(
+                        "{}\nexpected: {}\nobserved: {}",
+                        res.failures.join("\n"),
+                        res.expected,
+                        res.observed
+                    ));
                 s
             }
         };
         let mut case = TestCase::new(res.scenario.clone(), status);
         case.set_classname("chaos_monkey.scenarios");
-        case.set_time(Duration::from_secs_f64(res.duration_ms / 1e3));
+        case.set_time(Duration::from_secs_f64(res.duration_ms.max(0.0) / 1e3));
         case.set_system_out(format!(
             "fault: {}\nexpected: {}\nobserved: {}\ndetection_time_ms: {}\nrecovery_time_ms: {}\ndata_loss: {}\ncascading_failures: {}",
             res.fault,
@@ -422,8 +433,6 @@ fn junit(r: &SuiteReport) -> Result<String, CliError> {
         ));
         suite.add_test_case(case);
     }
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .map_err(|e| CliError::failed(format!("cannot write the JUnit file: {e}")))
+    chaos_report::junit::document("chaos-monkey scenarios", time, [suite])
+        .map_err(|e| CliError::failed(format!("cannot write JUnit XML: {e}")))
 }

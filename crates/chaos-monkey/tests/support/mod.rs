@@ -69,6 +69,19 @@ impl Drop for Demo {
     }
 }
 
+/// An HTML report is self-contained: the policy that blocks every fetch,
+/// and no URL but the SVG namespace, no script, no link.
+pub fn assert_self_contained(page: &str) {
+    assert!(page.contains("http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"));
+    assert_eq!(
+        page.matches("://").count(),
+        page.matches("http://www.w3.org/2000/svg").count()
+    );
+    for external in ["<script", "<link", "src=", "href=", "url("] {
+        assert!(!page.contains(external), "the page has {external}");
+    }
+}
+
 pub fn monkey() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"));
     c.env_remove("ERLANG_COOKIE").env_remove("RUST_LOG");

@@ -2,14 +2,16 @@
 //! JavaScript and nothing loaded from anywhere (a Content-Security-Policy of
 //! `default-src 'none'` makes sure of it). Built from generic parts — a page
 //! of sections, a summary card, tables, charts — so every command's report
-//! (`run` now, `scenarios` later) shares one look. All text is escaped by
+//! (`run`, `scenarios`) shares one look. All text is escaped by
 //! maud: victim names and evidence come from the target.
 //!
 //! * [`chart`] — inline SVG charts over a run's time axis;
-//! * [`run`] — the page of a `chaos-monkey run` report.
+//! * [`run`] — the page of a `chaos-monkey run` report;
+//! * [`scenarios`] — the page of a `chaos-monkey scenarios` suite.
 
 pub mod chart;
 pub mod run;
+pub mod scenarios;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
