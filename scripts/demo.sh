@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-erlang.sh
 cargo build --release --quiet --bin chaos-monkey
-exec target/release/chaos-monkey demo "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/chaos-monkey" demo "$@"
