@@ -21,8 +21,9 @@
 //! * the modules of a run are registered, before they are loaded, with a
 //!   *janitor* process on the target. The janitor is itself evaluated (not
 //!   compiled), so purging the modules cannot kill it;
-//! * at the end of the run ([`unload`]), and at once when the monkey's node
-//!   goes down (`erlang:monitor_node/2`), the janitor deletes every module,
+//! * at the end of the run ([`unload`]), and at once when the monkey's lease
+//!   on the node ends ([`crate::lease`]: the monkey killed, frozen or cut
+//!   off), the janitor deletes every module,
 //!   waits (soft purge, polled) until no process runs their code any more —
 //!   helpers finish undoing their effects first — and purges what is left
 //!   after a bound, then exits.
@@ -32,7 +33,7 @@
 //! `compiler` application simply stay interpreted. `--no-compile` keeps a run
 //! interpreted. Module and function names are new atoms: a few dozen per run.
 
-use crate::dist::term::{atom, binary, int, show, Term, TermExt};
+use crate::dist::term::{binary, int, show, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{interpret, EvalError};
 use std::collections::HashMap;
@@ -59,10 +60,10 @@ const GENERATION_GAP: [Duration; MAX_GENERATIONS] = [
 ];
 
 /// Starts the janitor: it collects the run's modules and unloads them on
-/// `{unload, From}` or when the monkey's node goes down.
+/// `{unload, From}` or when the monkey's lease keeper `Lease` goes.
 const JANITOR: &str = r#"
 erlang:spawn(fun() ->
-    erlang:monitor_node(Monkey, true),
+    LeaseRef = erlang:monitor(process, Lease),
     Now = fun() -> erlang:monotonic_time(millisecond) end,
     Unload = fun(Mods) ->
         [code:delete(M) || M <- Mods],
@@ -84,7 +85,7 @@ erlang:spawn(fun() ->
         receive
             {add, M} -> Loop([M | Mods]);
             {unload, From} -> From ! {unloaded, self(), Unload(Mods)};
-            {nodedown, Monkey} -> Unload(Mods)
+            {'DOWN', LeaseRef, process, _, _} -> Unload(Mods)
         end
     end,
     Loop([])
@@ -156,9 +157,10 @@ enum Snippet {
     Compiled(Arc<(String, String)>),
 }
 
-/// Turn the fast path on for `client`: starts the janitor. Returns its pid,
-/// which must never be a victim (the caller records it as a helper).
-pub async fn enable(client: &DistClient) -> Result<Term, EvalError> {
+/// Turn the fast path on for `client`: starts the janitor, which unloads
+/// the run's modules when `lease`'s keeper goes. Returns its pid, which must
+/// never be a victim (the caller records it as a helper).
+pub async fn enable(client: &DistClient, lease: &Pid) -> Result<Term, EvalError> {
     if let Some(m) = client.snippet_modules() {
         return Ok(m.janitor.clone());
     }
@@ -166,7 +168,7 @@ pub async fn enable(client: &DistClient) -> Result<Term, EvalError> {
         client,
         JANITOR,
         &[
-            ("Monkey", atom(client.local_name())),
+            ("Lease", Term::from(lease.clone())),
             ("WaitMs", int(PURGE_WAIT.as_millis() as i64)),
         ],
         client.call_timeout(),
@@ -273,6 +275,14 @@ pub async fn unload(client: &DistClient) -> Result<Unloaded, EvalError> {
             forced: Vec::new(),
             still_loaded: vec![format!("the janitor did not unload: {}", show(&t))],
         }),
+    }
+}
+
+/// Stop using the compiled modules (they are being unloaded by the janitor,
+/// e.g. after the lease ended early): snippets are interpreted from now on.
+pub fn disable(client: &DistClient) {
+    if let Some(m) = client.snippet_modules() {
+        m.disabled.store(true, Ordering::SeqCst);
     }
 }
 

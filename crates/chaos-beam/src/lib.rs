@@ -3,6 +3,9 @@
 //! * [`dist`] — a distribution client: attach to a live node as a hidden node;
 //! * [`eval`] — evaluate Erlang source on the target with `erl_eval`, nothing installed;
 //! * [`cluster`] — chaos across a distributed Erlang cluster (composition of per-node targets);
+//! * [`chaos`] — the chaos context ([`chaos::BeamTarget`]), one file per operation, the detectors;
+//! * [`compiled`] — snippets compiled into temporary modules for the length of a run;
+//! * [`lease`] — the monkey's lease on each node: effects undone at once when the monkey goes silent;
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
 //! * [`scenarios`] — the structured scenario suite (one file per scenario);
 //! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
@@ -14,4 +17,5 @@ pub mod demo;
 pub mod dist;
 pub mod eval;
 pub mod inspect;
+pub mod lease;
 pub mod scenarios;

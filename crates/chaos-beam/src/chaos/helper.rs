@@ -2,8 +2,10 @@
 //! (a suspension, memory, a decoy name, a saved ETS row) and to undo it.
 //!
 //! The protocol every helper follows:
-//! * it undoes its effect and exits when it receives `release`, or by itself
-//!   when its deadline passes (so a lost monkey leaves nothing for long);
+//! * it undoes its effect and exits when it receives `release`; at once when
+//!   the monkey's lease keeper goes (the monkey killed, frozen or cut off —
+//!   [`crate::lease`]); or by itself when its deadline passes;
+//! * it waits in [`crate::hold_until_released`] (one fragment for all).
 //! * it exits with `{undone, ok}` or `{undone, {failed, Why}}`.
 //!
 //! [`HelperEffect`] is the engine-side [`Effect`]: it sends `release` when the

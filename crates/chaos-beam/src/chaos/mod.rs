@@ -214,6 +214,8 @@ pub struct BeamTarget {
     chaos_names: ChaosNames,
     /// Every process an effect was ever put on (audited at the end).
     touched: Mutex<HashSet<Pid>>,
+    /// The monkey's lease on the node: every effect holder undoes when it ends.
+    lease: crate::lease::Lease,
     /// Victims an operation is working on right now (not picked twice at once).
     busy: Mutex<HashSet<String>>,
 }
@@ -238,6 +240,7 @@ impl BeamTarget {
     ) -> Result<Self, EvalError> {
         let sample = eval_with_timeout(&client, SAMPLE, &[], OP_TIMEOUT).await?;
         let baseline_apps = apps_of(&sample);
+        let lease = crate::lease::Lease::start(&client, crate::lease::DEFAULT_TERM).await?;
         Ok(Self {
             client,
             profile,
@@ -254,7 +257,24 @@ impl BeamTarget {
             chaos_names: ChaosNames::default(),
             touched: Mutex::new(HashSet::new()),
             busy: Mutex::new(HashSet::new()),
+            lease,
         })
+    }
+
+    /// The lease term (`--lease`): how long effects outlive a silent monkey.
+    pub fn set_lease_term(&self, term: Duration) {
+        self.lease.set_term(term);
+    }
+
+    /// The lease's counters (renewals, early ends while connected).
+    pub fn lease_stats(&self) -> crate::lease::LeaseStats {
+        self.lease.stats()
+    }
+
+    /// End of the run, after clean-up and the audit: the lease keeper exits
+    /// (any holder still waiting undoes its effect at once).
+    pub fn end_lease(&self) {
+        self.lease.end();
     }
 
     /// Record that a chaos effect holds the registered name `name`; the
@@ -288,7 +308,7 @@ impl BeamTarget {
     /// compiled now; the others after their first use. The janitor that
     /// unloads them is a helper (never a victim, audited at the end).
     pub async fn compile_snippets(&self) -> Result<(), EvalError> {
-        let janitor = crate::compiled::enable(&self.client).await?;
+        let janitor = crate::compiled::enable(&self.client, &self.lease.keeper()).await?;
         self.note_helper(&janitor);
         let mut hot = ops::hot_snippets();
         hot.push(detect::STEADY_SNIPPET);
@@ -298,6 +318,7 @@ impl BeamTarget {
                 "Exclude",
                 "IncludeNoApp",
                 "IncludeOtpApps",
+                "Lease",
                 "MaxCandidates",
                 "MaxScan",
                 "Monkey",
@@ -318,13 +339,17 @@ impl BeamTarget {
         &self.baseline_apps
     }
 
-    /// Evaluate an operation's snippet. `Monkey` (our node's name) is always
-    /// bound: helpers watch it with `erlang:monitor_node/2` and undo their
-    /// effect at once when the monkey's node goes away (the janitor rule).
+    /// Evaluate an operation's snippet. `Monkey` (our node's name) and
+    /// `Lease` (the lease keeper, [`crate::lease`]) are always bound: effect
+    /// holders monitor the keeper and undo their effect at once when it goes
+    /// — the monkey killed, frozen or cut off (the janitor rule).
     pub async fn exec(&self, snippet: &str, bindings: &[(&str, Term)]) -> Result<Term, EvalError> {
         let mut all: Vec<(&str, Term)> = bindings.to_vec();
         if !all.iter().any(|(k, _)| *k == "Monkey") {
             all.push(("Monkey", atom(self.client.local_name())));
+        }
+        if !all.iter().any(|(k, _)| *k == "Lease") {
+            all.push(("Lease", Term::from(self.lease.keeper())));
         }
         eval_with_timeout(&self.client, snippet, &all, OP_TIMEOUT).await
     }
@@ -396,7 +421,7 @@ impl BeamTarget {
     }
 
     async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
-        let exclude: Vec<Term> = self
+        let mut exclude: Vec<Term> = self
             .helpers
             .lock()
             .unwrap()
@@ -404,6 +429,7 @@ impl BeamTarget {
             .cloned()
             .map(Term::from)
             .collect();
+        exclude.push(Term::from(self.lease.keeper()));
         let flag = |b: bool| atom(if b { "true" } else { "false" });
         let bindings = [
             ("IncludeOtpApps", flag(self.safety.include_otp_apps)),

@@ -31,8 +31,9 @@
 //! through. It heals — puts the saved cookies back (an entry that did not
 //! exist before is deleted again inside `auth` with `sys:replace_state/3`),
 //! then reconnects to every member until the mesh is whole — when released,
-//! at its deadline, and at once on `{nodedown, Monkey}`: a SIGKILLed monkey
-//! leaves a healed cluster (the janitor rule, see `chaos/helper.rs`).
+//! at its deadline, and at once when the monkey's lease on its node ends: a
+//! killed, frozen or cut-off monkey leaves a healed cluster (see
+//! [`crate::lease`]).
 //!
 //! `global` with `prevent_overlapping_partitions` (default from OTP 25)
 //! disconnects nodes itself when one reports a lost connection that another

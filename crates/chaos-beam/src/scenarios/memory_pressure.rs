@@ -1,8 +1,8 @@
 //! `memory_pressure`: a helper on the node holds a binary of
 //! `memory_percent` (20 %) of the node's memory for `memory_hold` (2 s),
 //! with the same snippet as the `hold_binary` operation (released through
-//! its helper; it frees itself at a deadline or when the monkey's node goes
-//! away). The service is probed every 20 ms meanwhile. Detection: from the
+//! its helper; it frees itself at a deadline or when the monkey's lease
+//! ends). The service is probed every 20 ms meanwhile. Detection: from the
 //! allocation's start to the node reporting the raised memory. Recovery:
 //! from the release to the node's memory back (within a tenth of the
 //! increase) and the service answering. Expected: every probe answered, or

@@ -1,7 +1,7 @@
 %% Cut this node off from Peers and hold the cut (see cluster/mod.rs).
 %% Bindings: Peers, Members (the mesh to restore), CutCookie (one per side,
 %% never the same on both sides), Mode (hold | flap), DownMs, UpMs,
-%% DeadlineMs, Monkey.
+%% DeadlineMs, Lease (the monkey's lease keeper on this node).
 %% The helper puts a wrong per-node cookie for each peer in place (the
 %% handshake fails in both directions), disconnects, and disconnects again
 %% on any nodeup of a peer. While holding, it reconnects a member of its own
@@ -9,7 +9,8 @@
 %% the cut). In flap mode it heals for UpMs and cuts again
 %% for DownMs until told to stop. It heals (saved cookies back, entries it
 %% created deleted inside auth, every member reconnected) on release, at its
-%% deadline and on {nodedown, Monkey}; it exits {undone, ok}.
+%% deadline and as soon as the lease keeper goes (the monkey killed, frozen
+%% or cut off); it exits {undone, ok}.
 Parent = self(),
 Helper = erlang:spawn(fun() ->
     Now = fun() -> erlang:monotonic_time(millisecond) end,
@@ -48,7 +49,7 @@ Helper = erlang:spawn(fun() ->
             _ -> receive after 50 -> M(Missing, Tries - 1) end
         end
     end,
-    erlang:monitor_node(Monkey, true),
+    LeaseRef = erlang:monitor(process, Lease),
     ok = net_kernel:monitor_nodes(true),
     Cut(),
     Parent ! {cut, self()},
@@ -56,7 +57,7 @@ Helper = erlang:spawn(fun() ->
         Wait = max(0, min(PhaseEnd, Until) - Now()),
         receive
             release -> Slipped;
-            {nodedown, Monkey} -> Slipped;
+            {'DOWN', LeaseRef, process, _, _} -> Slipped;
             {nodeup, P} ->
                 case Phase =:= down andalso lists:member(P, Peers) of
                     true -> erlang:disconnect_node(P), L(Phase, PhaseEnd, Slipped + 1);

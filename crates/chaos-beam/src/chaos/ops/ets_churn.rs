@@ -9,7 +9,8 @@ use super::prelude::*;
 /// Create, fill and hold a few ETS tables.
 pub struct EtsChurn;
 
-const SNIPPET: &str = r#"
+const SNIPPET: &str = concat!(
+    r#"
 Parent = self(),
 Helper = erlang:spawn(fun() ->
     Tabs = [begin
@@ -18,7 +19,9 @@ Helper = erlang:spawn(fun() ->
                 Tab
             end || TabRows <- Rows],
     Parent ! {churning, self(), Tabs},
-    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+    "#,
+    crate::hold_until_released!(),
+    r#",
     NotDeleted = [T || T <- Tabs, (catch ets:delete(T)) =/= true],
     case NotDeleted of
         [] -> exit({undone, ok});
@@ -47,7 +50,8 @@ after 3000 ->
     erlang:exit(Helper, kill),
     {failed, <<"the helper did not fill its tables within 3 s">>}
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for EtsChurn {
     fn name(&self) -> &'static str {

@@ -28,7 +28,9 @@ const SNIPPET: &str = concat!(
                         Parent ! {deleted, self(), Taken =/= []},
                         case Taken of
                             [Orig] ->
-                                begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+                                "#,
+    crate::hold_until_released!(),
+    r#",
                                 %% false when the application wrote the key again
                                 %% meanwhile (its value stays); badarg when the table is gone.
                                 _ = try ets:insert_new(T, Orig) catch error:badarg -> false end,

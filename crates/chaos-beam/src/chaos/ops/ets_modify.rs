@@ -51,7 +51,9 @@ const SNIPPET: &str = concat!(
                         Parent ! {corrupted, self(), Done},
                         case Done of
                             1 ->
-                                begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+                                "#,
+    crate::hold_until_released!(),
+    r#",
                                 %% 0 when the application rewrote or deleted the row
                                 %% meanwhile (its value stays) or the table is gone.
                                 _ = Swap(Corrupt, Orig),

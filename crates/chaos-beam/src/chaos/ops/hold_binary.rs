@@ -9,13 +9,16 @@ use super::prelude::*;
 /// Hold a large binary for a while.
 pub struct HoldBinary;
 
-pub(crate) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = concat!(
+    r#"
 Parent = self(),
 NodeBefore = erlang:memory(binary),
 Helper = erlang:spawn(fun() ->
     Held = binary:copy(<<16#C4>>, SizeBytes),
     Parent ! {holding, self()},
-    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+    "#,
+    crate::hold_until_released!(),
+    r#",
     _ = byte_size(Held),
     exit({undone, ok})
 end),
@@ -45,7 +48,8 @@ after 3000 ->
     erlang:exit(Helper, kill),
     {failed, <<"the helper did not allocate within 3 s">>}
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for HoldBinary {
     fn name(&self) -> &'static str {

@@ -11,7 +11,8 @@ use super::prelude::*;
 /// Hold heap memory in several processes.
 pub struct MemoryHog;
 
-const SNIPPET: &str = r#"
+const SNIPPET: &str = concat!(
+    r#"
 Parent = self(),
 WordSize = erlang:system_info(wordsize),
 Coord = erlang:spawn(fun() ->
@@ -25,7 +26,9 @@ Coord = erlang:spawn(fun() ->
                end) || HolderKb <- Kbs],
     Ready = [receive {holding, H} -> H after 3000 -> timeout end || H <- Holders],
     Parent ! {hogging, Me, Holders, lists:member(timeout, Ready)},
-    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+    "#,
+    crate::hold_until_released!(),
+    r#",
     Mons = [begin erlang:unlink(H), {H, erlang:monitor(process, H)} end || H <- Holders],
     [erlang:exit(H, kill) || H <- Holders],
     Alive = [H || {H, HM} <- Mons,
@@ -64,7 +67,8 @@ after 5000 ->
     erlang:exit(Coord, kill),
     {hog, {failed, <<"the coordinator did not report within 5 s">>}, []}
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for MemoryHog {
     fn name(&self) -> &'static str {

@@ -143,15 +143,15 @@ pub(crate) fn hot_snippets() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         (
             monitor_kill::SNIPPET,
-            &["Monkey", "RestartDeadlineMs", "Victim"],
+            &["Lease", "Monkey", "RestartDeadlineMs", "Victim"],
         ),
         (
             suspend::SNIPPET,
-            &["DeadlineMs", "HoldMs", "Monkey", "Victim"],
+            &["DeadlineMs", "HoldMs", "Lease", "Monkey", "Victim"],
         ),
         (
             spawn_burst::SNIPPET,
-            &["Count", "MaxLifeMs", "Monkey", "Seed"],
+            &["Count", "Lease", "MaxLifeMs", "Monkey", "Seed"],
         ),
     ]
 }

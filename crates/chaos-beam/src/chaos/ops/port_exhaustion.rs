@@ -16,7 +16,8 @@ use super::prelude::*;
 /// Hold many open ports for a while.
 pub struct PortExhaustion;
 
-const SNIPPET: &str = r#"
+const SNIPPET: &str = concat!(
+    r#"
 Limit = erlang:system_info(port_limit),
 Before = erlang:system_info(port_count),
 N = min(Wanted, (Limit - Before) * 2 div 100),
@@ -39,7 +40,9 @@ case N < 1 of
             case Socks of
                 [] -> exit(normal);
                 _ ->
-                    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+                    "#,
+    crate::hold_until_released!(),
+    r#",
                     _ = [gen_udp:close(S) || S <- Socks],
                     exit({undone, ok})
             end
@@ -63,7 +66,8 @@ case N < 1 of
             {failed, <<"the port helper did not report within 5 s">>}
         end
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for PortExhaustion {
     fn name(&self) -> &'static str {

@@ -19,7 +19,8 @@ use super::prelude::*;
 /// Lower (or raise) an OTP process's priority for a while.
 pub struct Priority;
 
-const SNIPPET: &str = r#"
+const SNIPPET: &str = concat!(
+    r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;
     true ->
@@ -45,7 +46,9 @@ case erlang:is_process_alive(Victim) of
             Parent ! {set, Me, Res},
             case Res of
                 {ok, Old} ->
-                    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+                    "#,
+    crate::hold_until_released!(),
+    r#",
                     Restore = fun(S) ->
                         _ = erlang:process_info(self(), priority) =:= {priority, New}
                             andalso process_flag(priority, Old),
@@ -99,7 +102,8 @@ case erlang:is_process_alive(Victim) of
             {failed, <<"the priority helper did not report within 3 s">>}
         end
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for Priority {
     fn name(&self) -> &'static str {

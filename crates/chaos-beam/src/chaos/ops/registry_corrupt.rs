@@ -42,13 +42,13 @@ case erlang:process_info(Victim, registered_name) of
                        _ -> gone
                    end,
             Parent ! {took, Me, Took},
-            %% The janitor: if the monkey's node goes away, give the name back at once.
-            erlang:monitor_node(Monkey, true),
+            %% The janitor: if the monkey's lease ends, give the name back at once.
+            LeaseRef = erlang:monitor(process, Lease),
             Loop = fun L(Dropped) ->
                 Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
                 receive
                     release -> Dropped;
-                    {nodedown, Monkey} -> Dropped;
+                    {'DOWN', LeaseRef, process, _, _} -> Dropped;
                     {'DOWN', Mon, process, _, _} ->
                         %% the victim died: free the name for its replacement
                         _ = whereis(Name) =:= Me andalso unregister(Name),

@@ -8,7 +8,8 @@ use super::prelude::*;
 /// Suspend one process for a while.
 pub struct Suspend;
 
-pub(super) const SNIPPET: &str = r#"
+pub(super) const SNIPPET: &str = concat!(
+    r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;
     true ->
@@ -16,7 +17,9 @@ case erlang:is_process_alive(Victim) of
         Helper = erlang:spawn(fun() ->
             Ok = try erlang:suspend_process(Victim) catch error:badarg -> false end,
             Parent ! {suspended, self(), Ok},
-            begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+            "#,
+    crate::hold_until_released!(),
+    r#",
             Resumed = try erlang:resume_process(Victim), ok catch error:badarg -> ok end,
             exit({undone, Resumed})
         end),
@@ -35,7 +38,8 @@ case erlang:is_process_alive(Victim) of
             {failed, <<"the suspending helper did not report within 2 s">>}
         end
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for Suspend {
     fn name(&self) -> &'static str {

@@ -22,7 +22,8 @@ use super::prelude::*;
 /// Suspend an OTP process's message handling for a while.
 pub struct SysSuspend;
 
-const SNIPPET: &str = r#"
+const SNIPPET: &str = concat!(
+    r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;
     true ->
@@ -59,7 +60,9 @@ case erlang:is_process_alive(Victim) of
             Parent ! {suspended, self(), Res},
             case Res of
                 ok ->
-                    begin erlang:monitor_node(Monkey, true), receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end end,
+                    "#,
+    crate::hold_until_released!(),
+    r#",
                     %% The victim may be busy in a fun another operation runs inside it
                     %% (sys:replace_state): try a few times; a resume that timed out stays
                     %% queued and takes effect when the victim gets to it.
@@ -107,7 +110,8 @@ case erlang:is_process_alive(Victim) of
             {failed, <<"the suspending helper did not report within 4 s">>}
         end
 end.
-"#;
+"#
+);
 
 impl Operation<BeamTarget> for SysSuspend {
     fn name(&self) -> &'static str {

@@ -4,7 +4,7 @@
 //! the node's own scheduling latency (time for a fresh process to run and
 //! answer), measured before and while slowed. A helper holds the busy
 //! processes (linked: they die with it) and stops them when released, at
-//! its deadline, or when the monkey's node goes away.
+//! its deadline, or when the monkey's lease on the node ends.
 
 use super::super::on_node::on_node;
 use super::super::ClusterTarget;
@@ -31,7 +31,7 @@ end,
 Before = Latency(),
 Parent = self(),
 Helper = erlang:spawn(fun() ->
-    erlang:monitor_node(Monkey, true),
+    LeaseRef = erlang:monitor(process, Lease),
     Until = erlang:monotonic_time(millisecond) + DeadlineMs,
     Spin = fun S(0) -> case erlang:monotonic_time(millisecond) > Until of
                            true -> ok;
@@ -42,7 +42,7 @@ Helper = erlang:spawn(fun() ->
     Count = PerScheduler * erlang:system_info(schedulers_online),
     Hogs = [erlang:spawn_link(fun() -> Spin(10000) end) || _ <- lists:seq(1, Count)],
     Parent ! {slowed, self(), Count},
-    receive release -> ok; {nodedown, Monkey} -> ok after DeadlineMs -> ok end,
+    receive release -> ok; {'DOWN', LeaseRef, process, _, _} -> ok after DeadlineMs -> ok end,
     [erlang:exit(H, kill) || H <- Hogs],
     exit({undone, ok})
 end),
