@@ -9,7 +9,8 @@
 //! with their binding names; once no new snippet has turned up for half a
 //! second (at most 3 s after the first), every snippet seen so far is
 //! compiled on the target (`compile:forms/2`) into ONE module,
-//! `chaos_monkey_<run>_<generation>`, one function per snippet whose
+//! `chaos_monkey_<slot>_<generation>` (the slot of our node name, see
+//! [`crate::dist`]), one function per snippet whose
 //! arguments are its bindings in name order. From then on each evaluation is
 //! one `erpc` call of that function: microseconds. Snippets first seen later
 //! go into a later generation (at least 2 s, 10 s, 1 min apart; at most
@@ -31,7 +32,9 @@
 //! A snippet the compiler rejects (it is stricter than `erl_eval`, for example
 //! about variables unsafe in a `case`) and every snippet on a node without the
 //! `compiler` application simply stay interpreted. `--no-compile` keeps a run
-//! interpreted. Module and function names are new atoms: a few dozen per run.
+//! interpreted. Module and function names come from fixed sets (slot,
+//! generation, `s0`…`sN`), so after the first run a run adds no atoms; the
+//! first run loads the compiler's modules, which add their own atoms.
 
 use crate::dist::term::{binary, int, show, Pid, Term, TermExt};
 use crate::dist::DistClient;
@@ -174,9 +177,17 @@ pub async fn enable(client: &DistClient, lease: &Pid) -> Result<Term, EvalError>
         client.call_timeout(),
     )
     .await?;
-    let tag: u32 = rand::random();
+    // Named after our node's name slot (`chaos_monkey_<slot>@…`): unique among
+    // the monkeys connected now, and the same atoms run after run.
+    let slot = client
+        .local_name()
+        .split('@')
+        .next()
+        .and_then(|n| n.strip_prefix("chaos_monkey_"))
+        .unwrap_or("0")
+        .to_string();
     client.set_snippet_modules(Arc::new(SnippetModules {
-        run_tag: format!("{tag:08x}"),
+        run_tag: slot,
         janitor: janitor.clone(),
         disabled: AtomicBool::new(false),
         compiling: AtomicBool::new(false),
@@ -381,10 +392,10 @@ impl SnippetModules {
             match answer {
                 Ok(t) if t.as_atom() == Some("ok") => {
                     let mut st = self.state.lock().unwrap();
-                    for (i, key) in batch.iter().enumerate() {
+                    for key in &batch {
                         st.snippets.insert(
                             key.clone(),
-                            Snippet::Compiled(Arc::new((module.clone(), format!("s{i}")))),
+                            Snippet::Compiled(Arc::new((module.clone(), function_name(key)))),
                         );
                     }
                     tracing::debug!(module, snippets = batch.len(), "snippets compiled");
@@ -431,22 +442,35 @@ impl SnippetModules {
 fn module_source(module: &str, batch: &[String]) -> (String, Vec<usize>) {
     let exports: Vec<String> = batch
         .iter()
-        .enumerate()
-        .map(|(i, key)| format!("s{i}/{}", params_of(key).len()))
+        .map(|key| format!("{}/{}", function_name(key), params_of(key).len()))
         .collect();
     let mut src = format!("-module({module}).\n-export([{}]).\n", exports.join(", "));
     let mut lines = Vec::with_capacity(batch.len());
-    for (i, key) in batch.iter().enumerate() {
+    for key in batch {
         let (_, source) = key.split_once('\n').unwrap_or(("", key));
         let body = source.trim_end();
         let body = body.strip_suffix('.').unwrap_or(body);
         lines.push(src.lines().count() + 1);
         src.push_str(&format!(
-            "s{i}({}) ->\n{body}\n.\n",
+            "{}({}) ->\n{body}\n.\n",
+            function_name(key),
             params_of(key).join(", ")
         ));
     }
     (src, lines)
+}
+
+/// The function a snippet compiles into: named after its text (FNV-1a, 64
+/// bits), so the same snippet gets the same name — and the compiler the same
+/// names for its funs — in every run and every module: atoms are never
+/// freed, and these are made once per snippet per node, not once per run.
+fn function_name(key: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("s_{hash:016x}")
 }
 
 fn params_of(key: &str) -> Vec<&str> {
@@ -465,10 +489,15 @@ mod tests {
             "\nok.".to_string(),
         ];
         let (src, lines) = module_source("m", &batch);
+        let (f0, f1) = (function_name(&batch[0]), function_name(&batch[1]));
         assert_eq!(
             src,
-            "-module(m).\n-export([s0/2, s1/0]).\ns0(Monkey, Victim) ->\nerlang:exit(Victim, kill)\n.\ns1() ->\nok\n.\n"
+            format!("-module(m).\n-export([{f0}/2, {f1}/0]).\n{f0}(Monkey, Victim) ->\nerlang:exit(Victim, kill)\n.\n{f1}() ->\nok\n.\n")
         );
         assert_eq!(lines, vec![3, 6]);
+        // Named after the text: the same in every run, different per snippet.
+        assert_eq!(f0, function_name(&batch[0].clone()));
+        assert_ne!(f0, f1);
+        assert!(f0.starts_with("s_") && f0.len() == 18, "{f0}");
     }
 }

@@ -162,6 +162,11 @@ pub struct RunArgs {
     /// At most this share (0–1) of one application's processes under an effect at once [default: 0.25].
     #[arg(long, value_name = "SHARE")]
     pub max_app_share: Option<f64>,
+    /// The lease term: when the monkey goes silent (killed, frozen, cut off)
+    /// every effect on the node is undone this long after its last renewal
+    /// (renewed 4 times a term, at most every 250 ms) [default: 1s; 200ms–10m].
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<String>,
     /// Allow killing supervisors (not the top one).
     #[arg(long)]
     pub allow_supervisor_kill: bool,

@@ -159,6 +159,7 @@ pub struct SafetyConfig {
     pub include_no_app: Option<bool>,
     pub max_kills_per_sec: Option<i64>,
     pub max_app_share: Option<f64>,
+    pub lease: Option<String>,
 }
 
 /// `[allow]`.

@@ -214,8 +214,12 @@ pub struct BeamTarget {
     chaos_names: ChaosNames,
     /// Every process an effect was ever put on (audited at the end).
     touched: Mutex<HashSet<Pid>>,
-    /// The monkey's lease on the node: every effect holder undoes when it ends.
-    lease: crate::lease::Lease,
+    /// The monkey's lease on the node: every effect holder undoes when it
+    /// ends. Started with the first snippet that holds an effect (a dry run
+    /// starts nothing).
+    lease: smol::lock::OnceCell<crate::lease::Lease>,
+    /// The lease term (`--lease`).
+    lease_term: Mutex<Duration>,
     /// Victims an operation is working on right now (not picked twice at once).
     busy: Mutex<HashSet<String>>,
 }
@@ -240,7 +244,6 @@ impl BeamTarget {
     ) -> Result<Self, EvalError> {
         let sample = eval_with_timeout(&client, SAMPLE, &[], OP_TIMEOUT).await?;
         let baseline_apps = apps_of(&sample);
-        let lease = crate::lease::Lease::start(&client, crate::lease::DEFAULT_TERM).await?;
         Ok(Self {
             client,
             profile,
@@ -257,24 +260,47 @@ impl BeamTarget {
             chaos_names: ChaosNames::default(),
             touched: Mutex::new(HashSet::new()),
             busy: Mutex::new(HashSet::new()),
-            lease,
+            lease: smol::lock::OnceCell::new(),
+            lease_term: Mutex::new(crate::lease::DEFAULT_TERM),
         })
     }
 
     /// The lease term (`--lease`): how long effects outlive a silent monkey.
     pub fn set_lease_term(&self, term: Duration) {
-        self.lease.set_term(term);
+        *self.lease_term.lock().unwrap() = term;
+        if let Some(lease) = self.lease.get() {
+            lease.set_term(term);
+        }
+    }
+
+    /// The lease term in force.
+    pub fn lease_term(&self) -> Duration {
+        *self.lease_term.lock().unwrap()
     }
 
     /// The lease's counters (renewals, early ends while connected).
     pub fn lease_stats(&self) -> crate::lease::LeaseStats {
-        self.lease.stats()
+        self.lease.get().map(|l| l.stats()).unwrap_or_default()
     }
 
     /// End of the run, after clean-up and the audit: the lease keeper exits
     /// (any holder still waiting undoes its effect at once).
     pub fn end_lease(&self) {
-        self.lease.end();
+        if let Some(lease) = self.lease.get() {
+            lease.end();
+        }
+    }
+
+    /// The lease keeper's pid, starting the lease when it is not yet.
+    async fn lease_keeper(&self) -> Result<Pid, EvalError> {
+        let lease = self
+            .lease
+            .get_or_try_init(|| async {
+                let term = *self.lease_term.lock().unwrap();
+                crate::lease::Lease::start(&self.client, term).await
+            })
+            .await?;
+        Ok(lease.keeper())
     }
 
     /// Record that a chaos effect holds the registered name `name`; the
@@ -308,7 +334,8 @@ impl BeamTarget {
     /// compiled now; the others after their first use. The janitor that
     /// unloads them is a helper (never a victim, audited at the end).
     pub async fn compile_snippets(&self) -> Result<(), EvalError> {
-        let janitor = crate::compiled::enable(&self.client, &self.lease.keeper()).await?;
+        let keeper = self.lease_keeper().await?;
+        let janitor = crate::compiled::enable(&self.client, &keeper).await?;
         self.note_helper(&janitor);
         let mut hot = ops::hot_snippets();
         hot.push(detect::STEADY_SNIPPET);
@@ -318,7 +345,6 @@ impl BeamTarget {
                 "Exclude",
                 "IncludeNoApp",
                 "IncludeOtpApps",
-                "Lease",
                 "MaxCandidates",
                 "MaxScan",
                 "Monkey",
@@ -348,8 +374,9 @@ impl BeamTarget {
         if !all.iter().any(|(k, _)| *k == "Monkey") {
             all.push(("Monkey", atom(self.client.local_name())));
         }
-        if !all.iter().any(|(k, _)| *k == "Lease") {
-            all.push(("Lease", Term::from(self.lease.keeper())));
+        // Only snippets that hold an effect name it (so a dry run starts no keeper).
+        if snippet.contains("Lease") && !all.iter().any(|(k, _)| *k == "Lease") {
+            all.push(("Lease", Term::from(self.lease_keeper().await?)));
         }
         eval_with_timeout(&self.client, snippet, &all, OP_TIMEOUT).await
     }
@@ -429,7 +456,9 @@ impl BeamTarget {
             .cloned()
             .map(Term::from)
             .collect();
-        exclude.push(Term::from(self.lease.keeper()));
+        if let Some(lease) = self.lease.get() {
+            exclude.push(Term::from(lease.keeper()));
+        }
         let flag = |b: bool| atom(if b { "true" } else { "false" });
         let bindings = [
             ("IncludeOtpApps", flag(self.safety.include_otp_apps)),

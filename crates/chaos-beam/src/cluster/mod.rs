@@ -296,6 +296,7 @@ impl ClusterTarget {
     /// Close every connection.
     pub fn close(&self) {
         for m in &self.members {
+            m.target.end_lease();
             m.target.client.close();
         }
     }

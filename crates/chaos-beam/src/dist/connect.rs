@@ -214,14 +214,20 @@ pub(crate) async fn lookup_port(
     })
 }
 
-/// Our hidden node's name: unique, visibly the chaos monkey's, same host style as the target.
-fn local_name(target: &NodeName) -> String {
-    let tag: u32 = rand::random::<u32>() % 0x10000;
-    format!(
-        "chaos_monkey_{}_{tag:04x}@{}",
-        std::process::id(),
-        target.host()
-    )
+/// How many hidden-node names the monkey may use on one node at once.
+pub const NAME_SLOTS: u32 = 64;
+
+/// The slot this process used last (all connections of a run share it where
+/// they can: a cluster's members then see one monkey node).
+static LAST_SLOT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// Our hidden node's name in `slot`: visibly the chaos monkey's, same host
+/// style as the target. Names come from a small fixed set
+/// (`chaos_monkey_1` … `chaos_monkey_64`), so connecting again adds no atom
+/// to the node (atoms are never freed); the node answers `alive` for a name
+/// another monkey holds, and we take the next slot.
+fn local_name(target: &NodeName, slot: u32) -> String {
+    format!("chaos_monkey_{slot}@{}", target.host())
 }
 
 /// Connect the TCP socket (TCP_NODELAY on) and run the handshake.
@@ -232,6 +238,31 @@ pub(crate) async fn handshake(
     limit: Duration,
 ) -> Result<Handshaken, ConnectError> {
     let addr = resolve(node, port, limit).await?;
+    let first = LAST_SLOT.load(std::sync::atomic::Ordering::Relaxed);
+    for i in 0..NAME_SLOTS {
+        let slot = (first - 1 + i) % NAME_SLOTS + 1;
+        if let Some(done) = handshake_as(node, addr, slot, cookie, limit).await? {
+            LAST_SLOT.store(slot, std::sync::atomic::Ordering::Relaxed);
+            return Ok(done);
+        }
+    }
+    Err(ConnectError::Refused {
+        node: node.clone(),
+        reason: format!(
+            "all {NAME_SLOTS} monkey node names (chaos_monkey_1 … chaos_monkey_{NAME_SLOTS}) are connected to it already"
+        ),
+    })
+}
+
+/// One handshake as `chaos_monkey_<slot>`; `None` when the node already has
+/// a connection from that name (another monkey's: we leave it alone).
+async fn handshake_as(
+    node: &NodeName,
+    addr: std::net::SocketAddr,
+    slot: u32,
+    cookie: &Cookie,
+    limit: Duration,
+) -> Result<Option<Handshaken>, ConnectError> {
     let stream = with_timeout(
         limit,
         node,
@@ -253,7 +284,7 @@ pub(crate) async fn handshake(
             detail: format!("cannot set TCP_NODELAY: {e}"),
         })?;
 
-    let name = local_name(node);
+    let name = local_name(node, slot);
     let mut local = LocalNode::new(
         name.parse()
             .map_err(|e: erl_dist::node::NodeNameError| ConnectError::Handshake {
@@ -274,6 +305,11 @@ pub(crate) async fn handshake(
         .map_err(hs_err)?;
     match &status {
         HandshakeStatus::Ok | HandshakeStatus::OkSimultaneous => {}
+        HandshakeStatus::Alive => {
+            // Answer "false": the other connection stays, we try another name.
+            let _ = with_timeout(limit, node, "declining", hs.execute_rest(false)).await;
+            return Ok(None);
+        }
         other => {
             return Err(ConnectError::Refused {
                 node: node.clone(),
@@ -293,11 +329,11 @@ pub(crate) async fn handshake(
             }
             other => hs_err(other),
         })?;
-    Ok(Handshaken {
+    Ok(Some(Handshaken {
         stream,
         local,
         peer,
-    })
+    }))
 }
 
 fn classify(node: &NodeName, _cookie: &Cookie, e: HandshakeError) -> ConnectError {

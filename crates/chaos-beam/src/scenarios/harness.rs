@@ -148,7 +148,9 @@ async fn unsteady(
         for b in &before.supervisors {
             match now.supervisors.iter().find(|s| s.key == b.key) {
                 None => return Some(format!("supervisor {} is gone", b.key)),
-                Some(s) if !s.dynamic && s.active < b.active => {
+                // A simple_one_for_one supervisor with no child left looks static:
+                // it was dynamic before.
+                Some(s) if !s.dynamic && !b.dynamic && s.active < b.active => {
                     return Some(format!(
                         "supervisor {} runs {} of its {} children",
                         b.key, s.active, b.active
@@ -194,10 +196,12 @@ pub fn cascade(before: &Supervision, after: &Supervision, hit: &[String]) -> Vec
                 "supervisor {} was restarted ({} -> {})",
                 b.key, b.pid, s.pid
             )),
-            Some(s) if !s.dynamic && s.answered && s.active < b.active => out.push(format!(
-                "supervisor {} runs {} of its {} children",
-                b.key, s.active, b.active
-            )),
+            Some(s) if !s.dynamic && !b.dynamic && s.answered && s.active < b.active => {
+                out.push(format!(
+                    "supervisor {} runs {} of its {} children",
+                    b.key, s.active, b.active
+                ))
+            }
             Some(_) => {}
         }
     }
@@ -342,6 +346,13 @@ mod tests {
             c.iter().any(|x| x.contains("app runs 1 of its 2 children")),
             "{c:?}"
         );
+        // A simple_one_for_one supervisor whose last child ended is not short
+        // of children (it reads as static once empty: no child to show it).
+        let mut conns = sup("app/conns", "<0.4.0>", 1);
+        conns.dynamic = true;
+        let before = tree(&["app"], vec![conns]);
+        let after = tree(&["app"], vec![sup("app/conns", "<0.4.0>", 0)]);
+        assert!(cascade(&before, &after, &[]).is_empty());
         // "app/mid" does not hit "app/middle".
         let before = tree(&["app"], vec![sup("app/middle", "<0.5.0>", 1)]);
         let after = tree(&["app"], vec![sup("app/middle", "<0.6.0>", 1)]);

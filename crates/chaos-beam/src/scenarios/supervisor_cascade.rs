@@ -95,10 +95,12 @@ impl Scenario<ScenarioCtx> for SupervisorCascade {
                                 Some(s) if !s.answered => {
                                     Some(format!("{} does not answer", b.key))
                                 }
-                                Some(s) if !s.dynamic && s.active < b.active => Some(format!(
-                                    "{} runs {} of its {} children",
-                                    b.key, s.active, b.active
-                                )),
+                                Some(s) if !s.dynamic && !b.dynamic && s.active < b.active => {
+                                    Some(format!(
+                                        "{} runs {} of its {} children",
+                                        b.key, s.active, b.active
+                                    ))
+                                }
                                 Some(_) => None,
                             }
                         });

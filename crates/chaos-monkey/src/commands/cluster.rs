@@ -222,6 +222,14 @@ impl RunTarget for ClusterTarget {
             "by_node".to_string(),
             serde_json::to_value(by_node).expect("serialisable"),
         );
+        let leases: serde_json::Map<String, serde_json::Value> = self
+            .members()
+            .iter()
+            .map(|m| (m.name.clone(), super::run::lease_json(&m.target)))
+            .collect();
+        report
+            .extras
+            .insert("lease".to_string(), serde_json::Value::Object(leases));
     }
 
     fn close(&self) {

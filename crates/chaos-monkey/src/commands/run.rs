@@ -44,6 +44,8 @@ pub struct RunSettings {
     pub op_settings: BTreeMap<String, (bool, u32)>,
     pub custom: Vec<(String, Category, u32, String)>,
     pub max_in_flight: usize,
+    /// The lease term (`--lease`): a silent monkey's effects end this long after its last renewal.
+    pub lease: Duration,
     pub progress: bool,
     pub verbose: bool,
     /// `-q`: no line per operation on stderr (the events file still has them).
@@ -82,6 +84,7 @@ impl RunSettings {
             op_settings: BTreeMap::new(),
             custom: Vec::new(),
             max_in_flight: 64,
+            lease: chaos_beam::lease::DEFAULT_TERM,
             progress: true,
             verbose: false,
             quiet: false,
@@ -454,6 +457,21 @@ pub fn settings_from(
         probes,
         include_otp_apps: safety.include_otp_apps,
     };
+    let lease = match (&args.lease, &file.safety.lease) {
+        (Some(l), _) => {
+            config::parse_duration(l).map_err(|e| cfg_err(ConfigError::flag("--lease", e)))?
+        }
+        (None, Some(l)) => {
+            config::parse_duration(l).map_err(|e| usage(format!("{}: lease: {e}", at("lease"))))?
+        }
+        (None, None) => chaos_beam::lease::DEFAULT_TERM,
+    };
+    if !(Duration::from_millis(200)..=Duration::from_secs(600)).contains(&lease) {
+        return Err(usage(format!(
+            "the lease term must be between 200ms and 10m, got {}",
+            humantime::format_duration(lease)
+        )));
+    }
     if args.max_in_flight == 0 {
         return Err(usage("--max-in-flight must be at least 1"));
     }
@@ -477,6 +495,7 @@ pub fn settings_from(
         op_settings,
         custom,
         max_in_flight: args.max_in_flight,
+        lease,
         progress: !args.no_progress,
         verbose,
         quiet: false,
@@ -627,9 +646,26 @@ impl RunTarget for BeamTarget {
         s.target.node.to_string()
     }
 
+    fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
+        report.extras.insert("lease".to_string(), lease_json(self));
+    }
+
     fn close(&self) {
+        self.end_lease();
         self.client.close();
     }
+}
+
+/// The lease's figures for the report: its term, the renewals sent, and how
+/// often it ended while the connection was up (each time, every effect then
+/// held was undone early).
+pub fn lease_json(target: &BeamTarget) -> serde_json::Value {
+    let stats = target.lease_stats();
+    serde_json::json!({
+        "term_ms": target.lease_term().as_millis() as u64,
+        "renewals": stats.renewals,
+        "ended_while_connected": stats.expired_while_connected,
+    })
 }
 
 /// A failed steady-state baseline: exit 3 when the node went away, else 1.
@@ -646,13 +682,16 @@ pub fn beam_target(
     s: &RunSettings,
     client: chaos_beam::dist::DistClient,
 ) -> Result<BeamTarget, CliError> {
-    smol::block_on(BeamTarget::new(client, s.profile, s.safety.clone(), s.seed)).map_err(|e| {
-        if e.is_disconnect() {
-            CliError::unreachable(e)
-        } else {
-            CliError::failed(e)
-        }
-    })
+    let target = smol::block_on(BeamTarget::new(client, s.profile, s.safety.clone(), s.seed))
+        .map_err(|e| {
+            if e.is_disconnect() {
+                CliError::unreachable(e)
+            } else {
+                CliError::failed(e)
+            }
+        })?;
+    target.set_lease_term(s.lease);
+    Ok(target)
 }
 
 /// Run (or dry-run) with `s`; `None` for a dry run.

@@ -143,7 +143,7 @@ pub(crate) fn hot_snippets() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         (
             monitor_kill::SNIPPET,
-            &["Lease", "Monkey", "RestartDeadlineMs", "Victim"],
+            &["Monkey", "RestartDeadlineMs", "Victim"],
         ),
         (
             suspend::SNIPPET,
@@ -151,7 +151,7 @@ pub(crate) fn hot_snippets() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             spawn_burst::SNIPPET,
-            &["Count", "Lease", "MaxLifeMs", "Monkey", "Seed"],
+            &["Count", "MaxLifeMs", "Monkey", "Seed"],
         ),
     ]
 }

@@ -1,0 +1,126 @@
+//! Atoms are never freed, so a tool that runs against a node for months must
+//! not add them run after run: after the first run (which loads the compiler
+//! for the compiled snippets, and parses the snippets it used), the same run
+//! again adds 0 atoms to the target when interpreted, and when compiled none
+//! but the names of snippets compiled there for the first time (once per
+//! snippet per node: which ones a short run compiles depends on timing).
+//! Names the monkey puts on the node come from fixed sets (its node name
+//! slot, module generations, one function name per snippet text).
+
+mod support;
+
+use chaos_beam::dist::term::TermExt;
+use std::process::Stdio;
+use support::{monkey, Demo};
+
+fn atoms(client: &chaos_beam::dist::DistClient) -> i64 {
+    smol::block_on(chaos_beam::eval::eval(
+        client,
+        "erlang:system_info(atom_count).",
+        &[],
+    ))
+    .unwrap()
+    .as_i64()
+    .unwrap()
+}
+
+/// The atoms with indexes `from..to` (the atom table only grows; this reads
+/// an atom by its index through the external term format's atom-cache tag).
+fn atoms_between(client: &chaos_beam::dist::DistClient, from: i64, to: i64) -> String {
+    let t = smol::block_on(chaos_beam::eval::eval(
+        client,
+        "[erlang:binary_to_term(<<131, 75, N:24>>) || N <- lists:seq(From, min(To, From + 60) - 1)].",
+        &[
+            ("From", chaos_beam::dist::term::int(from)),
+            ("To", chaos_beam::dist::term::int(to)),
+        ],
+    ))
+    .unwrap();
+    chaos_beam::dist::term::show(&t)
+}
+
+/// The atoms with indexes `from..to`, as text.
+fn atoms_list(client: &chaos_beam::dist::DistClient, from: i64, to: i64) -> Vec<String> {
+    let t = smol::block_on(chaos_beam::eval::eval(
+        client,
+        "[erlang:atom_to_binary(erlang:binary_to_term(<<131, 75, N:24>>)) || N <- lists:seq(From, To - 1)].",
+        &[
+            ("From", chaos_beam::dist::term::int(from)),
+            ("To", chaos_beam::dist::term::int(to)),
+        ],
+    ))
+    .unwrap();
+    t.as_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.as_text())
+        .collect()
+}
+
+fn run_once(demo: &Demo, seed: &str, extra: &[&str]) {
+    let status = monkey()
+        .args([
+            "run",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--duration",
+            "4s",
+            "--rate",
+            "40",
+            "--seed",
+            seed,
+            "--no-progress",
+            "--quiet",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    // 0: survived; 2: failure modes found. Both are finished runs.
+    assert!(
+        matches!(status.code(), Some(0) | Some(2)),
+        "run ended with {status:?}"
+    );
+}
+
+#[test]
+fn after_the_first_run_a_run_adds_no_atoms_to_the_node() {
+    let demo = Demo::start("atoms");
+    let watcher = smol::block_on(demo.client());
+    let start = atoms(&watcher);
+    run_once(&demo, "1", &[]);
+    let after_first = atoms(&watcher);
+    run_once(&demo, "1", &[]);
+    let after_second = atoms(&watcher);
+    run_once(&demo, "1", &["--no-compile"]);
+    let after_third = atoms(&watcher);
+    eprintln!(
+        "atoms: {start} at the start, +{} on the first run, +{} on the second, +{} on an interpreted third",
+        after_first - start,
+        after_second - after_first,
+        after_third - after_second
+    );
+    // Compiled: a snippet compiled for the first time on this node adds its
+    // function's name and its funs' names, once (the set is bounded by the
+    // snippets the monkey has); which snippets a short run compiles depends
+    // on timing. Nothing else may be new.
+    let added = atoms_list(&watcher, after_first, after_second);
+    let other: Vec<&String> = added
+        .iter()
+        .filter(|a| !(a.starts_with("s_") || a.starts_with("-s_")))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "the second run added atoms other than compiled-snippet names: {other:?}"
+    );
+    assert_eq!(
+        after_third,
+        after_second,
+        "the interpreted run added {} atoms: {}",
+        after_third - after_second,
+        atoms_between(&watcher, after_second, after_third)
+    );
+}
