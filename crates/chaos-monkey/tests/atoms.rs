@@ -11,7 +11,7 @@ mod support;
 
 use chaos_beam::dist::term::TermExt;
 use std::process::Stdio;
-use support::{monkey, Demo};
+use support::{monkey_run, Demo};
 
 fn atoms(client: &chaos_beam::dist::DistClient) -> i64 {
     smol::block_on(chaos_beam::eval::eval(
@@ -22,21 +22,6 @@ fn atoms(client: &chaos_beam::dist::DistClient) -> i64 {
     .unwrap()
     .as_i64()
     .unwrap()
-}
-
-/// The atoms with indexes `from..to` (the atom table only grows; this reads
-/// an atom by its index through the external term format's atom-cache tag).
-fn atoms_between(client: &chaos_beam::dist::DistClient, from: i64, to: i64) -> String {
-    let t = smol::block_on(chaos_beam::eval::eval(
-        client,
-        "[erlang:binary_to_term(<<131, 75, N:24>>) || N <- lists:seq(From, min(To, From + 60) - 1)].",
-        &[
-            ("From", chaos_beam::dist::term::int(from)),
-            ("To", chaos_beam::dist::term::int(to)),
-        ],
-    ))
-    .unwrap();
-    chaos_beam::dist::term::show(&t)
 }
 
 /// The atoms with indexes `from..to`, as text.
@@ -58,20 +43,14 @@ fn atoms_list(client: &chaos_beam::dist::DistClient, from: i64, to: i64) -> Vec<
 }
 
 fn run_once(demo: &Demo, seed: &str, extra: &[&str]) {
-    let status = monkey()
+    let status = monkey_run(demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             "4s",
             "--rate",
             "40",
             "--seed",
             seed,
-            "--no-progress",
             "--quiet",
         ])
         .args(extra)
@@ -119,8 +98,8 @@ fn after_the_first_run_a_run_adds_no_atoms_to_the_node() {
     assert_eq!(
         after_third,
         after_second,
-        "the interpreted run added {} atoms: {}",
+        "the interpreted run added {} atoms: {:?}",
         after_third - after_second,
-        atoms_between(&watcher, after_second, after_third)
+        atoms_list(&watcher, after_second, after_third)
     );
 }

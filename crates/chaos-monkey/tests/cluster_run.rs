@@ -1,7 +1,8 @@
 //! `run --cluster` against a real three-node cluster on loopback: chaos
 //! reaches every member and the report breaks it down by node; and a monkey
-//! SIGKILLed while it holds a partition leaves the healing to the janitors,
-//! which restore the full mesh (and every cookie) within 2 s.
+//! SIGKILLed or SIGSTOPped while it holds a partition leaves the healing to
+//! the partition holders (its lease ends), which restore the full mesh (and
+//! every cookie) within 2 s.
 
 mod support;
 
@@ -69,8 +70,21 @@ fn whole(mesh: &[Vec<String>]) -> bool {
 
 #[test]
 fn sigkill_during_a_partition_the_janitors_heal_the_cluster_within_2_s() {
-    let c = TestCluster::with_app("janitor", 3);
-    let dir = scratch("janitor");
+    partition_healed_when_the_monkey_goes_silent("janitor", "-KILL");
+}
+
+/// A frozen monkey's lease ends after its term (1 s): the partition holders
+/// heal the cluster as they do when it is killed.
+#[test]
+fn sigstop_during_a_partition_the_lease_heals_the_cluster_within_2_s() {
+    partition_healed_when_the_monkey_goes_silent("janitor_stop", "-STOP");
+}
+
+/// Partitions only, held long; the monkey gets `signal` (`-KILL`, `-STOP`)
+/// while one is in place; the full mesh and every cookie are back within 2 s.
+fn partition_healed_when_the_monkey_goes_silent(tag: &str, signal: &str) {
+    let c = TestCluster::with_app(tag, 3);
+    let dir = scratch(tag);
     let config = dir.join("partition.toml");
     // Only partitions, held long.
     std::fs::write(
@@ -108,7 +122,7 @@ fn sigkill_during_a_partition_the_janitors_heal_the_cluster_within_2_s() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut child = Running(child);
+    let child = Running(child);
     // Wait for the partition to be in place.
     let deadline = Instant::now() + Duration::from_secs(20);
     let split = loop {
@@ -130,24 +144,27 @@ fn sigkill_during_a_partition_the_janitors_heal_the_cluster_within_2_s() {
         .unwrap();
     }
     assert!(!whole(&mesh(&watch)), "the partition did not hold");
-    // SIGKILL: the monkey does no clean-up at all.
+    // Silent: the monkey does no clean-up at all.
     let killed = Instant::now();
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
+    let sent = std::process::Command::new("kill")
+        .args([signal, &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} failed");
     loop {
         if whole(&mesh(&watch)) {
             break;
         }
         assert!(
             killed.elapsed() < Duration::from_secs(2),
-            "not healed {:?} after the kill: {:?}",
+            "not healed {:?} after kill {signal}: {:?}",
             killed.elapsed(),
             mesh(&watch)
         );
         std::thread::sleep(Duration::from_millis(10));
     }
     let took = killed.elapsed();
-    eprintln!("split {split:?}; healed {took:?} after SIGKILL");
+    eprintln!("split {split:?}; healed {took:?} after kill {signal}");
     // Nothing left changed: every per-node cookie entry the cut made is gone again.
     let entries = "Tab = hd([T || T <- ets:all(), ets:info(T, name) =:= cookies, \
                    ets:info(T, owner) =:= erlang:whereis(auth)]), ets:tab2list(Tab).";

@@ -13,7 +13,7 @@ mod support;
 use chaos_beam::dist::term::{Term, TermExt};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{monkey, Demo};
+use support::{monkey_run, Demo};
 
 /// Everything a chaos effect could leave behind, measured on the node; empty when clean.
 const LEFT: &str = r#"
@@ -122,13 +122,8 @@ fn silence_cleans_up(
         let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         smol::block_on(chaos_proxy::Proxy::start(listen, upstream)).unwrap()
     });
-    let mut cmd = monkey();
+    let mut cmd = monkey_run(&demo);
     cmd.args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
         "--config",
         config.to_str().unwrap(),
         "--duration",
@@ -144,7 +139,6 @@ fn silence_cleans_up(
         "1",
         "--events",
         events.to_str().unwrap(),
-        "--no-progress",
     ]);
     if !compile {
         cmd.arg("--no-compile");
@@ -392,13 +386,8 @@ fn bench_lease_renewals_under_load() {
     .unwrap();
     let report = demo.file("lease-bench.json");
     let t0 = Instant::now();
-    let status = monkey()
+    let status = monkey_run(&demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             &duration,
             "--rate",
@@ -412,7 +401,6 @@ fn bench_lease_renewals_under_load() {
             "--max-app-share",
             "1",
             "--keep-going",
-            "--no-progress",
             "--quiet",
             "--report",
             report.to_str().unwrap(),

@@ -88,6 +88,20 @@ pub fn monkey() -> Command {
     c
 }
 
+/// `chaos-monkey run` against `demo`, without a progress bar; add the rest.
+pub fn monkey_run(demo: &Demo) -> Command {
+    let mut c = monkey();
+    c.args([
+        "run",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--no-progress",
+    ]);
+    c
+}
+
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("run chaos-monkey");
     (
