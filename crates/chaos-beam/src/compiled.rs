@@ -5,18 +5,19 @@
 //! wire and an interpreter on the target at every call: milliseconds for the
 //! bigger operations, which caps a run near a few hundred operations per
 //! second and makes the health sample of a big node expensive. When a run
-//! turns this on ([`enable`]), snippets are interpreted at first and noted
-//! with their binding names; once no new snippet has turned up for half a
-//! second (at most 3 s after the first), every snippet seen so far is
-//! compiled on the target (`compile:forms/2`) into ONE module,
-//! `chaos_monkey_<slot>_<generation>` (the slot of our node name, see
-//! [`crate::dist`]), one function per snippet whose
-//! arguments are its bindings in name order. From then on each evaluation is
-//! one `erpc` call of that function: microseconds. Snippets first seen later
-//! go into a later generation (at least 2 s, 10 s, 1 min apart; at most
-//! [`MAX_GENERATIONS`] modules), because unloading costs a scan of every
-//! process per module (about 2.5 s of CPU per module on a node with a
-//! million processes), so modules are few and shared.
+//! turns this on ([`enable`]), every built-in snippet is compiled before the
+//! clock starts ([`prime`]) on the target (`compile:forms/2`) into ONE
+//! module, `chaos_monkey_<slot>_0` (the slot of our node name, see
+//! [`crate::dist`]), one function per snippet, named after its text, whose
+//! parameters are its free variables (found on the target by `erl_lint`)
+//! and are filled from the call's bindings by name. From then on each
+//! evaluation is one `erpc` call of that function: microseconds. Snippets
+//! first seen during the run (custom operations and probes) are interpreted
+//! at first; once no new one has turned up for half a second (at most 3 s
+//! after the first) they go into a later generation (at least 2 s, 10 s,
+//! 1 min apart; at most [`MAX_GENERATIONS`] modules), because unloading
+//! costs a scan of every process per module (about 2.5 s of CPU per module
+//! on a node with a million processes), so modules are few and shared.
 //!
 //! Nothing stays behind:
 //! * the modules of a run are registered, before they are loaded, with a
@@ -32,11 +33,15 @@
 //! A snippet the compiler rejects (it is stricter than `erl_eval`, for example
 //! about variables unsafe in a `case`) and every snippet on a node without the
 //! `compiler` application simply stay interpreted. `--no-compile` keeps a run
-//! interpreted. Module and function names come from fixed sets (slot,
-//! generation, `s0`…`sN`), so after the first run a run adds no atoms; the
-//! first run loads the compiler's modules, which add their own atoms.
+//! interpreted.
+//!
+//! Atoms (never freed): module names come from a fixed set (slot,
+//! generation), function names from the snippets' texts, and since every run
+//! compiles the same built-in set, only the first run on a node makes them
+//! (with the compiler's own atoms, when it loads the `compiler` modules);
+//! a custom snippet makes its names the first time it is compiled there.
 
-use crate::dist::term::{binary, int, show, Pid, Term, TermExt};
+use crate::dist::term::{binary, int, list, show, tuple, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{interpret, EvalError};
 use std::collections::HashMap;
@@ -95,29 +100,57 @@ erlang:spawn(fun() ->
 end).
 "#;
 
-/// Compiles `Src` (a whole module) and loads it, after telling the janitor.
+/// Builds the module `Mod` from `Snippets` (`[{Index, FunctionName, Source}]`)
+/// on the target and loads it, after telling the janitor. Each snippet
+/// becomes one function whose parameters are its free variables, sorted
+/// (found by `erl_lint`: the variables it reports unbound); answers
+/// `{ok, [{Function, Params}]}`, `{not_compiled, Indexes}` (the snippets the
+/// scanner, parser or compiler rejected), `no_compiler`, or an error. Each
+/// snippet's lines start at `Index * 100000`, so an error's line names it.
 const COMPILE: &str = r#"
 case code:ensure_loaded(compile) of
     {module, compile} ->
-        {ok, Tokens, _} = erl_scan:string(binary_to_list(Src), {1, 1}),
-        Split = fun Split([], [], Forms) -> lists:reverse(Forms);
-                    Split([{dot, _} = Dot | Rest], Acc, Forms) ->
-                        {ok, Form} = erl_parse:parse_form(lists:reverse([Dot | Acc])),
-                        Split(Rest, [], [Form | Forms]);
-                    Split([Token | Rest], Acc, Forms) -> Split(Rest, [Token | Acc], Forms)
-                end,
-        case catch compile:forms(Split(Tokens, [], []), [binary, return_errors, nowarn_unused_vars,
-                                                         nowarn_shadow_vars, nowarn_export_vars]) of
-            {ok, Mod, Bin} ->
-                Janitor ! {add, Mod},
-                case code:load_binary(Mod, "chaos-monkey (temporary)", Bin) of
-                    {module, Mod} -> ok;
-                    Error -> {not_loaded, Error}
-                end;
-            {error, Errors, _} ->
-                Line = fun({L, _}) when is_integer(L) -> L; (L) when is_integer(L) -> L; (_) -> 0 end,
-                {not_compiled, [Line(Loc) || {_, Es} <- Errors, {Loc, _, _} <- Es]};
-            Other -> {failed, Other}
+        Build = fun({I, Name, Src}) ->
+            Base = I * 100000,
+            case erl_scan:string(binary_to_list(Src), {Base + 1, 1}) of
+                {ok, Tokens, _} ->
+                    case erl_parse:parse_exprs(Tokens) of
+                        {ok, Exprs} ->
+                            Free = case erl_lint:exprs(Exprs, []) of
+                                       {error, Errs, _} ->
+                                           lists:usort([V || {_, Es} <- Errs, {_, erl_lint, {unbound_var, V}} <- Es]);
+                                       _ -> []
+                                   end,
+                            F = erlang:binary_to_atom(Name, utf8),
+                            Params = [{var, Base, V} || V <- Free],
+                            {ok, F, Free, {function, Base, F, length(Free), [{clause, Base, Params, [], Exprs}]}};
+                        _ -> {bad, I}
+                    end;
+                _ -> {bad, I}
+            end
+        end,
+        Built = [Build(S) || S <- Snippets],
+        case [I || {bad, I} <- Built] of
+            [_ | _] = Bad -> {not_compiled, Bad};
+            [] ->
+                Funs = [{F, Free, Form} || {ok, F, Free, Form} <- Built],
+                Name = erlang:binary_to_atom(Mod, utf8),
+                Forms = [{attribute, 1, module, Name},
+                         {attribute, 1, export, [{F, length(Free)} || {F, Free, _} <- Funs]}
+                         | [Form || {_, _, Form} <- Funs]],
+                case catch compile:forms(Forms, [binary, return_errors, nowarn_unused_vars,
+                                                 nowarn_shadow_vars, nowarn_export_vars]) of
+                    {ok, Name, Bin} ->
+                        Janitor ! {add, Name},
+                        case code:load_binary(Name, "chaos-monkey (temporary)", Bin) of
+                            {module, Name} -> {ok, [{F, Free} || {F, Free, _} <- Funs]};
+                            Error -> {not_loaded, Error}
+                        end;
+                    {error, Errors, _} ->
+                        Line = fun({L, _}) when is_integer(L) -> L; (L) when is_integer(L) -> L; (_) -> 0 end,
+                        {not_compiled, lists:usort([Line(Loc) div 100000 || {_, Es} <- Errors, {Loc, _, _} <- Es])};
+                    Other -> {failed, Other}
+                end
         end;
     _ -> no_compiler
 end.
@@ -139,7 +172,7 @@ pub struct SnippetModules {
 
 #[derive(Default)]
 struct State {
-    /// Every snippet seen, by binding names + source.
+    /// Every snippet seen, by source.
     snippets: HashMap<String, Snippet>,
     /// Seen and not yet tried, in order.
     pending: Vec<String>,
@@ -148,6 +181,9 @@ struct State {
     /// When the newest pending snippet was first seen.
     newest_pending: Option<Instant>,
     generation: usize,
+    /// Snippets primed, and compiled after the priming (see [`CompiledStats`]).
+    primed: usize,
+    compiled_later: usize,
     /// When the last generation was compiled.
     last_compiled: Option<Instant>,
 }
@@ -156,8 +192,9 @@ struct State {
 enum Snippet {
     /// Interpreted until the next generation (or for good).
     Interpreted,
-    /// `module:function`, arguments in binding-name order.
-    Compiled(Arc<(String, String)>),
+    /// `module:function` and its parameters (the snippet's free variables),
+    /// filled from the call's bindings by name.
+    Compiled(Arc<(String, String, Vec<String>)>),
 }
 
 /// Turn the fast path on for `client`: starts the janitor, which unloads
@@ -195,20 +232,21 @@ pub async fn enable(client: &DistClient, lease: &Pid) -> Result<Term, EvalError>
     }));
     Ok(janitor)
 }
-/// Compile `snippets` (source, the binding names its call site passes) now,
-/// as one generation, before any of them is used: a run primes its hottest
-/// snippets so its first seconds do not run interpreted.
-pub async fn prime(client: &DistClient, snippets: &[(&str, &[&str])]) {
+/// Compile `snippets` now, as one generation, before any of them is used.
+/// A run primes every built-in snippet: its first seconds do not run
+/// interpreted, and every run compiles the same set, so the atoms the
+/// compiled code needs (function and fun names) are made by the first run
+/// and never again.
+pub async fn prime(client: &DistClient, snippets: &[&str]) {
     let Some(m) = client.snippet_modules() else {
         return;
     };
     {
         let mut st = m.state.lock().unwrap();
-        for (source, names) in snippets {
-            let key = key_of(source, names.iter().copied());
-            if !st.snippets.contains_key(&key) {
-                st.snippets.insert(key.clone(), Snippet::Interpreted);
-                st.pending.push(key);
+        for source in snippets {
+            if !st.snippets.contains_key(*source) {
+                st.snippets.insert(source.to_string(), Snippet::Interpreted);
+                st.pending.push(source.to_string());
             }
         }
     }
@@ -226,16 +264,30 @@ pub fn pending(client: &DistClient) -> usize {
         .unwrap_or(0)
 }
 
-/// The cache key: binding names in order, a newline, the source.
-fn key_of<'a>(source: &str, sorted_names: impl Iterator<Item = &'a str>) -> String {
-    let mut key = String::with_capacity(source.len() + 64);
-    for name in sorted_names {
-        key.push_str(name);
-        key.push(',');
-    }
-    key.push('\n');
-    key.push_str(source);
-    key
+/// How many snippets a run primed, and how many it compiled later (first
+/// seen during the run: custom operations, or a built-in one missing from
+/// the primed list — then it adds atoms the first time it is compiled on a
+/// node).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CompiledStats {
+    /// Compiled before the clock started.
+    pub primed: usize,
+    /// Compiled during the run.
+    pub compiled_later: usize,
+}
+
+/// The compiled-snippet figures of `client`'s run.
+pub fn stats(client: &DistClient) -> CompiledStats {
+    client
+        .snippet_modules()
+        .map(|m| {
+            let st = m.state.lock().unwrap();
+            CompiledStats {
+                primed: st.primed,
+                compiled_later: st.compiled_later,
+            }
+        })
+        .unwrap_or_default()
 }
 
 /// What [`unload`] found.
@@ -318,16 +370,13 @@ impl SnippetModules {
         if self.disabled.load(Ordering::Relaxed) {
             return None;
         }
-        let mut sorted: Vec<&(&str, Term)> = bindings.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        let key = key_of(source, sorted.iter().map(|(name, _)| *name));
         let (known, due) = {
             let mut st = self.state.lock().unwrap();
-            let known = match st.snippets.get(&key) {
+            let known = match st.snippets.get(source) {
                 Some(s) => s.clone(),
                 None => {
-                    st.snippets.insert(key.clone(), Snippet::Interpreted);
-                    st.pending.push(key);
+                    st.snippets.insert(source.to_string(), Snippet::Interpreted);
+                    st.pending.push(source.to_string());
                     st.oldest_pending.get_or_insert_with(Instant::now);
                     st.newest_pending = Some(Instant::now());
                     Snippet::Interpreted
@@ -351,7 +400,12 @@ impl SnippetModules {
         let Snippet::Compiled(f) = known else {
             return None;
         };
-        let args: Vec<Term> = sorted.iter().map(|(_, v)| v.clone()).collect();
+        // The function's parameters are the snippet's free variables: each
+        // must be bound (else erl_eval would fail too; let it say why).
+        let mut args = Vec::with_capacity(f.2.len());
+        for param in &f.2 {
+            args.push(bindings.iter().find(|(n, _)| n == param)?.1.clone());
+        }
         Some(
             client
                 .call_with_timeout(&f.0, &f.1, args, timeout)
@@ -373,61 +427,96 @@ impl SnippetModules {
             (g, std::mem::take(&mut st.pending))
         };
         let module = format!("chaos_monkey_{}_{generation}", self.run_tag);
-        // At most two tries: the second without the functions the first rejected.
+        // At most two tries: the second without the snippets the first rejected.
         for _ in 0..2 {
             if batch.is_empty() {
                 return;
             }
-            let (src, lines) = module_source(&module, &batch);
+            // Indexes from 1: an error at line 0 blames nothing.
+            let snippets = list(
+                batch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, source)| {
+                        tuple(vec![
+                            int(i as i64 + 1),
+                            binary(function_name(source).as_bytes()),
+                            binary(with_final_dot(source).as_bytes()),
+                        ])
+                    })
+                    .collect(),
+            );
             let answer = interpret(
                 client,
                 COMPILE,
                 &[
-                    ("Src", binary(src.as_bytes())),
+                    ("Mod", binary(module.as_bytes())),
+                    ("Snippets", snippets),
                     ("Janitor", self.janitor.clone()),
                 ],
                 Duration::from_secs(60),
             )
             .await;
             match answer {
-                Ok(t) if t.as_atom() == Some("ok") => {
-                    let mut st = self.state.lock().unwrap();
-                    for key in &batch {
-                        st.snippets.insert(
-                            key.clone(),
-                            Snippet::Compiled(Arc::new((module.clone(), function_name(key)))),
-                        );
-                    }
-                    tracing::debug!(module, snippets = batch.len(), "snippets compiled");
-                    return;
-                }
                 Ok(t) if t.as_atom() == Some("no_compiler") => {
                     tracing::info!("the target has no compiler: snippets stay interpreted");
                     self.disabled.store(true, Ordering::SeqCst);
                     return;
                 }
-                Ok(t) => {
-                    let bad: Vec<usize> = match t.as_tuple() {
-                        Some([tag, errs]) if tag.as_atom() == Some("not_compiled") => errs
+                Ok(t) => match t.as_tuple() {
+                    Some([tag, funs]) if tag.as_atom() == Some("ok") => {
+                        let params = |f: &Term| -> Vec<String> {
+                            f.as_list()
+                                .unwrap_or_default()
+                                .iter()
+                                .filter_map(|v| v.as_atom().map(str::to_string))
+                                .collect()
+                        };
+                        let funs = funs.as_list().unwrap_or_default();
+                        let mut st = self.state.lock().unwrap();
+                        for (source, fun) in batch.iter().zip(funs.iter()) {
+                            let Some([name, free]) = fun.as_tuple() else {
+                                continue;
+                            };
+                            let name = name.as_atom().unwrap_or_default().to_string();
+                            st.snippets.insert(
+                                source.clone(),
+                                Snippet::Compiled(Arc::new((module.clone(), name, params(free)))),
+                            );
+                        }
+                        if generation == 0 {
+                            st.primed += batch.len();
+                        } else {
+                            st.compiled_later += batch.len();
+                        }
+                        tracing::debug!(module, snippets = batch.len(), "snippets compiled");
+                        return;
+                    }
+                    Some([tag, bad]) if tag.as_atom() == Some("not_compiled") => {
+                        let bad: Vec<usize> = bad
                             .as_list()
                             .unwrap_or_default()
                             .iter()
-                            .filter_map(|l| l.as_i64())
-                            .filter_map(|l| lines.iter().rposition(|start| *start <= l as usize))
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    tracing::debug!(answer = %show(&t), "snippets did not compile");
-                    if bad.is_empty() {
-                        return; // nothing to blame: all of them stay interpreted
+                            .filter_map(|i| i.as_i64())
+                            .filter(|i| *i >= 1)
+                            .map(|i| i as usize - 1)
+                            .collect();
+                        tracing::debug!(answer = %show(&t), "snippets did not compile");
+                        if bad.is_empty() {
+                            return; // nothing to blame: all of them stay interpreted
+                        }
+                        batch = batch
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(i, _)| !bad.contains(i))
+                            .map(|(_, k)| k)
+                            .collect();
                     }
-                    batch = batch
-                        .into_iter()
-                        .enumerate()
-                        .filter(|(i, _)| !bad.contains(i))
-                        .map(|(_, k)| k)
-                        .collect();
-                }
+                    _ => {
+                        tracing::debug!(answer = %show(&t), "snippets were not loaded: they stay interpreted");
+                        return;
+                    }
+                },
                 Err(e) => {
                     tracing::debug!(error = %e, "compiling snippets failed: they stay interpreted");
                     return;
@@ -437,27 +526,14 @@ impl SnippetModules {
     }
 }
 
-/// The module text for `batch` (keys: binding names, newline, source) and
-/// the first line of each function (to blame compile errors).
-fn module_source(module: &str, batch: &[String]) -> (String, Vec<usize>) {
-    let exports: Vec<String> = batch
-        .iter()
-        .map(|key| format!("{}/{}", function_name(key), params_of(key).len()))
-        .collect();
-    let mut src = format!("-module({module}).\n-export([{}]).\n", exports.join(", "));
-    let mut lines = Vec::with_capacity(batch.len());
-    for key in batch {
-        let (_, source) = key.split_once('\n').unwrap_or(("", key));
-        let body = source.trim_end();
-        let body = body.strip_suffix('.').unwrap_or(body);
-        lines.push(src.lines().count() + 1);
-        src.push_str(&format!(
-            "{}({}) ->\n{body}\n.\n",
-            function_name(key),
-            params_of(key).join(", ")
-        ));
+/// The source as `erl_parse:parse_exprs/1` wants it: ending with a dot.
+fn with_final_dot(source: &str) -> String {
+    let body = source.trim_end();
+    if body.ends_with('.') {
+        body.to_string()
+    } else {
+        format!("{body}.")
     }
-    (src, lines)
 }
 
 /// The function a snippet compiles into: named after its text (FNV-1a, 64
@@ -473,31 +549,19 @@ fn function_name(key: &str) -> String {
     format!("s_{hash:016x}")
 }
 
-fn params_of(key: &str) -> Vec<&str> {
-    let names = key.split_once('\n').map(|(n, _)| n).unwrap_or("");
-    names.split(',').filter(|n| !n.is_empty()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn one_function_per_snippet_with_its_bindings_in_order() {
-        let batch = vec![
-            "Monkey,Victim,\nerlang:exit(Victim, kill).".to_string(),
-            "\nok.".to_string(),
-        ];
-        let (src, lines) = module_source("m", &batch);
-        let (f0, f1) = (function_name(&batch[0]), function_name(&batch[1]));
-        assert_eq!(
-            src,
-            format!("-module(m).\n-export([{f0}/2, {f1}/0]).\n{f0}(Monkey, Victim) ->\nerlang:exit(Victim, kill)\n.\n{f1}() ->\nok\n.\n")
-        );
-        assert_eq!(lines, vec![3, 6]);
-        // Named after the text: the same in every run, different per snippet.
-        assert_eq!(f0, function_name(&batch[0].clone()));
-        assert_ne!(f0, f1);
-        assert!(f0.starts_with("s_") && f0.len() == 18, "{f0}");
+    fn a_snippet_is_named_after_its_text() {
+        let (a, b) = ("erlang:exit(Victim, kill).", "ok.");
+        let (fa, fb) = (function_name(a), function_name(b));
+        // The same in every run, different per snippet.
+        assert_eq!(fa, function_name(&a.to_string()));
+        assert_ne!(fa, fb);
+        assert!(fa.starts_with("s_") && fa.len() == 18, "{fa}");
+        assert_eq!(with_final_dot(" ok \n"), " ok.");
+        assert_eq!(with_final_dot("ok.\n"), "ok.");
     }
 }

@@ -85,9 +85,13 @@ macro_rules! hold_until_released {
 pub struct LeaseStats {
     /// Renewal messages sent.
     pub renewals: u64,
-    /// Times the keeper ended while the connection was up: every effect held
-    /// then was undone early (spurious undos; 0 in a healthy run).
+    /// Times the lease expired while the connection was up (renewals came
+    /// too late): every effect held then was undone early (spurious undos;
+    /// 0 in a healthy run).
     pub expired_while_connected: u64,
+    /// Times the keeper ended otherwise while the connection was up (killed,
+    /// or the node shutting down): the effects were undone early too.
+    pub keeper_lost: u64,
 }
 
 struct Shared {
@@ -97,6 +101,7 @@ struct Shared {
     term_ms: AtomicU64,
     renewals: AtomicU64,
     expired: AtomicU64,
+    lost: AtomicU64,
     ended: AtomicBool,
 }
 
@@ -117,6 +122,7 @@ impl Lease {
             term_ms: AtomicU64::new(term.as_millis().max(1) as u64),
             renewals: AtomicU64::new(0),
             expired: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
             ended: AtomicBool::new(false),
         });
         let mailbox = client.mailbox();
@@ -159,6 +165,7 @@ impl Lease {
         LeaseStats {
             renewals: self.shared.renewals.load(Ordering::Relaxed),
             expired_while_connected: self.shared.expired.load(Ordering::Relaxed),
+            keeper_lost: self.shared.lost.load(Ordering::Relaxed),
         }
     }
 
@@ -247,7 +254,11 @@ async fn renew(
             if shared.ended.load(Ordering::SeqCst) || client.closed_reason().is_some() {
                 return;
             }
-            shared.expired.fetch_add(1, Ordering::Relaxed);
+            if reason.as_atom() == Some("lease_expired") {
+                shared.expired.fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.lost.fetch_add(1, Ordering::Relaxed);
+            }
             tracing::warn!(
                 reason = %show(&reason),
                 "the lease on {} ended while connected: every effect held there was undone early",

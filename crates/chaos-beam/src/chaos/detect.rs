@@ -27,21 +27,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const STEADY: &str = include_str!("../snippets/steady.erl");
+/// The steady state, aggregated on the node.
+pub(crate) const STEADY: &str = include_str!("../snippets/steady.erl");
 
-/// [`STEADY`] and the binding names [`steady`] passes (for priming).
-pub(crate) const STEADY_SNIPPET: (&str, &[&str]) = (
-    STEADY,
-    &[
-        "CallMs",
-        "IncludeOtpApps",
-        "MailboxThreshold",
-        "MaxScan",
-        "Owners",
-        "Tables",
-    ],
-);
-const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
+/// The machine's memory, from the node's `/proc/meminfo`.
+pub(crate) const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
     {ok, B} -> case re:run(B, \"MemTotal:\\\\s+(\\\\d+) kB\", [{capture, all_but_first, list}]) of \
                    {match, [K]} -> list_to_integer(K) * 1024; _ -> null end; \
     _ -> null end.";

@@ -19,6 +19,9 @@ use chaos_engine::Effect;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
+/// Kills a helper that did not finish its undo in time.
+pub(crate) const KILL_HELPER: &str = "erlang:exit(Helper, kill).";
+
 /// How long a released helper may take to undo before it is killed.
 const RELEASE_WAIT: Duration = Duration::from_secs(5);
 
@@ -103,7 +106,7 @@ impl HelperEffect {
                 Err(RecvError::Timeout(_)) => {
                     let killed = eval_with_timeout(
                         &self.client,
-                        "erlang:exit(Helper, kill).",
+                        KILL_HELPER,
                         &[("Helper", self.helper.clone())],
                         Duration::from_secs(5),
                     )

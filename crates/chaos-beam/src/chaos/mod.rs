@@ -32,8 +32,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const CANDIDATES: &str = include_str!("../snippets/candidates.erl");
-const SAMPLE: &str = include_str!("../snippets/sample.erl");
+pub(crate) const CANDIDATES: &str = include_str!("../snippets/candidates.erl");
+pub(crate) const SAMPLE: &str = include_str!("../snippets/sample.erl");
 
 /// How long a candidate list is reused before it is fetched again. Each pick
 /// is re-validated on the target by the operation itself.
@@ -329,28 +329,17 @@ impl BeamTarget {
 
     /// Compile snippets into temporary modules on the target for the rest of
     /// this connection ([`crate::compiled`]): operations, samples and
-    /// refreshes then cost microseconds instead of milliseconds. The hottest
-    /// (kills, suspensions, bursts, the health sample, the victim list) are
-    /// compiled now; the others after their first use. The janitor that
-    /// unloads them is a helper (never a victim, audited at the end).
+    /// refreshes then cost microseconds instead of milliseconds. Every
+    /// built-in snippet is compiled now, in one module (custom ones after
+    /// their first use). The janitor that unloads them is a helper (never a
+    /// victim, audited at the end).
     pub async fn compile_snippets(&self) -> Result<(), EvalError> {
         let keeper = self.lease_keeper().await?;
         let janitor = crate::compiled::enable(&self.client, &keeper).await?;
         self.note_helper(&janitor);
-        let mut hot = ops::hot_snippets();
-        hot.push(detect::STEADY_SNIPPET);
-        hot.push((
-            CANDIDATES,
-            &[
-                "Exclude",
-                "IncludeNoApp",
-                "IncludeOtpApps",
-                "MaxCandidates",
-                "MaxScan",
-                "Monkey",
-            ],
-        ));
-        crate::compiled::prime(&self.client, &hot).await;
+        let mut all = ops::snippets();
+        all.extend(crate::cluster::ops::snippets());
+        crate::compiled::prime(&self.client, &all).await;
         Ok(())
     }
 

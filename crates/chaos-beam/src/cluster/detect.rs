@@ -36,7 +36,7 @@ pub const CLUSTER_FAILURE_KINDS: [&str; 5] = [
 /// At most this many global names are compared per member and sample.
 const MAX_GLOBAL_NAMES: usize = 1000;
 
-const VIEW: &str = r#"
+pub(crate) const VIEW: &str = r#"
 Scopes = [S || S <- erlang:registered(),
                case erlang:whereis(S) of
                    P when is_pid(P) ->

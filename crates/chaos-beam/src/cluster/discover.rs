@@ -82,10 +82,13 @@ pub async fn connect_cluster(
     Ok(clients)
 }
 
+/// Asks a node for the visible nodes it is connected to.
+pub(crate) const NODES: &str = "erlang:nodes().";
+
 /// The visible nodes `client`'s node is connected to.
 pub async fn visible_nodes(client: &DistClient) -> Result<Vec<NodeName>, ClusterError> {
     let node = client.target().to_string();
-    let t = eval_with_timeout(client, "erlang:nodes().", &[], Duration::from_secs(5))
+    let t = eval_with_timeout(client, NODES, &[], Duration::from_secs(5))
         .await
         .map_err(|e| ClusterError::Discover {
             node: node.clone(),

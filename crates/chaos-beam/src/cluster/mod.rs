@@ -305,7 +305,7 @@ impl ClusterTarget {
 /// `nodes()` on each of `members`, concurrently (members that do not answer are left out).
 pub async fn mesh_of(members: &[(&str, &DistClient)]) -> BTreeMap<String, BTreeSet<String>> {
     let asks = members.iter().map(|(name, client)| async move {
-        let seen = eval_with_timeout(client, "erlang:nodes().", &[], Duration::from_secs(5))
+        let seen = eval_with_timeout(client, discover::NODES, &[], Duration::from_secs(5))
             .await
             .ok()?;
         let seen: BTreeSet<String> = seen

@@ -648,6 +648,12 @@ impl RunTarget for BeamTarget {
 
     fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
         report.extras.insert("lease".to_string(), lease_json(self));
+        // Primed before the clock started, and compiled during the run
+        // (custom snippets; each one's names are new atoms on its first time).
+        report.extras.insert(
+            "compiled_snippets".to_string(),
+            serde_json::to_value(chaos_beam::compiled::stats(&self.client)).expect("serialisable"),
+        );
     }
 
     fn close(&self) {
@@ -664,7 +670,8 @@ pub fn lease_json(target: &BeamTarget) -> serde_json::Value {
     serde_json::json!({
         "term_ms": target.lease_term().as_millis() as u64,
         "renewals": stats.renewals,
-        "ended_while_connected": stats.expired_while_connected,
+        "expired_while_connected": stats.expired_while_connected,
+        "keeper_lost": stats.keeper_lost,
     })
 }
 

@@ -14,7 +14,7 @@ use super::prelude::*;
 /// Create atoms that are never freed.
 pub struct AtomExhaustion;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 Limit = erlang:system_info(atom_limit),
 Before = erlang:system_info(atom_count),
 N = min(Wanted, (Limit - Before) * 5 div 1000),

@@ -29,7 +29,7 @@ use super::prelude::*;
 /// Flood an OTP process with tagged messages and drain them from inside it.
 pub struct ClearMailbox;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;
     true ->

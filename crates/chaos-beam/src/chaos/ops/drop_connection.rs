@@ -11,7 +11,7 @@ use super::prelude::*;
 /// Close one application TCP connection.
 pub struct DropConnection;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 DistPorts = [P || {_, P} <- erlang:system_info(dist_ctrl), is_port(P)],
 Owners = maps:from_list([{O, true} || O <- Candidates]),
 Ports = [{port, P, Owner} || P <- erlang:ports(),

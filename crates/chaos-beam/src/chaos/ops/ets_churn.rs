@@ -9,7 +9,7 @@ use super::prelude::*;
 /// Create, fill and hold a few ETS tables.
 pub struct EtsChurn;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     r#"
 Parent = self(),
 Helper = erlang:spawn(fun() ->

@@ -18,7 +18,7 @@ use super::prelude::*;
 /// Delete one ETS row for a while.
 pub struct EtsDelete;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     ets_row_choice!(),
     r#"                {_, Seen} ->
                     Key = element(KeyPos, Seen),

@@ -21,7 +21,7 @@ use super::prelude::*;
 /// Corrupt one ETS row for a while.
 pub struct EtsModify;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     ets_row_choice!(),
     r#"                {_, Orig} ->
                     Key = element(KeyPos, Orig),

@@ -8,7 +8,7 @@ use super::prelude::*;
 /// Send an exit signal to one worker.
 pub struct ExitSignal;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 R = erlang:monitor(process, Victim),
 case erlang:is_process_alive(Victim) of
     false -> erlang:demonitor(R, [flush]), gone;

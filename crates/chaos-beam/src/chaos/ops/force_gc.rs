@@ -7,7 +7,7 @@ use super::prelude::*;
 /// Force one process to collect its garbage.
 pub struct ForceGc;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 case erlang:process_info(Victim, memory) of
     undefined -> gone;
     {memory, Before} ->

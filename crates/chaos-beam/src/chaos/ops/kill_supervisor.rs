@@ -23,7 +23,7 @@ pub struct KillSupervisor;
 
 /// Of the given supervisors, those with a supervisor for a parent and that
 /// are no application's top supervisor.
-const NON_TOP: &str = r#"
+pub(crate) const NON_TOP: &str = r#"
 Tops = lists:append([case application_controller:get_master(A) of
                           Master when is_pid(Master) ->
                               case catch application_master:get_child(Master) of
@@ -57,7 +57,7 @@ end,
 [S || S <- Sups, not lists:member(S, Tops), is_pid(Parent(S)), IsSup(Parent(S))].
 "#;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 Dict = case erlang:process_info(Victim, [dictionary, registered_name]) of
            undefined -> undefined;
            [{dictionary, D}, {registered_name, N}] -> {D, N}

@@ -13,7 +13,7 @@ use super::prelude::*;
 /// Crash a chain of linked processes.
 pub struct LinkCrashChain;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 Parent = self(),
 VictimMon = case LinkTo of
                 none -> none;

@@ -10,7 +10,7 @@ use super::prelude::*;
 /// Flood one worker's mailbox.
 pub struct MailboxFlood;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 R = erlang:monitor(process, Victim),
 case erlang:is_process_alive(Victim) of
     false -> erlang:demonitor(R, [flush]), gone;

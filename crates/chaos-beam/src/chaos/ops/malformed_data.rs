@@ -10,7 +10,7 @@ use super::prelude::*;
 /// Send malformed input to an application's listener.
 pub struct MalformedData;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     listeners!(),
     r#"
 case Listeners of

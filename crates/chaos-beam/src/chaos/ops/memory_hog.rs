@@ -11,7 +11,7 @@ use super::prelude::*;
 /// Hold heap memory in several processes.
 pub struct MemoryHog;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     r#"
 Parent = self(),
 WordSize = erlang:system_info(wordsize),

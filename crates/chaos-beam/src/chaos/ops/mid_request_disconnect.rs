@@ -8,7 +8,7 @@ use super::prelude::*;
 /// Drop a connection in the middle of a request.
 pub struct MidRequestDisconnect;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     listeners!(),
     r#"
 case Listeners of

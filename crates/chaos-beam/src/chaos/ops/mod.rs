@@ -135,24 +135,43 @@ pub struct Allow {
     pub port_exhaustion: bool,
 }
 
-/// The operations' snippets a fast run uses most, with the binding names
-/// their call sites pass (`Monkey` included): compiled before the run starts
-/// ([`crate::compiled::prime`]). A test checks that running them adds no
-/// other snippet, so this list cannot drift from the call sites.
-pub(crate) fn hot_snippets() -> Vec<(&'static str, &'static [&'static str])> {
+/// Every snippet the built-in operations and the run's own bookkeeping
+/// evaluate, compiled together before the clock starts
+/// ([`crate::compiled::prime`]): no operation starts interpreted, and every
+/// run compiles the same set, so only the first run on a node adds the
+/// atoms their compiled code needs. A test runs every operation and checks
+/// that nothing else was compiled, so this list cannot drift.
+pub(crate) fn snippets() -> Vec<&'static str> {
     vec![
-        (
-            monitor_kill::SNIPPET,
-            &["Monkey", "RestartDeadlineMs", "Victim"],
-        ),
-        (
-            suspend::SNIPPET,
-            &["DeadlineMs", "HoldMs", "Lease", "Monkey", "Victim"],
-        ),
-        (
-            spawn_burst::SNIPPET,
-            &["Count", "MaxLifeMs", "Monkey", "Seed"],
-        ),
+        atom_exhaustion::SNIPPET,
+        clear_mailbox::SNIPPET,
+        drop_connection::SNIPPET,
+        ets_churn::SNIPPET,
+        ets_delete::SNIPPET,
+        ets_modify::SNIPPET,
+        exit_signal::SNIPPET,
+        force_gc::SNIPPET,
+        hold_binary::SNIPPET,
+        kill_supervisor::NON_TOP,
+        kill_supervisor::SNIPPET,
+        link_crash_chain::SNIPPET,
+        mailbox_flood::SNIPPET,
+        malformed_data::SNIPPET,
+        memory_hog::SNIPPET,
+        mid_request_disconnect::SNIPPET,
+        monitor_kill::SNIPPET,
+        port_exhaustion::SNIPPET,
+        priority::SNIPPET,
+        registry_corrupt::SNIPPET,
+        scheduler_contention::SNIPPET,
+        spawn_burst::SNIPPET,
+        suspend::SNIPPET,
+        sys_suspend::SNIPPET,
+        super::helper::KILL_HELPER,
+        super::detect::STEADY,
+        super::detect::MEMTOTAL,
+        super::CANDIDATES,
+        super::SAMPLE,
     ]
 }
 

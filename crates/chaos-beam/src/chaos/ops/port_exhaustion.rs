@@ -16,7 +16,7 @@ use super::prelude::*;
 /// Hold many open ports for a while.
 pub struct PortExhaustion;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     r#"
 Limit = erlang:system_info(port_limit),
 Before = erlang:system_info(port_count),

@@ -19,7 +19,7 @@ use super::prelude::*;
 /// Lower (or raise) an OTP process's priority for a while.
 pub struct Priority;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;

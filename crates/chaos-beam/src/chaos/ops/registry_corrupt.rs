@@ -20,7 +20,7 @@ use super::prelude::*;
 /// Unregister a process's name, or hijack it with a decoy.
 pub struct RegistryCorrupt;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 case erlang:process_info(Victim, registered_name) of
     {registered_name, Name} ->
         Parent = self(),

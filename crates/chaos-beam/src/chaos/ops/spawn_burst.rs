@@ -9,7 +9,7 @@ use super::prelude::*;
 /// Spawn a burst of short-lived processes.
 pub struct SpawnBurst;
 
-pub(super) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 Started = erlang:monotonic_time(microsecond),
 {Mons, _} = lists:foldl(
     fun(_, {MonAcc, RandState}) ->

@@ -8,7 +8,7 @@ use super::prelude::*;
 /// Suspend one process for a while.
 pub struct Suspend;
 
-pub(super) const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;

@@ -22,7 +22,7 @@ use super::prelude::*;
 /// Suspend an OTP process's message handling for a while.
 pub struct SysSuspend;
 
-const SNIPPET: &str = concat!(
+pub(crate) const SNIPPET: &str = concat!(
     r#"
 case erlang:is_process_alive(Victim) of
     false -> gone;

@@ -12,7 +12,7 @@ use chaos_engine::Effect;
 use futures::future::BoxFuture;
 use std::time::{Duration, Instant};
 
-const SNIPPET: &str = include_str!("../../snippets/cluster_cut.erl");
+pub(crate) const SNIPPET: &str = include_str!("../../snippets/cluster_cut.erl");
 
 /// The wrong cookies the two sides of a cut hold for each other (two, so
 /// the sides never agree); the audit looks for them after a run.

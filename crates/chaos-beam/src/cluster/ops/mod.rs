@@ -15,6 +15,20 @@ use std::sync::Arc;
 
 pub use cut::CUT_COOKIES;
 
+/// Every snippet the node-level operations and the cluster's bookkeeping
+/// evaluate on a member (primed with the single-node ones, see
+/// [`crate::chaos::ops::snippets`]).
+pub(crate) fn snippets() -> Vec<&'static str> {
+    vec![
+        cut::SNIPPET,
+        slow_node::SNIPPET,
+        node_loss::STOP,
+        node_loss::RUNNING_APPS,
+        super::discover::NODES,
+        super::detect::VIEW,
+    ]
+}
+
 /// Names of every node-level operation (for config validation).
 pub const NAMES: [&str; 4] = ["partition", "link_flap", "slow_node", "node_loss"];
 

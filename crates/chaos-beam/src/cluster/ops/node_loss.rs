@@ -23,7 +23,10 @@ pub struct NodeLoss;
 const DOWN_LIMIT: Duration = Duration::from_secs(20);
 
 /// The stop runs in a process of its own, after our call has returned.
-const STOP: &str = r#"
+/// The applications running on a member.
+pub(crate) const RUNNING_APPS: &str = "[A || {A, _, _} <- application:which_applications(2000)].";
+
+pub(crate) const STOP: &str = r#"
 erlang:spawn(fun() ->
     receive after 100 -> ok end,
     case How of stop -> init:stop(); halt -> erlang:halt(0) end
@@ -143,21 +146,17 @@ async fn rest_of_cluster(ctx: &ClusterTarget, lost: &str) -> (bool, Vec<String>)
         smol::Timer::after(Duration::from_millis(100)).await;
     }
     for m in ctx.up() {
-        let running = eval_with_timeout(
-            &m.target.client,
-            "[A || {A, _, _} <- application:which_applications(2000)].",
-            &[],
-            Duration::from_secs(5),
-        )
-        .await
-        .map(|t| {
-            t.as_list()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|a| a.as_atom().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+        let running =
+            eval_with_timeout(&m.target.client, RUNNING_APPS, &[], Duration::from_secs(5))
+                .await
+                .map(|t| {
+                    t.as_list()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|a| a.as_atom().map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
         for app in m.target.baseline_apps() {
             if !running.contains(app) {
                 findings.push(format!("{app} no longer runs on {}", m.name));

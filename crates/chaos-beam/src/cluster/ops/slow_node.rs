@@ -18,7 +18,7 @@ use std::time::Duration;
 /// Saturate one node's schedulers.
 pub struct SlowNode;
 
-const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = r#"
 Latency = fun() ->
     Me = self(),
     Ts = [begin
