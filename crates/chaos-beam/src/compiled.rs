@@ -558,7 +558,7 @@ mod tests {
         let (a, b) = ("erlang:exit(Victim, kill).", "ok.");
         let (fa, fb) = (function_name(a), function_name(b));
         // The same in every run, different per snippet.
-        assert_eq!(fa, function_name(&a.to_string()));
+        assert_eq!(fa, function_name(&String::from(a)));
         assert_ne!(fa, fb);
         assert!(fa.starts_with("s_") && fa.len() == 18, "{fa}");
         assert_eq!(with_final_dot(" ok \n"), " ok.");

@@ -388,3 +388,41 @@ fn dropping_the_last_handle_closes_the_connection() {
         }
     });
 }
+
+/// Monkeys connect as `chaos_monkey_<slot>` from a fixed set (no new atom
+/// per connection): several connecting at once, and one connecting while
+/// another holds a name, all get distinct names and none disturbs another.
+#[test]
+fn connections_take_distinct_names_from_the_fixed_set_and_leave_each_other_alone() {
+    let node = TestNode::start("dist_slots");
+    smol::block_on(async {
+        let first = connect(&node).await;
+        let o = opts(&node);
+        let together = futures::future::join_all((0..4).map(|_| DistClient::connect(&o))).await;
+        let mut clients: Vec<DistClient> = together.into_iter().map(|c| c.unwrap()).collect();
+        clients.push(first);
+        let mut names: Vec<String> = clients.iter().map(|c| c.local_name().to_string()).collect();
+        for n in &names {
+            assert!(n.starts_with("chaos_monkey_"), "{n}");
+            let slot = n["chaos_monkey_".len()..].split('@').next().unwrap();
+            let slot: u32 = slot.parse().unwrap();
+            assert!(
+                (1..=chaos_beam::dist::connect::NAME_SLOTS).contains(&slot),
+                "{n}"
+            );
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 5, "{names:?}");
+        // Every connection still answers, the first one included.
+        for c in &clients {
+            let sum = c.call("erlang", "+", vec![int(1), int(2)]).await.unwrap();
+            assert_eq!(sum.as_i64(), Some(3));
+        }
+        let hidden = clients[0]
+            .call("erlang", "nodes", vec![atom("hidden")])
+            .await
+            .unwrap();
+        assert_eq!(hidden.as_list().unwrap().len(), 5);
+    });
+}

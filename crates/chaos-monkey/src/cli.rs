@@ -91,6 +91,9 @@ pub struct RunArgs {
     /// epmd's port on the node's host [default: $ERL_EPMD_PORT or 4369].
     #[arg(long, value_name = "PORT")]
     pub epmd_port: Option<u16>,
+    /// Limit for each step of connecting.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
     /// Limit for each remote call.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub call_timeout: Duration,

@@ -13,7 +13,7 @@
 //! its config file, and the properties hand it parsed config text instead.
 
 use crate::cli::{self, Cli, Command};
-use crate::commands::run::{settings, settings_from};
+use crate::commands::run::settings::{settings, settings_from};
 use crate::config::{self, DEFAULT_WEIGHTS};
 use chaos_beam::chaos::detect::Probe;
 use chaos_beam::chaos::ops::{builtin, Allow};

@@ -322,3 +322,33 @@ fn the_node_dying_during_a_call_is_an_error_not_a_hang() {
         "{err}"
     );
 }
+
+/// Every command that attaches takes the same connection flags: `run` and
+/// `scenarios` accept `--connect-timeout` like `inspect` (an unreachable node
+/// is exit 3, not a usage error).
+#[test]
+fn every_attaching_command_takes_the_connection_flags() {
+    let port = unused_port().to_string();
+    for command in ["inspect", "run", "scenarios"] {
+        let (code, _, err) = run(&mut monkey(&[
+            command,
+            "--node",
+            "app@localhost",
+            "--cookie",
+            "x",
+            "--port",
+            &port,
+            "--connect-timeout",
+            "2s",
+            "--call-timeout",
+            "2s",
+            "--tick",
+            "1s",
+        ]));
+        assert_eq!(code, 3, "{command}: {err}");
+        assert!(
+            err.contains("cannot connect to app@localhost"),
+            "{command}: {err}"
+        );
+    }
+}

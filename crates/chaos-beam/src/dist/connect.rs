@@ -239,12 +239,21 @@ pub(crate) async fn handshake(
 ) -> Result<Handshaken, ConnectError> {
     let addr = resolve(node, port, limit).await?;
     let first = LAST_SLOT.load(std::sync::atomic::Ordering::Relaxed);
+    let mut closed = None;
     for i in 0..NAME_SLOTS {
         let slot = (first - 1 + i) % NAME_SLOTS + 1;
-        if let Some(done) = handshake_as(node, addr, slot, cookie, limit).await? {
-            LAST_SLOT.store(slot, std::sync::atomic::Ordering::Relaxed);
-            return Ok(done);
+        match handshake_as(node, addr, slot, cookie, limit).await? {
+            Named::Connected(done) => {
+                LAST_SLOT.store(slot, std::sync::atomic::Ordering::Relaxed);
+                return Ok(done);
+            }
+            Named::Taken => {}
+            Named::Closed(e) => closed = Some(e),
         }
+    }
+    // A node that closed on every name refuses us for another reason: say so.
+    if let Some(e) = closed {
+        return Err(e);
     }
     Err(ConnectError::Refused {
         node: node.clone(),
@@ -254,15 +263,26 @@ pub(crate) async fn handshake(
     })
 }
 
-/// One handshake as `chaos_monkey_<slot>`; `None` when the node already has
-/// a connection from that name (another monkey's: we leave it alone).
+/// How a handshake under one name ended.
+enum Named {
+    Connected(Handshaken),
+    /// The node has a connection from that name, or one being set up
+    /// (another monkey's: we leave it alone and take the next name).
+    Taken,
+    /// The node closed the socket before answering our name: another
+    /// handshake under that name was in progress, or the node refuses us
+    /// (kept, to report if every name ends so).
+    Closed(ConnectError),
+}
+
+/// One handshake as `chaos_monkey_<slot>`.
 async fn handshake_as(
     node: &NodeName,
     addr: std::net::SocketAddr,
     slot: u32,
     cookie: &Cookie,
     limit: Duration,
-) -> Result<Option<Handshaken>, ConnectError> {
+) -> Result<Named, ConnectError> {
     let stream = with_timeout(
         limit,
         node,
@@ -300,16 +320,23 @@ async fn handshake_as(
 
     let hs_err = |e: HandshakeError| classify(node, cookie, e);
     let mut hs = ClientSideHandshake::new(stream.clone(), local.clone(), cookie.secret());
-    let status = with_timeout(limit, node, "sending our name", hs.execute_send_name(6))
-        .await?
-        .map_err(hs_err)?;
+    let status =
+        match with_timeout(limit, node, "sending our name", hs.execute_send_name(6)).await? {
+            Ok(status) => status,
+            Err(HandshakeError::Io(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(Named::Closed(hs_err(HandshakeError::Io(io))))
+            }
+            Err(e) => return Err(hs_err(e)),
+        };
     match &status {
         HandshakeStatus::Ok | HandshakeStatus::OkSimultaneous => {}
         HandshakeStatus::Alive => {
             // Answer "false": the other connection stays, we try another name.
             let _ = with_timeout(limit, node, "declining", hs.execute_rest(false)).await;
-            return Ok(None);
+            return Ok(Named::Taken);
         }
+        // Another monkey is connecting under this name right now.
+        HandshakeStatus::Nok => return Ok(Named::Taken),
         other => {
             return Err(ConnectError::Refused {
                 node: node.clone(),
@@ -329,7 +356,7 @@ async fn handshake_as(
             }
             other => hs_err(other),
         })?;
-    Ok(Some(Handshaken {
+    Ok(Named::Connected(Handshaken {
         stream,
         local,
         peer,

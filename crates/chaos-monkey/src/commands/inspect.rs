@@ -6,7 +6,7 @@ use crate::output;
 use chaos_beam::inspect::{inspect, InspectOptions};
 
 pub fn run(args: InspectArgs) -> Result<(), CliError> {
-    let client = super::connect(&args.target)?;
+    let client = super::attach::connect(&args.target)?;
     let opts = InspectOptions {
         top: usize::from(args.top),
         timeout: args.timeout,

@@ -1,14 +1,14 @@
-//! The commands, and what they share: attaching to a target.
+//! The commands, one module each, and what they share: attaching to a
+//! target ([`attach`]).
 
-mod cluster;
+pub mod attach;
 mod demo;
 mod inspect;
 pub mod run;
 mod scenarios;
 
-use crate::cli::{Cli, Command, TargetArgs};
+use crate::cli::{Cli, Command};
 use crate::exit::CliError;
-use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
 
 /// Run the command the user asked for.
 pub fn run(cli: Cli) -> Result<(), CliError> {
@@ -19,26 +19,4 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(args) => demo::run(args),
         Command::Scenarios(args) => scenarios::run(&args),
     }
-}
-
-/// Resolve the cookie (exit 2 when there is none) and connect (exit 3 when the node cannot be reached).
-pub fn connect(target: &TargetArgs) -> Result<DistClient, CliError> {
-    let cookie = Cookie::resolve(target.cookie.as_deref(), target.cookie_file.as_deref())
-        .map_err(CliError::usage)?;
-    tracing::info!(node = %target.node, cookie = %cookie, "connecting");
-    smol::block_on(DistClient::connect(&connect_options(target, cookie)))
-        .map_err(CliError::unreachable)
-}
-
-/// How to reach `target` with `cookie`.
-pub fn connect_options(target: &TargetArgs, cookie: Cookie) -> ConnectOptions {
-    let mut opts = ConnectOptions::new(target.node.clone(), cookie);
-    opts.port = target.port;
-    if let Some(p) = target.epmd_port {
-        opts.epmd_port = p;
-    }
-    opts.connect_timeout = target.connect_timeout;
-    opts.call_timeout = target.call_timeout;
-    opts.tick = target.tick;
-    opts
 }

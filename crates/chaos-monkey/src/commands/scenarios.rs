@@ -41,7 +41,7 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     let (settings, html) = settings(args)?;
     let seed = args.seed.unwrap_or_else(rand::random);
 
-    let client = super::connect(&args.target)?;
+    let client = super::attach::connect(&args.target)?;
     let node = args.target.node.to_string();
     let detect = DetectSettings {
         recovery_window: settings.recovery,

@@ -1,101 +1,18 @@
-//! `run` across a cluster (`--cluster`, several `--node`, or `[cluster]` in
-//! the config): the settings, attaching to every member, and the cluster as
-//! a [`RunTarget`]. Every single-node operation runs on a member picked by
+//! `run` across a cluster: attaching to every member (settings in
+//! [`super::cluster_settings`]), and the cluster as a [`RunTarget`]. Every single-node operation runs on a member picked by
 //! weight ([`OnNode`]); the node-level operations come on top.
 
-use super::run::{
-    baseline_error, beam_target, custom_ops, proxy_ops, weighted, RunSettings, RunTarget,
-};
-use crate::cli::RunArgs;
-use crate::config::FileConfig;
+use super::cluster_settings::ClusterSettings;
+use super::operations::{custom_ops, proxy_ops, weighted};
+use super::settings::RunSettings;
+use super::target::{baseline_error, beam_target, lease_json, RunTarget};
 use crate::exit::CliError;
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::cluster::{self, ClusterTarget, OnNode};
-use chaos_beam::dist::{Cookie, NodeName};
-use chaos_engine::{Operation, Profile, Report, RunRecord, Schedule};
+use chaos_beam::dist::Cookie;
+use chaos_engine::{Operation, Report, RunRecord, Schedule};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-/// How to reach the cluster and how to treat its members.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterSettings {
-    /// Read the members from the first node's `nodes()`.
-    pub discover: bool,
-    /// Members named explicitly (besides the first node).
-    pub extra: Vec<NodeName>,
-    /// Per-node cookie files (the others use the run's cookie).
-    pub cookie_files: BTreeMap<String, PathBuf>,
-    /// Per-node weights (default 1; 0: operations leave the node alone).
-    pub weights: BTreeMap<String, u32>,
-    /// `--allow-node-kill`: the `node_loss` operation.
-    pub allow_node_kill: bool,
-}
-
-/// The cluster settings of a run, or `None` for a single-node run.
-pub fn settings(
-    args: &RunArgs,
-    file: &FileConfig,
-    at: &dyn Fn(&str) -> String,
-    profile: Profile,
-) -> Result<Option<ClusterSettings>, CliError> {
-    let c = &file.cluster;
-    let allow_node_kill = args.allow_node_kill || file.allow.node_kill.unwrap_or(false);
-    let discover = args.cluster || c.discover.unwrap_or(false);
-    let mut extra = Vec::new();
-    for n in args.node.iter().skip(1) {
-        extra.push(
-            n.parse::<NodeName>()
-                .map_err(|e| CliError::usage(format!("--node {n}: {e}")))?,
-        );
-    }
-    if args.node.len() <= 1 {
-        for n in c.nodes.clone().unwrap_or_default() {
-            extra
-                .push(n.parse::<NodeName>().map_err(|e| {
-                    CliError::usage(format!("{}: cluster.nodes: {e}", at("nodes")))
-                })?);
-        }
-    }
-    if !discover && extra.is_empty() {
-        if allow_node_kill {
-            return Err(CliError::usage(
-                "--allow-node-kill only applies to cluster runs (--cluster or several --node)",
-            ));
-        }
-        return Ok(None);
-    }
-    if allow_node_kill && profile != Profile::Aggressive {
-        return Err(CliError::usage(
-            "the --allow-… operations only run with --profile aggressive",
-        ));
-    }
-    let mut cookie_files = BTreeMap::new();
-    let mut weights = BTreeMap::new();
-    for (name, n) in &c.node {
-        let loc = at(&format!("[cluster.node.\"{name}\"]"));
-        name.parse::<NodeName>()
-            .map_err(|e| CliError::usage(format!("{loc}: {e}")))?;
-        if let Some(p) = &n.cookie_file {
-            cookie_files.insert(name.clone(), p.clone());
-        }
-        if let Some(w) = n.weight {
-            let w = u32::try_from(w).map_err(|_| {
-                CliError::usage(format!(
-                    "{loc}: the weight of {name} must be a whole number ≥ 0, got {w}"
-                ))
-            })?;
-            weights.insert(name.clone(), w);
-        }
-    }
-    Ok(Some(ClusterSettings {
-        discover,
-        extra,
-        cookie_files,
-        weights,
-        allow_node_kill,
-    }))
-}
 
 /// Attach to every member (exit 3 when one cannot be reached) and build the
 /// cluster context (no detection yet).
@@ -109,7 +26,7 @@ pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, Cli
             .map_err(|e| CliError::usage(format!("[cluster.node.\"{node}\"]: {e}")))?;
         own.insert(node.clone(), cookie);
     }
-    let first = super::connect_options(
+    let first = crate::commands::attach::connect_options(
         t,
         own.get(&t.node.to_string())
             .cloned()
@@ -225,7 +142,7 @@ impl RunTarget for ClusterTarget {
         let leases: serde_json::Map<String, serde_json::Value> = self
             .members()
             .iter()
-            .map(|m| (m.name.clone(), super::run::lease_json(&m.target)))
+            .map(|m| (m.name.clone(), lease_json(&m.target)))
             .collect();
         report
             .extras
@@ -239,7 +156,7 @@ impl RunTarget for ClusterTarget {
 
 #[cfg(test)]
 mod tests {
-    use super::super::run::settings_from;
+    use super::super::settings::settings_from;
     use crate::cli::{Cli, Command};
     use crate::config;
     use clap::Parser;

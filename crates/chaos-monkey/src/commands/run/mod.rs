@@ -1,0 +1,69 @@
+//! `chaos-monkey run`, as a pipeline of small modules:
+//!
+//! 1. [`settings`] — flags > config file > defaults, validated
+//!    ([`cluster_settings`] for `--cluster`);
+//! 2. [`target`] / [`cluster`] — attach: one node or every member of a cluster;
+//! 3. [`operations`] — the operations and their weights;
+//! 4. [`execute`] — prepare (proxies, baseline, compiled snippets, first
+//!    victims), run the schedule, finish (clean-up, audit, report, files);
+//! 5. [`verdict`] — the exit code the report calls for.
+
+pub mod cluster;
+pub mod cluster_settings;
+mod execute;
+pub mod operations;
+pub mod settings;
+pub mod target;
+
+pub use settings::{settings, RunSettings};
+
+use crate::cli::RunArgs;
+use crate::exit::{self, CliError};
+use chaos_engine::Report;
+
+/// `chaos-monkey run`.
+pub fn run(args: &RunArgs, verbose: bool, quiet: bool) -> Result<(), CliError> {
+    let mut s = settings(args, verbose)?;
+    s.quiet = quiet;
+    let report = execute(&s)?;
+    match report {
+        None => Ok(()),
+        Some(r) => verdict(&r),
+    }
+}
+
+/// The exit code a report calls for.
+pub fn verdict(r: &Report) -> Result<(), CliError> {
+    if let Some(why) = &r.target_lost {
+        return Err(CliError::with_code(
+            exit::NODE_DOWN,
+            format!("the node went down during the run: {why}"),
+        ));
+    }
+    if !r.failure_modes.is_empty() || !r.survived {
+        return Err(CliError::with_code(
+            exit::FAILURE,
+            format!(
+                "{} failure mode(s) found; the system {}",
+                r.failure_modes.len(),
+                if r.survived {
+                    "survived"
+                } else {
+                    "did not survive"
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Run (or dry-run) with `s`; `None` for a dry run.
+pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
+    match &s.cluster {
+        Some(c) => execute::execute_on(s, cluster::attach(s, c)?),
+        None => execute::execute_on(
+            s,
+            target::beam_target(s, super::attach::connect(&s.target)?)?,
+        ),
+    }
+}

@@ -1,0 +1,501 @@
+//! A run's settings: every value from its flag, else the config file, else
+//! its default, validated, with errors that say where a bad value came from.
+
+use crate::cli::{RunArgs, TargetArgs};
+use crate::config::{self, ConfigError, FileConfig, DEFAULT_WEIGHTS};
+use crate::exit::CliError;
+use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::Safety;
+use chaos_beam::dist::NodeName;
+use chaos_engine::{Category, Profile};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why the network category may get no operations.
+pub(super) const NETWORK_NONE: &str = "every network operation is disabled in the config; the category is skipped and the others are renormalised";
+
+/// Everything a run needs, merged and validated.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub target: TargetArgs,
+    pub duration: Duration,
+    pub rate: f64,
+    pub seed: u64,
+    pub seed_given: bool,
+    pub profile: Profile,
+    pub weights: BTreeMap<Category, u32>,
+    pub report: Option<PathBuf>,
+    pub events: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub dry_run: bool,
+    /// Keep every snippet interpreted (no temporary modules on the target).
+    pub interpreted: bool,
+    pub safety: Safety,
+    pub allow: Allow,
+    pub op_settings: BTreeMap<String, (bool, u32)>,
+    pub custom: Vec<(String, Category, u32, String)>,
+    pub max_in_flight: usize,
+    /// The lease term (`--lease`): a silent monkey's effects end this long after its last renewal.
+    pub lease: Duration,
+    pub progress: bool,
+    pub verbose: bool,
+    /// `-q`: no line per operation on stderr (the events file still has them).
+    pub quiet: bool,
+    /// A client workload to run during the chaos: (address, clients, requests per second per client).
+    pub workload: Option<(std::net::SocketAddr, usize, f64)>,
+    /// Fault proxies to start: (listen, upstream).
+    pub proxies: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
+    /// Detection thresholds and probes.
+    pub detect: chaos_beam::chaos::detect::DetectSettings,
+    /// Stop the chaos when the steady state stays broken this long.
+    pub breaker: Option<Duration>,
+    /// A run across a cluster (`--cluster`, several `--node`, `[cluster]`).
+    pub cluster: Option<super::cluster_settings::ClusterSettings>,
+}
+
+impl RunSettings {
+    /// Demo-level settings against `target` (used by `chaos-monkey demo`).
+    pub fn demo(target: TargetArgs, duration: Duration, seed: Option<u64>) -> Self {
+        Self {
+            target,
+            duration,
+            rate: 10.0,
+            seed: seed.unwrap_or_else(rand::random),
+            seed_given: seed.is_some(),
+            profile: Profile::Demo,
+            weights: config::parse_weights(DEFAULT_WEIGHTS).expect("valid defaults"),
+            report: None,
+            events: None,
+            html: None,
+            junit: None,
+            dry_run: false,
+            interpreted: false,
+            safety: Safety::default(),
+            allow: Allow::default(),
+            op_settings: BTreeMap::new(),
+            custom: Vec::new(),
+            max_in_flight: 64,
+            lease: chaos_beam::lease::DEFAULT_TERM,
+            progress: true,
+            verbose: false,
+            quiet: false,
+            workload: None,
+            proxies: Vec::new(),
+            detect: chaos_beam::chaos::detect::DetectSettings {
+                horizon: duration,
+                ..Default::default()
+            },
+            breaker: Some(Duration::from_secs(30)),
+            cluster: None,
+        }
+    }
+}
+
+pub(super) fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::usage(e)
+}
+
+fn cfg_err(e: ConfigError) -> CliError {
+    CliError::usage(e)
+}
+
+/// Merge the config file and the flags (flags win) and check every value.
+pub fn settings(args: &RunArgs, verbose: bool) -> Result<RunSettings, CliError> {
+    let (file, text, path) = match &args.config {
+        Some(p) => {
+            let (f, t) = config::load(p).map_err(cfg_err)?;
+            (f, t, p.clone())
+        }
+        None => (FileConfig::default(), String::new(), PathBuf::new()),
+    };
+    settings_from(args, verbose, file, &text, &path)
+}
+
+/// [`settings`] with the config file already read and parsed (`text` and
+/// `path` locate errors in it; empty when there is none).
+pub fn settings_from(
+    args: &RunArgs,
+    verbose: bool,
+    file: FileConfig,
+    text: &str,
+    path: &Path,
+) -> Result<RunSettings, CliError> {
+    let at = |key: &str| config::locate(path, text, key);
+
+    let node_text = args
+        .node
+        .first()
+        .cloned()
+        .or(file.node.clone())
+        .ok_or_else(|| {
+            usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
+        })?;
+    let node: NodeName = node_text
+        .parse()
+        .map_err(|e: chaos_beam::dist::NodeNameError| {
+            if !args.node.is_empty() {
+                usage(format!("--node: {e}"))
+            } else {
+                usage(format!("{}: {e}", at("node")))
+            }
+        })?;
+    let duration = match (&args.duration, &file.duration) {
+        (Some(d), _) => {
+            config::parse_duration(d).map_err(|e| cfg_err(ConfigError::flag("--duration", e)))?
+        }
+        (None, Some(d)) => config::parse_duration(d)
+            .map_err(|e| usage(format!("{}: duration: {e}", at("duration"))))?,
+        (None, None) => Duration::from_secs(60),
+    };
+    // A run (and its clock arithmetic) is bounded: a year is already absurd.
+    const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+    if duration > MAX_RUN {
+        return Err(usage(format!(
+            "{}: a run lasts at most {}",
+            if args.duration.is_some() {
+                "--duration".to_string()
+            } else {
+                at("duration")
+            },
+            humantime::format_duration(MAX_RUN)
+        )));
+    }
+    let rate = match (&args.rate, file.rate) {
+        (Some(r), _) => {
+            let v: f64 = r.parse().map_err(|_| {
+                cfg_err(ConfigError::flag(
+                    "--rate",
+                    format!("'{r}' is not a number"),
+                ))
+            })?;
+            config::check_rate(v).map_err(|e| cfg_err(ConfigError::flag("--rate", e)))?
+        }
+        (None, Some(r)) => {
+            config::check_rate(r).map_err(|e| usage(format!("{}: {e}", at("rate"))))?
+        }
+        (None, None) => 10.0,
+    };
+    let profile = match (&args.profile, &file.profile) {
+        (Some(p), _) => {
+            config::parse_profile(p).map_err(|e| cfg_err(ConfigError::flag("--profile", e)))?
+        }
+        (None, Some(p)) => {
+            config::parse_profile(p).map_err(|e| usage(format!("{}: {e}", at("profile"))))?
+        }
+        (None, None) => Profile::Demo,
+    };
+    let weights = match (&args.weights, &file.weights) {
+        (Some(w), _) => {
+            config::parse_weights(w).map_err(|e| cfg_err(ConfigError::flag("--weights", e)))?
+        }
+        (None, Some(t)) => {
+            config::table_weights(t).map_err(|e| usage(format!("{}: {e}", at("[weights]"))))?
+        }
+        (None, None) => config::parse_weights(DEFAULT_WEIGHTS).expect("valid defaults"),
+    };
+    let seed_given = args.seed.is_some() || file.seed.is_some();
+    let seed = args.seed.or(file.seed).unwrap_or_else(rand::random);
+
+    let s = &file.safety;
+    let pick = |flag: &Vec<String>, file: &Option<Vec<String>>| {
+        if flag.is_empty() {
+            file.clone().unwrap_or_default()
+        } else {
+            flag.clone()
+        }
+    };
+    let max_kills = match (args.max_kills_per_sec, s.max_kills_per_sec) {
+        (Some(v), _) => v,
+        (None, Some(v)) => u32::try_from(v).map_err(|_| {
+            usage(format!(
+                "{}: max_kills_per_sec must be a whole number ≥ 0, got {v}",
+                at("max_kills_per_sec")
+            ))
+        })?,
+        (None, None) => Safety::default().max_kills_per_sec,
+    };
+    let mut safety = Safety::default();
+    safety.only_apps = pick(&args.only_app, &s.only_apps);
+    safety.protect_apps = pick(&args.protect_app, &s.protect_apps);
+    safety.include_otp_apps = args.include_otp_apps || s.include_otp_apps.unwrap_or(false);
+    safety.include_no_app = args.include_no_app || s.include_no_app.unwrap_or(false);
+    safety.max_kills_per_sec = max_kills;
+    safety.max_app_share = args
+        .max_app_share
+        .or(s.max_app_share)
+        .unwrap_or(safety.max_app_share);
+    let safety = safety
+        .with_protect_names(pick(&args.protect_name, &s.protect_names))
+        .map_err(|e| {
+            usage(if args.protect_name.is_empty() {
+                format!("{}: {e}", at("protect_names"))
+            } else {
+                format!("--protect-name: {e}")
+            })
+        })?;
+    safety.validate().map_err(|e| {
+        usage(if args.max_app_share.is_some() {
+            format!("--max-app-share: {e}")
+        } else {
+            format!("{}: {e}", at("max_app_share"))
+        })
+    })?;
+
+    let allow = Allow {
+        supervisor_kill: args.allow_supervisor_kill || file.allow.supervisor_kill.unwrap_or(false),
+        atom_exhaustion: args.allow_atom_exhaustion || file.allow.atom_exhaustion.unwrap_or(false),
+        port_exhaustion: args.allow_port_exhaustion || file.allow.port_exhaustion.unwrap_or(false),
+    };
+    if profile == Profile::Demo
+        && (allow.supervisor_kill || allow.atom_exhaustion || allow.port_exhaustion)
+    {
+        return Err(usage(
+            "the --allow-… operations only run with --profile aggressive",
+        ));
+    }
+
+    // Per-operation settings: names must exist (built-in, whatever the allow flags).
+    let known: Vec<&'static str> = builtin(Allow {
+        supervisor_kill: true,
+        atom_exhaustion: true,
+        port_exhaustion: true,
+    })
+    .iter()
+    .map(|o| o.name())
+    .chain(chaos_beam::cluster::ops::NAMES)
+    .collect();
+    let mut op_settings = BTreeMap::new();
+    for (name, setting) in &file.ops.builtin {
+        if !known.contains(&name.as_str()) {
+            return Err(usage(format!(
+                "{}: unknown operation '{name}' in [ops]; known operations: {}",
+                at(&format!("[ops.{name}]")),
+                known.join(", ")
+            )));
+        }
+        let weight = match setting.weight {
+            Some(w) => u32::try_from(w).map_err(|_| {
+                usage(format!(
+                    "{}: weight of {name} must be a whole number ≥ 0, got {w}",
+                    at(&format!("[ops.{name}]"))
+                ))
+            })?,
+            None => 1,
+        };
+        op_settings.insert(name.clone(), (setting.enabled.unwrap_or(true), weight));
+    }
+    let mut custom = Vec::new();
+    for c in &file.ops.custom {
+        let loc = at(&format!("\"{}\"", c.name));
+        if known.contains(&c.name.as_str())
+            || custom
+                .iter()
+                .any(|(n, ..): &(String, Category, u32, String)| *n == c.name)
+        {
+            return Err(usage(format!(
+                "{loc}: custom operation name '{}' is already taken",
+                c.name
+            )));
+        }
+        if c.name.is_empty()
+            || !c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        {
+            return Err(usage(format!(
+                "{loc}: custom operation name '{}' must be letters, digits and '_'",
+                c.name
+            )));
+        }
+        let cat: Category = c
+            .category
+            .parse()
+            .map_err(|e: String| usage(format!("{loc}: {e}")))?;
+        let w = u32::try_from(c.weight).map_err(|_| {
+            usage(format!(
+                "{loc}: weight must be a whole number ≥ 0, got {}",
+                c.weight
+            ))
+        })?;
+        if c.erlang.trim().is_empty() {
+            return Err(usage(format!("{loc}: `erlang` is empty")));
+        }
+        custom.push((c.name.clone(), cat, w, c.erlang.clone()));
+    }
+
+    let target = TargetArgs {
+        node,
+        cookie: args.cookie.clone(),
+        cookie_file: args.cookie_file.clone().or(file.cookie_file.clone()),
+        port: args.port,
+        epmd_port: args.epmd_port,
+        connect_timeout: args.connect_timeout,
+        call_timeout: args.call_timeout,
+        tick: args.tick,
+    };
+    let proxies = if args.proxy.is_empty() {
+        file.proxies
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                config::parse_proxy(p)
+                    .map_err(|e| usage(format!("{}: proxies: {e}", at("proxies"))))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        args.proxy
+            .iter()
+            .map(|p| config::parse_proxy(p).map_err(|e| cfg_err(ConfigError::flag("--proxy", e))))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    // Detection: thresholds and probes.
+    let d = &file.detect;
+    let share =
+        |flag: Option<f64>, file: Option<f64>, name: &str, default: f64| -> Result<f64, CliError> {
+            let (v, loc) = match (flag, file) {
+                (Some(v), _) => (v, format!("--{}", name.replace('_', "-"))),
+                (None, Some(v)) => (v, at(name)),
+                (None, None) => return Ok(default),
+            };
+            if v.is_finite() && v > 0.0 && v <= 1.0 {
+                Ok(v)
+            } else {
+                Err(usage(format!(
+                    "{loc}: {name} must be above 0 and at most 1, got {v}"
+                )))
+            }
+        };
+    let recovery_window = match (&args.recovery_window, &d.recovery_window) {
+        (Some(w), _) => config::parse_duration(w)
+            .map_err(|e| cfg_err(ConfigError::flag("--recovery-window", e)))?,
+        (None, Some(w)) => config::parse_duration(w)
+            .map_err(|e| usage(format!("{}: recovery_window: {e}", at("recovery_window"))))?,
+        (None, None) => Duration::from_secs(5),
+    };
+    if recovery_window > Duration::from_secs(3600) {
+        return Err(usage("the recovery window is at most 1h"));
+    }
+    let keep_going = args.keep_going || d.keep_going.unwrap_or(false);
+    let breaker = match (&args.breaker, &d.breaker) {
+        _ if keep_going => None,
+        (Some(b), _) => Some(
+            config::parse_duration(b).map_err(|e| cfg_err(ConfigError::flag("--breaker", e)))?,
+        ),
+        (None, Some(b)) => Some(
+            config::parse_duration(b)
+                .map_err(|e| usage(format!("{}: breaker: {e}", at("breaker"))))?,
+        ),
+        (None, None) => Some(Duration::from_secs(30)),
+    };
+    let mut probes = Vec::new();
+    if args.probe_tcp.is_empty() && args.probe_erlang.is_empty() {
+        for p in &file.probes {
+            probes.push(match p {
+                config::ProbeConfig::Tcp {
+                    address,
+                    send,
+                    expect,
+                    objective,
+                } => {
+                    let spec = format!(
+                        "{address}|{send}|{expect}|{}",
+                        objective.clone().unwrap_or_else(|| "1s".into())
+                    );
+                    chaos_beam::chaos::detect::Probe::parse_tcp(&spec)
+                        .map_err(|e| usage(format!("{}: probe: {e}", at("[[probes]]"))))?
+                }
+                config::ProbeConfig::Erlang { expr } => {
+                    chaos_beam::chaos::detect::Probe::Erlang { expr: expr.clone() }
+                }
+            });
+        }
+    } else {
+        for p in &args.probe_tcp {
+            probes.push(
+                chaos_beam::chaos::detect::Probe::parse_tcp(p)
+                    .map_err(|e| cfg_err(ConfigError::flag("--probe-tcp", e)))?,
+            );
+        }
+        for e in &args.probe_erlang {
+            if e.trim().is_empty() {
+                return Err(usage("--probe-erlang: the expression is empty"));
+            }
+            probes.push(chaos_beam::chaos::detect::Probe::Erlang { expr: e.clone() });
+        }
+    }
+    let detect = chaos_beam::chaos::detect::DetectSettings {
+        recovery_window,
+        mailbox_threshold: args
+            .mailbox_threshold
+            .or(d.mailbox_threshold)
+            .unwrap_or(10_000),
+        memory_threshold: share(
+            args.memory_threshold,
+            d.memory_threshold,
+            "memory_threshold",
+            0.9,
+        )?,
+        limit_threshold: share(
+            args.limit_threshold,
+            d.limit_threshold,
+            "limit_threshold",
+            0.8,
+        )?,
+        leak_threshold: args.leak_threshold.or(d.leak_threshold).unwrap_or(200),
+        horizon: duration,
+        probes,
+        include_otp_apps: safety.include_otp_apps,
+    };
+    let lease = match (&args.lease, &file.safety.lease) {
+        (Some(l), _) => {
+            config::parse_duration(l).map_err(|e| cfg_err(ConfigError::flag("--lease", e)))?
+        }
+        (None, Some(l)) => {
+            config::parse_duration(l).map_err(|e| usage(format!("{}: lease: {e}", at("lease"))))?
+        }
+        (None, None) => chaos_beam::lease::DEFAULT_TERM,
+    };
+    if !(Duration::from_millis(200)..=Duration::from_secs(600)).contains(&lease) {
+        return Err(usage(format!(
+            "the lease term must be between 200ms and 10m, got {}",
+            humantime::format_duration(lease)
+        )));
+    }
+    if args.max_in_flight == 0 {
+        return Err(usage("--max-in-flight must be at least 1"));
+    }
+    let cluster = super::cluster_settings::settings(args, &file, &at, profile)?;
+    Ok(RunSettings {
+        target,
+        duration,
+        rate,
+        seed,
+        seed_given,
+        profile,
+        weights,
+        report: args.report.clone().or(file.report.clone()),
+        events: args.events.clone().or(file.events.clone()),
+        html: args.html.clone().or(file.html.clone()),
+        junit: args.junit.clone().or(file.junit.clone()),
+        dry_run: args.dry_run,
+        interpreted: args.no_compile,
+        safety,
+        allow,
+        op_settings,
+        custom,
+        max_in_flight: args.max_in_flight,
+        lease,
+        progress: !args.no_progress,
+        verbose,
+        quiet: false,
+        workload: None,
+        proxies,
+        detect,
+        breaker,
+        cluster,
+    })
+}

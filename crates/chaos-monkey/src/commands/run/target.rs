@@ -1,0 +1,166 @@
+//! What a run needs of its target besides the engine's ([`RunTarget`]), and
+//! one node as such a target.
+
+use super::operations::operations;
+use super::settings::RunSettings;
+use crate::exit::CliError;
+use crate::output;
+use chaos_beam::chaos::BeamTarget;
+use chaos_engine::{Operation, Report, Schedule};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a run needs of its target besides the engine's: one node
+/// ([`BeamTarget`]) or a cluster (`commands/cluster.rs`).
+pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized {
+    /// Take the steady-state baseline (after the proxies started).
+    fn with_detection(
+        self,
+        detect: chaos_beam::chaos::detect::DetectSettings,
+    ) -> Result<Self, CliError>;
+    /// Compile the snippets into temporary modules on the target(s) (and start their janitor).
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError>;
+    /// List the first victims (before the clock starts).
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError>;
+    /// Hand over the fault proxies.
+    fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self;
+    /// The operations of a run, with their weights.
+    fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)>;
+    /// Print the schedule and the victims it would pick.
+    fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError>;
+    /// What is still there after clean-up.
+    fn audit(&self) -> Vec<String>;
+    /// What the run is against, for the log and the report.
+    fn describe(&self, s: &RunSettings) -> String;
+    /// Target-specific report sections.
+    fn finish_report(&self, _report: &mut Report, _record: &chaos_engine::RunRecord) {}
+    /// Close the connections.
+    fn close(&self);
+}
+
+impl RunTarget for BeamTarget {
+    fn with_detection(
+        self,
+        detect: chaos_beam::chaos::detect::DetectSettings,
+    ) -> Result<Self, CliError> {
+        smol::block_on(BeamTarget::with_detection(self, detect)).map_err(baseline_error)
+    }
+
+    fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(BeamTarget::compile_snippets(self))
+    }
+
+    fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
+        smol::block_on(self.candidates()).map(|_| ())
+    }
+
+    fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
+        BeamTarget::with_proxies(self, proxies)
+    }
+
+    fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)> {
+        operations(s)
+    }
+
+    fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError> {
+        dry_run(self, schedule)
+    }
+
+    fn audit(&self) -> Vec<String> {
+        smol::block_on(BeamTarget::audit(self))
+            .unwrap_or_else(|e| vec![format!("the after-run audit failed: {e}")])
+    }
+
+    fn describe(&self, s: &RunSettings) -> String {
+        s.target.node.to_string()
+    }
+
+    fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
+        report.extras.insert("lease".to_string(), lease_json(self));
+        // Primed before the clock started, and compiled during the run
+        // (custom snippets; each one's names are new atoms on its first time).
+        report.extras.insert(
+            "compiled_snippets".to_string(),
+            serde_json::to_value(chaos_beam::compiled::stats(&self.client)).expect("serialisable"),
+        );
+    }
+
+    fn close(&self) {
+        self.end_lease();
+        self.client.close();
+    }
+}
+
+/// The lease's figures for the report: its term, the renewals sent, and how
+/// often it ended while the connection was up (each time, every effect then
+/// held was undone early).
+pub fn lease_json(target: &BeamTarget) -> serde_json::Value {
+    let stats = target.lease_stats();
+    serde_json::json!({
+        "term_ms": target.lease_term().as_millis() as u64,
+        "renewals": stats.renewals,
+        "expired_while_connected": stats.expired_while_connected,
+        "keeper_lost": stats.keeper_lost,
+    })
+}
+
+/// A failed steady-state baseline: exit 3 when the node went away, else 1.
+pub fn baseline_error(e: chaos_beam::eval::EvalError) -> CliError {
+    if e.is_disconnect() {
+        CliError::unreachable(e)
+    } else {
+        CliError::failed(format!("could not take the steady-state baseline: {e}"))
+    }
+}
+
+/// The chaos context on one connected node (no detection yet).
+pub fn beam_target(
+    s: &RunSettings,
+    client: chaos_beam::dist::DistClient,
+) -> Result<BeamTarget, CliError> {
+    let target = smol::block_on(BeamTarget::new(client, s.profile, s.safety.clone(), s.seed))
+        .map_err(|e| {
+            if e.is_disconnect() {
+                CliError::unreachable(e)
+            } else {
+                CliError::failed(e)
+            }
+        })?;
+    target.set_lease_term(s.lease);
+    Ok(target)
+}
+
+fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), CliError> {
+    let candidates: Vec<_> = smol::block_on(target.candidates())
+        .map_err(CliError::failed)?
+        .iter()
+        .filter(|c| !c.supervisor)
+        .cloned()
+        .collect();
+    let mut by_app: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &candidates {
+        *by_app
+            .entry(c.app.clone().unwrap_or_else(|| "(no application)".into()))
+            .or_default() += 1;
+    }
+    println!("eligible victims: {} worker processes", candidates.len());
+    for (app, n) in &by_app {
+        println!("  {app}: {n}");
+    }
+    let mut rng = schedule.stream("victims");
+    println!("schedule ({} operations):", schedule.len());
+    for planned in schedule {
+        let victim = if candidates.is_empty() {
+            "no eligible victim".to_string()
+        } else {
+            let c = &candidates[rng.range_inclusive(0, candidates.len() as u64 - 1) as usize];
+            format!(
+                "e.g. {} {}",
+                c.pid_text,
+                c.name.clone().unwrap_or_else(|| c.initial_call.clone())
+            )
+        };
+        println!("{} -> {victim}", output::planned_line(&planned));
+    }
+    Ok(())
+}
