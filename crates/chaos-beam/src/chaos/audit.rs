@@ -1,0 +1,71 @@
+//! The after-run audit: what is still on the node once the run undid
+//! everything (helpers alive, processes suspended, priorities, modules).
+
+use super::*;
+
+impl BeamTarget {
+    /// After clean-up: what is still there on the target (helpers alive,
+    /// processes left suspended, the run's compiled modules). Unloads the
+    /// compiled modules first: they are the last thing the run put there.
+    pub async fn audit(&self) -> Result<Vec<String>, EvalError> {
+        let mut found = Vec::new();
+        let prefix = crate::compiled::module_prefix(&self.client);
+        let unloaded = crate::compiled::unload(&self.client).await?;
+        for m in &unloaded.forced {
+            found.push(format!(
+                "module {m} had to be purged while a process still ran its code"
+            ));
+        }
+        let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
+        let touched: Vec<Term> = self
+            .touched
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(Term::from)
+            .collect();
+        // Helpers still alive (each holds an effect: memory, ports, tables, a
+        // decoy name, a saved row); any process left suspended; and the
+        // processes an effect was put on: still sys-suspended, or not at
+        // normal priority.
+        let snippet = r#"
+            Fmt = fun(F, A) -> iolist_to_binary(io_lib:format(F, A)) end,
+            Me = self(),
+            Alive = [P || P <- Touched, erlang:is_process_alive(P)],
+            Askers = [{P, erlang:spawn(fun() -> Me ! {audit, self(), catch sys:get_status(P, 200)} end)}
+                      || P <- Alive, erlang:process_info(P, status) =/= {status, suspended}],
+            SysSuspended = [P || {P, A} <- Askers,
+                                 receive {audit, A, {status, _, _, [_, suspended | _]}} -> true;
+                                         {audit, A, _} -> false
+                                 after 1000 -> false end],
+            [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
+            %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
+            [Fmt("process ~p is still suspended", [P]) || P <- erlang:processes(),
+                                                          erlang:process_info(P, status) =:= {status, suspended},
+                                                          (catch erts_internal:is_system_process(P)) =/= true] ++
+            [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
+            [Fmt("process ~p still runs at priority ~p", [P, Pr]) || P <- Alive,
+                                                                     {priority, Pr} <- [erlang:process_info(P, priority)],
+                                                                     Pr =/= normal] ++
+            [Fmt("module ~p is still loaded", [M]) || Prefix =/= <<>>, {M, _} <- code:all_loaded(),
+                                                      lists:prefix(binary_to_list(Prefix), atom_to_list(M))]."#;
+        let t = self
+            .exec(
+                snippet,
+                &[
+                    ("Helpers", list(helpers)),
+                    ("Touched", list(touched)),
+                    ("Prefix", binary(prefix.unwrap_or_default().as_bytes())),
+                ],
+            )
+            .await?;
+        found.extend(
+            t.as_list()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| t.as_text()),
+        );
+        Ok(found)
+    }
+}

@@ -1,0 +1,375 @@
+//! The steady state and the failure-mode detectors.
+//!
+//! A baseline is taken before chaos (applications, each supervisor of their
+//! trees with its active children, registered names and owners, named ETS
+//! tables, resource counts); every health sample (once a second) takes the
+//! steady state again on the target ([`snippets/steady.erl`]: aggregation
+//! on the node, only the summary crosses the wire) and runs the probes; the
+//! detectors below turn differences into [`Problem`]s. The engine makes a
+//! failure mode of a problem that lasts longer than the recovery window, is
+//! still there at the end, or is marked immediate (an application stopped,
+//! a resource over its limit threshold).
+//!
+//! Default thresholds (all configurable): recovery window 5 s; mailbox
+//! 10,000 messages; memory 90 % of the machine's memory; limits 80 % of the
+//! process / port / atom / ETS limits, or a steady growth that reaches the
+//! limit within the run's planned duration; leaks: a count more than 200
+//! above its baseline.
+
+mod detector;
+mod probe;
+mod supervision;
+
+use probe::run_probe;
+pub(crate) use probe::tcp_ask;
+pub use probe::Probe;
+pub(crate) use supervision::supervision;
+pub use supervision::{Supervision, SupervisorView};
+
+use super::BeamTarget;
+use crate::dist::json::to_json;
+use crate::dist::term::{atom, int, list};
+use crate::eval::{eval_with_timeout, EvalError};
+use chaos_engine::Problem;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The steady state, aggregated on the node.
+pub(crate) const STEADY: &str = include_str!("../../snippets/steady.erl");
+
+/// The machine's memory, from the node's `/proc/meminfo`.
+pub(crate) const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
+    {ok, B} -> case re:run(B, \"MemTotal:\\\\s+(\\\\d+) kB\", [{capture, all_but_first, list}]) of \
+                   {match, [K]} -> list_to_integer(K) * 1024; _ -> null end; \
+    _ -> null end.";
+
+/// Every failure-mode kind the detectors (and the report) can name, for
+/// reports that list what was checked (one JUnit test case per kind).
+pub const FAILURE_KINDS: [&str; 15] = [
+    "process_crash",
+    "supervisor_collapse",
+    "memory_exhaustion",
+    "mailbox_overflow",
+    "ets_corruption",
+    "registry_corruption",
+    "timing_anomaly",
+    "process_exhaustion",
+    "port_exhaustion",
+    "atom_exhaustion",
+    "ets_exhaustion",
+    "process_leak",
+    "ets_leak",
+    "node_down",
+    "probe_failure",
+];
+
+/// Detection settings.
+#[derive(Debug, Clone)]
+pub struct DetectSettings {
+    /// A broken steady state may last this long before it is a failure mode.
+    pub recovery_window: Duration,
+    /// Message queue length that counts as overflow.
+    pub mailbox_threshold: u64,
+    /// Share of the machine's memory that counts as exhaustion.
+    pub memory_threshold: f64,
+    /// Share of a limit (processes, ports, atoms, ETS) that counts as exhaustion.
+    pub limit_threshold: f64,
+    /// Growth of a count beyond its baseline that counts as a leak.
+    pub leak_threshold: u64,
+    /// The run's planned duration (the horizon for growth projections).
+    pub horizon: Duration,
+    /// Probes.
+    pub probes: Vec<Probe>,
+    /// Count OTP's own applications as the node's own.
+    pub include_otp_apps: bool,
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        Self {
+            recovery_window: Duration::from_secs(5),
+            mailbox_threshold: 10_000,
+            memory_threshold: 0.9,
+            limit_threshold: 0.8,
+            leak_threshold: 200,
+            horizon: Duration::from_secs(60),
+            probes: Vec::new(),
+            include_otp_apps: false,
+        }
+    }
+}
+
+/// The steady state as the snippet reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Steady {
+    applications: Vec<String>,
+    own_applications: Vec<String>,
+    supervisors: Vec<SupState>,
+    names: Vec<NameState>,
+    tables: Vec<TableState>,
+    vanished_tables: Vec<String>,
+    alive_owners: Vec<String>,
+    queues: Vec<QueueState>,
+    processes: u64,
+    process_limit: u64,
+    ports: u64,
+    port_limit: u64,
+    atoms: u64,
+    atom_limit: u64,
+    ets_tables: u64,
+    ets_limit: u64,
+    memory_bytes: u64,
+    binary_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[allow(dead_code)] // every field is part of the snippet's answer; some are for evidence only
+struct SupState {
+    key: String,
+    pid: String,
+    name: Option<String>,
+    app: String,
+    active: u64,
+    dynamic: bool,
+    missing: Vec<String>,
+    answered: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct NameState {
+    name: String,
+    pid: String,
+    app: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[allow(dead_code)]
+struct TableState {
+    name: String,
+    owner: String,
+    app: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct QueueState {
+    pid: String,
+    len: u64,
+    app: Option<String>,
+    name: Option<String>,
+}
+
+/// What the steady state looked like before chaos.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    apps: Vec<String>,
+    /// Registered names owned by the node's own applications → (owner pid, app).
+    names: BTreeMap<String, (String, String)>,
+    /// Named tables of the node's own applications.
+    tables: Vec<String>,
+    /// Static supervisors by key → active children.
+    supervisors: BTreeMap<String, u64>,
+    processes: u64,
+    ets_tables: u64,
+    machine_memory: Option<u64>,
+}
+
+/// The detectors' state across samples.
+#[derive(Debug, Default)]
+pub struct Detector {
+    /// Settings.
+    pub settings: DetectSettings,
+    baseline: Baseline,
+    history: Vec<(Instant, BTreeMap<&'static str, u64>)>,
+    started: Option<Instant>,
+}
+
+/// Take the baseline.
+pub(crate) async fn take(
+    target: &BeamTarget,
+    settings: &DetectSettings,
+) -> Result<Baseline, EvalError> {
+    let steady = steady(target, settings, &[], &[]).await?;
+    let machine_memory = eval_with_timeout(&target.client, MEMTOTAL, &[], super::OP_TIMEOUT)
+        .await
+        .ok()
+        .and_then(|t| to_json(&t).as_u64());
+    let own: BTreeSet<&String> = steady.own_applications.iter().collect();
+    Ok(Baseline {
+        apps: steady.applications.clone(),
+        names: steady
+            .names
+            .iter()
+            .filter_map(|n| {
+                n.app
+                    .as_ref()
+                    .filter(|a| own.contains(a))
+                    .map(|a| (n.name.clone(), (n.pid.clone(), a.clone())))
+            })
+            .collect(),
+        tables: steady.tables.iter().map(|t| t.name.clone()).collect(),
+        supervisors: steady
+            .supervisors
+            .iter()
+            .filter(|s| !s.dynamic && s.answered)
+            .map(|s| (s.key.clone(), s.active))
+            .collect(),
+        processes: steady.processes,
+        ets_tables: steady.ets_tables,
+        machine_memory,
+    })
+}
+
+async fn steady(
+    target: &BeamTarget,
+    settings: &DetectSettings,
+    tables: &[String],
+    owners: &[String],
+) -> Result<Steady, EvalError> {
+    let bindings = [
+        (
+            "IncludeOtpApps",
+            atom(if settings.include_otp_apps {
+                "true"
+            } else {
+                "false"
+            }),
+        ),
+        ("MailboxThreshold", int(settings.mailbox_threshold as i64)),
+        ("Tables", list(tables.iter().map(|t| atom(t)).collect())),
+        ("CallMs", int(1000)),
+        ("MaxScan", int(super::MAX_SCAN as i64)),
+        (
+            "Owners",
+            list(
+                owners
+                    .iter()
+                    .map(|o| crate::dist::term::binary(o.as_bytes()))
+                    .collect(),
+            ),
+        ),
+    ];
+    let t = eval_with_timeout(&target.client, STEADY, &bindings, super::OP_TIMEOUT).await?;
+    serde_json::from_value(to_json(&t)).map_err(|e| EvalError::Raised {
+        class: "error".into(),
+        reason: format!("steady-state answer has an unexpected shape: {e}"),
+        term: Box::new(atom("shape")),
+    })
+}
+
+fn problem(
+    kind: &str,
+    subject: impl Into<String>,
+    detail: impl Into<String>,
+    immediate: bool,
+) -> Problem {
+    Problem {
+        kind: kind.to_string(),
+        subject: subject.into(),
+        detail: detail.into(),
+        immediate,
+    }
+}
+
+/// One full sample: the steady state, the probes, the detectors.
+pub(crate) async fn sample(
+    target: &BeamTarget,
+) -> Result<(Vec<Problem>, BTreeMap<String, u64>), String> {
+    let (settings, tables, owners) = {
+        let d = target.detect.lock().unwrap();
+        (d.settings.clone(), d.tables(), d.owners())
+    };
+    let s = steady(target, &settings, &tables, &owners)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut problems = target.detect.lock().unwrap().check(&s);
+    // A name a chaos effect holds right now is the chaos, not a failure.
+    problems.retain(|p| {
+        !(p.subject
+            .strip_prefix("name ")
+            .is_some_and(|n| target.name_held(n)))
+    });
+    let mut latencies = Vec::new();
+    for probe in &settings.probes {
+        let (problem, took) = run_probe(target, probe).await;
+        problems.extend(problem);
+        if let Some(took) = took {
+            let key = format!(
+                "{}:{}",
+                chaos_engine::timeline::PROBE_LATENCY,
+                probe.label()
+            );
+            latencies.push((key, took.as_micros() as u64));
+        }
+    }
+    let mut resources: BTreeMap<String, u64> = [
+        ("processes", s.processes),
+        ("ports", s.ports),
+        ("atoms", s.atoms),
+        ("ets_tables", s.ets_tables),
+        ("memory_bytes", s.memory_bytes),
+        ("binary_bytes", s.binary_bytes),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    resources.extend(latencies);
+    Ok((problems, resources))
+}
+
+#[cfg(test)]
+mod kinds_tests {
+    use crate::cluster::detect::CLUSTER_FAILURE_KINDS;
+
+    /// Every kind literal in `src` (by its ending) is in `listed`; how many were seen.
+    fn check(src: &str, listed: &[&str]) -> usize {
+        let suffixes = [
+            "_crash\"",
+            "_collapse\"",
+            "_exhaustion\"",
+            "_overflow\"",
+            "_corruption\"",
+            "_anomaly\"",
+            "_leak\"",
+            "_failure\"",
+            "node_down\"",
+            "node_left\"",
+            "_partition\"",
+            "_conflict\"",
+            "_divergence\"",
+        ];
+        let mut seen = 0;
+        for piece in src.split('"').collect::<Vec<_>>().windows(2) {
+            let quoted = format!("{}\"", piece[1]);
+            let is_kind = piece[1].chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && suffixes.iter().any(|s| quoted.ends_with(s));
+            if is_kind {
+                seen += 1;
+                assert!(listed.contains(&piece[1]), "{} is not listed", piece[1]);
+            }
+        }
+        seen
+    }
+
+    /// Every kind the detectors name is in [`super::FAILURE_KINDS`] or, for
+    /// the cluster's, in [`CLUSTER_FAILURE_KINDS`].
+    #[test]
+    fn every_detected_kind_is_listed() {
+        let seen = check(
+            concat!(
+                include_str!("mod.rs"),
+                include_str!("detector.rs"),
+                include_str!("probe.rs")
+            ),
+            &super::FAILURE_KINDS,
+        );
+        assert!(seen >= 30, "found only {seen} kind literals");
+        let seen = check(
+            include_str!("../../cluster/detect.rs"),
+            &CLUSTER_FAILURE_KINDS,
+        );
+        assert!(seen >= 10, "found only {seen} cluster kind literals");
+    }
+}

@@ -1,0 +1,391 @@
+//! Victims: the processes chaos may touch, listed on the node under the
+//! safety rules, cached and refreshed in the background, picked at random
+//! from the run's victim stream; the blast-radius and kill-rate caps.
+
+use super::*;
+
+/// How long a candidate list is reused before it is fetched again. Each pick
+/// is re-validated on the target by the operation itself.
+const CANDIDATES_TTL: Duration = Duration::from_secs(2);
+
+/// On big nodes the candidate list is built from a random sample of at most
+/// this many processes (each refresh costs O(sample), not O(processes)).
+pub const MAX_SCAN: usize = 20_000;
+
+/// At most this many candidates are described per refresh.
+pub const MAX_CANDIDATES: usize = 10_000;
+
+/// How many victims an operation tries when the first ones died under it.
+const RETARGET_TRIES: usize = 3;
+
+/// A process chaos may touch.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its pid.
+    pub pid: Pid,
+    /// Pid text.
+    pub pid_text: String,
+    /// Owning application.
+    pub app: Option<String>,
+    /// Registered name.
+    pub name: Option<String>,
+    /// `'$initial_call'` (or `initial_call`) as `M:F/A`.
+    pub initial_call: String,
+    /// Supervisor (or bridge), not a plain worker.
+    pub supervisor: bool,
+    /// Started by `proc_lib`, so it answers system messages.
+    pub otp: bool,
+    /// Traps exits.
+    pub trap_exit: bool,
+}
+
+impl Candidate {
+    /// As the engine reports it.
+    pub fn victim(&self) -> Victim {
+        Victim {
+            pid: self.pid_text.clone(),
+            registered_name: self.name.clone(),
+            initial_call: Some(self.initial_call.clone()),
+            application: self.app.clone(),
+            node: None,
+        }
+    }
+}
+
+/// Which processes an operation wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    /// Only processes that answer system messages (`sys`).
+    pub otp_only: bool,
+    /// Supervisors instead of workers (needs `--allow-supervisor-kill`).
+    pub supervisors: bool,
+    /// Only processes with a registered name.
+    pub named_only: bool,
+}
+
+#[derive(Default)]
+pub(super) struct VictimCache {
+    list: std::sync::Arc<Vec<Candidate>>,
+    /// Candidates per application (for the blast-radius cap), counted once per refresh.
+    per_app: HashMap<Option<String>, usize>,
+    fetched: Option<Instant>,
+    /// How long the last refresh took: refreshes are spaced by a multiple of
+    /// it, so on a big node they stay a small share of the target's time.
+    took: Duration,
+    /// Candidates of this list known to be dead (killed, or found gone by a
+    /// pick): never picked again; many of them make the next refresh due.
+    dead: HashSet<String>,
+}
+
+impl VictimCache {
+    /// The list's age limit.
+    fn ttl(&self) -> Duration {
+        CANDIDATES_TTL.max(self.took * 10)
+    }
+
+    /// The least time between refreshes asked for by lost victims.
+    fn floor(&self) -> Duration {
+        Duration::from_millis(250).max(self.took * 4)
+    }
+}
+
+impl BeamTarget {
+    /// The processes chaos may touch now. Cached: refreshed when older than
+    /// [`CANDIDATES_TTL`], by one caller while the others keep using the
+    /// previous list (stale-while-refresh), so a pick never waits for a scan.
+    pub async fn candidates(&self) -> Result<std::sync::Arc<Vec<Candidate>>, EvalError> {
+        {
+            let cache = self.cache.lock().await;
+            let fresh = cache.fetched.is_some_and(|t| t.elapsed() < cache.ttl());
+            if fresh {
+                return Ok(cache.list.clone());
+            }
+            if cache.fetched.is_some()
+                && self
+                    .refreshing
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Ok(cache.list.clone());
+            }
+            if cache.fetched.is_none() {
+                // The very first list: everyone waits for it (the lock is held).
+                drop(cache);
+                let mut cache = self.cache.lock().await;
+                if cache.fetched.is_some() {
+                    return Ok(cache.list.clone());
+                }
+                let t0 = Instant::now();
+                let list = self.fetch_candidates().await?;
+                Self::store(&mut cache, list, t0.elapsed());
+                return Ok(cache.list.clone());
+            }
+        }
+        let t0 = Instant::now();
+        let fetched = self.fetch_candidates().await;
+        let took = t0.elapsed();
+        self.refreshing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut cache = self.cache.lock().await;
+        match fetched {
+            Ok(list) => Self::store(&mut cache, list, took),
+            Err(e) if e.is_disconnect() => return Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, "candidate refresh failed; keeping the previous list")
+            }
+        }
+        Ok(cache.list.clone())
+    }
+
+    pub(super) fn store(cache: &mut VictimCache, list: Vec<Candidate>, took: Duration) {
+        let mut per_app = HashMap::new();
+        for c in &list {
+            *per_app.entry(c.app.clone()).or_insert(0) += 1;
+        }
+        cache.list = std::sync::Arc::new(list);
+        cache.per_app = per_app;
+        cache.fetched = Some(Instant::now());
+        cache.took = took;
+        cache.dead.clear();
+    }
+
+    async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
+        let mut exclude: Vec<Term> = self
+            .helpers
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(Term::from)
+            .collect();
+        if let Some(lease) = self.lease.get() {
+            exclude.push(Term::from(lease.keeper()));
+        }
+        let flag = |b: bool| atom(if b { "true" } else { "false" });
+        let bindings = [
+            ("IncludeOtpApps", flag(self.safety.include_otp_apps)),
+            ("IncludeNoApp", flag(self.safety.include_no_app)),
+            ("Exclude", list(exclude)),
+            ("MaxScan", int(MAX_SCAN as i64)),
+            ("MaxCandidates", int(MAX_CANDIDATES as i64)),
+        ];
+        let t = self.exec(CANDIDATES, &bindings).await?;
+        Ok(t.as_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(parse_candidate)
+            .filter(|c| self.safety.allows(c))
+            .collect())
+    }
+
+    /// Forget the cached candidates: the next call lists them again.
+    pub async fn invalidate(&self) {
+        self.cache.lock().await.fetched = None;
+    }
+
+    /// A victim died or changed: refresh the list soon, but at most a few
+    /// times a second (until then picks re-validate on the target and
+    /// retarget), so kills at a high rate do not turn into a scan each.
+    pub async fn victim_gone(&self) {
+        let mut cache = self.cache.lock().await;
+        let floor = cache.floor();
+        if cache.fetched.is_some_and(|t| t.elapsed() >= floor) {
+            cache.fetched = Some(Instant::now() - cache.ttl());
+        }
+    }
+
+    /// `pid_text` is dead (killed, or found gone): never pick it again from
+    /// this list; when half the list is dead, refresh it (no sooner than the
+    /// floor).
+    pub async fn victim_dead(&self, pid_text: &str) {
+        let mut cache = self.cache.lock().await;
+        cache.dead.insert(pid_text.to_string());
+        if cache.dead.len() * 2 >= cache.list.len() {
+            drop(cache);
+            self.victim_gone().await;
+        }
+    }
+
+    /// Pick a victim at random (from the run's victim stream) among those wanted,
+    /// leaving out `tried` and processes already under an effect. O(1) expected:
+    /// random draws from the cached list until one fits; a full scan only when
+    /// few fit.
+    pub async fn pick(&self, want: Want, tried: &[String]) -> Result<Option<Candidate>, EvalError> {
+        for attempt in 0..2 {
+            let all = self.candidates().await?;
+            if all.is_empty() {
+                return Ok(None);
+            }
+            let cache = self.cache.lock().await;
+            let (found, some_dead) = self.pick_from(&all, &cache.dead, want, tried);
+            if found.is_some() || attempt > 0 || !some_dead {
+                return Ok(found);
+            }
+            // Nothing fits because victims of this list died: a fresh list
+            // now (or the one another operation is fetching) may have some.
+            drop(cache);
+            self.cache.lock().await.fetched = None;
+        }
+        Ok(None)
+    }
+
+    /// One pick from `all` (see [`BeamTarget::pick`]); also says whether
+    /// any candidate of the list is known dead.
+    fn pick_from(
+        &self,
+        all: &[Candidate],
+        dead: &HashSet<String>,
+        want: Want,
+        tried: &[String],
+    ) -> (Option<Candidate>, bool) {
+        let affected = self.affected.lock().unwrap();
+        let busy = self.busy.lock().unwrap();
+        let fits = |c: &Candidate| {
+            c.supervisor == want.supervisors
+                && (!want.otp_only || c.otp)
+                && (!want.named_only || c.name.is_some())
+                && !tried.contains(&c.pid_text)
+                && !affected.contains_key(&c.pid_text)
+                && !dead.contains(&c.pid_text)
+                && !busy.contains(&c.pid_text)
+        };
+        let mut rng = self.rng.lock().unwrap();
+        for _ in 0..32 {
+            let c = &all[rng.range_inclusive(0, all.len() as u64 - 1) as usize];
+            if fits(c) {
+                return (Some(c.clone()), !dead.is_empty());
+            }
+        }
+        let pool: Vec<&Candidate> = all.iter().filter(|c| fits(c)).collect();
+        if pool.is_empty() {
+            return (None, !dead.is_empty());
+        }
+        let i = rng.range_inclusive(0, pool.len() as u64 - 1) as usize;
+        (Some(pool[i].clone()), !dead.is_empty())
+    }
+
+    /// Run `act` against victims chosen by `want`, trying another victim when
+    /// one died before the operation (up to a few times).
+    pub async fn on_victim<F, Fut>(&self, want: Want, mut act: F) -> Outcome
+    where
+        F: FnMut(Candidate) -> Fut,
+        Fut: std::future::Future<Output = (Reply, Option<Box<dyn chaos_engine::Effect>>)>,
+    {
+        let mut tried = Vec::new();
+        for _ in 0..RETARGET_TRIES {
+            let victim = match self.pick(want, &tried).await {
+                Ok(Some(v)) => v,
+                Ok(None) if tried.is_empty() => return Outcome::skipped(no_victim(want)),
+                Ok(None) => break,
+                Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
+            };
+            if !self.app_share_ok(&victim).await {
+                return Outcome::skipped("blast-radius cap: too many of this application's processes are already affected");
+            }
+            tried.push(victim.pid_text.clone());
+            self.busy.lock().unwrap().insert(victim.pid_text.clone());
+            let (reply, effect) = act(victim.clone()).await;
+            self.busy.lock().unwrap().remove(&victim.pid_text);
+            if matches!(reply, Reply::Gone) {
+                self.victim_dead(&victim.pid_text).await;
+                continue;
+            }
+            let mut outcome = reply.outcome().with_victim(Some(victim.victim()));
+            if let Some(effect) = effect {
+                outcome = outcome.with_effect(effect);
+            }
+            return outcome;
+        }
+        Outcome::skipped("every victim tried died before the operation")
+    }
+
+    /// Record that an effect is in place on `victim` (for the blast-radius cap);
+    /// the returned handle clears it when the effect is undone.
+    pub fn affect(&self, victim: &Candidate) -> Affected {
+        {
+            let mut touched = self.touched.lock().unwrap();
+            if touched.len() < MAX_TOUCHED {
+                touched.insert(victim.pid.clone());
+            }
+        }
+        self.affected
+            .lock()
+            .unwrap()
+            .insert(victim.pid_text.clone(), victim.app.clone());
+        self.affected.clone()
+    }
+
+    async fn app_share_ok(&self, victim: &Candidate) -> bool {
+        let Some(app) = &victim.app else { return true };
+        let total = self
+            .cache
+            .lock()
+            .await
+            .per_app
+            .get(&victim.app)
+            .copied()
+            .unwrap_or(0);
+        let cap = ((total as f64 * self.safety.max_app_share).floor() as usize).max(1);
+        let now = self
+            .affected
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|a| a.as_ref() == Some(app))
+            .count();
+        now < cap
+    }
+
+    /// `true` when one more kill fits under the kills-per-second cap (and counts it).
+    pub fn take_kill(&self) -> bool {
+        let mut kills = self.kills.lock().unwrap();
+        let now = Instant::now();
+        while kills
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            kills.pop_front();
+        }
+        if kills.len() as u32 >= self.safety.max_kills_per_sec {
+            return false;
+        }
+        kills.push_back(now);
+        true
+    }
+}
+
+fn no_victim(want: Want) -> String {
+    let mut what = if want.supervisors {
+        "supervisor"
+    } else {
+        "worker process"
+    }
+    .to_string();
+    if want.otp_only {
+        what = format!("OTP {what} (answering system messages)");
+    }
+    if want.named_only {
+        what = format!("registered {what}");
+    }
+    format!("no eligible {what} under the safety rules")
+}
+
+fn parse_candidate(t: &Term) -> Option<Candidate> {
+    let [pid, app, name, init, kind, otp, trap, pid_text] = t.as_tuple()? else {
+        return None;
+    };
+    let pid = pid.as_pid()?.clone();
+    let opt = |t: &Term| match t.as_atom() {
+        Some("null") => None,
+        _ => t.as_text(),
+    };
+    Some(Candidate {
+        pid_text: pid_text.as_text()?,
+        pid,
+        app: opt(app),
+        name: opt(name),
+        initial_call: init.as_text().unwrap_or_default(),
+        supervisor: kind.as_atom() == Some("supervisor"),
+        otp: otp.as_bool().unwrap_or(false),
+        trap_exit: trap.as_bool().unwrap_or(false),
+    })
+}
