@@ -69,36 +69,7 @@ const GENERATION_GAP: [Duration; MAX_GENERATIONS] = [
 
 /// Starts the janitor: it collects the run's modules and unloads them on
 /// `{unload, From}` or when the monkey's lease keeper `Lease` goes.
-const JANITOR: &str = r#"
-erlang:spawn(fun() ->
-    LeaseRef = erlang:monitor(process, Lease),
-    Now = fun() -> erlang:monotonic_time(millisecond) end,
-    Unload = fun(Mods) ->
-        [code:delete(M) || M <- Mods],
-        Deadline = Now() + WaitMs,
-        Purge = fun Purge(Left) ->
-            case [M || M <- Left, not code:soft_purge(M)] of
-                [] -> ok;
-                Still ->
-                    case Now() >= Deadline of
-                        true -> [code:purge(M) || M <- Still], {purged, Still};
-                        false -> receive after 20 -> Purge(Still) end
-                    end
-            end
-        end,
-        Result = Purge(Mods),
-        {Result, [M || M <- Mods, code:is_loaded(M) =/= false]}
-    end,
-    Loop = fun Loop(Mods) ->
-        receive
-            {add, M} -> Loop([M | Mods]);
-            {unload, From} -> From ! {unloaded, self(), Unload(Mods)};
-            {'DOWN', LeaseRef, process, _, _} -> Unload(Mods)
-        end
-    end,
-    Loop([])
-end).
-"#;
+const JANITOR: &str = include_str!("snippets/janitor.erl");
 
 /// Builds the module `Mod` from `Snippets` (`[{Index, FunctionName, Source}]`)
 /// on the target and loads it, after telling the janitor. Each snippet
@@ -107,54 +78,7 @@ end).
 /// `{ok, [{Function, Params}]}`, `{not_compiled, Indexes}` (the snippets the
 /// scanner, parser or compiler rejected), `no_compiler`, or an error. Each
 /// snippet's lines start at `Index * 100000`, so an error's line names it.
-const COMPILE: &str = r#"
-case code:ensure_loaded(compile) of
-    {module, compile} ->
-        Build = fun({I, Name, Src}) ->
-            Base = I * 100000,
-            case erl_scan:string(binary_to_list(Src), {Base + 1, 1}) of
-                {ok, Tokens, _} ->
-                    case erl_parse:parse_exprs(Tokens) of
-                        {ok, Exprs} ->
-                            Free = case erl_lint:exprs(Exprs, []) of
-                                       {error, Errs, _} ->
-                                           lists:usort([V || {_, Es} <- Errs, {_, erl_lint, {unbound_var, V}} <- Es]);
-                                       _ -> []
-                                   end,
-                            F = erlang:binary_to_atom(Name, utf8),
-                            Params = [{var, Base, V} || V <- Free],
-                            {ok, F, Free, {function, Base, F, length(Free), [{clause, Base, Params, [], Exprs}]}};
-                        _ -> {bad, I}
-                    end;
-                _ -> {bad, I}
-            end
-        end,
-        Built = [Build(S) || S <- Snippets],
-        case [I || {bad, I} <- Built] of
-            [_ | _] = Bad -> {not_compiled, Bad};
-            [] ->
-                Funs = [{F, Free, Form} || {ok, F, Free, Form} <- Built],
-                Name = erlang:binary_to_atom(Mod, utf8),
-                Forms = [{attribute, 1, module, Name},
-                         {attribute, 1, export, [{F, length(Free)} || {F, Free, _} <- Funs]}
-                         | [Form || {_, _, Form} <- Funs]],
-                case catch compile:forms(Forms, [binary, return_errors, nowarn_unused_vars,
-                                                 nowarn_shadow_vars, nowarn_export_vars]) of
-                    {ok, Name, Bin} ->
-                        Janitor ! {add, Name},
-                        case code:load_binary(Name, "chaos-monkey (temporary)", Bin) of
-                            {module, Name} -> {ok, [{F, Free} || {F, Free, _} <- Funs]};
-                            Error -> {not_loaded, Error}
-                        end;
-                    {error, Errors, _} ->
-                        Line = fun({L, _}) when is_integer(L) -> L; (L) when is_integer(L) -> L; (_) -> 0 end,
-                        {not_compiled, lists:usort([Line(Loc) div 100000 || {_, Es} <- Errors, {Loc, _, _} <- Es])};
-                    Other -> {failed, Other}
-                end
-        end;
-    _ -> no_compiler
-end.
-"#;
+const COMPILE: &str = include_str!("snippets/compile.erl");
 
 /// How long the janitor lets helpers finish undoing before it purges anyway.
 const PURGE_WAIT: Duration = Duration::from_secs(45);

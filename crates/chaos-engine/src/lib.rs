@@ -9,6 +9,7 @@
 //! * [`category`] — the five categories and the run profiles;
 //! * [`operation`] — the operation interface, outcomes, effects to undo;
 //! * [`schedule`] — the generator: what happens when, from the seed alone;
+//! * [`record`] — what a run produces, as plain data (events, samples, problems, failure modes);
 //! * [`runner`] — fires the schedule, undoes effects, samples the target;
 //! * [`report`] — the checker's input and the report model;
 //! * [`tally`] — running totals of a run, in bounded memory;
@@ -18,6 +19,7 @@
 pub mod category;
 pub mod duration;
 pub mod operation;
+pub mod record;
 pub mod report;
 pub mod rng;
 pub mod runner;
@@ -29,9 +31,10 @@ pub mod weights;
 
 pub use category::{Category, Profile};
 pub use operation::{Effect, Operation, Outcome, Status, Victim};
+pub use record::{Event, Problem, Sample};
 pub use report::{FailureMode, Report, ReportInput};
 pub use rng::SeededRng;
-pub use runner::{run, Event, Problem, RunConfig, RunRecord, Sample, StopSignal, Target, Update};
+pub use runner::{run, RunConfig, RunRecord, StopSignal, Target, Update};
 pub use schedule::{PlannedOp, Schedule, ScheduleError, SkippedCategory};
 pub use timeline::Timeline;
 pub use weights::{Weights, WeightsError};

@@ -3,7 +3,9 @@
 //! serde and as text by the binary.
 
 use crate::category::{Category, Profile};
-use crate::runner::{RunRecord, Sample};
+pub use crate::record::FailureMode;
+use crate::record::Sample;
+use crate::runner::RunRecord;
 use crate::schedule::SkippedCategory;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -132,23 +134,6 @@ pub struct ReasonCount {
     pub reason: String,
     /// Occurrences.
     pub count: u64,
-}
-
-/// A failure mode found during the run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FailureMode {
-    /// Kind (`supervisor_collapse`, `process_crash`, `memory_exhaustion`, ...).
-    pub kind: String,
-    /// What exactly.
-    pub subject: String,
-    /// First sighting, from the start of the run.
-    pub first_seen_ms: u64,
-    /// Last sighting.
-    pub last_seen_ms: u64,
-    /// Evidence.
-    pub evidence: Value,
-    /// Gone by the end of the run.
-    pub recovered: bool,
 }
 
 /// Time-to-recover figures of one group of kills.
@@ -329,7 +314,11 @@ impl Report {
         };
         let error_reasons = reasons(&tally.errors);
         let skip_reasons = reasons(&tally.skips);
-        let timeline = record.timeline.finished(record, &failure_modes);
+        let timeline = record.timeline.finished(
+            record.elapsed,
+            record.target_lost.as_deref(),
+            &failure_modes,
+        );
         let mut report = Report {
             tool: input.tool,
             target: input.target,

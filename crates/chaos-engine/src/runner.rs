@@ -3,13 +3,11 @@
 //! them at the end), samples the target's health and resources, and stops
 //! early on request or when the target goes away.
 
-use crate::category::Category;
-use crate::operation::{Status, Victim};
+use crate::operation::Status;
+use crate::record::{Event, Sample};
 use crate::schedule::{PlannedOp, Schedule};
 use futures::future::BoxFuture;
-use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,67 +18,6 @@ pub trait Target: Send + Sync + 'static {
     fn sample(&self) -> BoxFuture<'_, Result<Sample, String>>;
     /// Resolves, with a reason, when the target can no longer be reached.
     fn gone(&self) -> BoxFuture<'_, String>;
-}
-
-/// One health and resource sample.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Sample {
-    /// Since the start of the run.
-    pub t_ms: u64,
-    /// The target is up and whole (for the BEAM: every application that ran at the start still runs).
-    pub healthy: bool,
-    /// What is wrong when not healthy.
-    pub problems: Vec<Problem>,
-    /// Resource counts (`processes`, `memory_bytes`, `ets_tables`, `ports`, `atoms`, ...).
-    pub resources: BTreeMap<String, u64>,
-}
-
-/// Something wrong seen in a sample; repeated sightings become one failure mode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Failure-mode kind (`supervisor_collapse`, `process_crash`, ...).
-    pub kind: String,
-    /// What exactly, stable across samples (it identifies the failure mode).
-    pub subject: String,
-    /// Evidence text.
-    pub detail: String,
-    /// A failure mode at its first sighting (an application stopped, a limit
-    /// crossed); otherwise only when it lasts longer than the recovery window
-    /// or is still there at the end.
-    pub immediate: bool,
-}
-
-/// One executed operation, as written to the events file.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    /// Position in the schedule.
-    pub seq: u64,
-    /// When it started, from the start of the run.
-    pub t_ms: u64,
-    /// When it was planned to start.
-    pub scheduled_ms: u64,
-    /// How late it started against its plan (schedule jitter).
-    pub late_us: u64,
-    /// Category.
-    pub category: Category,
-    /// Operation.
-    pub op: &'static str,
-    /// Its parameters.
-    pub params: Value,
-    /// Who was hit.
-    pub victim: Option<Victim>,
-    /// How it ended.
-    pub outcome: Status,
-    /// What was done and observed, or why not.
-    pub detail: String,
-    /// How long it took.
-    pub duration_us: u64,
-    /// Measured values.
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub measurements: Value,
-    /// The victim was killed by it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub killed: bool,
 }
 
 /// Tells a run to stop early (Ctrl-C, SIGTERM). Cheap to clone.

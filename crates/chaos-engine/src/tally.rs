@@ -12,7 +12,7 @@
 
 use crate::category::Category;
 use crate::operation::Status;
-use crate::runner::Event;
+use crate::record::Event;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

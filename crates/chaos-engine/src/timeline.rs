@@ -6,8 +6,7 @@
 //! a run outgrows them the bucket width doubles and neighbours merge.
 
 use crate::category::Category;
-use crate::report::FailureMode;
-use crate::runner::{Event, RunRecord, Sample};
+use crate::record::{Event, FailureMode, Sample};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -259,12 +258,17 @@ impl Timeline {
 
     /// The timeline of a finished run for its report: with the failure modes
     /// as spans and the target's loss when it came after the chaos.
-    pub fn finished(&self, record: &RunRecord, failure_modes: &[FailureMode]) -> Timeline {
+    pub fn finished(
+        &self,
+        elapsed: std::time::Duration,
+        target_lost: Option<&str>,
+        failure_modes: &[FailureMode],
+    ) -> Timeline {
         let mut t = self.clone();
-        let end = record.elapsed.as_millis() as u64;
-        if let Some(why) = &record.target_lost {
+        let end = elapsed.as_millis() as u64;
+        if let Some(why) = target_lost {
             if !t.markers.iter().any(|m| m.kind == MarkerKind::TargetLost) {
-                t.mark(MarkerKind::TargetLost, end, None, why.clone());
+                t.mark(MarkerKind::TargetLost, end, None, why.to_string());
             }
         }
         for f in failure_modes {
@@ -440,11 +444,6 @@ mod tests {
 
     #[test]
     fn a_finished_timeline_marks_failure_modes_and_a_late_loss() {
-        let record = RunRecord {
-            elapsed: std::time::Duration::from_millis(9500),
-            target_lost: Some("nodedown".into()),
-            ..RunRecord::default()
-        };
         let fm = FailureMode {
             kind: "process_crash".into(),
             subject: "worker".into(),
@@ -453,7 +452,11 @@ mod tests {
             evidence: Value::Null,
             recovered: true,
         };
-        let t = record.timeline.finished(&record, &[fm]);
+        let t = Timeline::default().finished(
+            std::time::Duration::from_millis(9500),
+            Some("nodedown"),
+            &[fm],
+        );
         assert_eq!(t.markers[0].kind, MarkerKind::TargetLost);
         assert_eq!(t.markers[0].t_ms, 9500);
         assert_eq!(t.markers[1].end_ms, Some(4000));

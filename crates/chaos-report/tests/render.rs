@@ -6,8 +6,9 @@
 #[path = "support/xmllint.rs"]
 mod xmllint;
 
+use chaos_engine::record::{Event, Problem, Sample};
 use chaos_engine::report::{Report, ReportInput};
-use chaos_engine::runner::{Event, Problem, RunRecord, Sample};
+use chaos_engine::runner::RunRecord;
 use chaos_engine::timeline::Timeline;
 use chaos_engine::{Category, Profile, Status, Victim};
 use serde_json::json;

@@ -93,6 +93,29 @@ impl RunSettings {
     }
 }
 
+/// A duration from its flag (`--name-with-dashes`), else the config file's
+/// `name` (errors say the file and line, through `at`); `None` when neither
+/// gives one (the caller's default applies).
+fn layered_duration(
+    flag: &Option<String>,
+    file: &Option<String>,
+    name: &str,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<Duration>, CliError> {
+    match (flag, file) {
+        (Some(v), _) => config::parse_duration(v).map(Some).map_err(|e| {
+            cfg_err(ConfigError::flag(
+                &format!("--{}", name.replace('_', "-")),
+                e,
+            ))
+        }),
+        (None, Some(v)) => config::parse_duration(v)
+            .map(Some)
+            .map_err(|e| usage(format!("{}: {name}: {e}", at(name)))),
+        (None, None) => Ok(None),
+    }
+}
+
 pub(super) fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::usage(e)
 }
@@ -369,27 +392,20 @@ pub fn settings_from(
                 )))
             }
         };
-    let recovery_window = match (&args.recovery_window, &d.recovery_window) {
-        (Some(w), _) => config::parse_duration(w)
-            .map_err(|e| cfg_err(ConfigError::flag("--recovery-window", e)))?,
-        (None, Some(w)) => config::parse_duration(w)
-            .map_err(|e| usage(format!("{}: recovery_window: {e}", at("recovery_window"))))?,
-        (None, None) => Duration::from_secs(5),
-    };
+    let recovery_window = layered_duration(
+        &args.recovery_window,
+        &d.recovery_window,
+        "recovery_window",
+        &at,
+    )?
+    .unwrap_or(Duration::from_secs(5));
     if recovery_window > Duration::from_secs(3600) {
         return Err(usage("the recovery window is at most 1h"));
     }
     let keep_going = args.keep_going || d.keep_going.unwrap_or(false);
-    let breaker = match (&args.breaker, &d.breaker) {
+    let breaker = match layered_duration(&args.breaker, &d.breaker, "breaker", &at)? {
         _ if keep_going => None,
-        (Some(b), _) => Some(
-            config::parse_duration(b).map_err(|e| cfg_err(ConfigError::flag("--breaker", e)))?,
-        ),
-        (None, Some(b)) => Some(
-            config::parse_duration(b)
-                .map_err(|e| usage(format!("{}: breaker: {e}", at("breaker"))))?,
-        ),
-        (None, None) => Some(Duration::from_secs(30)),
+        given => Some(given.unwrap_or(Duration::from_secs(30))),
     };
     let mut probes = Vec::new();
     if args.probe_tcp.is_empty() && args.probe_erlang.is_empty() {
@@ -450,15 +466,8 @@ pub fn settings_from(
         probes,
         include_otp_apps: safety.include_otp_apps,
     };
-    let lease = match (&args.lease, &file.safety.lease) {
-        (Some(l), _) => {
-            config::parse_duration(l).map_err(|e| cfg_err(ConfigError::flag("--lease", e)))?
-        }
-        (None, Some(l)) => {
-            config::parse_duration(l).map_err(|e| usage(format!("{}: lease: {e}", at("lease"))))?
-        }
-        (None, None) => chaos_beam::lease::DEFAULT_TERM,
-    };
+    let lease = layered_duration(&args.lease, &file.safety.lease, "lease", &at)?
+        .unwrap_or(chaos_beam::lease::DEFAULT_TERM);
     if !(Duration::from_millis(200)..=Duration::from_secs(600)).contains(&lease) {
         return Err(usage(format!(
             "the lease term must be between 200ms and 10m, got {}",
