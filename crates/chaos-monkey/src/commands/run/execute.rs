@@ -2,7 +2,8 @@
 //! the first victims, the schedule (with Ctrl-C, the events file and the
 //! progress bar), clean-up, the audit, the report and its files.
 
-use super::settings::{usage, RunSettings, NETWORK_NONE};
+use super::layered::usage;
+use super::settings::{RunSettings, NETWORK_NONE};
 use super::target::RunTarget;
 use crate::exit::CliError;
 use crate::output;

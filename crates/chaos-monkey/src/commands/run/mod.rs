@@ -1,7 +1,9 @@
 //! `chaos-monkey run`, as a pipeline of small modules:
 //!
 //! 1. [`settings`] — flags > config file > defaults, validated
-//!    ([`cluster_settings`] for `--cluster`);
+//!    (`layered` is the one flag > file > default mechanism;
+//!    `detect_settings` and [`cluster_settings`] the detection and
+//!    `--cluster` parts);
 //! 2. [`target`] / [`cluster`] — attach: one node or every member of a cluster;
 //! 3. [`operations`] — the operations and their weights;
 //! 4. [`execute`] — prepare (proxies, baseline, compiled snippets, first
@@ -10,7 +12,9 @@
 
 pub mod cluster;
 pub mod cluster_settings;
+mod detect_settings;
 mod execute;
+mod layered;
 pub mod operations;
 pub mod settings;
 pub mod target;

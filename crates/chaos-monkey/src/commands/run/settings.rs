@@ -1,6 +1,7 @@
 //! A run's settings: every value from its flag, else the config file, else
 //! its default, validated, with errors that say where a bad value came from.
 
+use super::layered::{cfg_err, layered_duration, usage};
 use crate::cli::{RunArgs, TargetArgs};
 use crate::config::{self, ConfigError, FileConfig, DEFAULT_WEIGHTS};
 use crate::exit::CliError;
@@ -91,37 +92,6 @@ impl RunSettings {
             cluster: None,
         }
     }
-}
-
-/// A duration from its flag (`--name-with-dashes`), else the config file's
-/// `name` (errors say the file and line, through `at`); `None` when neither
-/// gives one (the caller's default applies).
-fn layered_duration(
-    flag: &Option<String>,
-    file: &Option<String>,
-    name: &str,
-    at: &dyn Fn(&str) -> String,
-) -> Result<Option<Duration>, CliError> {
-    match (flag, file) {
-        (Some(v), _) => config::parse_duration(v).map(Some).map_err(|e| {
-            cfg_err(ConfigError::flag(
-                &format!("--{}", name.replace('_', "-")),
-                e,
-            ))
-        }),
-        (None, Some(v)) => config::parse_duration(v)
-            .map(Some)
-            .map_err(|e| usage(format!("{}: {name}: {e}", at(name)))),
-        (None, None) => Ok(None),
-    }
-}
-
-pub(super) fn usage(e: impl std::fmt::Display) -> CliError {
-    CliError::usage(e)
-}
-
-fn cfg_err(e: ConfigError) -> CliError {
-    CliError::usage(e)
 }
 
 /// Merge the config file and the flags (flags win) and check every value.
@@ -375,97 +345,13 @@ pub fn settings_from(
             .map(|p| config::parse_proxy(p).map_err(|e| cfg_err(ConfigError::flag("--proxy", e))))
             .collect::<Result<Vec<_>, _>>()?
     };
-    // Detection: thresholds and probes.
-    let d = &file.detect;
-    let share =
-        |flag: Option<f64>, file: Option<f64>, name: &str, default: f64| -> Result<f64, CliError> {
-            let (v, loc) = match (flag, file) {
-                (Some(v), _) => (v, format!("--{}", name.replace('_', "-"))),
-                (None, Some(v)) => (v, at(name)),
-                (None, None) => return Ok(default),
-            };
-            if v.is_finite() && v > 0.0 && v <= 1.0 {
-                Ok(v)
-            } else {
-                Err(usage(format!(
-                    "{loc}: {name} must be above 0 and at most 1, got {v}"
-                )))
-            }
-        };
-    let recovery_window = layered_duration(
-        &args.recovery_window,
-        &d.recovery_window,
-        "recovery_window",
+    let (detect, breaker) = super::detect_settings::detect_settings(
+        args,
+        &file,
         &at,
-    )?
-    .unwrap_or(Duration::from_secs(5));
-    if recovery_window > Duration::from_secs(3600) {
-        return Err(usage("the recovery window is at most 1h"));
-    }
-    let keep_going = args.keep_going || d.keep_going.unwrap_or(false);
-    let breaker = match layered_duration(&args.breaker, &d.breaker, "breaker", &at)? {
-        _ if keep_going => None,
-        given => Some(given.unwrap_or(Duration::from_secs(30))),
-    };
-    let mut probes = Vec::new();
-    if args.probe_tcp.is_empty() && args.probe_erlang.is_empty() {
-        for p in &file.probes {
-            probes.push(match p {
-                config::ProbeConfig::Tcp {
-                    address,
-                    send,
-                    expect,
-                    objective,
-                } => {
-                    let spec = format!(
-                        "{address}|{send}|{expect}|{}",
-                        objective.clone().unwrap_or_else(|| "1s".into())
-                    );
-                    chaos_beam::chaos::detect::Probe::parse_tcp(&spec)
-                        .map_err(|e| usage(format!("{}: probe: {e}", at("[[probes]]"))))?
-                }
-                config::ProbeConfig::Erlang { expr } => {
-                    chaos_beam::chaos::detect::Probe::Erlang { expr: expr.clone() }
-                }
-            });
-        }
-    } else {
-        for p in &args.probe_tcp {
-            probes.push(
-                chaos_beam::chaos::detect::Probe::parse_tcp(p)
-                    .map_err(|e| cfg_err(ConfigError::flag("--probe-tcp", e)))?,
-            );
-        }
-        for e in &args.probe_erlang {
-            if e.trim().is_empty() {
-                return Err(usage("--probe-erlang: the expression is empty"));
-            }
-            probes.push(chaos_beam::chaos::detect::Probe::Erlang { expr: e.clone() });
-        }
-    }
-    let detect = chaos_beam::chaos::detect::DetectSettings {
-        recovery_window,
-        mailbox_threshold: args
-            .mailbox_threshold
-            .or(d.mailbox_threshold)
-            .unwrap_or(10_000),
-        memory_threshold: share(
-            args.memory_threshold,
-            d.memory_threshold,
-            "memory_threshold",
-            0.9,
-        )?,
-        limit_threshold: share(
-            args.limit_threshold,
-            d.limit_threshold,
-            "limit_threshold",
-            0.8,
-        )?,
-        leak_threshold: args.leak_threshold.or(d.leak_threshold).unwrap_or(200),
-        horizon: duration,
-        probes,
-        include_otp_apps: safety.include_otp_apps,
-    };
+        duration,
+        safety.include_otp_apps,
+    )?;
     let lease = layered_duration(&args.lease, &file.safety.lease, "lease", &at)?
         .unwrap_or(chaos_beam::lease::DEFAULT_TERM);
     if !(Duration::from_millis(200)..=Duration::from_secs(600)).contains(&lease) {
