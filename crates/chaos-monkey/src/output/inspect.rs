@@ -1,0 +1,160 @@
+//! `inspect` as text: counts against their limits, memory, each
+//! application's supervision tree, and the top processes.
+
+use super::*;
+use chaos_beam::inspect::{NodeInspection, ProcessRow, TreeNode};
+
+/// The text form of `inspect`.
+pub fn inspection_text(r: &NodeInspection) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Node {}", r.node);
+    let _ = writeln!(
+        s,
+        "  OTP {} (ERTS {}), {}, {} schedulers ({} online), up {}",
+        r.otp_release,
+        r.erts_version,
+        r.system_architecture,
+        r.schedulers,
+        r.schedulers_online,
+        humantime::format_duration(std::time::Duration::from_secs(r.uptime_ms / 1000))
+    );
+    let _ = writeln!(s, "\nResources            count        limit    used");
+    let rows = [
+        ("processes", r.process_count, r.process_limit),
+        ("ports", r.port_count, r.port_limit),
+        ("atoms", r.atom_count, r.atom_limit),
+    ];
+    for (name, count, limit) in rows {
+        let _ = writeln!(
+            s,
+            "  {name:<16} {count:>9} {limit:>12} {:>7}",
+            pct(count, limit)
+        );
+    }
+    if let (Some(c), Some(l)) = (r.ets_count, r.ets_limit) {
+        let _ = writeln!(s, "  {:<16} {c:>9} {l:>12} {:>7}", "ets tables", pct(c, l));
+    }
+    let _ = writeln!(s, "\nMemory               {}", bytes(r.memory_total_bytes));
+    let mut mem: Vec<_> = r
+        .memory
+        .iter()
+        .filter(|(k, _)| k.as_str() != "total")
+        .collect();
+    mem.sort_by(|a, b| b.1.cmp(a.1));
+    for (k, v) in mem {
+        let _ = writeln!(s, "  {k:<16} {:>12}", bytes(*v));
+    }
+    let _ = writeln!(s, "\nApplications");
+    for app in &r.applications {
+        let _ = writeln!(s, "  {} {}", app.name, app.version);
+        if let Some(tree) = &app.supervision_tree {
+            tree_text(&mut s, tree, 2);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nTop {} processes by message queue",
+        r.top_by_queue.len()
+    );
+    process_table(&mut s, &r.top_by_queue);
+    let _ = writeln!(s, "\nTop {} processes by memory", r.top_by_memory.len());
+    process_table(&mut s, &r.top_by_memory);
+    let _ = writeln!(
+        s,
+        "\n(inspected in {} ms, {} ms of it on the target)",
+        r.inspect_millis_total,
+        r.inspect_micros_on_target / 1000
+    );
+    s
+}
+
+fn is_anonymous_worker(node: &TreeNode) -> bool {
+    node.kind == "worker" && node.registered_name.is_none() && node.id == "undefined"
+}
+
+fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
+    let indent = "  ".repeat(depth);
+    let name = match (&node.registered_name, node.id.as_str(), &node.modules) {
+        (Some(n), _, _) => n.clone(),
+        (None, "undefined", Some(m)) => m.clone(),
+        (None, id, _) => id.to_string(),
+    };
+    if node.kind == "supervisor" {
+        let counts = match &node.counts {
+            Some(c) => format!(
+                "{} active: {} workers, {} supervisors",
+                c.active, c.workers, c.supervisors
+            ),
+            None if node.responsive => {
+                "no counts (not a plain supervisor, e.g. a supervisor_bridge)".into()
+            }
+            None => "no counts".into(),
+        };
+        let note = if !node.responsive {
+            " — did not answer in time"
+        } else if node.truncated {
+            " — children not listed"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            s,
+            "{indent}└ {name} [supervisor {}] {counts}{note}",
+            node.pid
+        );
+        // Anonymous workers of one module (a simple_one_for_one pool) collapse into one line.
+        let mut i = 0;
+        while i < node.children.len() {
+            let child = &node.children[i];
+            let run = node.children[i..]
+                .iter()
+                .take_while(|c| is_anonymous_worker(c) && c.modules == child.modules)
+                .count();
+            if run > 1 {
+                let modules = child.modules.as_deref().unwrap_or("?");
+                let _ = writeln!(s, "{}└ {run} × {modules} [worker]", "  ".repeat(depth + 1));
+                i += run;
+            } else {
+                tree_text(s, child, depth + 1);
+                i += 1;
+            }
+        }
+    } else {
+        let _ = writeln!(s, "{indent}└ {name} [{} {}]", node.kind, node.pid);
+    }
+}
+
+fn process_table(s: &mut String, rows: &[ProcessRow]) {
+    let _ = writeln!(
+        s,
+        "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} current function",
+        "pid", "name", "queue", "memory", "behaviour", "application"
+    );
+    for p in rows {
+        let name = p
+            .registered_name
+            .clone()
+            .unwrap_or_else(|| p.initial_call.clone());
+        let _ = writeln!(
+            s,
+            "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} {}",
+            p.pid,
+            truncate(&name, 24),
+            p.message_queue_len,
+            bytes(p.memory_bytes),
+            p.behaviour.as_deref().unwrap_or("-"),
+            p.application.as_deref().unwrap_or("-"),
+            p.current_function
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
