@@ -12,6 +12,7 @@
 pub mod chart;
 pub mod run;
 pub mod scenarios;
+mod series;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
