@@ -24,7 +24,7 @@
 //!   *janitor* process on the target. The janitor is itself evaluated (not
 //!   compiled), so purging the modules cannot kill it;
 //! * at the end of the run ([`unload`]), and at once when the monkey's lease
-//!   on the node ends ([`crate::lease`]: the monkey killed, frozen or cut
+//!   on the node ends (the `lease` module: the monkey killed, frozen or cut
 //!   off), the janitor deletes every module,
 //!   waits (soft purge, polled) until no process runs their code any more —
 //!   helpers finish undoing their effects first — and purges what is left
@@ -43,7 +43,7 @@
 
 use crate::dist::term::{binary, int, list, show, tuple, Pid, Term, TermExt};
 use crate::dist::DistClient;
-use crate::eval::{interpret, EvalError};
+use crate::interpret::{interpret, EvalError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -121,11 +121,16 @@ enum Snippet {
     Compiled(Arc<(String, String, Vec<String>)>),
 }
 
+/// The compiled snippets of `client`'s run, when it turned them on.
+pub(crate) fn of(client: &DistClient) -> Option<Arc<SnippetModules>> {
+    client.extension::<SnippetModules>()
+}
+
 /// Turn the fast path on for `client`: starts the janitor, which unloads
 /// the run's modules when `lease`'s keeper goes. Returns its pid, which must
 /// never be a victim (the caller records it as a helper).
 pub async fn enable(client: &DistClient, lease: &Pid) -> Result<Term, EvalError> {
-    if let Some(m) = client.snippet_modules() {
+    if let Some(m) = of(client) {
         return Ok(m.janitor.clone());
     }
     let janitor = interpret(
@@ -147,7 +152,7 @@ pub async fn enable(client: &DistClient, lease: &Pid) -> Result<Term, EvalError>
         .and_then(|n| n.strip_prefix("chaos_monkey_"))
         .unwrap_or("0")
         .to_string();
-    client.set_snippet_modules(Arc::new(SnippetModules {
+    client.set_extension(Arc::new(SnippetModules {
         run_tag: slot,
         janitor: janitor.clone(),
         disabled: AtomicBool::new(false),
@@ -162,7 +167,7 @@ pub async fn enable(client: &DistClient, lease: &Pid) -> Result<Term, EvalError>
 /// compiled code needs (function and fun names) are made by the first run
 /// and never again.
 pub async fn prime(client: &DistClient, snippets: &[&str]) {
-    let Some(m) = client.snippet_modules() else {
+    let Some(m) = of(client) else {
         return;
     };
     {
@@ -182,8 +187,7 @@ pub async fn prime(client: &DistClient, snippets: &[&str]) {
 
 /// How many snippets seen on `client` are still waiting to be compiled (for tests).
 pub fn pending(client: &DistClient) -> usize {
-    client
-        .snippet_modules()
+    of(client)
         .map(|m| m.state.lock().unwrap().pending.len())
         .unwrap_or(0)
 }
@@ -202,8 +206,7 @@ pub struct CompiledStats {
 
 /// The compiled-snippet figures of `client`'s run.
 pub fn stats(client: &DistClient) -> CompiledStats {
-    client
-        .snippet_modules()
+    of(client)
         .map(|m| {
             let st = m.state.lock().unwrap();
             CompiledStats {
@@ -226,7 +229,7 @@ pub struct Unloaded {
 /// End of run: every module of the run deleted and purged by the janitor,
 /// which then exits; later snippets are interpreted again.
 pub async fn unload(client: &DistClient) -> Result<Unloaded, EvalError> {
-    let Some(m) = client.snippet_modules() else {
+    let Some(m) = of(client) else {
         return Ok(Unloaded::default());
     };
     m.disabled.store(true, Ordering::SeqCst);
@@ -268,16 +271,14 @@ pub async fn unload(client: &DistClient) -> Result<Unloaded, EvalError> {
 /// Stop using the compiled modules (they are being unloaded by the janitor,
 /// e.g. after the lease ended early): snippets are interpreted from now on.
 pub fn disable(client: &DistClient) {
-    if let Some(m) = client.snippet_modules() {
+    if let Some(m) = of(client) {
         m.disabled.store(true, Ordering::SeqCst);
     }
 }
 
 /// The prefix of this run's module names (for the left-behind audit).
 pub fn module_prefix(client: &DistClient) -> Option<String> {
-    client
-        .snippet_modules()
-        .map(|m| format!("chaos_monkey_{}_", m.run_tag))
+    of(client).map(|m| format!("chaos_monkey_{}_", m.run_tag))
 }
 
 impl SnippetModules {

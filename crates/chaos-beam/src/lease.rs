@@ -24,7 +24,7 @@
 
 use crate::dist::term::{atom, int, show, tuple, Pid, Reference, TermExt};
 use crate::dist::{DistClient, Event, Mailbox};
-use crate::eval::{interpret, EvalError};
+use crate::interpret::{interpret, EvalError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

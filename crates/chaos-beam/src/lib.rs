@@ -17,5 +17,6 @@ pub mod demo;
 pub mod dist;
 pub mod eval;
 pub mod inspect;
+pub(crate) mod interpret;
 pub mod lease;
 pub mod scenarios;

@@ -199,11 +199,17 @@ impl BeamTarget {
     /// their first use). The janitor that unloads them is a helper (never a
     /// victim, audited at the end).
     pub async fn compile_snippets(&self) -> Result<(), EvalError> {
+        self.compile_snippets_with(&[]).await
+    }
+
+    /// [`BeamTarget::compile_snippets`], priming `extra` snippets too (a
+    /// cluster run's node-level operations).
+    pub async fn compile_snippets_with(&self, extra: &[&str]) -> Result<(), EvalError> {
         let keeper = self.lease_keeper().await?;
         let janitor = crate::compiled::enable(&self.client, &keeper).await?;
         self.note_helper(&janitor);
         let mut all = ops::snippets();
-        all.extend(crate::cluster::ops::snippets());
+        all.extend_from_slice(extra);
         crate::compiled::prime(&self.client, &all).await;
         Ok(())
     }

@@ -349,3 +349,16 @@ fn list(nodes: &[&String]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod kinds_tests {
+    /// Every kind the cluster's detectors name is in [`super::CLUSTER_FAILURE_KINDS`].
+    #[test]
+    fn every_detected_cluster_kind_is_listed() {
+        let seen = crate::chaos::detect::kinds_tests::check(
+            include_str!("detect.rs"),
+            &super::CLUSTER_FAILURE_KINDS,
+        );
+        assert!(seen >= 10, "found only {seen} cluster kind literals");
+    }
+}

@@ -161,8 +161,13 @@ impl ClusterTarget {
 
     /// Compile the snippets into temporary modules on every member.
     pub async fn compile_snippets(&self) -> Result<(), crate::eval::EvalError> {
-        let all =
-            futures::future::join_all(self.members.iter().map(|m| m.target.compile_snippets()));
+        // Every member primes the node-level operations' snippets too.
+        let extra = ops::snippets();
+        let all = futures::future::join_all(
+            self.members
+                .iter()
+                .map(|m| m.target.compile_snippets_with(&extra)),
+        );
         all.await.into_iter().collect()
     }
 

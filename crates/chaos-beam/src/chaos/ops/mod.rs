@@ -139,7 +139,8 @@ pub struct Allow {
 /// evaluate, compiled together before the clock starts
 /// ([`crate::compiled::prime`]): no operation starts interpreted, and every
 /// run compiles the same set, so only the first run on a node adds the
-/// atoms their compiled code needs. A test runs every operation and checks
+/// atoms their compiled code needs (a cluster run adds its node-level
+/// snippets, `cluster::ops::snippets`, once). A test runs every operation and checks
 /// that nothing else was compiled, so this list cannot drift.
 pub(crate) fn snippets() -> Vec<&'static str> {
     vec![

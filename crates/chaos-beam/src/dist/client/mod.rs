@@ -95,7 +95,9 @@ struct Inner {
     /// Parsed Erlang source (abstract syntax), once per connection per text.
     parsed: Mutex<HashMap<String, Term>>,
     /// Snippets compiled into temporary modules, when a run turned that on.
-    snippet_modules: std::sync::OnceLock<Arc<crate::compiled::SnippetModules>>,
+    /// What a layer above keeps for the length of the connection (the
+    /// run's compiled snippets), set once; the client does not know its type.
+    extension: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A hidden-node connection to one Erlang node. Cheap to clone; the
@@ -153,7 +155,7 @@ impl DistClient {
             stream: hs.stream.clone(),
             closed_event: event_listener::Event::new(),
             parsed: Mutex::new(HashMap::new()),
-            snippet_modules: std::sync::OnceLock::new(),
+            extension: std::sync::OnceLock::new(),
         });
         let _ = &hs.peer;
         smol::spawn(tasks::writer(
@@ -342,7 +344,7 @@ impl DistClient {
         }
     }
 
-    /// The cached parse of `source`, if any (see [`crate::eval`]).
+    /// The cached parse of `source`, if any (see the `interpret` module).
     pub(crate) fn cached_parse(&self, source: &str) -> Option<Term> {
         self.inner.parsed.lock().unwrap().get(source).cloned()
     }
@@ -356,14 +358,14 @@ impl DistClient {
             .insert(source.to_string(), exprs);
     }
 
-    /// The compiled snippets of this connection, once turned on.
-    pub(crate) fn snippet_modules(&self) -> Option<&Arc<crate::compiled::SnippetModules>> {
-        self.inner.snippet_modules.get()
+    /// The connection's extension, when one of type `T` was set.
+    pub(crate) fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner.extension.get()?.clone().downcast::<T>().ok()
     }
 
-    /// Turn compiled snippets on for this connection (once).
-    pub(crate) fn set_snippet_modules(&self, m: Arc<crate::compiled::SnippetModules>) {
-        let _ = self.inner.snippet_modules.set(m);
+    /// Set the connection's extension (once; later calls are ignored).
+    pub(crate) fn set_extension<T: std::any::Any + Send + Sync>(&self, value: Arc<T>) {
+        let _ = self.inner.extension.set(value);
     }
 
     /// A fresh reference of our node.
