@@ -37,9 +37,11 @@
 
 mod conn;
 pub mod fault;
+mod live;
 pub mod ops;
 pub mod proxy;
 mod pump;
+mod shared;
 pub mod stats;
 mod toxics;
 

@@ -13,13 +13,14 @@
 //! handle without [`Proxy::shutdown`] stops accepting and closes every
 //! connection, without waiting.
 
-use crate::conn::{self, Connections, KILL_CLOSE};
+use crate::conn;
 use crate::fault::{Direction, Fault, FaultId, FaultInfo, MAX_LIFETIME};
-use crate::stats::{Counters, FaultCounters, FaultStats, ProxyStats, FAULT_HISTORY};
-use crate::toxics::{self, Activation, Toxic};
+use crate::live::{Connections, KILL_CLOSE};
+use crate::shared::{ActiveFault, Shared};
+use crate::stats::{Counters, FaultCounters, FaultStats, ProxyStats};
+use crate::toxics::{self, Activation};
 use event_listener::Event;
 use smol::{Async, Task, Timer};
-use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -55,58 +56,6 @@ pub struct Proxy {
 struct Handle {
     shared: Arc<Shared>,
     accept: Mutex<Option<Task<()>>>,
-}
-
-/// State shared by the handle, the accept loop, connections and timers.
-pub(crate) struct Shared {
-    pub listen: SocketAddr,
-    pub upstream: SocketAddr,
-    pub registry: Mutex<Registry>,
-    /// Bumped (under the registry lock) on every change of the active faults.
-    pub generation: AtomicU64,
-    /// Notified after every change of the active faults.
-    pub changed: Event,
-    /// How many active faults refuse new connections.
-    refusing: AtomicUsize,
-    pub conns: Connections,
-    pub counters: Counters,
-    next_fault: AtomicU64,
-    closing: AtomicBool,
-}
-
-pub(crate) struct ActiveFault {
-    pub id: FaultId,
-    pub fault: Fault,
-    pub direction: Direction,
-    pub lifetime: Duration,
-    pub deadline: Instant,
-    pub toxic: Arc<dyn Toxic>,
-    pub counters: Arc<FaultCounters>,
-}
-
-impl ActiveFault {
-    fn stats(&self, active: bool) -> FaultStats {
-        FaultStats {
-            id: self.id,
-            kind: self.fault.kind(),
-            direction: self.direction,
-            active,
-            bytes: self.counters.bytes(),
-            connections: self.counters.connections(),
-        }
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct Registry {
-    active: Vec<ActiveFault>,
-    ended: VecDeque<FaultStats>,
-}
-
-impl Registry {
-    pub fn active(&self) -> &[ActiveFault] {
-        &self.active
-    }
 }
 
 fn check_loopback(role: &'static str, addr: SocketAddr) -> Result<(), ProxyError> {
@@ -288,82 +237,6 @@ impl Drop for Handle {
         self.shared.closing.store(true, Ordering::Release);
         self.shared.conns.kill_all(KILL_CLOSE);
         self.shared.end_all_faults();
-    }
-}
-
-impl Shared {
-    fn end_fault(&self, id: FaultId) -> bool {
-        {
-            let mut registry = self.registry.lock().unwrap();
-            let Some(pos) = registry.active.iter().position(|f| f.id == id) else {
-                return false;
-            };
-            let fault = registry.active.remove(pos);
-            self.retire(&mut registry, fault);
-            self.generation.fetch_add(1, Ordering::AcqRel);
-        }
-        tracing::info!(%id, "fault ended");
-        self.changed.notify(usize::MAX);
-        true
-    }
-
-    /// End the faults whose lifetime is up but whose timer has not fired
-    /// yet, so that what callers see matches what the proxy does.
-    fn end_expired(&self) {
-        let now = Instant::now();
-        let expired: Vec<FaultId> = {
-            let registry = self.registry.lock().unwrap();
-            registry
-                .active
-                .iter()
-                .filter(|f| f.deadline <= now)
-                .map(|f| f.id)
-                .collect()
-        };
-        for id in expired {
-            self.end_fault(id);
-        }
-    }
-
-    fn end_all_faults(&self) {
-        {
-            let mut registry = self.registry.lock().unwrap();
-            let faults = std::mem::take(&mut registry.active);
-            for fault in faults {
-                self.retire(&mut registry, fault);
-            }
-            self.generation.fetch_add(1, Ordering::AcqRel);
-        }
-        self.changed.notify(usize::MAX);
-    }
-
-    /// Book-keeping for a fault just taken out of the active list.
-    fn retire(&self, registry: &mut Registry, fault: ActiveFault) {
-        if fault.toxic.refuses() {
-            self.refusing.fetch_sub(1, Ordering::AcqRel);
-        }
-        if registry.ended.len() == FAULT_HISTORY {
-            registry.ended.pop_front();
-        }
-        registry.ended.push_back(fault.stats(false));
-    }
-
-    /// Whether a refusing fault is active; counts the refusal if so.
-    fn refuse_one(&self) -> bool {
-        if self.refusing.load(Ordering::Acquire) == 0 {
-            return false;
-        }
-        self.end_expired();
-        let registry = self.registry.lock().unwrap();
-        let mut refused = false;
-        for fault in registry.active.iter().filter(|f| f.toxic.refuses()) {
-            fault.counters.add_connections(1);
-            refused = true;
-        }
-        if refused {
-            self.counters.refused.fetch_add(1, Ordering::Relaxed);
-        }
-        refused
     }
 }
 

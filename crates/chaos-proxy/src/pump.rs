@@ -17,7 +17,7 @@
 //!    starts stops the rest of the chunk.
 
 use crate::fault::{Direction, FaultId};
-use crate::proxy::Shared;
+use crate::shared::Shared;
 use crate::toxics::{LinkInfo, Plan, Shape, ToxicLink};
 use futures_lite::future;
 use smol::io::{AsyncReadExt, AsyncWriteExt};

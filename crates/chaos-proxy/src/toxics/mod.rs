@@ -23,8 +23,8 @@ mod reset;
 mod slicer;
 mod stall;
 
-use crate::conn::Connections;
 use crate::fault::{Direction, Fault};
+use crate::live::Connections;
 use crate::stats::{Counters, FaultCounters};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
