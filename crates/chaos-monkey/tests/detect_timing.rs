@@ -6,7 +6,7 @@ mod support;
 use chaos_beam::dist::term::{atom, TermExt};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{monkey, run, Demo};
+use support::{monkey_run, run, Demo};
 
 #[test]
 fn time_to_recover_is_plausible_against_an_independent_measurement() {
@@ -42,12 +42,7 @@ fn time_to_recover_is_plausible_against_an_independent_measurement() {
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let ours = sorted[sorted.len() / 2];
     let report = demo.file("report.json");
-    let (code, out, err) = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
+    let (code, out, err) = run(monkey_run(&demo).args([
         "--duration",
         "6s",
         "--rate",
@@ -83,13 +78,8 @@ fn a_node_killed_mid_run_is_node_down_within_a_second() {
     let demo = Demo::start("det_down");
     let (report, events) = (demo.file("report.json"), demo.file("events.jsonl"));
     let spawned = Instant::now();
-    let child = monkey()
+    let child = monkey_run(&demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             "60s",
             "--report",

@@ -10,7 +10,7 @@ mod xmllint;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{assert_self_contained, monkey, run, Demo};
+use support::{assert_self_contained, monkey_run, run, Demo};
 use xmllint::validate_junit;
 
 /// The page's colours that must be painted: the categories' bars and the
@@ -105,12 +105,7 @@ fn a_demo_runs_html_renders_in_chromium_and_its_junit_validates() {
         demo.file("junit.xml"),
         demo.file("report.json"),
     );
-    let (code, out, err) = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
+    let (code, out, err) = run(monkey_run(&demo).args([
         "--duration",
         "8s",
         "--seed",

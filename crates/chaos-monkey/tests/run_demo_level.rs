@@ -2,19 +2,14 @@
 
 mod support;
 
-use support::{monkey, run, Demo};
+use support::{monkey_run, run, Demo};
 
 #[test]
 fn a_60_second_demo_run() {
     let demo = Demo::start("run60");
     let report_path = demo.file("report.json");
     let events_path = demo.file("events.jsonl");
-    let (code, out, err) = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
+    let (code, out, err) = run(monkey_run(&demo).args([
         "--duration",
         "60s",
         "--seed",

@@ -5,19 +5,14 @@ mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{monkey, wait_for_events, Demo};
+use support::{monkey_run, wait_for_events, Demo};
 
 #[test]
 fn sigint_undoes_everything_and_writes_an_interrupted_report() {
     let demo = Demo::start("run_int");
     let (report, events) = (demo.file("report.json"), demo.file("events.jsonl"));
-    let child = monkey()
+    let child = monkey_run(&demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             "60s",
             "--rate",
@@ -63,13 +58,8 @@ fn sigint_undoes_everything_and_writes_an_interrupted_report() {
 fn the_node_dying_mid_run_exits_4_with_a_report() {
     let demo = Demo::start("run_down");
     let (report, events) = (demo.file("report.json"), demo.file("events.jsonl"));
-    let child = monkey()
+    let child = monkey_run(&demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             "60s",
             "--report",

@@ -3,7 +3,7 @@
 mod support;
 
 use chaos_beam::dist::term::TermExt;
-use support::{monkey, run, Demo};
+use support::{monkey, monkey_run, run, Demo};
 
 const SNAPSHOT: &str = "[{erlang:pid_to_list(P), A} || P <- erlang:processes(), \
     A <- [case application:get_application(P) of {ok, App} -> App; undefined -> none end], \
@@ -28,19 +28,8 @@ fn no_protected_process_is_touched() {
         (snap.as_list().unwrap(), chaos_beam::dist::term::show(&apps))
     });
     assert!(before.len() > 20);
-    let (code, out, err) = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
-        "--duration",
-        "8s",
-        "--rate",
-        "30",
-        "--seed",
-        "7",
-    ]));
+    let (code, out, err) =
+        run(monkey_run(&demo).args(["--duration", "8s", "--rate", "30", "--seed", "7"]));
     assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
     smol::block_on(async {
         // Every kernel, stdlib and system process that existed before is alive, same pid.
@@ -75,12 +64,7 @@ fn the_same_seed_gives_the_same_sequence() {
     let mut seqs = Vec::new();
     for (i, seed) in ["99", "99", "100"].iter().enumerate() {
         let events = demo.file(&format!("events{i}.jsonl"));
-        let (code, out, err) = run(monkey().args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
+        let (code, out, err) = run(monkey_run(&demo).args([
             "--duration",
             "3s",
             "--rate",
@@ -202,12 +186,7 @@ fn custom_operations_from_the_config_run() {
 fn protected_names_are_never_victims() {
     let demo = Demo::start("run_protect");
     let events = demo.file("events.jsonl");
-    let (code, out, err) = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
+    let (code, out, err) = run(monkey_run(&demo).args([
         "--duration",
         "4s",
         "--rate",
@@ -247,12 +226,7 @@ fn proxy_faults_run_against_the_service_and_end_with_the_run() {
     let events = demo.file("events.jsonl");
     let report = demo.file("report.json");
     let proxy = format!("{listen}=127.0.0.1:{port}");
-    let (code, out, err) = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
+    let (code, out, err) = run(monkey_run(&demo).args([
         "--duration",
         "4s",
         "--rate",
@@ -291,15 +265,7 @@ fn proxy_faults_run_against_the_service_and_end_with_the_run() {
     assert_eq!(r["extras"]["proxies"][0]["listen_addr"], listen.to_string());
     // The proxy released its port when the run ended.
     std::net::TcpListener::bind(listen).expect("the proxy's port is free again");
-    let bad = run(monkey().args([
-        "run",
-        "--node",
-        &demo.name(),
-        "--cookie-file",
-        &demo.cookie_file(),
-        "--proxy",
-        "10.1.2.3:80=127.0.0.1:1",
-    ]));
+    let bad = run(monkey_run(&demo).args(["--proxy", "10.1.2.3:80=127.0.0.1:1"]));
     assert_eq!(bad.0, 2, "{}", bad.2);
     assert!(bad.2.contains("not a loopback address"), "{}", bad.2);
 }

@@ -6,7 +6,7 @@ mod support;
 
 use chaos_beam::dist::term::{atom, TermExt};
 use std::process::Stdio;
-use support::{monkey, run, Demo};
+use support::{monkey, monkey_run, run, Demo};
 
 #[test]
 fn the_cookie_appears_nowhere_and_the_target_meets_no_other_node() {
@@ -103,13 +103,8 @@ fn the_cookie_appears_nowhere_and_the_target_meets_no_other_node() {
 fn sigterm_undoes_everything_and_writes_an_interrupted_report() {
     let demo = Demo::start("sec_term");
     let (report, events) = (demo.file("report.json"), demo.file("events.jsonl"));
-    let child = monkey()
+    let child = monkey_run(&demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             "60s",
             "--rate",

@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{monkey, Demo};
+use support::{monkey_run, Demo};
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -31,13 +31,8 @@ fn aggressive_soak_keeps_the_monkey_flat_and_leaves_nothing_behind() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut child = monkey()
+    let mut child = monkey_run(&demo)
         .args([
-            "run",
-            "--node",
-            &demo.name(),
-            "--cookie-file",
-            &demo.cookie_file(),
             "--duration",
             &duration,
             "--rate",
