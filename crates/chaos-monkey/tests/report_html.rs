@@ -110,7 +110,6 @@ fn a_demo_runs_html_renders_in_chromium_and_its_junit_validates() {
         "8s",
         "--seed",
         "11",
-        "--no-progress",
         "--probe-tcp",
         &format!("127.0.0.1:{port}|PING|^PONG$|500ms"),
         "--html",

@@ -73,7 +73,6 @@ fn the_same_seed_gives_the_same_sequence() {
             seed,
             "--events",
             events.to_str().unwrap(),
-            "--no-progress",
         ]));
         assert!(code == 0 || code == 1, "exit {code}\n{out}\n{err}");
         let seq: Vec<(String, String, String)> = support::events(&events)

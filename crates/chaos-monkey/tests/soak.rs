@@ -47,7 +47,6 @@ fn aggressive_soak_keeps_the_monkey_flat_and_leaves_nothing_behind() {
             &format!("{proxy_listen}={service}"),
             "--report",
             report.to_str().unwrap(),
-            "--no-progress",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
