@@ -155,11 +155,6 @@ impl Lease {
             .store(term.as_millis().max(1) as u64, Ordering::Relaxed);
     }
 
-    /// The term now in force.
-    pub fn term(&self) -> Duration {
-        Duration::from_millis(self.shared.term_ms.load(Ordering::Relaxed))
-    }
-
     /// Renewals sent and early ends so far.
     pub fn stats(&self) -> LeaseStats {
         LeaseStats {

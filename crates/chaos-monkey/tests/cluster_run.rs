@@ -146,11 +146,7 @@ fn partition_healed_when_the_monkey_goes_silent(tag: &str, signal: &str) {
     assert!(!whole(&mesh(&watch)), "the partition did not hold");
     // Silent: the monkey does no clean-up at all.
     let killed = Instant::now();
-    let sent = std::process::Command::new("kill")
-        .args([signal, &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill {signal} failed");
+    support::signal(&child.0, signal);
     loop {
         if whole(&mesh(&watch)) {
             break;

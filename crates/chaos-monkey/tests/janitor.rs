@@ -13,7 +13,7 @@ mod support;
 use chaos_beam::dist::term::{Term, TermExt};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::{monkey_run, Demo};
+use support::{monkey_run, signal, Demo};
 
 /// Everything a chaos effect could leave behind, measured on the node; empty when clean.
 const LEFT: &str = r#"
@@ -66,14 +66,6 @@ impl Drop for MonkeyProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {sig} failed");
 }
 
 /// The node's distribution port (for routing the monkey through a proxy).

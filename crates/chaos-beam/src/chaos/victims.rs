@@ -149,14 +149,7 @@ impl BeamTarget {
     }
 
     async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
-        let mut exclude: Vec<Term> = self
-            .helpers
-            .lock()
-            .unwrap()
-            .iter()
-            .cloned()
-            .map(Term::from)
-            .collect();
+        let mut exclude: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
         if let Some(lease) = self.lease.get() {
             exclude.push(Term::from(lease.keeper()));
         }

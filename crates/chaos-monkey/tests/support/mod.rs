@@ -88,6 +88,15 @@ pub fn monkey() -> Command {
     c
 }
 
+/// Send `signal` (`-KILL`, `-STOP`, ...) to a child process.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} failed");
+}
+
 /// `chaos-monkey run` against `demo`, without a progress bar; add the rest.
 pub fn monkey_run(demo: &Demo) -> Command {
     let mut c = monkey();
