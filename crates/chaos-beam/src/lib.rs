@@ -4,6 +4,7 @@
 //! * [`eval`] — evaluate Erlang source on the target with `erl_eval`, nothing installed;
 //! * [`cluster`] — chaos across a distributed Erlang cluster (composition of per-node targets);
 //! * [`chaos`] — the chaos context ([`chaos::BeamTarget`]), one file per operation, the detectors;
+//! * [`failure_kind`] — the failure kinds and the words the BEAM target brings to reports;
 //! * [`compiled`] — snippets compiled into temporary modules for the length of a run;
 //! * [`lease`] — the monkey's lease on each node: effects undone at once when the monkey goes silent;
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
@@ -16,6 +17,7 @@ pub mod compiled;
 pub mod demo;
 pub mod dist;
 pub mod eval;
+pub mod failure_kind;
 pub mod inspect;
 pub(crate) mod interpret;
 pub mod lease;

@@ -29,7 +29,7 @@ fn kill_worker_kills_an_app_worker() {
         let out = run_op(&t, "kill_worker", 1).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         let victim = out.victim.clone().unwrap();
-        assert_eq!(victim.application.as_deref(), Some("chaos_demo"));
+        assert_eq!(victim.attr("application"), Some("chaos_demo"));
         assert!(out.detail.contains("'DOWN'"), "{out:?}");
         assert!(out.killed);
     });
@@ -45,7 +45,8 @@ fn suspend_is_confirmed_and_undone() {
         let effect = out.effect.expect("suspension is an effect");
         let audit = t.audit().await.unwrap();
         assert!(
-            audit.iter().any(|a| a.contains("still suspended")),
+            audit.iter().any(|a| a.detail.contains("still suspended")
+                && a.failure_kind.as_deref() == Some("timing_anomaly")),
             "{audit:?}"
         );
         effect.undo().await.expect("undo");

@@ -56,7 +56,7 @@ fn drop_connection_closes_a_live_client_connection() {
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         assert!(out.detail.contains("closed port"), "{out:?}");
         assert_eq!(
-            out.victim.as_ref().and_then(|v| v.application.as_deref()),
+            out.victim.as_ref().and_then(|v| v.attr("application")),
             Some("chaos_demo")
         );
     });

@@ -98,6 +98,7 @@ async fn assert_clean(t: &BeamTarget, shielded: &[String]) {
         .await
         .unwrap()
         .into_iter()
+        .map(|a| a.detail)
         .filter(|a| !shielded.iter().any(|s| a.contains(s.as_str())))
         .collect();
     assert!(audit.is_empty(), "{audit:?}");
@@ -193,7 +194,7 @@ fn process_ops_are_confirmed() {
         let (_, out) = run_op(&t, "exit_signal", 2, Profile::Demo).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         let victim = out.victim.clone().unwrap();
-        assert_eq!(victim.application.as_deref(), Some("chaos_demo"));
+        assert_eq!(victim.attr("application"), Some("chaos_demo"));
         assert!(out.detail.contains("'DOWN' with chaos_test"), "{out:?}");
         assert!(out.killed);
         pause(300).await;
@@ -229,7 +230,13 @@ fn process_ops_are_confirmed() {
             assert!(out.detail.contains("'DOWN' with killed"), "{out:?}");
             let ms = out.measurements["restart_ms"].as_u64();
             assert!(ms.is_some_and(|ms| ms < 5000), "{out:?}");
-            if out.victim.as_ref().unwrap().registered_name.is_some() {
+            if out
+                .victim
+                .as_ref()
+                .unwrap()
+                .attr("registered_name")
+                .is_some()
+            {
                 assert!(out.detail.contains("restarted by chaos_demo_"), "{out:?}");
                 named = true;
             } else {
@@ -263,9 +270,9 @@ fn monitor_kill_times_a_pool_worker_restart() {
         let (_, out) = run_op(&t, "monitor_kill", 1, Profile::Demo).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         let victim = out.victim.clone().unwrap();
-        assert!(victim.registered_name.is_none(), "{victim:?}");
+        assert!(victim.attr("registered_name").is_none(), "{victim:?}");
         assert_eq!(
-            victim.initial_call.as_deref(),
+            victim.attr("initial_call"),
             Some("chaos_demo_session:init/1")
         );
         assert!(out.measurements["restart_ms"].is_u64(), "{out:?}");
@@ -304,7 +311,7 @@ fn memory_ops_are_confirmed_and_undone() {
         let peak = num(&out.measurements, "queue_len");
         assert!(peak > 0 && peak <= num(&p, "count"), "{out:?}");
         assert_eq!(
-            out.victim.as_ref().unwrap().application.as_deref(),
+            out.victim.as_ref().unwrap().attr("application"),
             Some("chaos_demo")
         );
         assert!(!out.killed, "demo workers drop unknown messages: {out:?}");
@@ -448,7 +455,7 @@ fn trapping_and_unsupervised_victims() {
 
         let (_, out) = run_op(&t, "exit_signal", 1, Profile::Demo).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
-        assert_eq!(out.victim.as_ref().unwrap().pid, trapper_text);
+        assert_eq!(out.victim.as_ref().unwrap().id, trapper_text);
         assert!(
             out.detail.contains("traps exits and is still alive"),
             "{out:?}"
@@ -458,7 +465,7 @@ fn trapping_and_unsupervised_victims() {
 
         let (p, out) = run_op(&t, "link_crash_chain", 2, Profile::Aggressive).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
-        assert_eq!(out.victim.as_ref().unwrap().pid, trapper_text);
+        assert_eq!(out.victim.as_ref().unwrap().id, trapper_text);
         assert_eq!(num(&out.measurements, "died"), num(&p, "chain_length"));
         assert!(
             out.detail.contains("traps exits and is still alive"),
@@ -468,7 +475,7 @@ fn trapping_and_unsupervised_victims() {
 
         let (_, out) = run_op(&t, "monitor_kill", 3, Profile::Demo).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
-        assert_eq!(out.victim.as_ref().unwrap().pid, trapper_text);
+        assert_eq!(out.victim.as_ref().unwrap().id, trapper_text);
         assert!(out.measurements["restart_ms"].is_null(), "{out:?}");
         assert!(out.detail.contains("no supervisor"), "{out:?}");
         assert!(out.killed);

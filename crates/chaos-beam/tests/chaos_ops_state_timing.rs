@@ -47,7 +47,7 @@ async fn ev(t: &BeamTarget, src: &str, bindings: &[(&str, Term)]) -> Term {
 
 /// The victim's pid as a term (looked up among the current candidates).
 async fn victim_pid(t: &BeamTarget, out: &Outcome) -> Pid {
-    let text = &out.victim.as_ref().expect("a victim").pid;
+    let text = &out.victim.as_ref().expect("a victim").id;
     t.invalidate().await;
     t.candidates()
         .await
@@ -119,7 +119,7 @@ fn ets_ops_corrupt_and_delete_rows_and_put_them_back() {
             let out = run_op(&t, "ets_modify", seed).await;
             assert_eq!(out.status, Status::Confirmed, "{out:?}");
             let victim = out.victim.clone().unwrap();
-            assert_eq!(victim.registered_name.as_deref(), Some("chaos_demo_store"));
+            assert_eq!(victim.attr("registered_name"), Some("chaos_demo_store"));
             let now = ev(&t, STORE, &[]).await;
             let rows = now.as_list().unwrap();
             let corrupted: Vec<_> = rows
@@ -194,7 +194,7 @@ fn registry_and_timing_ops_are_confirmed_and_undone() {
             let out = run_with(&t, "registry_corrupt", &params).await;
             assert_eq!(out.status, Status::Confirmed, "{out:?}");
             let victim = out.victim.clone().unwrap();
-            let name = atom(victim.registered_name.as_deref().unwrap());
+            let name = atom(victim.attr("registered_name").unwrap());
             let pid = victim_pid(&t, &out).await;
             let now = ev(&t, "whereis(Name).", &[("Name", name.clone())]).await;
             match mode {
@@ -309,10 +309,10 @@ fn guarded_ops_are_confirmed() {
             assert_eq!(out.status, Status::Confirmed, "{out:?}");
             assert!(out.killed);
             let victim = out.victim.clone().unwrap();
-            assert_eq!(victim.application.as_deref(), Some("chaos_demo"));
-            assert_ne!(victim.registered_name.as_deref(), Some("chaos_demo_sup"));
+            assert_eq!(victim.attr("application"), Some("chaos_demo"));
+            assert_ne!(victim.attr("registered_name"), Some("chaos_demo_sup"));
             assert!(out.measurements["restart_ms"].as_i64().is_some(), "{out:?}");
-            let name = atom(victim.registered_name.as_deref().unwrap());
+            let name = atom(victim.attr("registered_name").unwrap());
             let back = ev(&t, "is_pid(whereis(Name)).", &[("Name", name)]).await;
             assert_eq!(back.as_bool(), Some(true), "{out:?}");
             wait_healthy(&t).await;

@@ -8,13 +8,13 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
-    /// Killing, spawning, signalling processes.
+    /// Killing, spawning, signalling the target's units of work.
     Process,
-    /// Allocating and holding memory, flooding mailboxes.
+    /// Allocating and holding memory, flooding queues.
     Memory,
     /// Sockets, proxies, connections.
     Network,
-    /// Shared state: ETS rows, the process registry.
+    /// Shared state: tables, name registries.
     State,
     /// Suspensions, priorities, scheduler contention.
     Timing,

@@ -14,7 +14,8 @@
 //! * [`report`] — the checker's input and the report model;
 //! * [`tally`] — running totals of a run, in bounded memory;
 //! * [`scenario`] — structured scenarios: the interface, results, the suite report;
-//! * [`timeline`] — the run over time (bounded buckets and markers), for charts.
+//! * [`timeline`] — the run over time (bounded buckets and markers), for charts;
+//! * [`vocabulary`] — the target's words in the report (survival, groups, failure kinds).
 
 pub mod category;
 pub mod duration;
@@ -27,14 +28,16 @@ pub mod scenario;
 pub mod schedule;
 pub mod tally;
 pub mod timeline;
+pub mod vocabulary;
 pub mod weights;
 
 pub use category::{Category, Profile};
-pub use operation::{Effect, Operation, Outcome, Status, Victim};
+pub use operation::{Effect, Operation, Outcome, Recovery, Status, Victim};
 pub use record::{Event, Problem, Sample};
 pub use report::{FailureMode, Report, ReportInput};
 pub use rng::SeededRng;
 pub use runner::{run, RunConfig, RunRecord, StopSignal, Target, Update};
 pub use schedule::{PlannedOp, Schedule, ScheduleError, SkippedCategory};
 pub use timeline::Timeline;
+pub use vocabulary::{AuditFinding, Vocabulary};
 pub use weights::{Weights, WeightsError};

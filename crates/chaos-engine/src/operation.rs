@@ -6,6 +6,7 @@ use crate::rng::SeededRng;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A chaos operation against a target whose context type is `C`.
@@ -53,20 +54,62 @@ impl Status {
     }
 }
 
-/// The process (or other thing) an operation hit.
+/// What an operation hit: a process, a connection, a worker — the target
+/// decides. The engine groups recovery figures by `group` and names a lost
+/// victim by `label` (or `id`); `attrs` are the target's own details, written
+/// next to the other fields in events and reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Victim {
-    /// Its id on the target (a pid for the BEAM).
-    pub pid: String,
-    /// Registered name.
-    pub registered_name: Option<String>,
-    /// What it runs (initial call).
-    pub initial_call: Option<String>,
-    /// The application it belongs to.
-    pub application: Option<String>,
-    /// The node it lives on, in a cluster run (absent from older reports).
+    /// Its id on the target, unique while it lives.
+    pub id: String,
+    /// A stable human name, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The unit it belongs to, for recovery figures (the target names the kind of unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The member of a multi-member target it lives on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// The target's own details.
+    #[serde(flatten)]
+    pub attrs: BTreeMap<String, String>,
+}
+
+impl Victim {
+    /// Its label, or its id when it has none.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.id)
+    }
+
+    /// One of the target's details.
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs.get(key).map(String::as_str)
+    }
+}
+
+/// How a killed victim came back, as the operation measured it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// From the kill to the target noticing the loss, microseconds.
+    pub detect_us: Option<u64>,
+    /// From the kill to a replacement being back, milliseconds; `None` when
+    /// nothing came back in time (or nothing was watched).
+    pub restart_ms: Option<u64>,
+    /// `Some(false)`: watched, and not back within the operation's window.
+    pub recovered: Option<bool>,
+}
+
+impl Recovery {
+    /// Watched, and not back in time.
+    pub fn lost(&self) -> bool {
+        self.recovered == Some(false)
+    }
+
+    /// Somebody watched for its return (it came back, or was seen not to).
+    pub fn watched(&self) -> bool {
+        self.restart_ms.is_some() || self.lost()
+    }
 }
 
 /// Something an operation changed that must be put back: a suspension, held
@@ -89,12 +132,14 @@ pub struct Outcome {
     pub detail: String,
     /// Who was hit.
     pub victim: Option<Victim>,
-    /// Measured values (for example `restart_ms`).
+    /// Measured values, as the target reports them.
     pub measurements: Value,
     /// What must be undone later.
     pub effect: Option<Box<dyn Effect>>,
     /// `true` when the victim was lost (died, was killed) by this operation.
     pub killed: bool,
+    /// How the killed victim came back, when that was watched.
+    pub recovery: Option<Recovery>,
 }
 
 impl Outcome {
@@ -126,6 +171,7 @@ impl Outcome {
             measurements: Value::Null,
             effect: None,
             killed: false,
+            recovery: None,
         }
     }
 
@@ -150,6 +196,12 @@ impl Outcome {
     /// Mark the victim as killed by this operation.
     pub fn killing(mut self) -> Self {
         self.killed = true;
+        self
+    }
+
+    /// With how the killed victim came back.
+    pub fn with_recovery(mut self, recovery: Recovery) -> Self {
+        self.recovery = Some(recovery);
         self
     }
 }

@@ -5,7 +5,7 @@
 //! but the categories and the operation model.
 
 use crate::category::Category;
-use crate::operation::{Status, Victim};
+use crate::operation::{Recovery, Status, Victim};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -15,24 +15,24 @@ use std::collections::BTreeMap;
 pub struct Sample {
     /// Since the start of the run.
     pub t_ms: u64,
-    /// The target is up and whole (for the BEAM: every application that ran at the start still runs).
+    /// The target is up and whole, by its own definition (see [`crate::Vocabulary`]).
     pub healthy: bool,
     /// What is wrong when not healthy.
     pub problems: Vec<Problem>,
-    /// Resource counts (`processes`, `memory_bytes`, `ets_tables`, `ports`, `atoms`, ...).
+    /// Resource counts, named by the target.
     pub resources: BTreeMap<String, u64>,
 }
 
 /// Something wrong seen in a sample; repeated sightings become one failure mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// Failure-mode kind (`supervisor_collapse`, `process_crash`, ...).
+    /// Failure-mode kind, from the target's vocabulary.
     pub kind: String,
     /// What exactly, stable across samples (it identifies the failure mode).
     pub subject: String,
     /// Evidence text.
     pub detail: String,
-    /// A failure mode at its first sighting (an application stopped, a limit
+    /// A failure mode at its first sighting (a part of the target stopped, a limit
     /// crossed); otherwise only when it lasts longer than the recovery window
     /// or is still there at the end.
     pub immediate: bool,
@@ -69,12 +69,15 @@ pub struct Event {
     /// The victim was killed by it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub killed: bool,
+    /// How the killed victim came back (also in `measurements`, as the target wrote it).
+    #[serde(skip)]
+    pub recovery: Option<Recovery>,
 }
 
 /// A failure mode found during the run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailureMode {
-    /// Kind (`supervisor_collapse`, `process_crash`, `memory_exhaustion`, ...).
+    /// Kind, from the target's vocabulary.
     pub kind: String,
     /// What exactly.
     pub subject: String,

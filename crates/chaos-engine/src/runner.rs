@@ -185,6 +185,7 @@ pub async fn run<C: Target>(
                         duration_us: t0.elapsed().as_micros() as u64,
                         measurements: outcome.measurements.clone(),
                         killed: outcome.killed,
+                        recovery: outcome.recovery,
                     };
                     let _ = tx.send(Msg::Event(Box::new(event))).await;
                     if let Some(effect) = outcome.effect {
@@ -430,6 +431,7 @@ fn skipped_event(planned: &PlannedOp, started: Instant, why: &str) -> Event {
         duration_us: 0,
         measurements: Value::Null,
         killed: false,
+        recovery: None,
     }
 }
 

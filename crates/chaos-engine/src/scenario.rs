@@ -53,9 +53,9 @@ pub struct Observation {
     /// Measured values behind the sentence.
     pub measurements: Value,
     /// Parts of the target the fault hit on purpose (not counted as
-    /// cascading failures), e.g. a killed supervisor's key.
+    /// cascading failures), e.g. the key of a part it killed.
     pub hit: Vec<String>,
-    /// The fault kills processes by design, so losing data is expected
+    /// The fault kills victims by design, so losing data is expected
     /// unless the configuration says otherwise.
     pub kills: bool,
 }
@@ -135,7 +135,7 @@ pub struct ScenarioResult {
     pub recovery_time_ms: Option<f64>,
     /// Acknowledged probe writes missing or changed after the fault (null: not measured).
     pub data_loss: Option<u64>,
-    /// Other applications or supervisors affected (not the fault's own target).
+    /// Other parts of the target affected (not the fault's own target).
     pub cascading_failures: Vec<String>,
     /// What was expected.
     pub expected: String,
@@ -157,7 +157,7 @@ pub struct Around {
     pub data_loss: Option<u64>,
     /// The most that may be lost (`None`: not checked).
     pub data_loss_allowed: Option<u64>,
-    /// Other applications or supervisors affected.
+    /// Other parts of the target affected.
     pub cascading_failures: Vec<String>,
     /// Wall time of the whole scenario.
     pub duration: Duration,

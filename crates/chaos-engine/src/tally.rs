@@ -25,6 +25,12 @@ pub const MAX_KEPT: usize = 100;
 /// The reason text that stands for every reason past [`MAX_REASONS`].
 pub const OTHER_REASONS: &str = "(other reasons, not listed one by one)";
 
+/// Recovery figures keyed by the victim's group (the target names the kind of group).
+pub const GROUP: &str = "group";
+
+/// Recovery figures keyed by operation.
+pub const OPERATION: &str = "operation";
+
 /// Outcome counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -112,7 +118,7 @@ pub struct RecoveryGroup {
     pub kills: u64,
     /// Restart times (ms) of those that came back in time.
     pub restart_ms: Reservoir,
-    /// Kill-to-`'DOWN'` times (µs).
+    /// Kill-to-noticed times (µs).
     pub detect_us: Reservoir,
 }
 
@@ -135,7 +141,7 @@ pub struct Tally {
     pub unrecovered: Vec<Event>,
     /// Unrecovered kills beyond those kept.
     pub unrecovered_more: u64,
-    /// Recovery per (`application` | `operation`, key).
+    /// Recovery per ([`GROUP`] | [`OPERATION`], key).
     pub recovery: BTreeMap<(&'static str, String), RecoveryGroup>,
     /// Every restart time (ms), over all kills.
     pub restarts: Reservoir,
@@ -185,13 +191,11 @@ impl Tally {
     }
 
     fn add_kill(&mut self, e: &Event) {
-        let m = &e.measurements;
-        let restart = m.get("restart_ms").and_then(Value::as_u64);
-        let lost = m.get("recovered") == Some(&Value::Bool(false));
-        if let Some(r) = restart {
+        let recovery = e.recovery.unwrap_or_default();
+        if let Some(r) = recovery.restart_ms {
             self.restarts.add(r);
         }
-        if lost {
+        if recovery.lost() {
             if self.unrecovered.len() < MAX_KEPT {
                 let mut kept = e.clone();
                 kept.params = Value::Null;
@@ -200,22 +204,21 @@ impl Tally {
                 self.unrecovered_more += 1;
             }
         }
-        if restart.is_none() && !lost {
+        if !recovery.watched() {
             return; // nobody watched this one come back
         }
-        let detect = m.get("detect_us").and_then(Value::as_u64);
-        let app = e
+        let group = e
             .victim
             .as_ref()
-            .and_then(|v| v.application.clone())
+            .and_then(|v| v.group.clone())
             .unwrap_or_else(|| "(none)".into());
-        for key in [("application", app), ("operation", e.op.to_string())] {
+        for key in [(GROUP, group), (OPERATION, e.op.to_string())] {
             let g = self.recovery.entry(key).or_default();
             g.kills += 1;
-            if let Some(r) = restart {
+            if let Some(r) = recovery.restart_ms {
                 g.restart_ms.add(r);
             }
-            if let Some(d) = detect {
+            if let Some(d) = recovery.detect_us {
                 g.detect_us.add(d);
             }
         }
@@ -251,6 +254,11 @@ mod tests {
             outcome,
             detail: detail.into(),
             duration_us: 0,
+            recovery: killed.then(|| crate::operation::Recovery {
+                restart_ms: m.get("restart_ms").and_then(Value::as_u64),
+                detect_us: m.get("detect_us").and_then(Value::as_u64),
+                recovered: m.get("recovered").and_then(Value::as_bool),
+            }),
             measurements: m,
             killed,
         }

@@ -338,6 +338,7 @@ mod tests {
             duration_us: 0,
             measurements: Value::Null,
             killed,
+            recovery: None,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use chaos_engine::{
     run, Category, Effect, Event, Operation, Outcome, Problem, Profile, Report, ReportInput,
-    RunConfig, Sample, Schedule, SeededRng, Status, StopSignal, Target, Update,
+    RunConfig, Sample, Schedule, SeededRng, Status, StopSignal, Target, Update, Vocabulary,
 };
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -44,8 +44,8 @@ impl Target for Counter {
                 healthy: !broken,
                 problems: if broken {
                     vec![Problem {
-                        kind: "supervisor_collapse".into(),
-                        subject: "app".into(),
+                        kind: "counter_broken".into(),
+                        subject: "counter".into(),
                         detail: "gone".into(),
                         immediate: true,
                     }]
@@ -129,6 +129,16 @@ impl Operation<Counter> for Poke {
                 Outcome::confirmed("poked")
             }
         })
+    }
+}
+
+fn vocabulary() -> Vocabulary {
+    Vocabulary {
+        survival_definition: "the counter answered and was not broken".into(),
+        victim_group: "counter".into(),
+        victims: "units".into(),
+        target_lost: "counter_gone".into(),
+        victim_lost: "unit_lost".into(),
     }
 }
 
@@ -220,6 +230,7 @@ fn runs_on_time_undoes_every_effect_and_reports() {
             shares: &shares,
             skipped_categories: &[],
             audit: vec![],
+            vocabulary: &vocabulary(),
             recovery_window: Duration::from_secs(5),
         },
         &record,
@@ -298,13 +309,14 @@ fn problems_become_failure_modes() {
             shares: &shares,
             skipped_categories: &[],
             audit: vec![],
+            vocabulary: &vocabulary(),
             recovery_window: Duration::from_secs(5),
         },
         &record,
     );
     assert_eq!(report.failure_modes.len(), 1);
     let m = &report.failure_modes[0];
-    assert_eq!(m.kind, "supervisor_collapse");
+    assert_eq!(m.kind, "counter_broken");
     assert!(!m.recovered);
     assert!(m.first_seen_ms >= 300);
     assert!(!report.survived);

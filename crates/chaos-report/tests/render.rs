@@ -10,7 +10,7 @@ use chaos_engine::record::{Event, Problem, Sample};
 use chaos_engine::report::{Report, ReportInput};
 use chaos_engine::runner::RunRecord;
 use chaos_engine::timeline::Timeline;
-use chaos_engine::{Category, Profile, Status, Victim};
+use chaos_engine::{Category, Profile, Recovery, Status, Victim, Vocabulary};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,11 +30,11 @@ fn record(broken: bool) -> RunRecord {
             op: "kill_worker",
             params: json!({}),
             victim: Some(Victim {
-                pid: "<0.1.0>".into(),
-                registered_name: Some(HOSTILE.into()),
-                initial_call: None,
-                application: Some("app".into()),
+                id: "<0.1.0>".into(),
+                label: Some(HOSTILE.into()),
+                group: Some("app".into()),
                 node: None,
+                attrs: [("registered_name".to_string(), HOSTILE.to_string())].into(),
             }),
             outcome: if i % 7 == 0 {
                 Status::Failed
@@ -49,6 +49,18 @@ fn record(broken: bool) -> RunRecord {
                 json!({"restart_ms": 3, "detect_us": 40})
             },
             killed: i % 5 == 0,
+            recovery: Some(if broken && i == 5 {
+                Recovery {
+                    recovered: Some(false),
+                    ..Recovery::default()
+                }
+            } else {
+                Recovery {
+                    restart_ms: Some(3),
+                    detect_us: Some(40),
+                    recovered: None,
+                }
+            }),
         };
         r.timeline.add_event(&e);
         r.tally.add(&e);
@@ -104,6 +116,13 @@ fn report(broken: bool) -> Report {
             shares: &shares,
             skipped_categories: &[],
             audit: Vec::new(),
+            vocabulary: &Vocabulary {
+                survival_definition: "every application running at the start still ran".into(),
+                victim_group: "application".into(),
+                victims: "processes".into(),
+                target_lost: "node_down".into(),
+                victim_lost: "process_crash".into(),
+            },
             recovery_window: Duration::from_secs(5),
         },
         &record(broken),

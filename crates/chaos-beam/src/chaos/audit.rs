@@ -2,19 +2,21 @@
 //! everything (helpers alive, processes suspended, priorities, modules).
 
 use super::*;
+use crate::failure_kind::FailureKind;
+use chaos_engine::AuditFinding;
 
 impl BeamTarget {
     /// After clean-up: what is still there on the target (helpers alive,
     /// processes left suspended, the run's compiled modules). Unloads the
     /// compiled modules first: they are the last thing the run put there.
-    pub async fn audit(&self) -> Result<Vec<String>, EvalError> {
+    pub async fn audit(&self) -> Result<Vec<AuditFinding>, EvalError> {
         let mut found = Vec::new();
         let prefix = crate::compiled::module_prefix(&self.client);
         let unloaded = crate::compiled::unload(&self.client).await?;
         for m in &unloaded.forced {
-            found.push(format!(
+            found.push(AuditFinding::left(format!(
                 "module {m} had to be purged while a process still ran its code"
-            ));
+            )));
         }
         let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
         let touched: Vec<Term> = self
@@ -41,7 +43,7 @@ impl BeamTarget {
                                  after 1000 -> false end],
             [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
             %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
-            [Fmt("process ~p is still suspended", [P]) || P <- erlang:processes(),
+            [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- erlang:processes(),
                                                           erlang:process_info(P, status) =:= {status, suspended},
                                                           (catch erts_internal:is_system_process(P)) =/= true] ++
             [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
@@ -60,11 +62,20 @@ impl BeamTarget {
                 ],
             )
             .await?;
+        // A plain text is something left behind; `{Kind, Text}` is also a
+        // failure mode of the target (a process left suspended is a timing anomaly).
         found.extend(
             t.as_list()
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|t| t.as_text()),
+                .filter_map(|t| match t.as_tuple() {
+                    Some([kind, text]) => {
+                        let kind: FailureKind =
+                            serde_json::from_value(Value::from(kind.as_atom()?)).ok()?;
+                        Some(AuditFinding::failure(kind.name(), text.as_text()?))
+                    }
+                    _ => t.as_text().map(AuditFinding::left),
+                }),
         );
         Ok(found)
     }

@@ -39,7 +39,7 @@ use crate::dist::json::to_json;
 use crate::dist::term::{atom, binary, int, list, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::eval::{eval_with_timeout, EvalError};
-use chaos_engine::{Outcome, Profile, Sample, SeededRng, Target, Victim};
+use chaos_engine::{Outcome, Profile, Recovery, Sample, SeededRng, Target, Victim};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -290,9 +290,9 @@ impl Target for BeamTarget {
         Box::pin(async move {
             let (problems, resources) = detect::sample(self).await?;
             // Whole = every application that ran at the start still runs (the survival definition).
-            let healthy = !problems
-                .iter()
-                .any(|p| p.kind == "supervisor_collapse" && p.immediate);
+            let healthy = !problems.iter().any(|p| {
+                p.kind == crate::failure_kind::FailureKind::SupervisorCollapse.name() && p.immediate
+            });
             Ok(Sample {
                 t_ms: 0,
                 healthy,

@@ -65,3 +65,16 @@ impl Reply {
         }
     }
 }
+
+/// Mark an outcome as a kill, with how the victim came back as the snippet
+/// measured it (`restart_ms`, `detect_us`, `recovered` in its answer map):
+/// the engine reads these typed, never from the measurement map.
+pub fn killed(out: Outcome) -> Outcome {
+    let m = &out.measurements;
+    let recovery = Recovery {
+        detect_us: m.get("detect_us").and_then(Value::as_u64),
+        restart_ms: m.get("restart_ms").and_then(Value::as_u64),
+        recovered: m.get("recovered").and_then(Value::as_bool),
+    };
+    out.killing().with_recovery(recovery)
+}

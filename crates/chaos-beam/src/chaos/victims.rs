@@ -3,6 +3,7 @@
 //! from the run's victim stream; the blast-radius and kill-rate caps.
 
 use super::*;
+use std::collections::BTreeMap;
 
 /// How long a candidate list is reused before it is fetched again. Each pick
 /// is re-validated on the target by the operation itself.
@@ -42,12 +43,22 @@ pub struct Candidate {
 impl Candidate {
     /// As the engine reports it.
     pub fn victim(&self) -> Victim {
+        let mut attrs = BTreeMap::from([
+            ("pid".to_string(), self.pid_text.clone()),
+            ("initial_call".to_string(), self.initial_call.clone()),
+        ]);
+        if let Some(name) = &self.name {
+            attrs.insert("registered_name".to_string(), name.clone());
+        }
+        if let Some(app) = &self.app {
+            attrs.insert("application".to_string(), app.clone());
+        }
         Victim {
-            pid: self.pid_text.clone(),
-            registered_name: self.name.clone(),
-            initial_call: Some(self.initial_call.clone()),
-            application: self.app.clone(),
+            id: self.pid_text.clone(),
+            label: self.name.clone(),
+            group: self.app.clone(),
             node: None,
+            attrs,
         }
     }
 }

@@ -19,19 +19,14 @@
 use super::{mesh_gaps, ClusterTarget, Member};
 use crate::dist::term::{show, Pid, Term, TermExt};
 use crate::eval::eval_with_timeout;
+use crate::failure_kind::FailureKind;
 use chaos_engine::Problem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Every failure-mode kind these detectors can name, besides each member's
 /// own ([`crate::chaos::detect::FAILURE_KINDS`]).
-pub const CLUSTER_FAILURE_KINDS: [&str; 5] = [
-    "node_left",
-    "cluster_partition",
-    "global_name_conflict",
-    "pg_divergence",
-    "application_divergence",
-];
+pub const CLUSTER_FAILURE_KINDS: [&str; 5] = FailureKind::names(FailureKind::CLUSTER);
 
 /// At most this many global names are compared per member and sample.
 const MAX_GLOBAL_NAMES: usize = 1000;
@@ -150,13 +145,8 @@ pub struct ClusterDetector {
     reported: BTreeSet<String>,
 }
 
-fn problem(kind: &str, subject: &str, detail: String, immediate: bool) -> Problem {
-    Problem {
-        kind: kind.to_string(),
-        subject: subject.to_string(),
-        detail,
-        immediate,
-    }
+fn problem(kind: FailureKind, subject: &str, detail: String, immediate: bool) -> Problem {
+    kind.problem(subject, detail, immediate)
 }
 
 impl ClusterDetector {
@@ -200,7 +190,7 @@ impl ClusterDetector {
                 (None, None) => "unknown".to_string(),
             };
             out.push(problem(
-                "node_left",
+                FailureKind::NodeLeft,
                 name,
                 format!("{name} left the cluster ({why})"),
                 false,
@@ -215,7 +205,7 @@ impl ClusterDetector {
             let gaps = mesh_gaps(&mesh, &up);
             if !gaps.is_empty() {
                 out.push(problem(
-                    "cluster_partition",
+                    FailureKind::ClusterPartition,
                     "mesh",
                     format!(
                         "no partition is held, yet the members do not all see each other: {}",
@@ -234,7 +224,7 @@ impl ClusterDetector {
                 views.keys().partition(|n| views[*n].apps.contains(app));
             if !on.is_empty() && !off.is_empty() {
                 out.push(problem(
-                    "application_divergence",
+                    FailureKind::ApplicationDivergence,
                     app,
                     format!(
                         "{app} ran on every member at the start; now it runs on {} and not on {}",
@@ -263,7 +253,7 @@ impl ClusterDetector {
                 self.reported.remove(*name);
                 if !held {
                     out.push(problem(
-                        "global_name_conflict",
+                        FailureKind::GlobalNameConflict,
                         name,
                         format!(
                             "the cluster is whole, yet nodes disagree on global name {name}: {}",
@@ -289,7 +279,7 @@ impl ClusterDetector {
                 None => "the name is now unregistered everywhere".to_string(),
             };
             out.push(problem(
-                "global_name_conflict",
+                FailureKind::GlobalNameConflict,
                 name,
                 format!(
                     "global name {name} was registered on both sides of a split ({}); after the heal {kept}: the other registration was dropped (global's resolve function ran)",
@@ -324,7 +314,7 @@ fn pg_divergence(views: &BTreeMap<String, View>) -> Vec<Problem> {
                     .collect::<Vec<_>>()
                     .join(", ");
                 problem(
-                    "pg_divergence",
+                    FailureKind::PgDivergence,
                     key,
                     format!("pg group {key} differs between nodes: {detail}"),
                     false,
@@ -348,17 +338,4 @@ fn list(nodes: &[&String]) -> String {
         .map(|n| n.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-#[cfg(test)]
-mod kinds_tests {
-    /// Every kind the cluster's detectors name is in [`super::CLUSTER_FAILURE_KINDS`].
-    #[test]
-    fn every_detected_cluster_kind_is_listed() {
-        let seen = crate::chaos::detect::kinds_tests::check(
-            include_str!("detect.rs"),
-            &super::CLUSTER_FAILURE_KINDS,
-        );
-        assert!(seen >= 10, "found only {seen} cluster kind literals");
-    }
 }

@@ -69,7 +69,7 @@ use crate::chaos::BeamTarget;
 use crate::dist::term::{atom, list, show, TermExt};
 use crate::dist::DistClient;
 use crate::eval::eval_with_timeout;
-use chaos_engine::{Problem, Sample, SeededRng, Target};
+use chaos_engine::{AuditFinding, Problem, Sample, SeededRng, Target};
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -247,12 +247,18 @@ impl ClusterTarget {
     /// After clean-up: what each node's audit found (prefixed with the node),
     /// plus what the cluster still shows: a cookie still set to a cutting
     /// value, a mesh that is not whole.
-    pub async fn audit(&self) -> Vec<String> {
+    pub async fn audit(&self) -> Vec<AuditFinding> {
         let mut out = Vec::new();
         for m in self.up() {
             match m.target.audit().await {
-                Ok(found) => out.extend(found.into_iter().map(|a| format!("{}: {a}", m.name))),
-                Err(e) => out.push(format!("{}: the after-run audit failed: {e}", m.name)),
+                Ok(found) => out.extend(found.into_iter().map(|mut a| {
+                    a.detail = format!("{}: {}", m.name, a.detail);
+                    a
+                })),
+                Err(e) => out.push(AuditFinding::left(format!(
+                    "{}: the after-run audit failed: {e}",
+                    m.name
+                ))),
             }
         }
         let names = list(self.names().iter().map(|n| atom(n)).collect());
@@ -269,17 +275,17 @@ impl ClusterTarget {
             .await;
             if let Ok(t) = held {
                 for p in t.as_list().unwrap_or_default() {
-                    out.push(format!(
+                    out.push(AuditFinding::left(format!(
                         "{}: the cookie for {} is still a cutting cookie (partition not healed)",
                         m.name,
                         show(&p)
-                    ));
+                    )));
                 }
             }
         }
         let mesh = self.mesh().await;
         for gap in mesh_gaps(&mesh, &self.up_names()) {
-            out.push(format!("the mesh is not whole: {gap}"));
+            out.push(AuditFinding::left(format!("the mesh is not whole: {gap}")));
         }
         out
     }

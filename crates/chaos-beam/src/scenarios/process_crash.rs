@@ -75,7 +75,7 @@ impl Scenario<ScenarioCtx> for ProcessCrash {
             let victim = out
                 .victim
                 .as_ref()
-                .map(|v| v.registered_name.clone().unwrap_or_else(|| v.pid.clone()))
+                .map(|v| v.name().to_string())
                 .unwrap_or_default();
             if out.status != chaos_engine::Status::Confirmed {
                 return Observation::judged(

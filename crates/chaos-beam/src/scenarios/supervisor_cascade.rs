@@ -58,7 +58,7 @@ impl Scenario<ScenarioCtx> for SupervisorCascade {
             let pid = out
                 .victim
                 .as_ref()
-                .map(|v| v.pid.clone())
+                .map(|v| v.id.clone())
                 .unwrap_or_default();
             let Some(victim) = before.supervisors.iter().find(|s| s.pid == pid) else {
                 return Observation::judged(

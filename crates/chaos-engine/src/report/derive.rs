@@ -11,6 +11,7 @@ pub(super) fn failure_modes(
     record: &RunRecord,
     samples: &[&Sample],
     window: std::time::Duration,
+    words: &Vocabulary,
 ) -> Vec<FailureMode> {
     struct Track {
         first: u64,
@@ -79,7 +80,7 @@ pub(super) fn failure_modes(
     }
     if let Some(reason) = &record.target_lost {
         out.push(FailureMode {
-            kind: "node_down".to_string(),
+            kind: words.target_lost.clone(),
             subject: "target".to_string(),
             first_seen_ms: record.elapsed.as_millis() as u64,
             last_seen_ms: record.elapsed.as_millis() as u64,
@@ -91,7 +92,7 @@ pub(super) fn failure_modes(
 }
 
 /// Kills whose victim was not back within the recovery window (or that nobody restarts).
-pub(super) fn kill_failures(record: &RunRecord) -> Vec<FailureMode> {
+pub(super) fn kill_failures(record: &RunRecord, words: &Vocabulary) -> Vec<FailureMode> {
     let tally = &record.tally;
     let mut out: Vec<FailureMode> = tally
         .unrecovered
@@ -100,10 +101,10 @@ pub(super) fn kill_failures(record: &RunRecord) -> Vec<FailureMode> {
             let who = e
                 .victim
                 .as_ref()
-                .map(|v| v.registered_name.clone().unwrap_or_else(|| v.pid.clone()))
+                .map(|v| v.name().to_string())
                 .unwrap_or_default();
             FailureMode {
-                kind: "process_crash".to_string(),
+                kind: words.victim_lost.clone(),
                 subject: who,
                 first_seen_ms: e.t_ms,
                 last_seen_ms: e.t_ms,
@@ -115,8 +116,8 @@ pub(super) fn kill_failures(record: &RunRecord) -> Vec<FailureMode> {
     if tally.unrecovered_more > 0 {
         let last = tally.unrecovered.last().map(|e| e.t_ms).unwrap_or(0);
         out.push(FailureMode {
-            kind: "process_crash".to_string(),
-            subject: format!("{} more killed processes", tally.unrecovered_more),
+            kind: words.victim_lost.clone(),
+            subject: format!("{} more killed {}", tally.unrecovered_more, words.victims),
             first_seen_ms: last,
             last_seen_ms: record.elapsed.as_millis() as u64,
             evidence: serde_json::json!({
@@ -139,7 +140,7 @@ pub(super) fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-pub(super) fn recovery_rows(record: &RunRecord) -> Vec<RecoveryRow> {
+pub(super) fn recovery_rows(record: &RunRecord, words: &Vocabulary) -> Vec<RecoveryRow> {
     record
         .tally
         .recovery
@@ -148,7 +149,11 @@ pub(super) fn recovery_rows(record: &RunRecord) -> Vec<RecoveryRow> {
             let rec = g.restart_ms.sorted();
             let det = g.detect_us.sorted();
             RecoveryRow {
-                by: by.to_string(),
+                by: if *by == crate::tally::GROUP {
+                    words.victim_group.clone()
+                } else {
+                    by.to_string()
+                },
                 key: key.clone(),
                 kills: g.kills,
                 recovered: g.restart_ms.count(),
@@ -180,7 +185,7 @@ pub(super) fn trends(samples: &[&Sample]) -> BTreeMap<String, Trend> {
     out
 }
 
-pub(super) fn recommendations(r: &Report, record: &RunRecord) -> Vec<String> {
+pub(super) fn recommendations(r: &Report, record: &RunRecord, words: &Vocabulary) -> Vec<String> {
     let mut out = Vec::new();
     for m in &r.failure_modes {
         let state = if m.recovered {
@@ -205,8 +210,9 @@ pub(super) fn recommendations(r: &Report, record: &RunRecord) -> Vec<String> {
     if restarts.count() > 0 {
         let sorted = restarts.sorted();
         out.push(format!(
-            "Supervisors restarted {} killed children: median {} ms, slowest {} ms.",
+            "{} killed {} came back: median {} ms, slowest {} ms.",
             restarts.count(),
+            words.victims,
             sorted[sorted.len() / 2],
             restarts.max()
         ));

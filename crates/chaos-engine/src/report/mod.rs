@@ -11,12 +11,10 @@ pub use crate::record::FailureMode;
 use crate::record::Sample;
 use crate::runner::RunRecord;
 use crate::schedule::SkippedCategory;
+use crate::vocabulary::{AuditFinding, Vocabulary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// How the survival rate is defined (also written into every report).
-pub const SURVIVAL_DEFINITION: &str = "share of health samples (one per second during the run, plus one after clean-up) in which the target answered and was whole: every application running at the start was still running";
 
 /// A run's report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,7 +47,7 @@ pub struct Report {
     pub errors: u64,
     /// Victims killed.
     pub kills: u64,
-    /// See [`SURVIVAL_DEFINITION`].
+    /// Share of healthy samples; the target defines healthy (`survival_definition`).
     pub survival_rate: f64,
     /// The definition, spelled out.
     pub survival_definition: String,
@@ -73,7 +71,7 @@ pub struct Report {
     pub skip_reasons: Vec<ReasonCount>,
     /// What broke.
     pub failure_modes: Vec<FailureMode>,
-    /// Time to detect and to recover from kills, per application and per operation.
+    /// Time to detect and to recover from kills, per victim group and per operation.
     pub recovery: Vec<RecoveryRow>,
     /// Start / peak / end of each resource count.
     pub resources: BTreeMap<String, Trend>,
@@ -143,7 +141,7 @@ pub struct ReasonCount {
 /// Time-to-recover figures of one group of kills.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveryRow {
-    /// `application` or `operation`.
+    /// What the kills are grouped by: the target's victim group, or `operation`.
     pub by: String,
     /// Which one.
     pub key: String,
@@ -157,7 +155,7 @@ pub struct RecoveryRow {
     pub p95_ms: u64,
     /// Time to recover, milliseconds.
     pub max_ms: u64,
-    /// Time from the kill to its `'DOWN'`, microseconds (median).
+    /// Time from the kill to the target noticing it, microseconds (median).
     pub detect_p50_us: u64,
 }
 
@@ -217,7 +215,9 @@ pub struct ReportInput<'a> {
     /// Categories that could not run.
     pub skipped_categories: &'a [SkippedCategory],
     /// The target's after-run audit.
-    pub audit: Vec<String>,
+    pub audit: Vec<AuditFinding>,
+    /// The target's words.
+    pub vocabulary: &'a Vocabulary,
     /// How long a problem may last before it is a failure mode.
     pub recovery_window: std::time::Duration,
 }
@@ -296,25 +296,28 @@ impl Report {
         };
         let survived = record.target_lost.is_none()
             && matches!(record.samples.last(), Some(Ok(s)) if s.healthy);
-        let mut failure_modes = failure_modes(record, &ok_samples, input.recovery_window);
-        failure_modes.extend(kill_failures(record));
-        for a in input.audit.iter().filter(|a| a.contains("still suspended")) {
-            failure_modes.push(FailureMode {
-                kind: "timing_anomaly".to_string(),
-                subject: a.clone(),
-                first_seen_ms: record.elapsed.as_millis() as u64,
-                last_seen_ms: record.elapsed.as_millis() as u64,
-                evidence: serde_json::json!({ "detail": format!("after clean-up: {a}") }),
-                recovered: false,
-            });
+        let words = input.vocabulary;
+        let mut failure_modes = failure_modes(record, &ok_samples, input.recovery_window, words);
+        failure_modes.extend(kill_failures(record, words));
+        for a in &input.audit {
+            if let Some(kind) = &a.failure_kind {
+                failure_modes.push(FailureMode {
+                    kind: kind.clone(),
+                    subject: a.detail.clone(),
+                    first_seen_ms: record.elapsed.as_millis() as u64,
+                    last_seen_ms: record.elapsed.as_millis() as u64,
+                    evidence: serde_json::json!({ "detail": format!("after clean-up: {}", a.detail) }),
+                    recovered: false,
+                });
+            }
         }
-        let recovery = recovery_rows(record);
+        let recovery = recovery_rows(record, words);
         let resources = trends(&ok_samples);
         let left_behind = LeftBehind {
             undo_failures: record.undo_failures.clone(),
             pending_effects: record.pending_effects,
             pending_ops: record.pending_ops,
-            audit: input.audit,
+            audit: input.audit.into_iter().map(|a| a.detail).collect(),
         };
         let error_reasons = reasons(&tally.errors);
         let skip_reasons = reasons(&tally.skips);
@@ -343,7 +346,7 @@ impl Report {
             errors: failed,
             kills,
             survival_rate,
-            survival_definition: SURVIVAL_DEFINITION.to_string(),
+            survival_definition: words.survival_definition.clone(),
             survived,
             interrupted: record.interrupted,
             target_lost: record.target_lost.clone(),
@@ -361,7 +364,7 @@ impl Report {
             timeline,
             extras: BTreeMap::new(),
         };
-        report.recommendations = recommendations(&report, record);
+        report.recommendations = recommendations(&report, record, words);
         report.verdict = match (
             &report.target_lost,
             report.failure_modes.len(),

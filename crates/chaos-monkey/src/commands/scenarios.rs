@@ -94,7 +94,7 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     };
     let left_behind = if lost.is_none() {
         match smol::block_on(ctx.target.audit()) {
-            Ok(l) => l,
+            Ok(l) => l.into_iter().map(|a| a.detail).collect(),
             Err(e) => vec![format!("the after-run audit failed: {e}")],
         }
     } else {

@@ -89,19 +89,19 @@ pub fn event_line(e: &Event) -> String {
         .as_ref()
         .map(|v| {
             let who = v
-                .registered_name
-                .clone()
-                .or(v.initial_call.clone())
+                .label
+                .as_deref()
+                .or(v.attr("initial_call"))
                 .unwrap_or_default();
             let on = v
                 .node
                 .as_ref()
                 .map(|n| format!(" on {n}"))
                 .unwrap_or_default();
-            if v.pid.is_empty() {
+            if v.id.is_empty() {
                 on
             } else {
-                format!(" {} ({who}){on}", v.pid)
+                format!(" {} ({who}){on}", v.id)
             }
         })
         .unwrap_or_default();

@@ -37,7 +37,7 @@ impl Detector {
         // Applications that stopped.
         for app in b.apps.iter().filter(|a| !s.applications.contains(a)) {
             out.push(problem(
-                "supervisor_collapse",
+                FailureKind::SupervisorCollapse,
                 app.clone(),
                 format!("application {app} was running at the start and is not running now (its top supervisor gave up)"),
                 true,
@@ -49,7 +49,7 @@ impl Detector {
         for (key, base_active) in &b.supervisors {
             match now_sups.get(key.as_str()) {
                 Some(sup) if sup.answered && sup.active < *base_active => out.push(problem(
-                    "process_crash",
+                    FailureKind::ProcessCrash,
                     key.clone(),
                     format!(
                         "supervisor {} ({}) has {} active children, {} at the start; {}",
@@ -71,7 +71,7 @@ impl Detector {
                     .contains(&key.split('/').next().unwrap_or("").to_string()) =>
                 {
                     out.push(problem(
-                        "supervisor_collapse",
+                        FailureKind::SupervisorCollapse,
                         key.clone(),
                         format!("supervisor {key} is gone from its application's tree"),
                         false,
@@ -92,14 +92,14 @@ impl Detector {
                     let owner_gone = !s.alive_owners.contains(old_pid);
                     if owner_gone {
                         out.push(problem(
-                            "process_crash",
+                            FailureKind::ProcessCrash,
                             format!("name {name}"),
                             format!("registered process {name} ({old_pid} at the start) died and nothing registered the name again"),
                             false,
                         ));
                     } else {
                         out.push(problem(
-                            "registry_corruption",
+                            FailureKind::RegistryCorruption,
                             format!("name {name}"),
                             format!(
                                 "the name {name} is missing while its owner {old_pid} still runs"
@@ -109,7 +109,7 @@ impl Detector {
                     }
                 }
                 Some(n) if n.app.as_deref() != Some(app) => out.push(problem(
-                    "registry_corruption",
+                    FailureKind::RegistryCorruption,
                     format!("name {name}"),
                     format!(
                         "the name {name} points at {} which is not a process of {app}",
@@ -123,7 +123,7 @@ impl Detector {
         // Application tables that vanished.
         for t in &s.vanished_tables {
             out.push(problem(
-                "ets_corruption",
+                FailureKind::EtsCorruption,
                 format!("table {t}"),
                 format!("the application table {t} vanished"),
                 false,
@@ -133,7 +133,7 @@ impl Detector {
         for q in &s.queues {
             let who = q.name.clone().unwrap_or_else(|| q.pid.clone());
             out.push(problem(
-                "mailbox_overflow",
+                FailureKind::MailboxOverflow,
                 who.clone(),
                 format!(
                     "{who} ({}, application {}) has {} messages queued (threshold {})",
@@ -150,7 +150,7 @@ impl Detector {
             let limit = (total as f64 * self.settings.memory_threshold) as u64;
             if s.memory_bytes > limit {
                 out.push(problem(
-                    "memory_exhaustion",
+                    FailureKind::MemoryExhaustion,
                     "node memory",
                     format!(
                         "node memory {} bytes is over {:.1}% of the machine's {} bytes",
@@ -176,11 +176,16 @@ impl Detector {
                 "processes",
                 s.processes,
                 s.process_limit,
-                "process_exhaustion",
+                FailureKind::ProcessExhaustion,
             ),
-            ("ports", s.ports, s.port_limit, "port_exhaustion"),
-            ("atoms", s.atoms, s.atom_limit, "atom_exhaustion"),
-            ("ets_tables", s.ets_tables, s.ets_limit, "ets_exhaustion"),
+            ("ports", s.ports, s.port_limit, FailureKind::PortExhaustion),
+            ("atoms", s.atoms, s.atom_limit, FailureKind::AtomExhaustion),
+            (
+                "ets_tables",
+                s.ets_tables,
+                s.ets_limit,
+                FailureKind::EtsExhaustion,
+            ),
         ];
         for (what, count, limit, kind) in limits {
             if limit == 0 {
@@ -220,8 +225,18 @@ impl Detector {
         }
         // Leaks: counts far above the baseline.
         for (what, now_count, base, kind) in [
-            ("processes", s.processes, b.processes, "process_leak"),
-            ("ets_tables", s.ets_tables, b.ets_tables, "ets_leak"),
+            (
+                "processes",
+                s.processes,
+                b.processes,
+                FailureKind::ProcessLeak,
+            ),
+            (
+                "ets_tables",
+                s.ets_tables,
+                b.ets_tables,
+                FailureKind::EtsLeak,
+            ),
         ] {
             if now_count > base + self.settings.leak_threshold {
                 out.push(problem(

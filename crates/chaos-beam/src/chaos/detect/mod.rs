@@ -30,6 +30,7 @@ use super::BeamTarget;
 use crate::dist::json::to_json;
 use crate::dist::term::{atom, int, list};
 use crate::eval::{eval_with_timeout, EvalError};
+use crate::failure_kind::FailureKind;
 use chaos_engine::Problem;
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,23 +49,7 @@ pub(crate) const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
 
 /// Every failure-mode kind the detectors (and the report) can name, for
 /// reports that list what was checked (one JUnit test case per kind).
-pub const FAILURE_KINDS: [&str; 15] = [
-    "process_crash",
-    "supervisor_collapse",
-    "memory_exhaustion",
-    "mailbox_overflow",
-    "ets_corruption",
-    "registry_corruption",
-    "timing_anomaly",
-    "process_exhaustion",
-    "port_exhaustion",
-    "atom_exhaustion",
-    "ets_exhaustion",
-    "process_leak",
-    "ets_leak",
-    "node_down",
-    "probe_failure",
-];
+pub const FAILURE_KINDS: [&str; 15] = FailureKind::names(FailureKind::NODE);
 
 /// Detection settings.
 #[derive(Debug, Clone)]
@@ -260,17 +245,12 @@ async fn steady(
 }
 
 fn problem(
-    kind: &str,
+    kind: FailureKind,
     subject: impl Into<String>,
     detail: impl Into<String>,
     immediate: bool,
 ) -> Problem {
-    Problem {
-        kind: kind.to_string(),
-        subject: subject.into(),
-        detail: detail.into(),
-        immediate,
-    }
+    kind.problem(subject, detail, immediate)
 }
 
 /// One full sample: the steady state, the probes, the detectors.
@@ -317,52 +297,4 @@ pub(crate) async fn sample(
     .collect();
     resources.extend(latencies);
     Ok((problems, resources))
-}
-
-#[cfg(test)]
-pub(crate) mod kinds_tests {
-    /// Every kind literal in `src` (by its ending) is in `listed`; how many were seen.
-    pub(crate) fn check(src: &str, listed: &[&str]) -> usize {
-        let suffixes = [
-            "_crash\"",
-            "_collapse\"",
-            "_exhaustion\"",
-            "_overflow\"",
-            "_corruption\"",
-            "_anomaly\"",
-            "_leak\"",
-            "_failure\"",
-            "node_down\"",
-            "node_left\"",
-            "_partition\"",
-            "_conflict\"",
-            "_divergence\"",
-        ];
-        let mut seen = 0;
-        for piece in src.split('"').collect::<Vec<_>>().windows(2) {
-            let quoted = format!("{}\"", piece[1]);
-            let is_kind = piece[1].chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                && suffixes.iter().any(|s| quoted.ends_with(s));
-            if is_kind {
-                seen += 1;
-                assert!(listed.contains(&piece[1]), "{} is not listed", piece[1]);
-            }
-        }
-        seen
-    }
-
-    /// Every kind the detectors name is in [`super::FAILURE_KINDS`] (the
-    /// cluster's detectors have the same test in `cluster/detect.rs`).
-    #[test]
-    fn every_detected_kind_is_listed() {
-        let seen = check(
-            concat!(
-                include_str!("mod.rs"),
-                include_str!("detector.rs"),
-                include_str!("probe.rs")
-            ),
-            &super::FAILURE_KINDS,
-        );
-        assert!(seen >= 30, "found only {seen} kind literals");
-    }
 }

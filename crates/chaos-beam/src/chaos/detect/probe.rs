@@ -76,14 +76,14 @@ pub(super) async fn run_probe(
             let found = match r {
                 Ok(t) if to_json(&t) == Value::Bool(true) => None,
                 Ok(t) => Some(problem(
-                    "ets_corruption",
+                    FailureKind::EtsCorruption,
                     probe.label(),
                     format!("invariant {expr} returned {}", crate::dist::term::show(&t)),
                     false,
                 )),
                 Err(e) if e.is_disconnect() => None,
                 Err(e) => Some(problem(
-                    "ets_corruption",
+                    FailureKind::EtsCorruption,
                     probe.label(),
                     format!("invariant {expr} raised: {e}"),
                     false,
@@ -112,7 +112,7 @@ pub(super) async fn run_probe(
             let answered = answer.is_ok().then_some(took);
             let found = match answer {
                 Ok(line) if !expect.is_match(&line) => Some(problem(
-                    "probe_failure",
+                    FailureKind::ProbeFailure,
                     probe.label(),
                     format!(
                         "answered {line:?}, which does not match {}",
@@ -121,7 +121,7 @@ pub(super) async fn run_probe(
                     false,
                 )),
                 Ok(_) if took > *objective => Some(problem(
-                    "timing_anomaly",
+                    FailureKind::TimingAnomaly,
                     probe.label(),
                     format!(
                         "answered in {} ms, objective {} ms",
@@ -132,7 +132,7 @@ pub(super) async fn run_probe(
                 )),
                 Ok(_) => None,
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Some(problem(
-                    "timing_anomaly",
+                    FailureKind::TimingAnomaly,
                     probe.label(),
                     format!(
                         "no answer within {} ms (objective {} ms)",
@@ -142,7 +142,7 @@ pub(super) async fn run_probe(
                     false,
                 )),
                 Err(e) => Some(problem(
-                    "probe_failure",
+                    FailureKind::ProbeFailure,
                     probe.label(),
                     format!("failed: {e}"),
                     false,

@@ -88,7 +88,7 @@ impl Operation<BeamTarget> for ExitSignal {
             ctx.victim_gone().await;
             let died = out.measurements.get("died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
-                out.killing()
+                crate::chaos::reply::killed(out)
             } else {
                 out
             }

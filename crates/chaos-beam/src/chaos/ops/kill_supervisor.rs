@@ -216,7 +216,7 @@ impl Operation<BeamTarget> for KillSupervisor {
             }
             ctx.victim_gone().await;
             if out.status == Status::Confirmed {
-                out.killing()
+                crate::chaos::reply::killed(out)
             } else {
                 out
             }

@@ -154,7 +154,7 @@ impl Operation<BeamTarget> for LinkCrashChain {
             ctx.victim_gone().await;
             let died = out.measurements.get("victim_died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
-                out.killing()
+                crate::chaos::reply::killed(out)
             } else {
                 out
             }

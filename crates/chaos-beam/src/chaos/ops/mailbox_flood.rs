@@ -101,7 +101,7 @@ impl Operation<BeamTarget> for MailboxFlood {
             let died = out.measurements.get("died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
                 ctx.victim_gone().await;
-                out.killing()
+                crate::chaos::reply::killed(out)
             } else {
                 out
             }

@@ -192,11 +192,11 @@ pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
         })
         .await;
     match &out.victim {
-        Some(v) if out.status == Status::Confirmed => ctx.victim_dead(&v.pid).await,
+        Some(v) if out.status == Status::Confirmed => ctx.victim_dead(&v.id).await,
         _ => ctx.victim_gone().await,
     }
     if out.status == Status::Confirmed {
-        out.killing()
+        crate::chaos::reply::killed(out)
     } else {
         out
     }

@@ -10,7 +10,7 @@ use crate::exit::CliError;
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::cluster::{self, ClusterTarget, OnNode};
 use chaos_beam::dist::Cookie;
-use chaos_engine::{Operation, Report, RunRecord, Schedule};
+use chaos_engine::{AuditFinding, Operation, Report, RunRecord, Schedule};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -124,7 +124,7 @@ impl RunTarget for ClusterTarget {
         Ok(())
     }
 
-    fn audit(&self) -> Vec<String> {
+    fn audit(&self) -> Vec<AuditFinding> {
         smol::block_on(ClusterTarget::audit(self))
     }
 

@@ -8,7 +8,7 @@ use super::target::RunTarget;
 use crate::exit::CliError;
 use crate::output;
 use chaos_engine::{
-    Category, Report, ReportInput, RunConfig, Schedule, Status, StopSignal, Update,
+    AuditFinding, Category, Report, ReportInput, RunConfig, Schedule, Status, StopSignal, Update,
 };
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -219,7 +219,9 @@ pub(super) fn execute_on<T: RunTarget>(
     let audit = if record.target_lost.is_none() {
         target.audit()
     } else {
-        vec!["the node went down: nothing could be checked".to_string()]
+        vec![AuditFinding::left(
+            "the node went down: nothing could be checked",
+        )]
     };
     let report = Report::build(
         ReportInput {
@@ -233,6 +235,7 @@ pub(super) fn execute_on<T: RunTarget>(
             shares: &shares,
             skipped_categories: &skipped,
             audit,
+            vocabulary: &chaos_beam::failure_kind::vocabulary(),
             recovery_window: s.detect.recovery_window,
         },
         &record,

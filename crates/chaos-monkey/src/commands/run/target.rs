@@ -6,7 +6,7 @@ use super::settings::RunSettings;
 use crate::exit::CliError;
 use crate::output;
 use chaos_beam::chaos::BeamTarget;
-use chaos_engine::{Operation, Report, Schedule};
+use chaos_engine::{AuditFinding, Operation, Report, Schedule};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized 
     /// Print the schedule and the victims it would pick.
     fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError>;
     /// What is still there after clean-up.
-    fn audit(&self) -> Vec<String>;
+    fn audit(&self) -> Vec<AuditFinding>;
     /// What the run is against, for the log and the report.
     fn describe(&self, s: &RunSettings) -> String;
     /// Target-specific report sections.
@@ -66,9 +66,12 @@ impl RunTarget for BeamTarget {
         dry_run(self, schedule)
     }
 
-    fn audit(&self) -> Vec<String> {
-        smol::block_on(BeamTarget::audit(self))
-            .unwrap_or_else(|e| vec![format!("the after-run audit failed: {e}")])
+    fn audit(&self) -> Vec<AuditFinding> {
+        smol::block_on(BeamTarget::audit(self)).unwrap_or_else(|e| {
+            vec![AuditFinding::left(format!(
+                "the after-run audit failed: {e}"
+            ))]
+        })
     }
 
     fn describe(&self, s: &RunSettings) -> String {
