@@ -107,7 +107,7 @@ fn main() {
                 ("kill_worker", 64),
                 ("suspend", 64),
             ] {
-                let ops = chaos_beam::chaos::ops::builtin(Default::default());
+                let ops = chaos_beam::chaos::ops::builtin();
                 let op = ops.iter().find(|o| o.name() == name).unwrap().clone();
                 let mut rng = chaos_engine::SeededRng::new(3);
                 let n = 2000u32;

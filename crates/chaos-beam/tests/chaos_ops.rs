@@ -3,7 +3,7 @@
 
 mod support;
 
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_engine::{Profile, SeededRng, Status};
 use support::Demo;
 
@@ -12,7 +12,7 @@ async fn run_op(
     name: &str,
     seed: u64,
 ) -> chaos_engine::Outcome {
-    let ops = builtin(Allow::default());
+    let ops = builtin();
     let op = ops
         .iter()
         .find(|o| o.name() == name)

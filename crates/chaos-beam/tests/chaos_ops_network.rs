@@ -3,7 +3,7 @@
 
 mod support;
 
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::{BeamTarget, Safety};
 use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
 use chaos_engine::{Outcome, Profile, SeededRng, Status};
@@ -19,7 +19,7 @@ async fn run_op(
     seed: u64,
     patch: Option<(&str, serde_json::Value)>,
 ) -> Outcome {
-    let ops = builtin(Allow::default());
+    let ops = builtin();
     let op = ops.iter().find(|o| o.name() == name).unwrap();
     let mut params = op.plan(&mut SeededRng::new(seed), Profile::Demo);
     if let Some((k, v)) = patch {

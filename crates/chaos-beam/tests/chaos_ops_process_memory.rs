@@ -4,7 +4,7 @@
 
 mod support;
 
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::{BeamTarget, Safety};
 use chaos_beam::dist::term::{list, Term, TermExt};
 use chaos_engine::{Outcome, Profile, SeededRng, Status};
@@ -25,7 +25,7 @@ const OPS: [&str; 9] = [
 ];
 
 fn plan(name: &str, seed: u64, profile: Profile) -> Value {
-    let ops = builtin(Allow::default());
+    let ops = builtin();
     let op = ops
         .iter()
         .find(|o| o.name() == name)
@@ -34,7 +34,7 @@ fn plan(name: &str, seed: u64, profile: Profile) -> Value {
 }
 
 async fn run_with(t: &BeamTarget, name: &str, params: &Value) -> Outcome {
-    let ops = builtin(Allow::default());
+    let ops = builtin();
     let op = ops.iter().find(|o| o.name() == name).unwrap();
     let out = op.run(t, params).await;
     eprintln!("{name} {params}: {out:?} {}", out.measurements);

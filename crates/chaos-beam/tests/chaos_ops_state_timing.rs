@@ -3,7 +3,7 @@
 
 mod support;
 
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::BeamTarget;
 use chaos_beam::dist::term::{atom, show, Pid, Term, TermExt};
 use chaos_beam::eval::eval;
@@ -14,14 +14,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::Demo;
 
-const ALL: Allow = Allow {
-    supervisor_kill: true,
-    atom_exhaustion: true,
-    port_exhaustion: true,
-};
-
 fn plan(name: &str, seed: u64) -> Value {
-    let ops = builtin(ALL);
+    let ops = builtin();
     let op = ops
         .iter()
         .find(|o| o.name() == name)
@@ -30,7 +24,7 @@ fn plan(name: &str, seed: u64) -> Value {
 }
 
 async fn run_with(t: &BeamTarget, name: &str, params: &Value) -> Outcome {
-    let ops = builtin(ALL);
+    let ops = builtin();
     let op = ops.iter().find(|o| o.name() == name).unwrap();
     op.run(t, params).await
 }

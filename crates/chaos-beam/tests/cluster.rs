@@ -8,7 +8,7 @@
 //! down by node; node loss reports the rest of the cluster carrying on.
 
 use chaos_beam::chaos::detect::DetectSettings;
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::{BeamTarget, Safety};
 use chaos_beam::cluster::{self, mesh_gaps, mesh_of, ClusterTarget, OnNode};
 use chaos_beam::dist::term::{atom, Term, TermExt};
@@ -58,7 +58,7 @@ async fn attach(c: &TestCluster, seed: u64) -> ClusterTarget {
 }
 
 fn node_op(name: &str) -> Arc<dyn Operation<ClusterTarget>> {
-    cluster::ops::node_ops(true)
+    cluster::ops::node_ops()
         .into_iter()
         .find(|o| o.name() == name)
         .unwrap()
@@ -250,13 +250,13 @@ fn chaos_reaches_every_member_and_the_report_breaks_it_down_by_node() {
     let c = TestCluster::with_app("spread", 3);
     smol::block_on(async {
         let ctx = Arc::new(attach(&c, 11).await);
-        let mut ops: Vec<(Arc<dyn Operation<ClusterTarget>>, u32)> = builtin(Allow::default())
+        let mut ops: Vec<(Arc<dyn Operation<ClusterTarget>>, u32)> = builtin()
             .into_iter()
             .filter(|o| ["kill_worker", "suspend", "hold_binary", "priority"].contains(&o.name()))
             .map(|o| (Arc::new(OnNode(o)) as Arc<dyn Operation<ClusterTarget>>, 4))
             .collect();
         ops.extend(
-            cluster::ops::node_ops(false)
+            chaos_engine::admit(cluster::ops::node_ops(), &Default::default())
                 .into_iter()
                 .filter(|o| o.name() != "partition")
                 .map(|o| (o, 1)),

@@ -162,11 +162,7 @@ fn the_primed_snippets_are_every_one_the_operations_use() {
         target.compile_snippets().await.unwrap();
         assert_eq!(chaos_beam::compiled::pending(&target.client), 0);
         // Every built-in operation, gated ones included, once each.
-        let ops = chaos_beam::chaos::ops::builtin(chaos_beam::chaos::ops::Allow {
-            supervisor_kill: true,
-            atom_exhaustion: true,
-            port_exhaustion: true,
-        });
+        let ops = chaos_beam::chaos::ops::builtin();
         let mut rng = chaos_engine::SeededRng::new(5);
         let mut confirmed = 0;
         for op in &ops {

@@ -6,7 +6,8 @@ use crate::rng::SeededRng;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A chaos operation against a target whose context type is `C`.
@@ -26,6 +27,23 @@ pub trait Operation<C: ?Sized>: Send + Sync {
     fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value;
     /// Do it.
     fn run<'a>(&'a self, ctx: &'a C, params: &'a Value) -> BoxFuture<'a, Outcome>;
+    /// Why this operation runs only when the user names it (`--allow NAME`):
+    /// it cannot be undone or can take the target down. `None` (the
+    /// default): it runs whenever its category is scheduled.
+    fn gate(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// The operations a run may use: every ungated one, and the gated ones
+/// named in `allowed`.
+pub fn admit<C: ?Sized>(
+    ops: Vec<Arc<dyn Operation<C>>>,
+    allowed: &BTreeSet<String>,
+) -> Vec<Arc<dyn Operation<C>>> {
+    ops.into_iter()
+        .filter(|o| o.gate().is_none() || allowed.contains(o.name()))
+        .collect()
 }
 
 /// How an operation ended.

@@ -170,16 +170,23 @@ pub struct RunArgs {
     /// (renewed 4 times a term, at most every 250 ms) [default: 1s; 200ms–10m].
     #[arg(long, value_name = "DURATION")]
     pub lease: Option<String>,
-    /// Allow killing supervisors (not the top one).
+    /// Allow a gated operation (aggressive profile only): kill_supervisor
+    /// (not the top one), atom_exhaustion (atoms are never freed; bounded to a
+    /// small share of the free table), port_exhaustion (bounded, released),
+    /// node_loss (cluster runs: stop a whole member; never the last two).
+    /// Repeat it or separate names with commas.
+    #[arg(long, value_name = "OP", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Same as `--allow kill_supervisor`.
     #[arg(long)]
     pub allow_supervisor_kill: bool,
-    /// Allow creating atoms, which are never freed (bounded to a small share of the free table).
+    /// Same as `--allow atom_exhaustion`.
     #[arg(long)]
     pub allow_atom_exhaustion: bool,
-    /// Allow opening many ports (bounded, released).
+    /// Same as `--allow port_exhaustion`.
     #[arg(long)]
     pub allow_port_exhaustion: bool,
-    /// Cluster runs: allow stopping a whole member (init:stop or halt); never the last two.
+    /// Same as `--allow node_loss`.
     #[arg(long)]
     pub allow_node_kill: bool,
     /// A broken steady state may last this long before it counts as a failure mode [default: 5s].

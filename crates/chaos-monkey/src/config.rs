@@ -166,6 +166,9 @@ pub struct SafetyConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowConfig {
+    /// The gated operations allowed, by name.
+    pub ops: Option<Vec<String>>,
+    /// Aliases of `ops = ["kill_supervisor"]` and so on.
     pub supervisor_kill: Option<bool>,
     pub atom_exhaustion: Option<bool>,
     pub port_exhaustion: Option<bool>,

@@ -194,6 +194,7 @@ pub(super) const SAFETY: &[(&str, Kind)] = &[
     ("lease", Kind::Dur),
 ];
 pub(super) const ALLOW: &[(&str, Kind)] = &[
+    ("ops", Kind::Texts),
     ("supervisor_kill", Kind::Bool),
     ("atom_exhaustion", Kind::Bool),
     ("port_exhaustion", Kind::Bool),
@@ -228,14 +229,7 @@ pub(super) const PROBE_TCP_REQUIRED: &[(&str, Kind)] = &[
 pub(super) const PROBE_ERLANG: &[(&str, Kind)] = &[("expr", Kind::Text)];
 
 pub(super) fn op_name() -> BoxedStrategy<String> {
-    let names: Vec<String> = builtin(Allow {
-        supervisor_kill: true,
-        atom_exhaustion: true,
-        port_exhaustion: true,
-    })
-    .iter()
-    .map(|o| o.name().to_string())
-    .collect();
+    let names: Vec<String> = builtin().iter().map(|o| o.name().to_string()).collect();
     prop_oneof![
         6 => select(names),
         1 => "[a-z_]{1,12}",

@@ -22,7 +22,7 @@ use crate::cli::{self, Cli, Command};
 use crate::commands::run::settings::{settings, settings_from};
 use crate::config::{self, DEFAULT_WEIGHTS};
 use chaos_beam::chaos::detect::Probe;
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_beam::dist::NodeName;
 use chaos_engine::{Category, Weights};
 use clap::{CommandFactory, Parser};

@@ -16,6 +16,7 @@
 //! limit within the run's planned duration; leaks: a count more than 200
 //! above its baseline.
 
+mod checks;
 mod detector;
 mod probe;
 mod supervision;
@@ -162,13 +163,28 @@ pub struct Baseline {
 }
 
 /// The detectors' state across samples.
-#[derive(Debug, Default)]
 pub struct Detector {
     /// Settings.
     pub settings: DetectSettings,
     baseline: Baseline,
-    history: Vec<(Instant, BTreeMap<&'static str, u64>)>,
+    checks: Vec<Box<dyn checks::Check>>,
     started: Option<Instant>,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Detector::new(DetectSettings::default(), Baseline::default())
+    }
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("settings", &self.settings)
+            .field("baseline", &self.baseline)
+            .field("checks", &self.checks.len())
+            .finish()
+    }
 }
 
 /// Take the baseline.

@@ -58,6 +58,10 @@ impl Operation<BeamTarget> for AtomExhaustion {
         "create up to 0.5% of the free atom table as new atoms (never freed); confirmed by the atom count"
     }
 
+    fn gate(&self) -> Option<&'static str> {
+        Some("atoms are never freed: what it creates stays until the node restarts")
+    }
+
     fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
         let (low, high) = match profile {
             Profile::Demo => (100, 2_000),

@@ -146,6 +146,10 @@ impl Operation<BeamTarget> for KillSupervisor {
         "kill a random non-top supervisor; confirmed by its 'DOWN', restart_ms measured"
     }
 
+    fn gate(&self) -> Option<&'static str> {
+        Some("a supervisor's death takes its whole subtree with it and can use up its parent's restart budget")
+    }
+
     fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
         json!({})
     }

@@ -124,17 +124,6 @@ pub(crate) mod prelude {
     }
 }
 
-/// Operations that need an explicit `--allow-…` flag.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Allow {
-    /// `--allow-supervisor-kill`.
-    pub supervisor_kill: bool,
-    /// `--allow-atom-exhaustion`.
-    pub atom_exhaustion: bool,
-    /// `--allow-port-exhaustion`.
-    pub port_exhaustion: bool,
-}
-
 /// Every snippet the built-in operations and the run's own bookkeeping
 /// evaluate, compiled together before the clock starts
 /// ([`crate::compiled::prime`]): no operation starts interpreted, and every
@@ -176,9 +165,10 @@ pub(crate) fn snippets() -> Vec<&'static str> {
     ]
 }
 
-/// Every built-in operation available under `allow`.
-pub fn builtin(allow: Allow) -> Vec<Arc<dyn Operation<BeamTarget>>> {
-    let mut ops: Vec<Arc<dyn Operation<BeamTarget>>> = vec![
+/// Every built-in operation. Those that declare a [`Operation::gate`] run
+/// only when the user names them (`--allow NAME`, see [`chaos_engine::admit`]).
+pub fn builtin() -> Vec<Arc<dyn Operation<BeamTarget>>> {
+    vec![
         // process
         Arc::new(kill_worker::KillWorker),
         Arc::new(spawn_burst::SpawnBurst),
@@ -205,16 +195,9 @@ pub fn builtin(allow: Allow) -> Vec<Arc<dyn Operation<BeamTarget>>> {
         Arc::new(priority::Priority),
         Arc::new(scheduler_contention::SchedulerContention),
         Arc::new(sys_suspend::SysSuspend),
-    ];
-    // Irreversible or able to take the node down: each behind its own flag.
-    if allow.supervisor_kill {
-        ops.push(Arc::new(kill_supervisor::KillSupervisor));
-    }
-    if allow.atom_exhaustion {
-        ops.push(Arc::new(atom_exhaustion::AtomExhaustion));
-    }
-    if allow.port_exhaustion {
-        ops.push(Arc::new(port_exhaustion::PortExhaustion));
-    }
-    ops
+        // gated: irreversible or able to take the node down
+        Arc::new(kill_supervisor::KillSupervisor),
+        Arc::new(atom_exhaustion::AtomExhaustion),
+        Arc::new(port_exhaustion::PortExhaustion),
+    ]
 }

@@ -82,6 +82,10 @@ impl Operation<BeamTarget> for PortExhaustion {
         "hold up to 2% of the free ports as loopback UDP sockets for a while; confirmed by the port count"
     }
 
+    fn gate(&self) -> Option<&'static str> {
+        Some("while it holds ports, the node may fail to open files and sockets")
+    }
+
     fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
         let (wanted, hold) = match profile {
             Profile::Demo => ((20, 200), (500, 5_000)),

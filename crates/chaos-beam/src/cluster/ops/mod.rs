@@ -32,17 +32,14 @@ pub(crate) fn snippets() -> Vec<&'static str> {
 /// Names of every node-level operation (for config validation).
 pub const NAMES: [&str; 4] = ["partition", "link_flap", "slow_node", "node_loss"];
 
-/// The node-level operations; `node_loss` only with `allow_node_kill`.
-pub fn node_ops(allow_node_kill: bool) -> Vec<Arc<dyn Operation<ClusterTarget>>> {
-    let mut ops: Vec<Arc<dyn Operation<ClusterTarget>>> = vec![
+/// The node-level operations (`node_loss` is gated: `--allow node_loss`).
+pub fn node_ops() -> Vec<Arc<dyn Operation<ClusterTarget>>> {
+    vec![
         Arc::new(partition::Partition),
         Arc::new(link_flap::LinkFlap),
         Arc::new(slow_node::SlowNode),
-    ];
-    if allow_node_kill {
-        ops.push(Arc::new(node_loss::NodeLoss));
-    }
-    ops
+        Arc::new(node_loss::NodeLoss),
+    ]
 }
 
 /// Members that are up, by name (a stable order for seeded choices).

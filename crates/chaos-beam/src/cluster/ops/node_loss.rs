@@ -47,6 +47,10 @@ impl Operation<ClusterTarget> for NodeLoss {
         "stop a member (init:stop or halt) and report whether the rest of the cluster carried on"
     }
 
+    fn gate(&self) -> Option<&'static str> {
+        Some("it stops a whole member node; the monkey cannot start it again")
+    }
+
     fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
         json!({ "how": if rng.range_inclusive(0, 1) == 0 { "stop" } else { "halt" } })
     }

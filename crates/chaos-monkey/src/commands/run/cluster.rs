@@ -10,7 +10,7 @@ use crate::exit::CliError;
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::cluster::{self, ClusterTarget, OnNode};
 use chaos_beam::dist::Cookie;
-use chaos_engine::{AuditFinding, Operation, Report, RunRecord, Schedule};
+use chaos_engine::{admit, AuditFinding, Operation, Report, RunRecord, Schedule};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -90,14 +90,13 @@ impl RunTarget for ClusterTarget {
     }
 
     fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<Self>>, u32)> {
-        let allow_node_kill = s.cluster.as_ref().is_some_and(|c| c.allow_node_kill);
-        let on_node = builtin(s.allow)
+        let on_node = admit(builtin(), &s.allow)
             .into_iter()
             .map(|op| Arc::new(OnNode(op)) as Arc<dyn Operation<ClusterTarget>>);
         let mut ops = weighted(
             s,
             on_node
-                .chain(cluster::ops::node_ops(allow_node_kill))
+                .chain(admit(cluster::ops::node_ops(), &s.allow))
                 .chain(proxy_ops(s)),
         );
         ops.extend(
@@ -231,7 +230,7 @@ mod tests {
             "[ops.partition]\nweight = 3\n",
         )
         .unwrap();
-        assert!(ok.cluster.unwrap().allow_node_kill);
+        assert!(ok.cluster.is_some() && ok.allow.contains("node_loss"));
         assert_eq!(ok.op_settings["partition"], (true, 3));
     }
 }

@@ -6,8 +6,7 @@ use crate::cli::RunArgs;
 use crate::config::FileConfig;
 use crate::exit::CliError;
 use chaos_beam::dist::NodeName;
-use chaos_engine::Profile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// How to reach the cluster and how to treat its members.
@@ -21,8 +20,6 @@ pub struct ClusterSettings {
     pub cookie_files: BTreeMap<String, PathBuf>,
     /// Per-node weights (default 1; 0: operations leave the node alone).
     pub weights: BTreeMap<String, u32>,
-    /// `--allow-node-kill`: the `node_loss` operation.
-    pub allow_node_kill: bool,
 }
 
 /// The cluster settings of a run, or `None` for a single-node run.
@@ -30,10 +27,10 @@ pub fn settings(
     args: &RunArgs,
     file: &FileConfig,
     at: &dyn Fn(&str) -> String,
-    profile: Profile,
+    allow: &BTreeSet<String>,
 ) -> Result<Option<ClusterSettings>, CliError> {
     let c = &file.cluster;
-    let allow_node_kill = args.allow_node_kill || file.allow.node_kill.unwrap_or(false);
+    let allow_node_kill = allow.contains("node_loss");
     let discover = args.cluster || c.discover.unwrap_or(false);
     let mut extra = Vec::new();
     for n in args.node.iter().skip(1) {
@@ -53,15 +50,10 @@ pub fn settings(
     if !discover && extra.is_empty() {
         if allow_node_kill {
             return Err(CliError::usage(
-                "--allow-node-kill only applies to cluster runs (--cluster or several --node)",
+                "--allow node_loss (--allow-node-kill) only applies to cluster runs (--cluster or several --node)",
             ));
         }
         return Ok(None);
-    }
-    if allow_node_kill && profile != Profile::Aggressive {
-        return Err(CliError::usage(
-            "the --allow-… operations only run with --profile aggressive",
-        ));
     }
     let mut cookie_files = BTreeMap::new();
     let mut weights = BTreeMap::new();
@@ -86,6 +78,5 @@ pub fn settings(
         extra,
         cookie_files,
         weights,
-        allow_node_kill,
     }))
 }

@@ -5,11 +5,13 @@
 //!    `detect_settings` and [`cluster_settings`] the detection and
 //!    `--cluster` parts);
 //! 2. [`target`] / [`cluster`] — attach: one node or every member of a cluster;
-//! 3. [`operations`] — the operations and their weights;
+//! 3. [`operations`] — the operations and their weights ([`allow`]: the
+//!    gated ones the user named);
 //! 4. [`execute`] — prepare (proxies, baseline, compiled snippets, first
 //!    victims), run the schedule, finish (clean-up, audit, report, files);
 //! 5. [`verdict`] — the exit code the report calls for.
 
+pub mod allow;
 pub mod cluster;
 pub mod cluster_settings;
 mod detect_settings;

@@ -5,12 +5,15 @@ use super::settings::RunSettings;
 use chaos_beam::chaos::custom::CustomOp;
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::BeamTarget;
-use chaos_engine::Operation;
+use chaos_engine::{admit, Operation};
 use std::sync::Arc;
 
 /// The operations of a run, with their weights. Proxy faults only when proxies run.
 pub(super) fn operations(s: &RunSettings) -> Vec<(Arc<dyn Operation<BeamTarget>>, u32)> {
-    let mut ops = weighted(s, builtin(s.allow).into_iter().chain(proxy_ops(s)));
+    let mut ops = weighted(
+        s,
+        admit(builtin(), &s.allow).into_iter().chain(proxy_ops(s)),
+    );
     ops.extend(custom_ops(s).map(|(op, w)| (op as Arc<dyn Operation<BeamTarget>>, w)));
     ops
 }

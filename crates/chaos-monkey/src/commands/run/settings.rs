@@ -5,11 +5,11 @@ use super::layered::{cfg_err, layered_duration, usage};
 use crate::cli::{RunArgs, TargetArgs};
 use crate::config::{self, ConfigError, FileConfig, DEFAULT_WEIGHTS};
 use crate::exit::CliError;
-use chaos_beam::chaos::ops::{builtin, Allow};
+use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::Safety;
 use chaos_beam::dist::NodeName;
 use chaos_engine::{Category, Profile};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,7 +34,8 @@ pub struct RunSettings {
     /// Keep every snippet interpreted (no temporary modules on the target).
     pub interpreted: bool,
     pub safety: Safety,
-    pub allow: Allow,
+    /// The gated operations the user allowed (`--allow`).
+    pub allow: BTreeSet<String>,
     pub op_settings: BTreeMap<String, (bool, u32)>,
     pub custom: Vec<(String, Category, u32, String)>,
     pub max_in_flight: usize,
@@ -74,7 +75,7 @@ impl RunSettings {
             dry_run: false,
             interpreted: false,
             safety: Safety::default(),
-            allow: Allow::default(),
+            allow: BTreeSet::new(),
             op_settings: BTreeMap::new(),
             custom: Vec::new(),
             max_in_flight: 64,
@@ -236,29 +237,14 @@ pub fn settings_from(
         })
     })?;
 
-    let allow = Allow {
-        supervisor_kill: args.allow_supervisor_kill || file.allow.supervisor_kill.unwrap_or(false),
-        atom_exhaustion: args.allow_atom_exhaustion || file.allow.atom_exhaustion.unwrap_or(false),
-        port_exhaustion: args.allow_port_exhaustion || file.allow.port_exhaustion.unwrap_or(false),
-    };
-    if profile == Profile::Demo
-        && (allow.supervisor_kill || allow.atom_exhaustion || allow.port_exhaustion)
-    {
-        return Err(usage(
-            "the --allow-… operations only run with --profile aggressive",
-        ));
-    }
+    let allow = super::allow::allowed(args, &file, &at)?;
 
     // Per-operation settings: names must exist (built-in, whatever the allow flags).
-    let known: Vec<&'static str> = builtin(Allow {
-        supervisor_kill: true,
-        atom_exhaustion: true,
-        port_exhaustion: true,
-    })
-    .iter()
-    .map(|o| o.name())
-    .chain(chaos_beam::cluster::ops::NAMES)
-    .collect();
+    let known: Vec<&'static str> = builtin()
+        .iter()
+        .map(|o| o.name())
+        .chain(chaos_beam::cluster::ops::NAMES)
+        .collect();
     let mut op_settings = BTreeMap::new();
     for (name, setting) in &file.ops.builtin {
         if !known.contains(&name.as_str()) {
@@ -363,7 +349,8 @@ pub fn settings_from(
     if args.max_in_flight == 0 {
         return Err(usage("--max-in-flight must be at least 1"));
     }
-    let cluster = super::cluster_settings::settings(args, &file, &at, profile)?;
+    let cluster = super::cluster_settings::settings(args, &file, &at, &allow)?;
+    super::allow::only_aggressive(&allow, profile)?;
     Ok(RunSettings {
         target,
         duration,
