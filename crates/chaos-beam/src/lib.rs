@@ -6,6 +6,7 @@
 //! * [`chaos`] — the chaos context ([`chaos::BeamTarget`]), one file per operation, the detectors;
 //! * [`failure_kind`] — the failure kinds and the words the BEAM target brings to reports;
 //! * [`compiled`] — snippets compiled into temporary modules for the length of a run;
+//! * [`line`] — the one line-protocol client (scenarios, probes, the client workload);
 //! * [`lease`] — the monkey's lease on each node: effects undone at once when the monkey goes silent;
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
 //! * [`scenarios`] — the structured scenario suite (one file per scenario);
@@ -21,4 +22,5 @@ pub mod failure_kind;
 pub mod inspect;
 pub(crate) mod interpret;
 pub mod lease;
+pub mod line;
 pub mod scenarios;

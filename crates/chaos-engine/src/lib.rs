@@ -5,6 +5,7 @@
 //!
 //! * [`rng`] — seeded, portable random streams (ChaCha8);
 //! * [`weights`] — weighted choice, parsed from `process=30,memory=20,...`;
+//! * [`deadline`] — the one time limit on a future ([`deadline::within`]);
 //! * [`duration`] — human-written durations, without humantime's overflow panic;
 //! * [`category`] — the five categories and the run profiles;
 //! * [`operation`] — the operation interface, outcomes, effects to undo;
@@ -18,6 +19,7 @@
 //! * [`vocabulary`] — the target's words in the report (survival, groups, failure kinds).
 
 pub mod category;
+pub mod deadline;
 pub mod duration;
 pub mod operation;
 pub mod record;

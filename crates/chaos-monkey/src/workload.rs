@@ -4,9 +4,8 @@
 //! client. It counts what the client saw: answers, errors, latencies, and
 //! writes that were acknowledged but read back wrong or missing.
 
-use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use chaos_beam::line::Line;
 use serde::Serialize;
-use smol::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -94,20 +93,6 @@ impl Workload {
     }
 }
 
-async fn with_timeout<T>(
-    fut: impl std::future::Future<Output = std::io::Result<T>>,
-) -> std::io::Result<T> {
-    match futures::future::select(Box::pin(fut), Box::pin(smol::Timer::after(REQUEST_TIMEOUT)))
-        .await
-    {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "no answer in time",
-        )),
-    }
-}
-
 async fn client(
     id: usize,
     address: SocketAddr,
@@ -116,50 +101,35 @@ async fn client(
     shared: Arc<Mutex<Shared>>,
 ) {
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
-    let mut conn: Option<(BufReader<TcpStream>, TcpStream)> = None;
+    let mut conn: Option<Line> = None;
     let mut n: u64 = 0;
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         smol::Timer::at(next).await;
         next += interval;
         if conn.is_none() {
-            match with_timeout(TcpStream::connect(address)).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    conn = Some((BufReader::new(s.clone()), s));
-                }
+            match Line::connect(address, REQUEST_TIMEOUT).await {
+                Ok(line) => conn = Some(line),
                 Err(e) => {
                     count_conn_error(&shared, &e);
                     continue;
                 }
             }
         }
-        let (reader, writer) = conn.as_mut().expect("connected above");
+        let line = conn.as_mut().expect("connected above");
         n += 1;
         let key = format!("wl{id}_{n}");
         let value = format!("v{n}");
         // One PUT and its GET, then a PING: a round of three requests.
         let script = [
-            (format!("PUT {key} {value}\n"), "OK".to_string()),
-            (format!("GET {key}\n"), format!("VALUE {value}")),
-            ("PING\n".to_string(), "PONG".to_string()),
+            (format!("PUT {key} {value}"), "OK".to_string()),
+            (format!("GET {key}"), format!("VALUE {value}")),
+            ("PING".to_string(), "PONG".to_string()),
         ];
         let mut put_acked = false;
         for (i, (request, expected)) in script.iter().enumerate() {
             let t0 = Instant::now();
-            let answer = async {
-                writer.write_all(request.as_bytes()).await?;
-                let mut line = String::new();
-                let n = reader.read_line(&mut line).await?;
-                if n == 0 {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "closed by the server",
-                    ));
-                }
-                Ok(line.trim_end().to_string())
-            };
-            let answer = with_timeout(answer).await;
+            let answer = line.ask(request, REQUEST_TIMEOUT).await;
             let mut sh = shared.lock().unwrap();
             sh.stats.requests += 1;
             match answer {

@@ -9,7 +9,6 @@ use erl_dist::epmd::EpmdClient;
 use erl_dist::handshake::{ClientSideHandshake, HandshakeError, HandshakeStatus};
 use erl_dist::node::{Creation, LocalNode, PeerNode};
 use erl_dist::DistributionFlags;
-use futures::FutureExt;
 use smol::net::TcpStream;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -135,15 +134,13 @@ async fn with_timeout<T>(
     stage: &'static str,
     fut: impl std::future::Future<Output = T>,
 ) -> Result<T, ConnectError> {
-    let timer = smol::Timer::after(limit).map(|_| None::<T>);
-    match futures::future::select(Box::pin(fut.map(Some)), Box::pin(timer)).await {
-        futures::future::Either::Left((Some(v), _)) => Ok(v),
-        _ => Err(ConnectError::Timeout {
+    chaos_engine::deadline::within(limit, fut)
+        .await
+        .map_err(|_| ConnectError::Timeout {
             node: node.clone(),
             stage,
             after: limit,
-        }),
-    }
+        })
 }
 
 async fn resolve(node: &NodeName, port: u16, limit: Duration) -> Result<SocketAddr, ConnectError> {

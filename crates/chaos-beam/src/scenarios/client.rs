@@ -1,138 +1,17 @@
-//! The scenarios' clients of the service under test: one line-protocol
-//! connection ([`Line`]), and a [`Prober`] that asks the service's probe
+//! The scenarios' clients of the service under test: the line-protocol
+//! connection ([`Line`], from [`crate::line`]), and a [`Prober`] that asks the service's probe
 //! request on a fresh connection every few milliseconds in the background
 //! and records when each answer came (or did not), so detection and
 //! recovery times are read off real client experience.
 
-use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use regex::Regex;
-use smol::net::TcpStream;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Run `fut`, or fail with `TimedOut` after `limit`.
-pub async fn within<T>(
-    limit: Duration,
-    fut: impl std::future::Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    match futures::future::select(Box::pin(fut), Box::pin(smol::Timer::after(limit))).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no answer within {} ms", limit.as_millis()),
-        )),
-    }
-}
-
-/// One connection speaking a line protocol.
-pub struct Line {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Line {
-    /// Connect to `addr` (within `limit`).
-    pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<Line> {
-        let s = within(limit, TcpStream::connect(addr)).await?;
-        s.set_nodelay(true)?;
-        Ok(Line {
-            reader: BufReader::new(s.clone()),
-            writer: s,
-        })
-    }
-
-    /// Send `request` and a newline.
-    pub async fn send(&mut self, request: &[u8]) -> io::Result<()> {
-        self.writer.write_all(request).await?;
-        self.writer.write_all(b"\n").await
-    }
-
-    /// The next line from the server, without its end; `UnexpectedEof` when it closed.
-    pub async fn read(&mut self) -> io::Result<String> {
-        read_line(&mut self.reader).await
-    }
-
-    /// Send `request`, read one answer line, within `limit`.
-    pub async fn ask(&mut self, request: &str, limit: Duration) -> io::Result<String> {
-        within(limit, async {
-            self.send(request.as_bytes()).await?;
-            self.read().await
-        })
-        .await
-    }
-
-    /// Connect with a receive buffer of about `rcvbuf` bytes, so that a
-    /// client that stops reading pushes back on the server quickly.
-    pub async fn connect_small_window(
-        addr: SocketAddr,
-        rcvbuf: usize,
-        limit: Duration,
-    ) -> io::Result<Line> {
-        let sock = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::STREAM,
-            None,
-        )?;
-        sock.set_recv_buffer_size(rcvbuf)?;
-        sock.set_nonblocking(true)?;
-        let s = within(limit, async {
-            match sock.connect(&addr.into()) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-                Err(e) => return Err(e),
-            }
-            let s = smol::Async::new(std::net::TcpStream::from(sock))?;
-            s.writable().await?;
-            if let Some(e) = s.get_ref().take_error()? {
-                return Err(e);
-            }
-            Ok(TcpStream::from(s))
-        })
-        .await?;
-        s.set_nodelay(true)?;
-        Ok(Line {
-            reader: BufReader::new(s.clone()),
-            writer: s,
-        })
-    }
-
-    /// The writing half (for clients that write without reading).
-    pub fn writer(&mut self) -> &mut TcpStream {
-        &mut self.writer
-    }
-
-    /// The two halves, for a reader and a writer that run apart.
-    pub fn split(self) -> (BufReader<TcpStream>, TcpStream) {
-        (self.reader, self.writer)
-    }
-}
-
-/// The next line from `reader`, without its end; `UnexpectedEof` when it closed.
-pub async fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "closed by the server",
-        ));
-    }
-    Ok(line.trim_end().to_string())
-}
-
-/// A short name for an I/O failure, as a client saw it.
-pub fn error_kind(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::TimedOut => "timeout".into(),
-        io::ErrorKind::ConnectionRefused => "refused".into(),
-        io::ErrorKind::ConnectionReset => "reset".into(),
-        io::ErrorKind::UnexpectedEof => "closed".into(),
-        io::ErrorKind::BrokenPipe => "broken pipe".into(),
-        other => format!("{other:?}"),
-    }
-}
+pub use crate::line::{error_kind, read_line, Line};
+pub use chaos_engine::deadline::within_io as within;
 
 /// One probe's result.
 #[derive(Debug, Clone)]
@@ -177,7 +56,7 @@ impl Prober {
         let task = smol::spawn(async move {
             while !s.load(Ordering::SeqCst) {
                 let sent = Instant::now();
-                let r = crate::chaos::detect::tcp_ask(addr, &send, limit).await;
+                let r = crate::line::ask_once(addr, &send, limit).await;
                 let done = Instant::now();
                 let (ok, what) = match r {
                     Ok(line) => (expect.is_match(&line), line),

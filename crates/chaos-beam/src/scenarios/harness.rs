@@ -162,7 +162,7 @@ async fn unsteady(
     }
     if let Some(addr) = ctx.settings.service {
         let p = &ctx.settings.protocol;
-        match crate::chaos::detect::tcp_ask(addr, &p.ping, ASK).await {
+        match crate::line::ask_once(addr, &p.ping, ASK).await {
             Ok(line) if p.pong.is_match(&line) => {}
             Ok(line) => return Some(format!("the service answered {line:?} to {:?}", p.ping)),
             Err(e) => {

@@ -85,7 +85,7 @@ impl Protocol {
 
     /// The service at `addr` answers the probe request, on a fresh connection, within 2 s.
     pub async fn answers(&self, addr: SocketAddr) -> bool {
-        crate::chaos::detect::tcp_ask(addr, &self.ping, Duration::from_secs(2))
+        crate::line::ask_once(addr, &self.ping, Duration::from_secs(2))
             .await
             .is_ok_and(|a| self.pong.is_match(&a))
     }

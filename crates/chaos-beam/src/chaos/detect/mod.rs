@@ -22,7 +22,6 @@ mod probe;
 mod supervision;
 
 use probe::run_probe;
-pub(crate) use probe::tcp_ask;
 pub use probe::Probe;
 pub(crate) use supervision::supervision;
 pub use supervision::{Supervision, SupervisorView};

@@ -107,7 +107,7 @@ pub(super) async fn run_probe(
             }
             let limit = (*objective * 4).max(Duration::from_secs(2));
             let t0 = Instant::now();
-            let answer = tcp_ask(*addr, send, limit).await;
+            let answer = crate::line::ask_once(*addr, send, limit).await;
             let took = t0.elapsed();
             let answered = answer.is_ok().then_some(took);
             let found = match answer {
@@ -150,28 +150,5 @@ pub(super) async fn run_probe(
             };
             (found, answered)
         }
-    }
-}
-
-pub(crate) async fn tcp_ask(
-    addr: SocketAddr,
-    send: &str,
-    limit: Duration,
-) -> std::io::Result<String> {
-    use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let work = async {
-        let mut s = smol::net::TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        s.write_all(format!("{send}\n").as_bytes()).await?;
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).await?;
-        Ok::<String, std::io::Error>(line.trim_end().to_string())
-    };
-    match futures::future::select(Box::pin(work), Box::pin(smol::Timer::after(limit))).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "no answer",
-        )),
     }
 }

@@ -34,15 +34,10 @@ impl Mailbox {
 
     /// Next event within `limit`.
     pub async fn recv_timeout(&self, limit: Duration) -> Result<Event, RecvError> {
-        let timer = smol::Timer::after(limit).map(|_| Err(RecvError::Timeout(limit)));
-        let recv = self
-            .rx
-            .recv()
-            .map(|r| r.map_err(|_| RecvError::Disconnected));
-        futures::future::select(Box::pin(recv), Box::pin(timer))
-            .await
-            .factor_first()
-            .0
+        match chaos_engine::deadline::within(limit, self.rx.recv()).await {
+            Ok(r) => r.map_err(|_| RecvError::Disconnected),
+            Err(_) => Err(RecvError::Timeout(limit)),
+        }
     }
 
     /// Send a message to a remote pid.

@@ -36,7 +36,6 @@ use erl_dist::message::Message;
 use erl_dist::term::{FixInteger, List, Mfa, Pid, PidOrAtom, Reference, Term};
 use futures::channel::oneshot;
 use futures::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use futures::FutureExt;
 use smol::net::TcpStream;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -293,15 +292,14 @@ impl DistClient {
             ]),
         );
         inner.send(request);
-        let timer = smol::Timer::after(timeout);
-        match futures::future::select(rx, timer).await {
-            futures::future::Either::Left((Ok(result), _)) => result,
-            futures::future::Either::Left((Err(_), _)) => Err(inner.disconnected(
+        match chaos_engine::deadline::within(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(inner.disconnected(
                 &self
                     .closed_reason()
                     .unwrap_or_else(|| "connection task ended".into()),
             )),
-            futures::future::Either::Right(_) => {
+            Err(_) => {
                 let mut st = inner.state.lock().unwrap();
                 if let Some(pending) = st.calls.remove(&req_id) {
                     st.stats.timeouts += 1;
