@@ -20,6 +20,7 @@ impl BeamTarget {
         }
         let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
         let touched: Vec<Term> = self
+            .ledger
             .touched
             .lock()
             .unwrap()

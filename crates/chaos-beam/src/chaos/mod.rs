@@ -32,7 +32,7 @@ mod victims;
 pub use helper::HelperEffect;
 pub use reply::Reply;
 pub use safety::{Safety, SafetyError};
-use victims::VictimCache;
+use victims::{Budget, VictimSource};
 pub use victims::{Candidate, Want, MAX_CANDIDATES, MAX_SCAN};
 
 use crate::dist::json::to_json;
@@ -55,7 +55,11 @@ pub const OP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Victims under an effect, shared with the effects so they can clear themselves.
 pub type Affected = std::sync::Arc<Mutex<HashMap<String, Option<String>>>>;
 
-/// The context every BEAM operation runs in.
+/// The context every BEAM operation runs in, made of parts: the connection
+/// that runs snippets (`client`, with `exec`/`reply`), the victim source
+/// (`victims.rs`), the budget of caps (`victims.rs`), the ledger of what the
+/// run put on the node (`helper.rs`, `audit.rs`), the lease, and detection
+/// (`detect/`).
 pub struct BeamTarget {
     /// The connection.
     pub client: DistClient,
@@ -63,30 +67,42 @@ pub struct BeamTarget {
     pub profile: Profile,
     /// Safety rules.
     pub safety: Safety,
-    cache: smol::lock::Mutex<VictimCache>,
-    rng: Mutex<SeededRng>,
+    /// Where victims come from.
+    victims: VictimSource,
+    /// The caps on what chaos may do at once.
+    budget: Budget,
+    /// What the run put on the node, for clean-up and the audit.
+    ledger: Ledger,
+    /// The monkey's lease on the node.
+    leasing: Leasing,
+    /// The steady-state detectors.
+    detection: Mutex<detect::Detector>,
+    /// The applications running when the monkey attached.
+    baseline_apps: Vec<String>,
+    /// The fault proxies in front of the node's services.
+    proxies: Vec<chaos_proxy::Proxy>,
+}
+
+/// The monkey's lease on the node: every effect holder undoes when it
+/// ends. Started with the first snippet that holds an effect (a dry run
+/// starts nothing).
+#[derive(Default)]
+struct Leasing {
+    lease: smol::lock::OnceCell<crate::lease::Lease>,
+    /// The lease term (`--lease`).
+    term: Mutex<Duration>,
+}
+
+/// What the run put on the node: cleaned up as it goes, audited at the end.
+#[derive(Default)]
+struct Ledger {
     /// Helpers started and not yet seen gone (a release that got the
     /// helper's `'DOWN'` removes it): excluded from victims, audited at the end.
     helpers: Helpers,
-    /// Effects in place, by victim pid text → application.
-    affected: Affected,
-    kills: Mutex<VecDeque<Instant>>,
-    refreshing: std::sync::atomic::AtomicBool,
-    baseline_apps: Vec<String>,
-    proxies: Vec<chaos_proxy::Proxy>,
-    detect: Mutex<detect::Detector>,
     /// Registered names a chaos effect holds right now (the detectors leave them alone).
     chaos_names: ChaosNames,
     /// Every process an effect was ever put on (audited at the end).
     touched: Mutex<HashSet<Pid>>,
-    /// The monkey's lease on the node: every effect holder undoes when it
-    /// ends. Started with the first snippet that holds an effect (a dry run
-    /// starts nothing).
-    lease: smol::lock::OnceCell<crate::lease::Lease>,
-    /// The lease term (`--lease`).
-    lease_term: Mutex<Duration>,
-    /// Victims an operation is working on right now (not picked twice at once).
-    busy: Mutex<HashSet<String>>,
 }
 
 /// Helpers not yet seen gone, shared with the effects that release them.
@@ -113,45 +129,45 @@ impl BeamTarget {
             client,
             profile,
             safety,
-            cache: smol::lock::Mutex::new(VictimCache::default()),
-            rng: Mutex::new(SeededRng::new(seed).stream("victims")),
-            helpers: Helpers::default(),
-            affected: Affected::default(),
-            kills: Mutex::new(VecDeque::new()),
-            refreshing: std::sync::atomic::AtomicBool::new(false),
+            victims: VictimSource::new(seed),
+            budget: Budget::default(),
+            ledger: Ledger::default(),
+            leasing: Leasing {
+                lease: smol::lock::OnceCell::new(),
+                term: Mutex::new(crate::lease::DEFAULT_TERM),
+            },
+            detection: Mutex::new(detect::Detector::default()),
             baseline_apps,
             proxies: Vec::new(),
-            detect: Mutex::new(detect::Detector::default()),
-            chaos_names: ChaosNames::default(),
-            touched: Mutex::new(HashSet::new()),
-            busy: Mutex::new(HashSet::new()),
-            lease: smol::lock::OnceCell::new(),
-            lease_term: Mutex::new(crate::lease::DEFAULT_TERM),
         })
     }
 
     /// The lease term (`--lease`): how long effects outlive a silent monkey.
     pub fn set_lease_term(&self, term: Duration) {
-        *self.lease_term.lock().unwrap() = term;
-        if let Some(lease) = self.lease.get() {
+        *self.leasing.term.lock().unwrap() = term;
+        if let Some(lease) = self.leasing.lease.get() {
             lease.set_term(term);
         }
     }
 
     /// The lease term in force.
     pub fn lease_term(&self) -> Duration {
-        *self.lease_term.lock().unwrap()
+        *self.leasing.term.lock().unwrap()
     }
 
     /// The lease's counters (renewals, early ends while connected).
     pub fn lease_stats(&self) -> crate::lease::LeaseStats {
-        self.lease.get().map(|l| l.stats()).unwrap_or_default()
+        self.leasing
+            .lease
+            .get()
+            .map(|l| l.stats())
+            .unwrap_or_default()
     }
 
     /// End of the run, after clean-up and the audit: the lease keeper exits
     /// (any holder still waiting undoes its effect at once).
     pub fn end_lease(&self) {
-        if let Some(lease) = self.lease.get() {
+        if let Some(lease) = self.leasing.lease.get() {
             lease.end();
         }
     }
@@ -159,9 +175,10 @@ impl BeamTarget {
     /// The lease keeper's pid, starting the lease when it is not yet.
     async fn lease_keeper(&self) -> Result<Pid, EvalError> {
         let lease = self
+            .leasing
             .lease
             .get_or_try_init(|| async {
-                let term = *self.lease_term.lock().unwrap();
+                let term = *self.leasing.term.lock().unwrap();
                 crate::lease::Lease::start(&self.client, term).await
             })
             .await?;
@@ -171,24 +188,28 @@ impl BeamTarget {
     /// Record that a chaos effect holds the registered name `name`; the
     /// returned handle lets the effect give it back.
     pub fn hold_name(&self, name: &str) -> ChaosNames {
-        self.chaos_names.lock().unwrap().insert(name.to_string());
-        self.chaos_names.clone()
+        self.ledger
+            .chaos_names
+            .lock()
+            .unwrap()
+            .insert(name.to_string());
+        self.ledger.chaos_names.clone()
     }
 
     /// `true` while a chaos effect holds this name.
     pub fn name_held(&self, name: &str) -> bool {
-        self.chaos_names.lock().unwrap().contains(name)
+        self.ledger.chaos_names.lock().unwrap().contains(name)
     }
 
     /// How long a broken steady state may last before it counts as a failure mode.
     pub fn recovery_window(&self) -> Duration {
-        self.detect.lock().unwrap().settings.recovery_window
+        self.detection.lock().unwrap().settings.recovery_window
     }
 
     /// Detection settings and probes; takes the steady-state baseline now.
     pub async fn with_detection(self, settings: detect::DetectSettings) -> Result<Self, EvalError> {
         let baseline = detect::take(&self, &settings).await?;
-        *self.detect.lock().unwrap() = detect::Detector::new(settings, baseline);
+        *self.detection.lock().unwrap() = detect::Detector::new(settings, baseline);
         Ok(self)
     }
 
@@ -252,7 +273,7 @@ impl BeamTarget {
     /// Remember a helper process we started on the target (never a victim; audited at the end).
     pub fn note_helper(&self, pid: &Term) {
         if let Some(p) = pid.as_pid() {
-            self.helpers.lock().unwrap().insert(p.clone());
+            self.ledger.helpers.lock().unwrap().insert(p.clone());
         }
     }
 
@@ -260,12 +281,19 @@ impl BeamTarget {
     /// a victim, audited at the end) and released when the hold is up.
     pub fn held_by(&self, helper: &Term, hold: Duration, what: impl Into<String>) -> HelperEffect {
         self.note_helper(helper);
-        HelperEffect::new(&self.client, helper.clone(), hold, what).forgetting(self.helpers.clone())
+        HelperEffect::new(&self.client, helper.clone(), hold, what)
+            .forgetting(self.ledger.helpers.clone())
     }
 
     /// Every helper of this run not yet seen gone.
     pub fn helpers(&self) -> Vec<Pid> {
-        self.helpers.lock().unwrap().iter().cloned().collect()
+        self.ledger
+            .helpers
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -74,6 +74,38 @@ pub struct Want {
     pub named_only: bool,
 }
 
+/// Where victims come from: the cached candidate list, the run's victim
+/// stream, and the victims an operation is working on right now.
+pub(super) struct VictimSource {
+    pub(super) cache: smol::lock::Mutex<VictimCache>,
+    pub(super) rng: Mutex<SeededRng>,
+    /// A background refresh is under way.
+    pub(super) refreshing: std::sync::atomic::AtomicBool,
+    /// Victims an operation is working on right now (not picked twice at once).
+    pub(super) busy: Mutex<HashSet<String>>,
+}
+
+impl VictimSource {
+    pub(super) fn new(seed: u64) -> Self {
+        Self {
+            cache: smol::lock::Mutex::new(VictimCache::default()),
+            rng: Mutex::new(SeededRng::new(seed).stream("victims")),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
+            busy: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// The caps on what chaos may do at once: kills per second, and the share
+/// of an application's processes under an effect (the blast radius).
+#[derive(Default)]
+pub(super) struct Budget {
+    /// When the recent kills happened.
+    pub(super) kills: Mutex<VecDeque<Instant>>,
+    /// Effects in place, by victim pid text → application.
+    pub(super) affected: Affected,
+}
+
 #[derive(Default)]
 pub(super) struct VictimCache {
     list: std::sync::Arc<Vec<Candidate>>,
@@ -106,13 +138,14 @@ impl BeamTarget {
     /// previous list (stale-while-refresh), so a pick never waits for a scan.
     pub async fn candidates(&self) -> Result<std::sync::Arc<Vec<Candidate>>, EvalError> {
         {
-            let cache = self.cache.lock().await;
+            let cache = self.victims.cache.lock().await;
             let fresh = cache.fetched.is_some_and(|t| t.elapsed() < cache.ttl());
             if fresh {
                 return Ok(cache.list.clone());
             }
             if cache.fetched.is_some()
                 && self
+                    .victims
                     .refreshing
                     .swap(true, std::sync::atomic::Ordering::SeqCst)
             {
@@ -121,7 +154,7 @@ impl BeamTarget {
             if cache.fetched.is_none() {
                 // The very first list: everyone waits for it (the lock is held).
                 drop(cache);
-                let mut cache = self.cache.lock().await;
+                let mut cache = self.victims.cache.lock().await;
                 if cache.fetched.is_some() {
                     return Ok(cache.list.clone());
                 }
@@ -134,9 +167,10 @@ impl BeamTarget {
         let t0 = Instant::now();
         let fetched = self.fetch_candidates().await;
         let took = t0.elapsed();
-        self.refreshing
+        self.victims
+            .refreshing
             .store(false, std::sync::atomic::Ordering::SeqCst);
-        let mut cache = self.cache.lock().await;
+        let mut cache = self.victims.cache.lock().await;
         match fetched {
             Ok(list) => Self::store(&mut cache, list, took),
             Err(e) if e.is_disconnect() => return Err(e),
@@ -161,7 +195,7 @@ impl BeamTarget {
 
     async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
         let mut exclude: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
-        if let Some(lease) = self.lease.get() {
+        if let Some(lease) = self.leasing.lease.get() {
             exclude.push(Term::from(lease.keeper()));
         }
         let flag = |b: bool| atom(if b { "true" } else { "false" });
@@ -183,14 +217,14 @@ impl BeamTarget {
 
     /// Forget the cached candidates: the next call lists them again.
     pub async fn invalidate(&self) {
-        self.cache.lock().await.fetched = None;
+        self.victims.cache.lock().await.fetched = None;
     }
 
     /// A victim died or changed: refresh the list soon, but at most a few
     /// times a second (until then picks re-validate on the target and
     /// retarget), so kills at a high rate do not turn into a scan each.
     pub async fn victim_gone(&self) {
-        let mut cache = self.cache.lock().await;
+        let mut cache = self.victims.cache.lock().await;
         let floor = cache.floor();
         if cache.fetched.is_some_and(|t| t.elapsed() >= floor) {
             cache.fetched = Some(Instant::now() - cache.ttl());
@@ -201,7 +235,7 @@ impl BeamTarget {
     /// this list; when half the list is dead, refresh it (no sooner than the
     /// floor).
     pub async fn victim_dead(&self, pid_text: &str) {
-        let mut cache = self.cache.lock().await;
+        let mut cache = self.victims.cache.lock().await;
         cache.dead.insert(pid_text.to_string());
         if cache.dead.len() * 2 >= cache.list.len() {
             drop(cache);
@@ -219,7 +253,7 @@ impl BeamTarget {
             if all.is_empty() {
                 return Ok(None);
             }
-            let cache = self.cache.lock().await;
+            let cache = self.victims.cache.lock().await;
             let (found, some_dead) = self.pick_from(&all, &cache.dead, want, tried);
             if found.is_some() || attempt > 0 || !some_dead {
                 return Ok(found);
@@ -227,7 +261,7 @@ impl BeamTarget {
             // Nothing fits because victims of this list died: a fresh list
             // now (or the one another operation is fetching) may have some.
             drop(cache);
-            self.cache.lock().await.fetched = None;
+            self.victims.cache.lock().await.fetched = None;
         }
         Ok(None)
     }
@@ -241,8 +275,8 @@ impl BeamTarget {
         want: Want,
         tried: &[String],
     ) -> (Option<Candidate>, bool) {
-        let affected = self.affected.lock().unwrap();
-        let busy = self.busy.lock().unwrap();
+        let affected = self.budget.affected.lock().unwrap();
+        let busy = self.victims.busy.lock().unwrap();
         let fits = |c: &Candidate| {
             c.supervisor == want.supervisors
                 && (!want.otp_only || c.otp)
@@ -252,7 +286,7 @@ impl BeamTarget {
                 && !dead.contains(&c.pid_text)
                 && !busy.contains(&c.pid_text)
         };
-        let mut rng = self.rng.lock().unwrap();
+        let mut rng = self.victims.rng.lock().unwrap();
         for _ in 0..32 {
             let c = &all[rng.range_inclusive(0, all.len() as u64 - 1) as usize];
             if fits(c) {
@@ -286,9 +320,13 @@ impl BeamTarget {
                 return Outcome::skipped("blast-radius cap: too many of this application's processes are already affected");
             }
             tried.push(victim.pid_text.clone());
-            self.busy.lock().unwrap().insert(victim.pid_text.clone());
+            self.victims
+                .busy
+                .lock()
+                .unwrap()
+                .insert(victim.pid_text.clone());
             let (reply, effect) = act(victim.clone()).await;
-            self.busy.lock().unwrap().remove(&victim.pid_text);
+            self.victims.busy.lock().unwrap().remove(&victim.pid_text);
             if matches!(reply, Reply::Gone) {
                 self.victim_dead(&victim.pid_text).await;
                 continue;
@@ -306,21 +344,23 @@ impl BeamTarget {
     /// the returned handle clears it when the effect is undone.
     pub fn affect(&self, victim: &Candidate) -> Affected {
         {
-            let mut touched = self.touched.lock().unwrap();
+            let mut touched = self.ledger.touched.lock().unwrap();
             if touched.len() < MAX_TOUCHED {
                 touched.insert(victim.pid.clone());
             }
         }
-        self.affected
+        self.budget
+            .affected
             .lock()
             .unwrap()
             .insert(victim.pid_text.clone(), victim.app.clone());
-        self.affected.clone()
+        self.budget.affected.clone()
     }
 
     async fn app_share_ok(&self, victim: &Candidate) -> bool {
         let Some(app) = &victim.app else { return true };
         let total = self
+            .victims
             .cache
             .lock()
             .await
@@ -330,6 +370,7 @@ impl BeamTarget {
             .unwrap_or(0);
         let cap = ((total as f64 * self.safety.max_app_share).floor() as usize).max(1);
         let now = self
+            .budget
             .affected
             .lock()
             .unwrap()
@@ -341,7 +382,7 @@ impl BeamTarget {
 
     /// `true` when one more kill fits under the kills-per-second cap (and counts it).
     pub fn take_kill(&self) -> bool {
-        let mut kills = self.kills.lock().unwrap();
+        let mut kills = self.budget.kills.lock().unwrap();
         let now = Instant::now();
         while kills
             .front()

@@ -273,13 +273,13 @@ pub(crate) async fn sample(
     target: &BeamTarget,
 ) -> Result<(Vec<Problem>, BTreeMap<String, u64>), String> {
     let (settings, tables, owners) = {
-        let d = target.detect.lock().unwrap();
+        let d = target.detection.lock().unwrap();
         (d.settings.clone(), d.tables(), d.owners())
     };
     let s = steady(target, &settings, &tables, &owners)
         .await
         .map_err(|e| e.to_string())?;
-    let mut problems = target.detect.lock().unwrap().check(&s);
+    let mut problems = target.detection.lock().unwrap().check(&s);
     // A name a chaos effect holds right now is the chaos, not a failure.
     problems.retain(|p| {
         !(p.subject

@@ -32,7 +32,7 @@ pub struct SupervisorView {
 /// Take the [`Supervision`] now (the steady-state snippet, without the
 /// name and table checks).
 pub(crate) async fn supervision(target: &BeamTarget) -> Result<Supervision, EvalError> {
-    let settings = target.detect.lock().unwrap().settings.clone();
+    let settings = target.detection.lock().unwrap().settings.clone();
     let s = steady(target, &settings, &[], &[]).await?;
     Ok(Supervision {
         applications: s.applications,
