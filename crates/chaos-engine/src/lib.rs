@@ -34,7 +34,9 @@ pub mod vocabulary;
 pub mod weights;
 
 pub use category::{Category, Profile};
-pub use operation::{admit, Effect, Operation, Outcome, Recovery, Status, Victim};
+pub use operation::{
+    admit, Effect, NoParams, Operation, Outcome, Recovery, Status, TypedOperation, Victim,
+};
 pub use record::{Event, Problem, Sample};
 pub use report::{FailureMode, Report, ReportInput};
 pub use rng::SeededRng;

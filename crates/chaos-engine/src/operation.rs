@@ -4,6 +4,7 @@
 use crate::category::{Category, Profile};
 use crate::rng::SeededRng;
 use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +35,63 @@ pub trait Operation<C: ?Sized>: Send + Sync {
         None
     }
 }
+
+/// An operation with its own parameter type: `plan` draws a `Params`, `run`
+/// gets it back typed. Every `TypedOperation` is an [`Operation`]: the
+/// parameters travel as JSON (events file, replays, tests that patch them)
+/// and are read back strictly — a missing, extra or wrong parameter fails
+/// the operation with a reason instead of reading as zero.
+pub trait TypedOperation<C: ?Sized>: Send + Sync {
+    /// The parameters of one execution.
+    type Params: Serialize + DeserializeOwned + Send + Sync;
+    /// Stable name, used in config, events and reports.
+    fn name(&self) -> &'static str;
+    /// Its category.
+    fn category(&self) -> Category;
+    /// One line for `--help`-like listings.
+    fn describe(&self) -> &'static str;
+    /// Parameters for one execution, drawn from the operation's seeded stream.
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Self::Params;
+    /// Do it.
+    fn run<'a>(&'a self, ctx: &'a C, params: Self::Params) -> BoxFuture<'a, Outcome>;
+    /// See [`Operation::gate`].
+    fn gate(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+impl<C: ?Sized, T: TypedOperation<C>> Operation<C> for T {
+    fn name(&self) -> &'static str {
+        TypedOperation::name(self)
+    }
+    fn category(&self) -> Category {
+        TypedOperation::category(self)
+    }
+    fn describe(&self) -> &'static str {
+        TypedOperation::describe(self)
+    }
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+        serde_json::to_value(TypedOperation::plan(self, rng, profile))
+            .expect("operation parameters serialise to JSON")
+    }
+    fn run<'a>(&'a self, ctx: &'a C, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        match T::Params::deserialize(params) {
+            Ok(p) => TypedOperation::run(self, ctx, p),
+            Err(e) => {
+                let why = format!("bad parameters {params}: {e}");
+                Box::pin(async move { Outcome::failed(why) })
+            }
+        }
+    }
+    fn gate(&self) -> Option<&'static str> {
+        TypedOperation::gate(self)
+    }
+}
+
+/// The parameters of an operation that takes none (`{}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
 
 /// The operations a run may use: every ungated one, and the gated ones
 /// named in `allowed`.

@@ -5,9 +5,10 @@
 //! when the run ends and when the monkey is stopped.
 
 use crate::{Direction, Fault, FaultId, FaultKind, Proxy};
-use chaos_engine::{Category, Effect, Operation, Outcome, Profile, SeededRng};
+use chaos_engine::{Category, Effect, Operation, Outcome, Profile, SeededRng, TypedOperation};
+use serde::{Deserialize, Serialize};
 use futures_lite::future::Boxed;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,30 +49,19 @@ fn direction(n: u64) -> Direction {
     }
 }
 
-fn fault_of(kind: FaultKind, p: &Value) -> Fault {
-    let u = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
-    match kind {
-        FaultKind::Latency => Fault::Latency {
-            latency_ms: u("latency_ms"),
-            jitter_ms: u("jitter_ms"),
-            seed: u("seed"),
-        },
-        FaultKind::Bandwidth => Fault::Bandwidth {
-            bytes_per_sec: u("bytes_per_sec"),
-        },
-        FaultKind::Stall => Fault::Stall,
-        FaultKind::Reset => Fault::Reset,
-        FaultKind::HalfOpen => Fault::HalfOpen,
-        FaultKind::Slicer => Fault::Slicer {
-            max_chunk: u("max_chunk") as usize,
-            delay_us: u("delay_us"),
-        },
-        FaultKind::Corrupt => Fault::Corrupt {
-            probability: p.get("probability").and_then(Value::as_f64).unwrap_or(0.0),
-            seed: u("seed"),
-        },
-        FaultKind::Refuse => Fault::Refuse,
-    }
+/// The parameters of one proxy fault: which proxy, which direction, for how
+/// long, and the fault itself (tagged by `kind`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProxyFaultParams {
+    /// Picks the proxy (modulo their number).
+    pub proxy_pick: u64,
+    /// Which way the fault applies.
+    pub direction: Direction,
+    /// How long the fault stays on.
+    pub lifetime_ms: u64,
+    /// The fault.
+    #[serde(flatten)]
+    pub fault: Fault,
 }
 
 /// Removes a fault from its proxy (a no-op when it already ended by itself).
@@ -97,7 +87,9 @@ impl Effect for RemoveFault {
     }
 }
 
-impl<C: ProxyHost + 'static> Operation<C> for ProxyFaultOp {
+impl<C: ProxyHost + 'static> TypedOperation<C> for ProxyFaultOp {
+    type Params = ProxyFaultParams;
+
     fn name(&self) -> &'static str {
         self.name
     }
@@ -110,68 +102,70 @@ impl<C: ProxyHost + 'static> Operation<C> for ProxyFaultOp {
         "turn a fault on in a TCP proxy in front of a service, for a bounded time"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> ProxyFaultParams {
         let aggressive = profile == Profile::Aggressive;
         let lifetime = if aggressive {
             rng.range_inclusive(1_000, 20_000)
         } else {
             rng.range_inclusive(200, 3_000)
         };
-        let mut p = json!({
-            "proxy_pick": rng.range_inclusive(0, 1_000_000),
-            "direction": direction(rng.range_inclusive(0, 2)),
-            "lifetime_ms": lifetime,
-        });
-        match self.kind {
+        let proxy_pick = rng.range_inclusive(0, 1_000_000);
+        let direction = direction(rng.range_inclusive(0, 2));
+        let fault = match self.kind {
             FaultKind::Latency => {
                 let max = if aggressive { 10_000 } else { 500 };
-                let latency = rng.range_inclusive(1, max);
-                p["latency_ms"] = json!(latency);
-                p["jitter_ms"] = json!(rng.range_inclusive(0, latency / 2));
-                p["seed"] = json!(rng.next_u64());
+                let latency_ms = rng.range_inclusive(1, max);
+                Fault::Latency {
+                    latency_ms,
+                    jitter_ms: rng.range_inclusive(0, latency_ms / 2),
+                    seed: rng.next_u64(),
+                }
             }
-            FaultKind::Bandwidth => {
-                p["bytes_per_sec"] =
-                    json!(rng
-                        .range_inclusive(1_024, if aggressive { 64 * 1024 } else { 1024 * 1024 }));
-            }
-            FaultKind::Slicer => {
-                p["max_chunk"] = json!(rng.range_inclusive(1, 64));
-                p["delay_us"] =
-                    json!(rng.range_inclusive(0, if aggressive { 10_000 } else { 1_000 }));
-            }
+            FaultKind::Bandwidth => Fault::Bandwidth {
+                bytes_per_sec: rng
+                    .range_inclusive(1_024, if aggressive { 64 * 1024 } else { 1024 * 1024 }),
+            },
+            FaultKind::Slicer => Fault::Slicer {
+                max_chunk: rng.range_inclusive(1, 64) as usize,
+                delay_us: rng.range_inclusive(0, if aggressive { 10_000 } else { 1_000 }),
+            },
             FaultKind::Corrupt => {
                 let max = if aggressive { 0.5 } else { 0.05 };
-                p["probability"] = json!(0.001 + rng.unit() * (max - 0.001));
-                p["seed"] = json!(rng.next_u64());
+                Fault::Corrupt {
+                    probability: 0.001 + rng.unit() * (max - 0.001),
+                    seed: rng.next_u64(),
+                }
             }
-            FaultKind::Stall | FaultKind::Reset | FaultKind::HalfOpen | FaultKind::Refuse => {}
+            FaultKind::Stall => Fault::Stall,
+            FaultKind::Reset => Fault::Reset,
+            FaultKind::HalfOpen => Fault::HalfOpen,
+            FaultKind::Refuse => Fault::Refuse,
+        };
+        ProxyFaultParams {
+            proxy_pick,
+            direction,
+            lifetime_ms: lifetime,
+            fault,
         }
-        p
     }
 
-    fn run<'a>(&'a self, ctx: &'a C, params: &'a Value) -> Boxed<Outcome> {
+    fn run<'a>(&'a self, ctx: &'a C, params: ProxyFaultParams) -> Boxed<Outcome> {
         let proxies = ctx.proxies().to_vec();
         let kind = self.kind;
-        let params = params.clone();
         Box::pin(async move {
             if proxies.is_empty() {
                 return Outcome::skipped("no fault proxy configured (--proxy LISTEN=UPSTREAM)");
             }
-            let pick = params
-                .get("proxy_pick")
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as usize;
-            let proxy = proxies[pick % proxies.len()].clone();
-            let dir: Direction =
-                serde_json::from_value(params["direction"].clone()).unwrap_or(Direction::Both);
-            let lifetime = Duration::from_millis(
-                params
-                    .get("lifetime_ms")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1000),
-            );
-            let fault = fault_of(kind, &params);
+            if params.fault.kind() != kind {
+                return Outcome::failed(format!(
+                    "bad parameters: a {} fault for the {kind} operation",
+                    params.fault.kind()
+                ));
+            }
+            let proxy = proxies[params.proxy_pick as usize % proxies.len()].clone();
+            let dir = params.direction;
+            let lifetime = Duration::from_millis(params.lifetime_ms);
+            let fault = params.fault;
             let before = proxy.stats();
             let id = proxy.add_fault(fault.clone(), dir, lifetime);
             let active = proxy.active_faults().iter().any(|f| f.id == id);

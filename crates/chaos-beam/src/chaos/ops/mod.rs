@@ -108,7 +108,10 @@ use std::sync::Arc;
 pub(crate) mod prelude {
     pub use super::super::{BeamTarget, Candidate, HelperEffect, Reply, Want};
     pub use crate::dist::term::{atom, int, list, tuple, Term, TermExt};
-    pub use chaos_engine::{Category, Effect, Operation, Outcome, Profile, SeededRng, Status};
+    pub use chaos_engine::{
+        Category, Effect, NoParams, Operation, Outcome, Profile, SeededRng, Status, TypedOperation,
+    };
+    pub use serde::{Deserialize, Serialize};
     pub use futures::future::BoxFuture;
     pub use serde_json::{json, Value};
     pub use std::time::Duration;

@@ -41,7 +41,17 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for Suspend {
+/// The parameters of one suspension.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendParams {
+    /// How long the victim stays suspended.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for Suspend {
+    type Params = SuspendParams;
+
     fn name(&self) -> &'static str {
         "suspend"
     }
@@ -54,17 +64,19 @@ impl Operation<BeamTarget> for Suspend {
         "suspend a process for 1 ms–10 s, then resume it; confirmed by its status"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> SuspendParams {
         let max = match profile {
             Profile::Demo => 2_000,
             Profile::Aggressive => 10_000,
         };
-        json!({ "hold_ms": ms(rng, 1, max) })
+        SuspendParams {
+            hold_ms: ms(rng, 1, max) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: SuspendParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = param(params, "hold_ms");
+            let hold = p.hold_ms;
             ctx.on_victim(Want::default(), |v| async move {
                 let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
                 let reply = ctx
