@@ -130,6 +130,71 @@ impl Prober {
     }
 }
 
+/// One fault under watch — the skeleton the probed scenarios share: the
+/// service probed every 20 ms from the fault's start ([`Watch::start`]);
+/// recovery measured from the fault's end until a condition on the node
+/// holds and a probe has answered since ([`Watch::recovery`]); the probes
+/// of the fault's window ([`Watch::window`]).
+pub struct Watch {
+    prober: Prober,
+    /// When the fault started (the probes from here count).
+    pub start: Instant,
+    error: Regex,
+}
+
+impl Watch {
+    /// Start probing the service at `addr` (2 s per probe); the fault starts now.
+    pub fn start(addr: SocketAddr, protocol: &super::Protocol) -> Watch {
+        Watch::with_limit(addr, protocol, Duration::from_secs(2))
+    }
+
+    /// The same, with `limit` per probe.
+    pub fn with_limit(addr: SocketAddr, protocol: &super::Protocol, limit: Duration) -> Watch {
+        Watch {
+            prober: Prober::every_20ms(addr, protocol, limit),
+            start: Instant::now(),
+            error: protocol.error.clone(),
+        }
+    }
+
+    /// The prober, for scenario-specific waits.
+    pub fn prober(&self) -> &Prober {
+        &self.prober
+    }
+
+    /// From `ended` (the fault's end), checked every `every` for at most
+    /// `bound`: how long until `back` holds and a probe answered since.
+    pub async fn recovery<F, Fut>(
+        &self,
+        ended: Instant,
+        bound: Duration,
+        every: Duration,
+        mut back: F,
+    ) -> Option<Duration>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let prober = &self.prober;
+        super::poll_until(ended, bound, every, || {
+            let node_back = back();
+            async move {
+                node_back.await
+                    && prober
+                        .wait_for(ended, Duration::ZERO, |s| s.ok)
+                        .await
+                        .is_some()
+            }
+        })
+        .await
+    }
+
+    /// Stop probing: what the probes saw from the fault's start to `ended`.
+    pub async fn window(self, ended: Instant) -> Window {
+        Window::of(&self.prober.stop().await, self.start, ended, &self.error)
+    }
+}
+
 /// What the probes saw between two instants.
 #[derive(Debug, Clone)]
 pub struct Window {

@@ -9,7 +9,7 @@
 //! Expected: the service answers every probe, p99 within
 //! `latency_objective` (500 ms).
 
-use super::client::{latency_ms, Prober, Window};
+use super::client::{latency_ms, Watch};
 use super::ScenarioCtx;
 use crate::chaos::ops::scheduler_contention::SNIPPET;
 use crate::chaos::Reply;
@@ -47,12 +47,13 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
                 Ok(a) => a,
                 Err(skip) => return *skip,
             };
-            let p = &ctx.settings.protocol;
-            let prober = Prober::every_20ms(addr, p, ASK);
-            let calm = Instant::now();
+            let mut watch = Watch::with_limit(addr, &ctx.settings.protocol, ASK);
+            let calm = watch.start;
             ctx.pause(Duration::from_millis(300)).await;
-            let start = Instant::now();
-            let baseline: Vec<_> = prober
+            watch.start = Instant::now();
+            let start = watch.start;
+            let baseline: Vec<_> = watch
+                .prober()
                 .samples()
                 .into_iter()
                 .filter(|s| s.sent >= calm)
@@ -71,17 +72,19 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
                 )
                 .await;
             let ended = Instant::now();
-            let detection = prober
+            let detection = watch
+                .prober()
                 .wait_for(start, Duration::ZERO, |s| s.ok && s.latency() > slow)
                 .await
                 .map(|s| s.done - start);
-            let back = prober
+            let back = watch
+                .prober()
                 .wait_for(ended, ctx.settings.recovery, |s| {
                     s.ok && s.latency() <= slow
                 })
                 .await;
             let recovery = back.map(|s| s.done - ended);
-            let w = Window::of(&prober.stop().await, start, ended, &p.error);
+            let w = watch.window(ended).await;
             let spun = match &reply {
                 Reply::Confirmed(d, _, _) => Ok(d.clone()),
                 Reply::Unconfirmed(d, _) | Reply::Failed(d) | Reply::Skipped(d) => Err(d.clone()),

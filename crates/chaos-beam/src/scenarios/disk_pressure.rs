@@ -9,7 +9,7 @@
 //! deletion) and the service answering. Expected: every probe answered or refused
 //! cleanly while the disk is under pressure; the file gone after.
 
-use super::client::{Prober, Window};
+use super::client::Watch;
 use super::ScenarioCtx;
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
@@ -107,9 +107,8 @@ impl Scenario<ScenarioCtx> for DiskPressure {
                 "chaos-monkey-disk-pressure-{}-{stamp}.fill",
                 std::process::id()
             )));
-            let p = &ctx.settings.protocol;
-            let prober = Prober::every_20ms(addr, p, Duration::from_secs(2));
-            let start = Instant::now();
+            let watch = Watch::start(addr, &ctx.settings.protocol);
+            let start = watch.start;
             let mut detection = None;
             let written = write_fill(&fill.0, bytes, ctx, || {
                 if detection.is_none() {
@@ -135,20 +134,15 @@ impl Scenario<ScenarioCtx> for DiskPressure {
             let removed = Instant::now();
             let gone = !path.exists();
             // Space back, compared with just before the deletion: other writers on the filesystem move it too.
-            let recovery = super::poll_until(
-                removed,
-                ctx.settings.recovery,
-                Duration::from_millis(10),
-                || async {
-                    available(&dir).is_ok_and(|a| a >= held + bytes / 10 * 9)
-                        && prober
-                            .wait_for(removed, Duration::ZERO, |s| s.ok)
-                            .await
-                            .is_some()
-                },
-            )
-            .await;
-            let w = Window::of(&prober.stop().await, start, removed, &p.error);
+            let recovery = watch
+                .recovery(
+                    removed,
+                    ctx.settings.recovery,
+                    Duration::from_millis(10),
+                    || async { available(&dir).is_ok_and(|a| a >= held + bytes / 10 * 9) },
+                )
+                .await;
+            let w = watch.window(removed).await;
             let observed = format!(
                 "{} in {} ({} MiB free before){}; during: {}; the file {}{}",
                 match &written {

@@ -8,7 +8,7 @@
 //! increase) and the service answering. Expected: every probe answered, or
 //! refused with a protocol error, during the pressure.
 
-use super::client::{Prober, Window};
+use super::client::Watch;
 use super::ScenarioCtx;
 use crate::chaos::helper::DEADLINE_MARGIN;
 use crate::chaos::ops::hold_binary::SNIPPET;
@@ -54,9 +54,8 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
             };
             let bytes = before * u64::from(ctx.settings.memory_percent) / 100;
             let hold = ctx.settings.memory_hold;
-            let p = &ctx.settings.protocol;
-            let prober = Prober::every_20ms(addr, p, Duration::from_secs(2));
-            let start = Instant::now();
+            let watch = Watch::start(addr, &ctx.settings.protocol);
+            let start = watch.start;
             let reply = t
                 .reply(
                     SNIPPET,
@@ -75,7 +74,7 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
                     .ends_with_helper()
             });
             let Some(effect) = effect else {
-                prober.stop().await;
+                watch.window(Instant::now()).await;
                 let why = match reply {
                     Reply::Failed(d) | Reply::Skipped(d) | Reply::Unconfirmed(d, _) => d,
                     _ => "no helper".into(),
@@ -101,26 +100,21 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
             let undo = effect.undo().await;
             let released = Instant::now();
             let last = std::sync::atomic::AtomicU64::new(peak);
-            let recovery = super::poll_until(
-                released,
-                ctx.settings.recovery,
-                Duration::from_millis(10),
-                || async {
-                    match memory(t).await {
-                        Some(m) => {
+            let recovery = watch
+                .recovery(
+                    released,
+                    ctx.settings.recovery,
+                    Duration::from_millis(10),
+                    || async {
+                        let m = memory(t).await;
+                        if let Some(m) = m {
                             last.store(m, std::sync::atomic::Ordering::Relaxed);
-                            m <= before + bytes / 10
-                                && prober
-                                    .wait_for(released, Duration::ZERO, |s| s.ok)
-                                    .await
-                                    .is_some()
                         }
-                        None => false,
-                    }
-                },
-            )
-            .await;
-            let w = Window::of(&prober.stop().await, start, released, &p.error);
+                        m.is_some_and(|m| m <= before + bytes / 10)
+                    },
+                )
+                .await;
+            let w = watch.window(released).await;
             let observed = format!(
                 "held {} MB ({} % of {} MB){}; during: {}; {}",
                 bytes / 1_000_000,

@@ -10,7 +10,7 @@
 //! probe answered. Expected: other clients unaffected — every probe
 //! answered, p99 within `latency_objective` (500 ms).
 
-use super::client::{within, Line, Prober, Window};
+use super::client::{within, Line, Watch};
 use super::connection_leak::tcp_connections;
 use super::{Protocol, ScenarioCtx};
 use chaos_engine::scenario::{Observation, Scenario};
@@ -72,8 +72,8 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
                     )
                 }
             }
-            let prober = Prober::every_20ms(addr, p, ASK);
-            let start = Instant::now();
+            let watch = Watch::start(addr, p);
+            let start = watch.start;
             let get = format!("{}\n", Protocol::fill(&p.get, KEY, &value)).repeat(64);
             let mut stuck_at = None;
             let mut requests = 0u64;
@@ -89,27 +89,22 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
             drop(slow);
             let closed = Instant::now();
             let sockets_now = std::sync::atomic::AtomicU64::new(0);
-            let recovery = super::poll_until(
-                closed,
-                ctx.settings.recovery,
-                Duration::from_millis(20),
-                || async {
-                    match tcp_connections(&ctx.target).await {
-                        Some(n) => {
+            let recovery = watch
+                .recovery(
+                    closed,
+                    ctx.settings.recovery,
+                    Duration::from_millis(20),
+                    || async {
+                        let n = tcp_connections(&ctx.target).await;
+                        if let Some(n) = n {
                             sockets_now.store(n, std::sync::atomic::Ordering::Relaxed);
-                            // The prober holds at most one connection of its own.
-                            n <= sockets_before + 1
-                                && prober
-                                    .wait_for(closed, Duration::ZERO, |s| s.ok)
-                                    .await
-                                    .is_some()
                         }
-                        None => false,
-                    }
-                },
-            )
-            .await;
-            let w = Window::of(&prober.stop().await, start, closed, &p.error);
+                        // The prober holds at most one connection of its own.
+                        n.is_some_and(|n| n <= sockets_before + 1)
+                    },
+                )
+                .await;
+            let w = watch.window(closed).await;
             let observed = format!(
                 "{requests} unread requests for a {size}-byte value{}; other clients: {}; {}",
                 match stuck_at {

@@ -111,8 +111,8 @@ pub(crate) mod prelude {
     pub use chaos_engine::{
         Category, Effect, NoParams, Operation, Outcome, Profile, SeededRng, Status, TypedOperation,
     };
-    pub use serde::{Deserialize, Serialize};
     pub use futures::future::BoxFuture;
+    pub use serde::{Deserialize, Serialize};
     pub use serde_json::{json, Value};
     pub use std::time::Duration;
 
