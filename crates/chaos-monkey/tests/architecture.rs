@@ -167,3 +167,36 @@ fn the_cycle_finder_finds_a_loop() {
         ["chaos".to_string(), "dist".to_string()].into()
     );
 }
+
+/// The test-only examples of adding an operation (gated), a detector and a
+/// scenario (in `chaos-beam`, compiled only for its own tests, where each is
+/// exercised against a real node): each type is named in at most two source
+/// files besides its own (its registration: the `mod` line sits next to it)
+/// — what docs/ARCHITECTURE.md promises.
+#[test]
+fn adding_an_operation_a_detector_or_a_scenario_touches_at_most_two_other_files() {
+    let beam = crates_dir().join("chaos-beam/src");
+    let examples = [
+        ("chaos/ops/example_gated.rs", "ExampleGated"),
+        ("chaos/detect/checks/example.rs", "ExampleGrowth"),
+        ("scenarios/example.rs", "ExampleBlip"),
+    ];
+    let mut files = Vec::new();
+    for c in CRATES {
+        rust_files(&crates_dir().join(c).join("src"), &mut files);
+    }
+    for (own, type_name) in examples {
+        let own = beam.join(own);
+        assert!(own.exists(), "{} is gone", own.display());
+        let touched: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| **f != own)
+            .filter(|f| std::fs::read_to_string(f).unwrap().contains(type_name))
+            .collect();
+        assert!(
+            !touched.is_empty() && touched.len() <= 2,
+            "{} is named in {touched:?}",
+            own.display()
+        );
+    }
+}

@@ -20,6 +20,8 @@ mod client;
 mod connection_leak;
 mod cpu_saturation;
 mod disk_pressure;
+#[cfg(test)]
+mod example;
 mod harness;
 mod invalid_payload;
 mod large_payload;
@@ -271,7 +273,8 @@ async fn discover_service(target: &BeamTarget) -> Result<Option<SocketAddr>, Str
 
 /// Every scenario, in the order the suite runs them.
 pub fn all() -> Vec<Arc<dyn Scenario<ScenarioCtx>>> {
-    vec![
+    #[allow(unused_mut)]
+    let mut all: Vec<Arc<dyn Scenario<ScenarioCtx>>> = vec![
         Arc::new(process_crash::ProcessCrash),
         Arc::new(supervisor_cascade::SupervisorCascade),
         Arc::new(network_partition::NetworkPartition),
@@ -283,7 +286,10 @@ pub fn all() -> Vec<Arc<dyn Scenario<ScenarioCtx>>> {
         Arc::new(cpu_saturation::CpuSaturation),
         Arc::new(large_payload::LargePayload),
         Arc::new(disk_pressure::DiskPressure),
-    ]
+    ];
+    #[cfg(test)]
+    all.push(Arc::new(example::ExampleBlip));
+    all
 }
 
 /// Why a scenario did not run after Ctrl-C.

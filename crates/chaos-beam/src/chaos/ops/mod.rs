@@ -80,6 +80,8 @@ mod drop_connection;
 mod ets_churn;
 mod ets_delete;
 mod ets_modify;
+#[cfg(test)]
+mod example_gated;
 mod exit_signal;
 mod force_gc;
 pub(crate) mod hold_binary;
@@ -171,7 +173,8 @@ pub(crate) fn snippets() -> Vec<&'static str> {
 /// Every built-in operation. Those that declare a [`Operation::gate`] run
 /// only when the user names them (`--allow NAME`, see [`chaos_engine::admit`]).
 pub fn builtin() -> Vec<Arc<dyn Operation<BeamTarget>>> {
-    vec![
+    #[allow(unused_mut)]
+    let mut ops: Vec<Arc<dyn Operation<BeamTarget>>> = vec![
         // process
         Arc::new(kill_worker::KillWorker),
         Arc::new(spawn_burst::SpawnBurst),
@@ -202,5 +205,8 @@ pub fn builtin() -> Vec<Arc<dyn Operation<BeamTarget>>> {
         Arc::new(kill_supervisor::KillSupervisor),
         Arc::new(atom_exhaustion::AtomExhaustion),
         Arc::new(port_exhaustion::PortExhaustion),
-    ]
+    ];
+    #[cfg(test)]
+    ops.push(Arc::new(example_gated::ExampleGated));
+    ops
 }

@@ -4,6 +4,8 @@
 //! its failure kind is a [`FailureKind`] variant.
 
 mod applications;
+#[cfg(test)]
+mod example;
 mod leaks;
 mod limits;
 mod mailboxes;
@@ -39,7 +41,8 @@ pub(crate) trait Check: Send + Sync {
 
 /// Every detector, in the order their problems are listed.
 pub(crate) fn all() -> Vec<Box<dyn Check>> {
-    vec![
+    #[allow(unused_mut)]
+    let mut checks: Vec<Box<dyn Check>> = vec![
         Box::new(applications::Applications),
         Box::new(supervisors::Supervisors),
         Box::new(names::Names),
@@ -48,5 +51,8 @@ pub(crate) fn all() -> Vec<Box<dyn Check>> {
         Box::new(memory::Memory),
         Box::new(limits::Limits::default()),
         Box::new(leaks::Leaks),
-    ]
+    ];
+    #[cfg(test)]
+    checks.push(Box::new(example::ExampleGrowth));
+    checks
 }
