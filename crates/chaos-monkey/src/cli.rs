@@ -79,27 +79,8 @@ pub struct RunArgs {
     /// and run chaos across every member.
     #[arg(long)]
     pub cluster: bool,
-    /// The Erlang cookie. Prefer --cookie-file.
-    #[arg(long, value_name = "COOKIE")]
-    pub cookie: Option<String>,
-    /// Read the cookie from this file (else ERLANG_COOKIE, then ~/.erlang.cookie).
-    #[arg(long, value_name = "PATH")]
-    pub cookie_file: Option<PathBuf>,
-    /// The node's distribution port, for nodes started without epmd.
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<u16>,
-    /// epmd's port on the node's host [default: $ERL_EPMD_PORT or 4369].
-    #[arg(long, value_name = "PORT")]
-    pub epmd_port: Option<u16>,
-    /// Limit for each step of connecting.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
-    /// Limit for each remote call.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub call_timeout: Duration,
-    /// The node must be heard from at least this often.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub tick: Duration,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
     /// A TOML file with any of these settings, plus per-operation weights, safety lists and custom operations.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -274,6 +255,13 @@ pub struct TargetArgs {
     /// The target node, NAME@HOST (`-sname` style like app@localhost, or `-name` style like app@127.0.0.1).
     #[arg(long, value_name = "NAME@HOST", value_parser = parse_node)]
     pub node: NodeName,
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+}
+
+/// How to connect: the same flags for every command that attaches.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
     /// The Erlang cookie. Prefer --cookie-file: command lines are visible to other users.
     #[arg(long, value_name = "COOKIE")]
     pub cookie: Option<String>,
@@ -295,6 +283,21 @@ pub struct TargetArgs {
     /// The node must be heard from at least this often, or the connection is declared lost.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub tick: Duration,
+}
+
+impl ConnectionArgs {
+    /// The defaults, with the cookie read from `cookie_file`.
+    pub fn with_cookie_file(cookie_file: PathBuf) -> Self {
+        Self {
+            cookie: None,
+            cookie_file: Some(cookie_file),
+            port: None,
+            epmd_port: None,
+            connect_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(5),
+            tick: Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

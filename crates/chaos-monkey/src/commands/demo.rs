@@ -1,6 +1,6 @@
 //! `chaos-monkey demo-node start|stop|status` and `chaos-monkey demo`.
 
-use crate::cli::{DemoArgs, DemoNodeArgs, DemoNodeCommand, TargetArgs};
+use crate::cli::{ConnectionArgs, DemoArgs, DemoNodeArgs, DemoNodeCommand, TargetArgs};
 use crate::exit::CliError;
 use crate::output;
 use chaos_beam::demo::{default_state_dir, DemoConfig, DemoError, DemoNode};
@@ -168,12 +168,6 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
 fn target_of(node: &DemoNode) -> TargetArgs {
     TargetArgs {
         node: node.node_name(),
-        cookie: None,
-        cookie_file: Some(node.info.cookie_file.clone()),
-        port: None,
-        epmd_port: None,
-        connect_timeout: Duration::from_secs(5),
-        call_timeout: Duration::from_secs(5),
-        tick: Duration::from_secs(1),
+        conn: ConnectionArgs::with_cookie_file(node.info.cookie_file.clone()),
     }
 }

@@ -1,9 +1,11 @@
 //! The commands, one module each, and what they share: attaching to a
-//! target ([`attach`]).
+//! target ([`attach`]) and reading settings flag > file > default
+//! ([`layered`]).
 
 pub mod attach;
 mod demo;
 mod inspect;
+pub(crate) mod layered;
 pub mod run;
 mod scenarios;
 

@@ -4,6 +4,7 @@
 //! JUnit file.
 
 use crate::cli::ScenariosArgs;
+use crate::commands::layered::{layered, layered_duration};
 use crate::config::{self, ScenariosConfig};
 use crate::exit::{self, CliError};
 use chaos_beam::chaos::detect::DetectSettings;
@@ -163,54 +164,51 @@ fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliErro
     };
     let at = |key: &str| config::locate(&path, &text, key);
     let mut s = Settings::default();
-    let dur = |flag: Option<&String>, file: &Option<String>, key: &str, into: &mut Duration| {
-        let (v, loc) = match (flag, file) {
-            (Some(v), _) => (v, format!("--{}", key.replace('_', "-"))),
-            (None, Some(v)) => (v, at(key)),
-            (None, None) => return Ok(()),
-        };
-        *into =
-            config::parse_duration(v).map_err(|e| CliError::usage(format!("{loc}: {key}: {e}")))?;
-        Ok::<(), CliError>(())
-    };
-    dur(
-        args.recovery.as_ref(),
-        &file.recovery,
-        "recovery",
-        &mut s.recovery,
-    )?;
-    dur(
-        None,
-        &file.process_restart,
-        "process_restart",
-        &mut s.process_restart,
-    )?;
-    dur(
-        None,
-        &file.subtree_restart,
-        "subtree_restart",
-        &mut s.subtree_restart,
-    )?;
-    dur(None, &file.partition, "partition", &mut s.partition)?;
-    dur(None, &file.memory_hold, "memory_hold", &mut s.memory_hold)?;
-    dur(
-        None,
-        &file.flood_duration,
-        "flood_duration",
-        &mut s.flood_duration,
-    )?;
-    dur(
-        None,
-        &file.load_duration,
-        "load_duration",
-        &mut s.load_duration,
-    )?;
-    dur(
-        None,
-        &file.latency_objective,
-        "latency_objective",
-        &mut s.latency_objective,
-    )?;
+    let durations: [(Option<&String>, &Option<String>, &str, &mut Duration); 8] = [
+        (
+            args.recovery.as_ref(),
+            &file.recovery,
+            "recovery",
+            &mut s.recovery,
+        ),
+        (
+            None,
+            &file.process_restart,
+            "process_restart",
+            &mut s.process_restart,
+        ),
+        (
+            None,
+            &file.subtree_restart,
+            "subtree_restart",
+            &mut s.subtree_restart,
+        ),
+        (None, &file.partition, "partition", &mut s.partition),
+        (None, &file.memory_hold, "memory_hold", &mut s.memory_hold),
+        (
+            None,
+            &file.flood_duration,
+            "flood_duration",
+            &mut s.flood_duration,
+        ),
+        (
+            None,
+            &file.load_duration,
+            "load_duration",
+            &mut s.load_duration,
+        ),
+        (
+            None,
+            &file.latency_objective,
+            "latency_objective",
+            &mut s.latency_objective,
+        ),
+    ];
+    for (flag, from_file, key, into) in durations {
+        if let Some(d) = layered_duration(&flag.cloned(), from_file, key, &at)? {
+            *into = d;
+        }
+    }
     if s.recovery > Duration::from_secs(3600) {
         return Err(CliError::usage("recovery: at most 1h"));
     }
@@ -238,25 +236,37 @@ fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliErro
     if let Some(v) = positive(file.probe_keys.map(u64::from), "probe_keys", 10_000)? {
         s.probe_keys = v as u32;
     }
-    match (args.connection_limit, file.connection_limit) {
-        (Some(0), _) => return Err(CliError::usage("--connection-limit must be at least 1")),
-        (Some(n), _) => s.connection_limit = n,
-        (None, Some(n)) => {
-            s.connection_limit =
-                positive(Some(u64::from(n)), "connection_limit", 20_000)?.unwrap_or(1) as u32
+    let in_range = |max: u64| {
+        move |n: u64| -> Result<u64, String> {
+            if n == 0 || n > max {
+                Err(format!("must be between 1 and {max}, got {n}"))
+            } else {
+                Ok(n)
+            }
         }
-        (None, None) => {}
+    };
+    if let Some(n) = layered(
+        args.connection_limit.map(u64::from),
+        file.connection_limit.map(u64::from),
+        "connection_limit",
+        &at,
+        in_range(20_000),
+        in_range(20_000),
+    )? {
+        s.connection_limit = n as u32;
     }
     if s.connection_limit > 20_000 {
         return Err(CliError::usage("--connection-limit: at most 20000"));
     }
-    match (args.max_request_bytes, file.max_request_bytes) {
-        (Some(0), _) => return Err(CliError::usage("--max-request-bytes must be at least 1")),
-        (Some(n), _) => s.max_request_bytes = n,
-        (None, Some(n)) => {
-            s.max_request_bytes = positive(Some(n), "max_request_bytes", 1 << 30)?.unwrap_or(1)
-        }
-        (None, None) => {}
+    if let Some(n) = layered(
+        args.max_request_bytes,
+        file.max_request_bytes,
+        "max_request_bytes",
+        &at,
+        in_range(1 << 30),
+        in_range(1 << 30),
+    )? {
+        s.max_request_bytes = n;
     }
     if s.max_request_bytes * s.payload_factor > 1 << 30 {
         return Err(CliError::usage(

@@ -18,8 +18,8 @@ use std::sync::Arc;
 /// cluster context (no detection yet).
 pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, CliError> {
     let t = &s.target;
-    let shared =
-        Cookie::resolve(t.cookie.as_deref(), t.cookie_file.as_deref()).map_err(CliError::usage)?;
+    let shared = Cookie::resolve(t.conn.cookie.as_deref(), t.conn.cookie_file.as_deref())
+        .map_err(CliError::usage)?;
     let mut own = BTreeMap::new();
     for (node, path) in &c.cookie_files {
         let cookie = Cookie::resolve(None, Some(path))

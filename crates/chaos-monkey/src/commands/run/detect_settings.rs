@@ -1,8 +1,8 @@
 //! The detection settings of a run: thresholds, the recovery window, the
 //! breaker and the probes (flags, else `[detect]` and `[[probes]]`).
 
-use super::layered::{cfg_err, layered_duration, usage};
 use crate::cli::RunArgs;
+use crate::commands::layered::{cfg_err, layered_duration, usage};
 use crate::config::{self, ConfigError, FileConfig};
 use crate::exit::CliError;
 use chaos_beam::chaos::detect::DetectSettings;

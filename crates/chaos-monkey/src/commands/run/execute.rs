@@ -2,9 +2,9 @@
 //! the first victims, the schedule (with Ctrl-C, the events file and the
 //! progress bar), clean-up, the audit, the report and its files.
 
-use super::layered::usage;
 use super::settings::{RunSettings, NETWORK_NONE};
 use super::target::RunTarget;
+use crate::commands::layered::usage;
 use crate::exit::CliError;
 use crate::output;
 use chaos_engine::{

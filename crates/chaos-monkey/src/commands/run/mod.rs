@@ -1,7 +1,7 @@
 //! `chaos-monkey run`, as a pipeline of small modules:
 //!
 //! 1. [`settings`] — flags > config file > defaults, validated
-//!    (`layered` is the one flag > file > default mechanism;
+//!    (`commands::layered` is the one flag > file > default mechanism;
 //!    `detect_settings` and [`cluster_settings`] the detection and
 //!    `--cluster` parts);
 //! 2. [`target`] / [`cluster`] — attach: one node or every member of a cluster;
@@ -16,7 +16,6 @@ pub mod cluster;
 pub mod cluster_settings;
 mod detect_settings;
 mod execute;
-mod layered;
 pub mod operations;
 pub mod settings;
 pub mod target;

@@ -1,8 +1,8 @@
 //! A run's settings: every value from its flag, else the config file, else
 //! its default, validated, with errors that say where a bad value came from.
 
-use super::layered::{cfg_err, layered_duration, usage};
 use crate::cli::{RunArgs, TargetArgs};
+use crate::commands::layered::{cfg_err, layered, layered_duration, usage};
 use crate::config::{self, ConfigError, FileConfig, DEFAULT_WEIGHTS};
 use crate::exit::CliError;
 use chaos_beam::chaos::ops::builtin;
@@ -135,14 +135,8 @@ pub fn settings_from(
                 usage(format!("{}: {e}", at("node")))
             }
         })?;
-    let duration = match (&args.duration, &file.duration) {
-        (Some(d), _) => {
-            config::parse_duration(d).map_err(|e| cfg_err(ConfigError::flag("--duration", e)))?
-        }
-        (None, Some(d)) => config::parse_duration(d)
-            .map_err(|e| usage(format!("{}: duration: {e}", at("duration"))))?,
-        (None, None) => Duration::from_secs(60),
-    };
+    let duration = layered_duration(&args.duration, &file.duration, "duration", &at)?
+        .unwrap_or(Duration::from_secs(60));
     // A run (and its clock arithmetic) is bounded: a year is already absurd.
     const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
     if duration > MAX_RUN {
@@ -156,39 +150,36 @@ pub fn settings_from(
             humantime::format_duration(MAX_RUN)
         )));
     }
-    let rate = match (&args.rate, file.rate) {
-        (Some(r), _) => {
-            let v: f64 = r.parse().map_err(|_| {
-                cfg_err(ConfigError::flag(
-                    "--rate",
-                    format!("'{r}' is not a number"),
-                ))
-            })?;
-            config::check_rate(v).map_err(|e| cfg_err(ConfigError::flag("--rate", e)))?
-        }
-        (None, Some(r)) => {
-            config::check_rate(r).map_err(|e| usage(format!("{}: {e}", at("rate"))))?
-        }
-        (None, None) => 10.0,
-    };
-    let profile = match (&args.profile, &file.profile) {
-        (Some(p), _) => {
-            config::parse_profile(p).map_err(|e| cfg_err(ConfigError::flag("--profile", e)))?
-        }
-        (None, Some(p)) => {
-            config::parse_profile(p).map_err(|e| usage(format!("{}: {e}", at("profile"))))?
-        }
-        (None, None) => Profile::Demo,
-    };
-    let weights = match (&args.weights, &file.weights) {
-        (Some(w), _) => {
-            config::parse_weights(w).map_err(|e| cfg_err(ConfigError::flag("--weights", e)))?
-        }
-        (None, Some(t)) => {
-            config::table_weights(t).map_err(|e| usage(format!("{}: {e}", at("[weights]"))))?
-        }
-        (None, None) => config::parse_weights(DEFAULT_WEIGHTS).expect("valid defaults"),
-    };
+    let rate = layered(
+        args.rate.as_deref(),
+        file.rate,
+        "rate",
+        &at,
+        |r| {
+            let v: f64 = r.parse().map_err(|_| format!("'{r}' is not a number"))?;
+            config::check_rate(v)
+        },
+        config::check_rate,
+    )?
+    .unwrap_or(10.0);
+    let profile = layered(
+        args.profile.as_deref(),
+        file.profile.as_deref(),
+        "profile",
+        &at,
+        config::parse_profile,
+        config::parse_profile,
+    )?
+    .unwrap_or(Profile::Demo);
+    let weights = layered(
+        args.weights.as_deref(),
+        file.weights.as_ref(),
+        "[weights]",
+        &at,
+        config::parse_weights,
+        config::table_weights,
+    )?
+    .unwrap_or_else(|| config::parse_weights(DEFAULT_WEIGHTS).expect("valid defaults"));
     let seed_given = args.seed.is_some() || file.seed.is_some();
     let seed = args.seed.or(file.seed).unwrap_or_else(rand::random);
 
@@ -200,16 +191,15 @@ pub fn settings_from(
             flag.clone()
         }
     };
-    let max_kills = match (args.max_kills_per_sec, s.max_kills_per_sec) {
-        (Some(v), _) => v,
-        (None, Some(v)) => u32::try_from(v).map_err(|_| {
-            usage(format!(
-                "{}: max_kills_per_sec must be a whole number ≥ 0, got {v}",
-                at("max_kills_per_sec")
-            ))
-        })?,
-        (None, None) => Safety::default().max_kills_per_sec,
-    };
+    let max_kills = layered(
+        args.max_kills_per_sec,
+        s.max_kills_per_sec,
+        "max_kills_per_sec",
+        &at,
+        Ok,
+        |v| u32::try_from(v).map_err(|_| format!("must be a whole number ≥ 0, got {v}")),
+    )?
+    .unwrap_or(Safety::default().max_kills_per_sec);
     let mut safety = Safety::default();
     safety.only_apps = pick(&args.only_app, &s.only_apps);
     safety.protect_apps = pick(&args.protect_app, &s.protect_apps);
@@ -305,16 +295,9 @@ pub fn settings_from(
         custom.push((c.name.clone(), cat, w, c.erlang.clone()));
     }
 
-    let target = TargetArgs {
-        node,
-        cookie: args.cookie.clone(),
-        cookie_file: args.cookie_file.clone().or(file.cookie_file.clone()),
-        port: args.port,
-        epmd_port: args.epmd_port,
-        connect_timeout: args.connect_timeout,
-        call_timeout: args.call_timeout,
-        tick: args.tick,
-    };
+    let mut conn = args.conn.clone();
+    conn.cookie_file = conn.cookie_file.or(file.cookie_file.clone());
+    let target = TargetArgs { node, conn };
     let proxies = if args.proxy.is_empty() {
         file.proxies
             .clone()
