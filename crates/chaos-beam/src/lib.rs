@@ -1,7 +1,8 @@
 //! The BEAM target of chaos-monkey: everything Erlang-specific.
 //!
 //! * [`dist`] — a distribution client: attach to a live node as a hidden node;
-//! * [`eval`] — evaluate Erlang source on the target with `erl_eval`, nothing installed;
+//! * [`eval`] — evaluate Erlang source on the target, nothing installed: compiled
+//!   ([`compiled`]) or interpreted by `erl_eval` (`interpret`), with one timeout;
 //! * [`cluster`] — chaos across a distributed Erlang cluster (composition of per-node targets);
 //! * [`chaos`] — the chaos context ([`chaos::BeamTarget`]), one file per operation, the detectors;
 //! * [`failure_kind`] — the failure kinds and the words the BEAM target brings to reports;
