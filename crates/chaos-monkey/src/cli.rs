@@ -134,7 +134,7 @@ pub struct RunArgs {
     /// Never touch processes whose registered name matches this glob, like 'db_*' (repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub protect_name: Vec<String>,
-    /// Also touch processes of OTP's own applications (kernel, stdlib, sasl, compiler and logger stay protected).
+    /// Also touch processes of the runtime's own applications, those Erlang/OTP and Elixir ship (kernel, stdlib, sasl, compiler and logger stay protected).
     #[arg(long)]
     pub include_otp_apps: bool,
     /// Also touch processes that belong to no application.

@@ -46,7 +46,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub(crate) const CANDIDATES: &str = include_str!("../snippets/candidates.erl");
+/// The victim list; its first lines tell the runtime's applications from the user's.
+pub(crate) const CANDIDATES: &str = concat!(
+    include_str!("../snippets/runtime_apps.erl"),
+    include_str!("../snippets/candidates.erl")
+);
 pub(crate) const SAMPLE: &str = include_str!("../snippets/sample.erl");
 
 /// Limit for one operation's snippet.

@@ -6,13 +6,6 @@
 %% sasl, compiler and logger, well-known system names, application masters
 %% (group leaders) and their start_it helpers, high/max priority processes, owners of distribution
 %% ports, this evaluation, and pids in Exclude (the monkey's own helpers).
-Root = code:root_dir(),
-IsOtpApp = fun(A) ->
-    case code:lib_dir(A) of
-        Dir when is_list(Dir) -> lists:prefix(Root, Dir);
-        _ -> false
-    end
-end,
 AlwaysProtectedApps = [kernel, stdlib, sasl, compiler, logger],
 SystemNames = [init, code_server, application_controller, rex, net_kernel, global_name_server,
                erl_prim_loader, user, user_drv, standard_error, logger, erl_signal_server,

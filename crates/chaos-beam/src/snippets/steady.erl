@@ -9,13 +9,6 @@
 %%           Tables ([atom()], named tables to check), CallMs (integer),
 %%           Owners ([binary()], pids of the baseline's name owners),
 %%           MaxScan (integer).
-Root = code:root_dir(),
-IsOtpApp = fun(A) ->
-    case code:lib_dir(A) of
-        Dir when is_list(Dir) -> lists:prefix(Root, Dir);
-        _ -> false
-    end
-end,
 AlwaysProtectedApps = [kernel, stdlib, sasl, compiler, logger],
 Apps = [A || {A, _, _} <- application:which_applications()],
 Own = [A || A <- Apps, not lists:member(A, AlwaysProtectedApps), IncludeOtpApps orelse not IsOtpApp(A)],

@@ -39,7 +39,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// The steady state, aggregated on the node.
-pub(crate) const STEADY: &str = include_str!("../../snippets/steady.erl");
+pub(crate) const STEADY: &str = concat!(
+    include_str!("../../snippets/runtime_apps.erl"),
+    include_str!("../../snippets/steady.erl")
+);
 
 /// The machine's memory, from the node's `/proc/meminfo`.
 pub(crate) const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
