@@ -6,8 +6,8 @@
 
 use crate::{Direction, Fault, FaultId, FaultKind, Proxy};
 use chaos_engine::{Category, Effect, Operation, Outcome, Profile, SeededRng, TypedOperation};
-use serde::{Deserialize, Serialize};
 use futures_lite::future::Boxed;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
