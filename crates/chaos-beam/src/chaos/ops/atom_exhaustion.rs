@@ -45,7 +45,19 @@ case N < 1 of
 end.
 "#;
 
-impl Operation<BeamTarget> for AtomExhaustion {
+/// The parameters of one atom creation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtomExhaustionParams {
+    /// How many new atoms are wanted (the snippet caps it at 0.5% of the free ones).
+    pub atoms: i64,
+    /// Tags this execution's atom names (`chaos_monkey_atom_<run_tag>_<I>`): 8 hex digits.
+    pub run_tag: String,
+}
+
+impl TypedOperation<BeamTarget> for AtomExhaustion {
+    type Params = AtomExhaustionParams;
+
     fn name(&self) -> &'static str {
         "atom_exhaustion"
     }
@@ -62,19 +74,22 @@ impl Operation<BeamTarget> for AtomExhaustion {
         Some("atoms are never freed: what it creates stays until the node restarts")
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> AtomExhaustionParams {
         let (low, high) = match profile {
             Profile::Demo => (100, 2_000),
             Profile::Aggressive => (1_000, 20_000),
         };
-        let tag = format!("{:08x}", rng.next_u64() as u32);
-        json!({ "atoms": rng.range_inclusive(low, high), "run_tag": tag })
+        let run_tag = format!("{:08x}", rng.next_u64() as u32);
+        AtomExhaustionParams {
+            atoms: rng.range_inclusive(low, high) as i64,
+            run_tag,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: AtomExhaustionParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let tag = params.get("run_tag").and_then(Value::as_str).unwrap_or("0");
-            let wanted = param(params, "atoms");
+            let tag = p.run_tag.as_str();
+            let wanted = p.atoms;
             ctx.reply(
                 SNIPPET,
                 &[

@@ -96,7 +96,17 @@ case erlang:is_process_alive(Victim) of
 end.
 "#;
 
-impl Operation<BeamTarget> for ClearMailbox {
+/// The parameters of one mailbox clearing.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearMailboxParams {
+    /// How many tagged messages the flooder sends before the drain.
+    pub messages: i64,
+}
+
+impl TypedOperation<BeamTarget> for ClearMailbox {
+    type Params = ClearMailboxParams;
+
     fn name(&self) -> &'static str {
         "clear_mailbox"
     }
@@ -109,17 +119,19 @@ impl Operation<BeamTarget> for ClearMailbox {
         "flood an OTP process with tagged messages and drain them from inside it; confirmed by the count removed"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> ClearMailboxParams {
         let (low, high) = match profile {
             Profile::Demo => (50, 500),
             Profile::Aggressive => (200, 5_000),
         };
-        json!({ "messages": rng.range_inclusive(low, high) })
+        ClearMailboxParams {
+            messages: rng.range_inclusive(low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: ClearMailboxParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let count = param(params, "messages");
+            let count = p.messages;
             let want = Want {
                 otp_only: true,
                 ..Want::default()

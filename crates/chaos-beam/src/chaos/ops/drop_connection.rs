@@ -50,7 +50,17 @@ case All of
 end.
 "#;
 
-impl Operation<BeamTarget> for DropConnection {
+/// The parameters of one dropped connection.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropConnectionParams {
+    /// Picks the connection among the eligible ones (modulo their number).
+    pub pick: i64,
+}
+
+impl TypedOperation<BeamTarget> for DropConnection {
+    type Params = DropConnectionParams;
+
     fn name(&self) -> &'static str {
         "drop_connection"
     }
@@ -63,11 +73,13 @@ impl Operation<BeamTarget> for DropConnection {
         "close a random TCP connection owned by an application process; confirmed by it being gone"
     }
 
-    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({ "pick": rng.range_inclusive(0, 1_000_000_000) })
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> DropConnectionParams {
+        DropConnectionParams {
+            pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: DropConnectionParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let candidates = match ctx.candidates().await {
                 Ok(c) => c,
@@ -80,10 +92,7 @@ impl Operation<BeamTarget> for DropConnection {
             let reply = ctx
                 .reply(
                     SNIPPET,
-                    &[
-                        ("Candidates", list(pids)),
-                        ("Pick", int(param(params, "pick"))),
-                    ],
+                    &[("Candidates", list(pids)), ("Pick", int(p.pick))],
                 )
                 .await;
             let victim = match &reply {

@@ -53,7 +53,19 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for EtsChurn {
+/// The parameters of one ETS churn.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtsChurnParams {
+    /// One entry per table: how many rows it is filled with.
+    pub rows: Vec<i64>,
+    /// How long the helper holds the tables.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for EtsChurn {
+    type Params = EtsChurnParams;
+
     fn name(&self) -> &'static str {
         "ets_churn"
     }
@@ -66,26 +78,25 @@ impl Operation<BeamTarget> for EtsChurn {
         "a helper holds 1–10 protected ETS tables of 100–1000 rows for 0.5–5 s; confirmed by ets:info(T, size)"
     }
 
-    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> EtsChurnParams {
         // The same ranges in both profiles.
         let tables = rng.range_inclusive(1, 10);
-        let rows: Vec<u64> = (0..tables)
-            .map(|_| rng.range_inclusive(100, 1_000))
+        let rows: Vec<i64> = (0..tables)
+            .map(|_| rng.range_inclusive(100, 1_000) as i64)
             .collect();
-        json!({ "rows": rows, "hold_ms": ms(rng, 500, 5_000) })
+        EtsChurnParams {
+            rows,
+            hold_ms: ms(rng, 500, 5_000) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: EtsChurnParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let rows: Vec<Term> = params
-                .get("rows")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_i64).map(int).collect())
-                .unwrap_or_default();
+            let rows: Vec<Term> = p.rows.iter().copied().map(int).collect();
             if rows.is_empty() {
                 return Outcome::failed("no tables planned");
             }
-            let hold = param(params, "hold_ms");
+            let hold = p.hold_ms;
             let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
             let reply = ctx
                 .reply(

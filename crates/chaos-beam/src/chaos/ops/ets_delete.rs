@@ -68,7 +68,13 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for EtsDelete {
+/// The parameters of one row deletion: the same as `ets_modify`'s (they
+/// share `ets_modify::on_table`).
+pub type EtsDeleteParams = super::ets_modify::EtsModifyParams;
+
+impl TypedOperation<BeamTarget> for EtsDelete {
+    type Params = EtsDeleteParams;
+
     fn name(&self) -> &'static str {
         "ets_delete"
     }
@@ -81,19 +87,19 @@ impl Operation<BeamTarget> for EtsDelete {
         "delete one row of an application's public ETS table, then put it back; confirmed by lookup returning []"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> EtsDeleteParams {
         let (low, high) = match profile {
             Profile::Demo => (500, 5_000),
             Profile::Aggressive => (1_000, 20_000),
         };
-        json!({
-            "table_pick": rng.range_inclusive(0, 1_000_000_000),
-            "row_pick": rng.range_inclusive(0, 1_000_000_000),
-            "hold_ms": ms(rng, low, high),
-        })
+        EtsDeleteParams {
+            table_pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+            row_pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+            hold_ms: ms(rng, low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(super::ets_modify::on_table(ctx, SNIPPET, params, "deleted"))
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: EtsDeleteParams) -> BoxFuture<'a, Outcome> {
+        Box::pin(super::ets_modify::on_table(ctx, SNIPPET, p, "deleted"))
     }
 }

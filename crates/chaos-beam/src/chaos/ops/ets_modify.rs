@@ -91,7 +91,22 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for EtsModify {
+/// The parameters of one ETS row operation (shared by `ets_modify` and
+/// `ets_delete`, see `on_table`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtsModifyParams {
+    /// Picks the table among the eligible ones (modulo their number).
+    pub table_pick: i64,
+    /// Picks the position in the table where the search for a row starts.
+    pub row_pick: i64,
+    /// How long the row stays changed before it is put back.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for EtsModify {
+    type Params = EtsModifyParams;
+
     fn name(&self) -> &'static str {
         "ets_modify"
     }
@@ -104,20 +119,20 @@ impl Operation<BeamTarget> for EtsModify {
         "corrupt one row of an application's public ETS table, then restore it; confirmed by reading it back"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> EtsModifyParams {
         let (low, high) = match profile {
             Profile::Demo => (500, 5_000),
             Profile::Aggressive => (1_000, 20_000),
         };
-        json!({
-            "table_pick": rng.range_inclusive(0, 1_000_000_000),
-            "row_pick": rng.range_inclusive(0, 1_000_000_000),
-            "hold_ms": ms(rng, low, high),
-        })
+        EtsModifyParams {
+            table_pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+            row_pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+            hold_ms: ms(rng, low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(on_table(ctx, SNIPPET, params, "corrupted"))
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: EtsModifyParams) -> BoxFuture<'a, Outcome> {
+        Box::pin(on_table(ctx, SNIPPET, p, "corrupted"))
     }
 }
 
@@ -126,10 +141,10 @@ impl Operation<BeamTarget> for EtsModify {
 pub(super) async fn on_table(
     ctx: &BeamTarget,
     snippet: &str,
-    params: &Value,
+    params: EtsModifyParams,
     what: &str,
 ) -> Outcome {
-    let hold = param(params, "hold_ms");
+    let hold = params.hold_ms;
     let candidates = match ctx.candidates().await {
         Ok(c) => c,
         Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
@@ -141,8 +156,8 @@ pub(super) async fn on_table(
             snippet,
             &[
                 ("Pids", list(pids)),
-                ("TablePick", int(param(params, "table_pick"))),
-                ("RowPick", int(param(params, "row_pick"))),
+                ("TablePick", int(params.table_pick)),
+                ("RowPick", int(params.row_pick)),
                 ("HoldMs", int(hold)),
                 ("DeadlineMs", int(deadline)),
             ],

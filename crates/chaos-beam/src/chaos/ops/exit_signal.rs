@@ -54,7 +54,9 @@ case erlang:is_process_alive(Victim) of
 end.
 "#;
 
-impl Operation<BeamTarget> for ExitSignal {
+impl TypedOperation<BeamTarget> for ExitSignal {
+    type Params = NoParams;
+
     fn name(&self) -> &'static str {
         "exit_signal"
     }
@@ -67,11 +69,11 @@ impl Operation<BeamTarget> for ExitSignal {
         "send exit(Pid, chaos_test) to a random worker; confirmed by its 'DOWN' (or its survival when it traps exits)"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> NoParams {
+        NoParams {}
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _p: NoParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             if !ctx.take_kill() {
                 return Outcome::skipped("blast-radius cap: maximum kills per second reached");

@@ -25,7 +25,9 @@ case erlang:process_info(Victim, memory) of
 end.
 "#;
 
-impl Operation<BeamTarget> for ForceGc {
+impl TypedOperation<BeamTarget> for ForceGc {
+    type Params = NoParams;
+
     fn name(&self) -> &'static str {
         "force_gc"
     }
@@ -38,11 +40,11 @@ impl Operation<BeamTarget> for ForceGc {
         "force a garbage collection of a random process; confirmed by garbage_collect/1's true"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> NoParams {
+        NoParams {}
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _p: NoParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             ctx.on_victim(Want::default(), |v| async move {
                 (

@@ -51,7 +51,19 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for HoldBinary {
+/// The parameters of one held binary.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldBinaryParams {
+    /// The size of the binary, in bytes.
+    pub bytes: i64,
+    /// How long the helper holds it.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for HoldBinary {
+    type Params = HoldBinaryParams;
+
     fn name(&self) -> &'static str {
         "hold_binary"
     }
@@ -64,22 +76,22 @@ impl Operation<BeamTarget> for HoldBinary {
         "a helper holds a 1–10 MB binary for 0.5–20 s; confirmed by process_info(Helper, binary)"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> HoldBinaryParams {
         const MB: u64 = 1024 * 1024;
         let (max_bytes, min_hold, max_hold) = match profile {
             Profile::Demo => (5 * MB, 500, 5_000),
             Profile::Aggressive => (10 * MB, 1_000, 20_000),
         };
-        json!({
-            "bytes": rng.range_inclusive(MB, max_bytes),
-            "hold_ms": ms(rng, min_hold, max_hold),
-        })
+        HoldBinaryParams {
+            bytes: rng.range_inclusive(MB, max_bytes) as i64,
+            hold_ms: ms(rng, min_hold, max_hold) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: HoldBinaryParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let bytes = param(params, "bytes");
-            let hold = param(params, "hold_ms");
+            let bytes = p.bytes;
+            let hold = p.hold_ms;
             let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
             let reply = ctx
                 .reply(

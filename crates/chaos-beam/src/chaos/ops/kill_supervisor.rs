@@ -133,7 +133,9 @@ case Dict of
 end.
 "#;
 
-impl Operation<BeamTarget> for KillSupervisor {
+impl TypedOperation<BeamTarget> for KillSupervisor {
+    type Params = NoParams;
+
     fn name(&self) -> &'static str {
         "kill_supervisor"
     }
@@ -150,11 +152,11 @@ impl Operation<BeamTarget> for KillSupervisor {
         Some("a supervisor's death takes its whole subtree with it and can use up its parent's restart budget")
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> NoParams {
+        NoParams {}
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _p: NoParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let sups: Vec<Term> = match ctx.candidates().await {
                 Ok(c) => c

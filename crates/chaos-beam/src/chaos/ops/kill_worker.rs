@@ -8,7 +8,9 @@ use super::prelude::*;
 /// Kill one worker process.
 pub struct KillWorker;
 
-impl Operation<BeamTarget> for KillWorker {
+impl TypedOperation<BeamTarget> for KillWorker {
+    type Params = NoParams;
+
     fn name(&self) -> &'static str {
         "kill_worker"
     }
@@ -21,11 +23,11 @@ impl Operation<BeamTarget> for KillWorker {
         "kill a random worker process; confirmed by its 'DOWN'; times its recovery"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> NoParams {
+        NoParams {}
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, _params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _p: NoParams) -> BoxFuture<'a, Outcome> {
         Box::pin(super::monitor_kill::kill_and_time_recovery(ctx))
     }
 }

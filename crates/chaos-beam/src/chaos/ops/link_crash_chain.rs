@@ -108,7 +108,19 @@ case LinkTo =/= none andalso not erlang:is_process_alive(LinkTo) of
 end.
 "#;
 
-impl Operation<BeamTarget> for LinkCrashChain {
+/// The parameters of one crashed chain.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCrashChainParams {
+    /// How many linked processes the chain has.
+    pub chain_length: i64,
+    /// Whether the chain is also linked to a real victim, which then dies with it.
+    pub link_victim: bool,
+}
+
+impl TypedOperation<BeamTarget> for LinkCrashChain {
+    type Params = LinkCrashChainParams;
+
     fn name(&self) -> &'static str {
         "link_crash_chain"
     }
@@ -121,17 +133,17 @@ impl Operation<BeamTarget> for LinkCrashChain {
         "crash the tail of a chain of 3–10 linked processes; confirmed by every one's 'DOWN'"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> LinkCrashChainParams {
         let length = rng.range_inclusive(3, 10);
-        json!({
-            "chain_length": length,
-            "link_victim": matches!(profile, Profile::Aggressive),
-        })
+        LinkCrashChainParams {
+            chain_length: length as i64,
+            link_victim: matches!(profile, Profile::Aggressive),
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: LinkCrashChainParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let length = int(param(params, "chain_length"));
+            let length = int(p.chain_length);
             let bindings = |link_to: Term| {
                 [
                     ("Length", length.clone()),
@@ -139,7 +151,7 @@ impl Operation<BeamTarget> for LinkCrashChain {
                     ("ChainWaitMs", int(5_000)),
                 ]
             };
-            if params.get("link_victim") != Some(&Value::Bool(true)) {
+            if !p.link_victim {
                 return ctx.reply(SNIPPET, &bindings(atom("none"))).await.outcome();
             }
             if !ctx.take_kill() {

@@ -53,7 +53,17 @@ case erlang:is_process_alive(Victim) of
 end.
 "#;
 
-impl Operation<BeamTarget> for MailboxFlood {
+/// The parameters of one mailbox flood.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxFloodParams {
+    /// How many tagged messages are sent.
+    pub count: i64,
+}
+
+impl TypedOperation<BeamTarget> for MailboxFlood {
+    type Params = MailboxFloodParams;
+
     fn name(&self) -> &'static str {
         "mailbox_flood"
     }
@@ -66,17 +76,19 @@ impl Operation<BeamTarget> for MailboxFlood {
         "send 500–10000 tagged messages to a random OTP worker; confirmed by its message_queue_len"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> MailboxFloodParams {
         let (low, high) = match profile {
             Profile::Demo => (500, 2_000),
             Profile::Aggressive => (1_000, 10_000),
         };
-        json!({ "count": rng.range_inclusive(low, high) })
+        MailboxFloodParams {
+            count: rng.range_inclusive(low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: MailboxFloodParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let count = int(param(params, "count"));
+            let count = int(p.count);
             let count = &count;
             let want = Want {
                 otp_only: true,

@@ -60,7 +60,25 @@ const KINDS: [&str; 4] = [
     "prefix_then_garbage",
 ];
 
-impl Operation<BeamTarget> for MalformedData {
+/// The parameters of one malformed send.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MalformedDataParams {
+    /// What is sent: one of `random_bytes`, `overlong_line`, `half_frame`, `prefix_then_garbage`.
+    pub kind: String,
+    /// How many bytes are sent.
+    pub size: i64,
+    /// How long to wait for an answer after half a frame (the other kinds wait 1.5 s).
+    pub silence_ms: i64,
+    /// Picks the listener among the eligible ones (modulo their number).
+    pub pick: i64,
+    /// Seeds the random bytes.
+    pub seed: i64,
+}
+
+impl TypedOperation<BeamTarget> for MalformedData {
+    type Params = MalformedDataParams;
+
     fn name(&self) -> &'static str {
         "malformed_data"
     }
@@ -73,22 +91,22 @@ impl Operation<BeamTarget> for MalformedData {
         "send random bytes, an overlong line, half a frame or garbage after a valid prefix to an application's listener"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> MalformedDataParams {
         let kind = KINDS[rng.range_inclusive(0, KINDS.len() as u64 - 1) as usize];
         let max = match profile {
             Profile::Demo => 16 * 1024,
             Profile::Aggressive => 1024 * 1024,
         };
-        json!({
-            "kind": kind,
-            "size": rng.range_inclusive(16, max),
-            "silence_ms": rng.range_inclusive(50, 1000),
-            "pick": rng.range_inclusive(0, 1_000_000_000),
-            "seed": rng.range_inclusive(1, 1_000_000_000),
-        })
+        MalformedDataParams {
+            kind: kind.to_string(),
+            size: rng.range_inclusive(16, max) as i64,
+            silence_ms: rng.range_inclusive(50, 1000) as i64,
+            pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+            seed: rng.range_inclusive(1, 1_000_000_000) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: MalformedDataParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let candidates = match ctx.candidates().await {
                 Ok(c) => c,
@@ -98,19 +116,16 @@ impl Operation<BeamTarget> for MalformedData {
                 .iter()
                 .map(|c| Term::from(c.pid.clone()))
                 .collect();
-            let kind = params
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("random_bytes");
+            let kind = p.kind.as_str();
             ctx.reply(
                 SNIPPET,
                 &[
                     ("Candidates", list(pids)),
-                    ("Pick", int(param(params, "pick"))),
+                    ("Pick", int(p.pick)),
                     ("Kind", atom(kind)),
-                    ("Size", int(param(params, "size"))),
-                    ("SilenceMs", int(param(params, "silence_ms"))),
-                    ("Seed", int(param(params, "seed"))),
+                    ("Size", int(p.size)),
+                    ("SilenceMs", int(p.silence_ms)),
+                    ("Seed", int(p.seed)),
                 ],
             )
             .await

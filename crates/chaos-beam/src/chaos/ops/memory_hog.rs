@@ -70,7 +70,19 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for MemoryHog {
+/// The parameters of one memory hog.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryHogParams {
+    /// One entry per holder process: how many KB of heap it holds.
+    pub kb: Vec<i64>,
+    /// How long the holders hold it.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for MemoryHog {
+    type Params = MemoryHogParams;
+
     fn name(&self) -> &'static str {
         "memory_hog"
     }
@@ -83,26 +95,25 @@ impl Operation<BeamTarget> for MemoryHog {
         "2–10 linked helpers each hold 100–1000 KB of heap for a while; confirmed by process_info(P, memory)"
     }
 
-    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> MemoryHogParams {
         // The same ranges in both profiles: at most 10 MB in all.
         let holders = rng.range_inclusive(2, 10);
-        let kb: Vec<u64> = (0..holders)
-            .map(|_| rng.range_inclusive(100, 1_000))
+        let kb: Vec<i64> = (0..holders)
+            .map(|_| rng.range_inclusive(100, 1_000) as i64)
             .collect();
-        json!({ "kb": kb, "hold_ms": ms(rng, 500, 5_000) })
+        MemoryHogParams {
+            kb,
+            hold_ms: ms(rng, 500, 5_000) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: MemoryHogParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let kbs: Vec<Term> = params
-                .get("kb")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_i64).map(int).collect())
-                .unwrap_or_default();
+            let kbs: Vec<Term> = p.kb.iter().copied().map(int).collect();
             if kbs.is_empty() {
                 return Outcome::failed("no holder sizes planned");
             }
-            let hold = param(params, "hold_ms");
+            let hold = p.hold_ms;
             let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
             let answer = ctx
                 .exec(

@@ -37,7 +37,21 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for MidRequestDisconnect {
+/// The parameters of one cut request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MidRequestDisconnectParams {
+    /// How many bytes of the request are sent before the reset.
+    pub cut: i64,
+    /// How long to wait between sending them and the reset.
+    pub pause_ms: i64,
+    /// Picks the listener among the eligible ones (modulo their number).
+    pub pick: i64,
+}
+
+impl TypedOperation<BeamTarget> for MidRequestDisconnect {
+    type Params = MidRequestDisconnectParams;
+
     fn name(&self) -> &'static str {
         "mid_request_disconnect"
     }
@@ -50,15 +64,19 @@ impl Operation<BeamTarget> for MidRequestDisconnect {
         "open a connection to an application's listener, send part of a request, reset it"
     }
 
-    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({
-            "cut": rng.range_inclusive(1, 15),
-            "pause_ms": rng.range_inclusive(0, 50),
-            "pick": rng.range_inclusive(0, 1_000_000_000),
-        })
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> MidRequestDisconnectParams {
+        MidRequestDisconnectParams {
+            cut: rng.range_inclusive(1, 15) as i64,
+            pause_ms: rng.range_inclusive(0, 50) as i64,
+            pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(
+        &'a self,
+        ctx: &'a BeamTarget,
+        p: MidRequestDisconnectParams,
+    ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let candidates = match ctx.candidates().await {
                 Ok(c) => c,
@@ -72,9 +90,9 @@ impl Operation<BeamTarget> for MidRequestDisconnect {
                 SNIPPET,
                 &[
                     ("Candidates", list(pids)),
-                    ("Pick", int(param(params, "pick"))),
-                    ("Cut", int(param(params, "cut"))),
-                    ("PauseMs", int(param(params, "pause_ms"))),
+                    ("Pick", int(p.pick)),
+                    ("Cut", int(p.cut)),
+                    ("PauseMs", int(p.pause_ms)),
                 ],
             )
             .await

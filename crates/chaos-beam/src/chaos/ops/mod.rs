@@ -1,9 +1,14 @@
 //! The built-in BEAM operations, one small type per file, each implementing
-//! [`chaos_engine::Operation`] for [`BeamTarget`](super::BeamTarget).
+//! [`chaos_engine::TypedOperation`] (and so [`chaos_engine::Operation`]) for
+//! [`BeamTarget`](super::BeamTarget).
 //!
-//! To add one: write `ops/<name>.rs` with a unit struct, its Erlang snippet
-//! (answering with the [`Reply`](super::Reply) protocol) and `plan`/`run`,
-//! then list it in [`builtin`].
+//! To add one: write `ops/<name>.rs` with a unit struct, a `<Name>Params`
+//! struct (`#[serde(deny_unknown_fields)]`, one documented field per
+//! parameter; [`NoParams`](chaos_engine::NoParams) when it takes none), its
+//! Erlang snippet (answering with the [`Reply`](super::Reply) protocol) and
+//! an `impl TypedOperation<BeamTarget>` whose `plan` draws the params struct
+//! and whose `run` gets it back typed; then list it in [`builtin`] (and its
+//! snippet in [`snippets`]).
 
 /// The Erlang both ETS row operations start with: among the public set /
 /// ordered_set tables owned by the candidates (`Pids`), draw a non-empty one
@@ -122,11 +127,6 @@ pub(crate) mod prelude {
     pub fn ms(rng: &mut SeededRng, low: u64, high: u64) -> u64 {
         rng.range_inclusive(low, high)
     }
-
-    /// Read an integer parameter (plans always set them).
-    pub fn param(params: &Value, key: &str) -> i64 {
-        params.get(key).and_then(Value::as_i64).unwrap_or(0)
-    }
 }
 
 /// Every snippet the built-in operations and the run's own bookkeeping
@@ -209,4 +209,151 @@ pub fn builtin() -> Vec<Arc<dyn Operation<BeamTarget>>> {
     #[cfg(test)]
     ops.push(Arc::new(example_gated::ExampleGated));
     ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ops::{link_flap, node_loss, node_ops, partition, slow_node};
+    use crate::cluster::ClusterTarget;
+    use chaos_engine::{NoParams, Profile, SeededRng, TypedOperation};
+    use serde::de::DeserializeOwned;
+    use serde_json::{json, Value};
+    use std::collections::BTreeSet;
+
+    const PROFILES: [Profile; 2] = [Profile::Demo, Profile::Aggressive];
+
+    /// Plans `op` with seeds 0..20 under both profiles: the same seed plans
+    /// the same JSON, and that JSON (what events and replays carry) reads
+    /// back strictly as the op's params type and writes out unchanged.
+    /// Answers the op's name.
+    fn plans_read_back<C: ?Sized, T: TypedOperation<C>>(op: &T) -> &'static str {
+        let name = <T as TypedOperation<C>>::name(op);
+        for profile in PROFILES {
+            for seed in 0..20 {
+                let plan = |seed| <T as Operation<C>>::plan(op, &mut SeededRng::new(seed), profile);
+                let planned = plan(seed);
+                assert_eq!(
+                    planned,
+                    plan(seed),
+                    "{name}, seed {seed}: not deterministic"
+                );
+                let back: T::Params = serde_json::from_value(planned.clone()).unwrap_or_else(|e| {
+                    panic!(
+                        "{name}, seed {seed}, {}: {planned} does not read back: {e}",
+                        profile.name()
+                    )
+                });
+                assert_eq!(
+                    serde_json::to_value(back).unwrap(),
+                    planned,
+                    "{name}, seed {seed}"
+                );
+            }
+        }
+        name
+    }
+
+    #[test]
+    fn every_planned_params_reads_back_as_its_type() {
+        let checked: BTreeSet<&str> = [
+            plans_read_back::<BeamTarget, _>(&atom_exhaustion::AtomExhaustion),
+            plans_read_back::<BeamTarget, _>(&clear_mailbox::ClearMailbox),
+            plans_read_back::<BeamTarget, _>(&drop_connection::DropConnection),
+            plans_read_back::<BeamTarget, _>(&ets_churn::EtsChurn),
+            plans_read_back::<BeamTarget, _>(&ets_delete::EtsDelete),
+            plans_read_back::<BeamTarget, _>(&ets_modify::EtsModify),
+            plans_read_back::<BeamTarget, _>(&exit_signal::ExitSignal),
+            plans_read_back::<BeamTarget, _>(&force_gc::ForceGc),
+            plans_read_back::<BeamTarget, _>(&hold_binary::HoldBinary),
+            plans_read_back::<BeamTarget, _>(&kill_supervisor::KillSupervisor),
+            plans_read_back::<BeamTarget, _>(&kill_worker::KillWorker),
+            plans_read_back::<BeamTarget, _>(&link_crash_chain::LinkCrashChain),
+            plans_read_back::<BeamTarget, _>(&mailbox_flood::MailboxFlood),
+            plans_read_back::<BeamTarget, _>(&malformed_data::MalformedData),
+            plans_read_back::<BeamTarget, _>(&memory_hog::MemoryHog),
+            plans_read_back::<BeamTarget, _>(&mid_request_disconnect::MidRequestDisconnect),
+            plans_read_back::<BeamTarget, _>(&monitor_kill::MonitorKill),
+            plans_read_back::<BeamTarget, _>(&port_exhaustion::PortExhaustion),
+            plans_read_back::<BeamTarget, _>(&priority::Priority),
+            plans_read_back::<BeamTarget, _>(&registry_corrupt::RegistryCorrupt),
+            plans_read_back::<BeamTarget, _>(&scheduler_contention::SchedulerContention),
+            plans_read_back::<BeamTarget, _>(&spawn_burst::SpawnBurst),
+            plans_read_back::<BeamTarget, _>(&suspend::Suspend),
+            plans_read_back::<BeamTarget, _>(&sys_suspend::SysSuspend),
+        ]
+        .into();
+        let listed: BTreeSet<&str> = builtin().iter().map(|o| o.name()).collect();
+        assert_eq!(checked, listed, "every built-in operation is checked");
+
+        let checked: BTreeSet<&str> = [
+            plans_read_back::<ClusterTarget, _>(&partition::Partition),
+            plans_read_back::<ClusterTarget, _>(&link_flap::LinkFlap),
+            plans_read_back::<ClusterTarget, _>(&slow_node::SlowNode),
+            plans_read_back::<ClusterTarget, _>(&node_loss::NodeLoss),
+        ]
+        .into();
+        let listed: BTreeSet<&str> = node_ops().iter().map(|o| o.name()).collect();
+        assert_eq!(checked, listed, "every node-level operation is checked");
+
+        // And as the engine sees them (`dyn Operation`): the same seed plans
+        // the same JSON.
+        for profile in PROFILES {
+            for seed in 0..20 {
+                for op in builtin() {
+                    let plan = || op.plan(&mut SeededRng::new(seed), profile);
+                    assert_eq!(plan(), plan(), "{}, seed {seed}", op.name());
+                }
+                for op in node_ops() {
+                    let plan = || op.plan(&mut SeededRng::new(seed), profile);
+                    assert_eq!(plan(), plan(), "{}, seed {seed}", op.name());
+                }
+            }
+        }
+    }
+
+    /// Reading `params` as `P` fails, and the reason says `why`.
+    fn rejected<P: DeserializeOwned + std::fmt::Debug>(params: Value, why: &str) {
+        match serde_json::from_value::<P>(params.clone()) {
+            Ok(p) => panic!("{params} read as {p:?}"),
+            Err(e) => assert!(e.to_string().contains(why), "{params}: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_extra_or_wrong_parameter_is_refused_by_name() {
+        // Missing: named, not read as 0.
+        rejected::<suspend::SuspendParams>(json!({}), "missing field `hold_ms`");
+        rejected::<ets_modify::EtsModifyParams>(
+            json!({ "table_pick": 1, "hold_ms": 500 }),
+            "missing field `row_pick`",
+        );
+        rejected::<link_crash_chain::LinkCrashChainParams>(
+            json!({ "chain_length": 3 }),
+            "missing field `link_victim`",
+        );
+        rejected::<partition::PartitionParams>(
+            json!({ "hold_ms": 2000, "side_pick": 0 }),
+            "missing field `size_pick`",
+        );
+        // Extra: a misspelt key does not pass unnoticed.
+        rejected::<sys_suspend::SysSuspendParams>(
+            json!({ "hold_ms": 5, "hold": 5 }),
+            "unknown field `hold`",
+        );
+        rejected::<NoParams>(json!({ "hold_ms": 5 }), "unknown field `hold_ms`");
+        // Wrong shape: `link_victim` is a bool, `rows` a list, `mode` a string.
+        rejected::<link_crash_chain::LinkCrashChainParams>(
+            json!({ "chain_length": 3, "link_victim": 1 }),
+            "expected a boolean",
+        );
+        rejected::<ets_churn::EtsChurnParams>(
+            json!({ "rows": 100, "hold_ms": 500 }),
+            "expected a sequence",
+        );
+        rejected::<registry_corrupt::RegistryCorruptParams>(
+            json!({ "mode": 1, "hold_ms": 500 }),
+            "expected a string",
+        );
+    }
 }

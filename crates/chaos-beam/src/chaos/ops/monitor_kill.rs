@@ -144,7 +144,9 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
 end.
 "#;
 
-impl Operation<BeamTarget> for MonitorKill {
+impl TypedOperation<BeamTarget> for MonitorKill {
+    type Params = NoParams;
+
     fn name(&self) -> &'static str {
         "monitor_kill"
     }
@@ -157,15 +159,12 @@ impl Operation<BeamTarget> for MonitorKill {
         "monitor and kill a random worker, then time its supervisor's restart (restart_ms)"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({})
+    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> NoParams {
+        NoParams {}
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            let _ = params;
-            kill_and_time_recovery(ctx).await
-        })
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, _p: NoParams) -> BoxFuture<'a, Outcome> {
+        Box::pin(kill_and_time_recovery(ctx))
     }
 }
 

@@ -69,7 +69,19 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for PortExhaustion {
+/// The parameters of one port exhaustion.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortExhaustionParams {
+    /// How many ports are wanted (the snippet caps it at 2% of the free ones).
+    pub ports: i64,
+    /// How long the helper holds them.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for PortExhaustion {
+    type Params = PortExhaustionParams;
+
     fn name(&self) -> &'static str {
         "port_exhaustion"
     }
@@ -86,26 +98,26 @@ impl Operation<BeamTarget> for PortExhaustion {
         Some("while it holds ports, the node may fail to open files and sockets")
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> PortExhaustionParams {
         let (wanted, hold) = match profile {
             Profile::Demo => ((20, 200), (500, 5_000)),
             Profile::Aggressive => ((200, 2_000), (1_000, 10_000)),
         };
-        json!({
-            "ports": rng.range_inclusive(wanted.0, wanted.1),
-            "hold_ms": ms(rng, hold.0, hold.1),
-        })
+        PortExhaustionParams {
+            ports: rng.range_inclusive(wanted.0, wanted.1) as i64,
+            hold_ms: ms(rng, hold.0, hold.1) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: PortExhaustionParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = param(params, "hold_ms");
+            let hold = p.hold_ms;
             let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
             let reply = ctx
                 .reply(
                     SNIPPET,
                     &[
-                        ("Wanted", int(param(params, "ports"))),
+                        ("Wanted", int(p.ports)),
                         ("HoldMs", int(hold)),
                         ("DeadlineMs", int(deadline)),
                     ],

@@ -105,7 +105,19 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for Priority {
+/// The parameters of one priority change.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityParams {
+    /// The priority the process is given: `low` or `high`.
+    pub priority: String,
+    /// How long it keeps it before it is restored.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for Priority {
+    type Params = PriorityParams;
+
     fn name(&self) -> &'static str {
         "priority"
     }
@@ -118,7 +130,7 @@ impl Operation<BeamTarget> for Priority {
         "change an OTP process's priority from inside it, then restore it; confirmed by process_info"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> PriorityParams {
         let (low, high, priority) = match profile {
             Profile::Demo => (500, 5_000, "low"),
             Profile::Aggressive => (
@@ -131,16 +143,16 @@ impl Operation<BeamTarget> for Priority {
                 },
             ),
         };
-        json!({ "priority": priority, "hold_ms": ms(rng, low, high) })
+        PriorityParams {
+            priority: priority.to_string(),
+            hold_ms: ms(rng, low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: PriorityParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = param(params, "hold_ms");
-            let new = params
-                .get("priority")
-                .and_then(Value::as_str)
-                .unwrap_or("low");
+            let hold = p.hold_ms;
+            let new = p.priority.as_str();
             let want = Want {
                 otp_only: true,
                 ..Want::default()

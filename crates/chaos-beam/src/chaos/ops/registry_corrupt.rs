@@ -110,7 +110,19 @@ case erlang:process_info(Victim, registered_name) of
 end.
 "#;
 
-impl Operation<BeamTarget> for RegistryCorrupt {
+/// The parameters of one registry corruption.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryCorruptParams {
+    /// How the name is taken away: `unregister` or `decoy`.
+    pub mode: String,
+    /// How long it stays away before it is given back.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for RegistryCorrupt {
+    type Params = RegistryCorruptParams;
+
     fn name(&self) -> &'static str {
         "registry_corrupt"
     }
@@ -123,7 +135,7 @@ impl Operation<BeamTarget> for RegistryCorrupt {
         "unregister a process's name or hijack it with a decoy, then give it back; confirmed by whereis"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> RegistryCorruptParams {
         let (low, high) = match profile {
             Profile::Demo => (200, 3_000),
             Profile::Aggressive => (1_000, 10_000),
@@ -133,16 +145,16 @@ impl Operation<BeamTarget> for RegistryCorrupt {
         } else {
             "decoy"
         };
-        json!({ "mode": mode, "hold_ms": ms(rng, low, high) })
+        RegistryCorruptParams {
+            mode: mode.to_string(),
+            hold_ms: ms(rng, low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: RegistryCorruptParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = param(params, "hold_ms");
-            let mode = params
-                .get("mode")
-                .and_then(Value::as_str)
-                .unwrap_or("unregister");
+            let hold = p.hold_ms;
+            let mode = p.mode.as_str();
             let want = Want {
                 named_only: true,
                 ..Want::default()

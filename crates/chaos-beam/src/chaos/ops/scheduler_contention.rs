@@ -65,7 +65,17 @@ case Collect(Mons, []) of
 end.
 "#;
 
-impl Operation<BeamTarget> for SchedulerContention {
+/// The parameters of one scheduler contention.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerContentionParams {
+    /// How long the spinners keep the schedulers busy.
+    pub busy_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for SchedulerContention {
+    type Params = SchedulerContentionParams;
+
     fn name(&self) -> &'static str {
         "scheduler_contention"
     }
@@ -78,17 +88,23 @@ impl Operation<BeamTarget> for SchedulerContention {
         "keep every scheduler busy with high-priority spinners for 1–500 ms; confirmed by their exits"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> SchedulerContentionParams {
         let (low, high) = match profile {
             Profile::Demo => (1, 50),
             Profile::Aggressive => (10, 500),
         };
-        json!({ "busy_ms": ms(rng, low, high) })
+        SchedulerContentionParams {
+            busy_ms: ms(rng, low, high) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(
+        &'a self,
+        ctx: &'a BeamTarget,
+        p: SchedulerContentionParams,
+    ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let busy = param(params, "busy_ms");
+            let busy = p.busy_ms;
             ctx.reply(
                 SNIPPET,
                 &[("BusyMs", int(busy)), ("Priority", atom("high"))],

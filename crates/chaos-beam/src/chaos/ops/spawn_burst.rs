@@ -52,7 +52,21 @@ case map_size(Missing) of
 end.
 "#;
 
-impl Operation<BeamTarget> for SpawnBurst {
+/// The parameters of one spawn burst.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnBurstParams {
+    /// How many processes are spawned.
+    pub count: i64,
+    /// The longest any of them lives.
+    pub max_life_ms: i64,
+    /// Seeds their lifetimes.
+    pub seed: i64,
+}
+
+impl TypedOperation<BeamTarget> for SpawnBurst {
+    type Params = SpawnBurstParams;
+
     fn name(&self) -> &'static str {
         "spawn_burst"
     }
@@ -65,24 +79,28 @@ impl Operation<BeamTarget> for SpawnBurst {
         "spawn 100–1000 processes living 0–50 ms each; confirmed by every one's 'DOWN'"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> SpawnBurstParams {
         let max = match profile {
             Profile::Demo => 300,
             Profile::Aggressive => 1_000,
         };
         let count = rng.range_inclusive(100, max);
         let seed = rng.range_inclusive(1, 1 << 40);
-        json!({ "count": count, "max_life_ms": 50, "seed": seed })
+        SpawnBurstParams {
+            count: count as i64,
+            max_life_ms: 50,
+            seed: seed as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: SpawnBurstParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             ctx.reply(
                 SNIPPET,
                 &[
-                    ("Count", int(param(params, "count"))),
-                    ("MaxLifeMs", int(param(params, "max_life_ms"))),
-                    ("Seed", int(param(params, "seed"))),
+                    ("Count", int(p.count)),
+                    ("MaxLifeMs", int(p.max_life_ms)),
+                    ("Seed", int(p.seed)),
                 ],
             )
             .await

@@ -113,7 +113,17 @@ end.
 "#
 );
 
-impl Operation<BeamTarget> for SysSuspend {
+/// The parameters of one sys suspension.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SysSuspendParams {
+    /// How long the process stays suspended.
+    pub hold_ms: i64,
+}
+
+impl TypedOperation<BeamTarget> for SysSuspend {
+    type Params = SysSuspendParams;
+
     fn name(&self) -> &'static str {
         "sys_suspend"
     }
@@ -126,17 +136,19 @@ impl Operation<BeamTarget> for SysSuspend {
         "sys:suspend an OTP process for 1 ms–10 s, then resume it; confirmed by sys:get_status"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> SysSuspendParams {
         let max = match profile {
             Profile::Demo => 2_000,
             Profile::Aggressive => 10_000,
         };
-        json!({ "hold_ms": ms(rng, 1, max) })
+        SysSuspendParams {
+            hold_ms: ms(rng, 1, max) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: SysSuspendParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = param(params, "hold_ms");
+            let hold = p.hold_ms;
             let want = Want {
                 otp_only: true,
                 ..Want::default()

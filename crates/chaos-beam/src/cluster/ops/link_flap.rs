@@ -8,15 +8,34 @@
 use super::super::on_node::on_node;
 use super::super::{mesh_of, ClusterTarget};
 use super::cut::{self, CutEffect, Mode};
-use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
+use chaos_engine::{Category, Outcome, Profile, SeededRng, TypedOperation};
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::time::Duration;
 
 /// Flap the link between two nodes.
 pub struct LinkFlap;
 
-impl Operation<ClusterTarget> for LinkFlap {
+/// The parameters of one flapping link.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFlapParams {
+    /// How long the link keeps flapping.
+    pub hold_ms: u64,
+    /// How long each cut lasts.
+    pub down_ms: u64,
+    /// How long the link is let back between cuts.
+    pub up_ms: u64,
+    /// Whether only one end holds the cut.
+    pub one_way: bool,
+    /// Picks the pair of members (modulo the possible pairs).
+    pub pair_pick: u64,
+}
+
+impl TypedOperation<ClusterTarget> for LinkFlap {
+    type Params = LinkFlapParams;
+
     fn name(&self) -> &'static str {
         "link_flap"
     }
@@ -29,32 +48,28 @@ impl Operation<ClusterTarget> for LinkFlap {
         "cut the link between two nodes again and again (one end or both holding the cut), then heal"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> LinkFlapParams {
         let (hold, down, up) = match profile {
             Profile::Demo => ((2_000, 6_000), (200, 1_000), (200, 1_000)),
             Profile::Aggressive => ((4_000, 20_000), (100, 3_000), (50, 1_000)),
         };
-        json!({
-            "hold_ms": rng.range_inclusive(hold.0, hold.1),
-            "down_ms": rng.range_inclusive(down.0, down.1),
-            "up_ms": rng.range_inclusive(up.0, up.1),
-            "one_way": rng.range_inclusive(0, 1) == 1,
-            "pair_pick": rng.next_u64() % 1_000_000,
-        })
+        LinkFlapParams {
+            hold_ms: rng.range_inclusive(hold.0, hold.1),
+            down_ms: rng.range_inclusive(down.0, down.1),
+            up_ms: rng.range_inclusive(up.0, up.1),
+            one_way: rng.range_inclusive(0, 1) == 1,
+            pair_pick: rng.next_u64() % 1_000_000,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a ClusterTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a ClusterTarget, p: LinkFlapParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let get = |k: &str| params.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let hold = Duration::from_millis(get("hold_ms"));
+            let hold = Duration::from_millis(p.hold_ms);
             let mode = Mode::Flap {
-                down: Duration::from_millis(get("down_ms")),
-                up: Duration::from_millis(get("up_ms")),
+                down: Duration::from_millis(p.down_ms),
+                up: Duration::from_millis(p.up_ms),
             };
-            let one_way = params
-                .get("one_way")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let one_way = p.one_way;
             let up: Vec<_> = super::up_sorted(ctx)
                 .into_iter()
                 .filter(|m| m.weight > 0)
@@ -68,7 +83,7 @@ impl Operation<ClusterTarget> for LinkFlap {
                 return Outcome::skipped("another partition or flapping link is in place");
             };
             let n = up.len();
-            let pick = get("pair_pick") as usize;
+            let pick = p.pair_pick as usize;
             // Two different members: a, then b at a distance 1..n-1 from it.
             let first = pick % n;
             let (a, b) = (up[first], up[(first + 1 + (pick / n) % (n - 1)) % n]);
@@ -104,8 +119,8 @@ impl Operation<ClusterTarget> for LinkFlap {
             let detail = format!(
                 "link {link} flapping for {} ms ({} ms down / {} ms up)",
                 hold.as_millis(),
-                get("down_ms"),
-                get("up_ms")
+                p.down_ms,
+                p.up_ms
             );
             let outcome = if seen {
                 Outcome::unconfirmed(format!("{detail}, but {} still sees {}", a.name, b.name))

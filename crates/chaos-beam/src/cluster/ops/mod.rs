@@ -4,10 +4,10 @@
 //! the cutting helper in [`cut`]; only one of them is in place at a time.
 
 mod cut;
-mod link_flap;
-mod node_loss;
-mod partition;
-mod slow_node;
+pub(crate) mod link_flap;
+pub(crate) mod node_loss;
+pub(crate) mod partition;
+pub(crate) mod slow_node;
 
 use super::ClusterTarget;
 use chaos_engine::Operation;

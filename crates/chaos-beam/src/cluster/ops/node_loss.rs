@@ -11,9 +11,10 @@ use super::super::{mesh_gaps, mesh_of, ClusterTarget};
 use crate::dist::term::{atom, TermExt};
 use crate::dist::DistClient;
 use crate::eval::eval_with_timeout;
-use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
+use chaos_engine::{Category, Outcome, Profile, SeededRng, TypedOperation};
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// Stop one member of the cluster.
@@ -34,7 +35,17 @@ end),
 ok.
 "#;
 
-impl Operation<ClusterTarget> for NodeLoss {
+/// The parameters of one node loss.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeLossParams {
+    /// How the member is stopped: `stop` (`init:stop()`) or `halt` (`erlang:halt(0)`).
+    pub how: String,
+}
+
+impl TypedOperation<ClusterTarget> for NodeLoss {
+    type Params = NodeLossParams;
+
     fn name(&self) -> &'static str {
         "node_loss"
     }
@@ -51,13 +62,20 @@ impl Operation<ClusterTarget> for NodeLoss {
         Some("it stops a whole member node; the monkey cannot start it again")
     }
 
-    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> Value {
-        json!({ "how": if rng.range_inclusive(0, 1) == 0 { "stop" } else { "halt" } })
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> NodeLossParams {
+        let how = if rng.range_inclusive(0, 1) == 0 {
+            "stop"
+        } else {
+            "halt"
+        };
+        NodeLossParams {
+            how: how.to_string(),
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a ClusterTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a ClusterTarget, p: NodeLossParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let how = params.get("how").and_then(Value::as_str).unwrap_or("stop");
+            let how = p.how.as_str();
             if ctx.up().len() < 3 {
                 return Outcome::skipped(
                     "node loss needs at least three reachable members (two stay to carry on)",

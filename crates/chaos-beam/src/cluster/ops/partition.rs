@@ -7,9 +7,10 @@ use super::super::on_node::on_node;
 use super::super::{mesh_gaps, mesh_of, ClusterTarget};
 use super::cut::{self, CutEffect, Mode};
 use crate::dist::DistClient;
-use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
+use chaos_engine::{Category, Outcome, Profile, SeededRng, TypedOperation};
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// How long both sides may take to be whole after the cut.
@@ -18,7 +19,21 @@ const SIDES_WHOLE: Duration = Duration::from_secs(3);
 /// Split the cluster in two and hold it.
 pub struct Partition;
 
-impl Operation<ClusterTarget> for Partition {
+/// The parameters of one partition.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionParams {
+    /// How long the split is held.
+    pub hold_ms: u64,
+    /// Picks the first member of the minority side (modulo the members up).
+    pub side_pick: u64,
+    /// Picks the size of the minority side (1 to half the members up).
+    pub size_pick: u64,
+}
+
+impl TypedOperation<ClusterTarget> for Partition {
+    type Params = PartitionParams;
+
     fn name(&self) -> &'static str {
         "partition"
     }
@@ -31,23 +46,22 @@ impl Operation<ClusterTarget> for Partition {
         "split the cluster into two sides that cannot reach each other, hold the split, heal it"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> PartitionParams {
         let (low, high) = match profile {
             Profile::Demo => (2_000, 8_000),
             Profile::Aggressive => (5_000, 30_000),
         };
-        json!({
-            "hold_ms": rng.range_inclusive(low, high),
-            "side_pick": rng.next_u64() % 1_000_000,
-            "size_pick": rng.next_u64() % 1_000_000,
-        })
+        PartitionParams {
+            hold_ms: rng.range_inclusive(low, high),
+            side_pick: rng.next_u64() % 1_000_000,
+            size_pick: rng.next_u64() % 1_000_000,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a ClusterTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a ClusterTarget, p: PartitionParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let t0 = Instant::now();
-            let get = |k: &str| params.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let hold = Duration::from_millis(get("hold_ms"));
+            let hold = Duration::from_millis(p.hold_ms);
             let up = super::up_sorted(ctx);
             if up.len() < 2 {
                 return Outcome::skipped("a partition needs at least two reachable members");
@@ -56,8 +70,8 @@ impl Operation<ClusterTarget> for Partition {
                 return Outcome::skipped("another partition or flapping link is in place");
             };
             let n = up.len();
-            let size = 1 + (get("size_pick") as usize) % (n / 2);
-            let first = (get("side_pick") as usize) % n;
+            let size = 1 + (p.size_pick as usize) % (n / 2);
+            let first = (p.side_pick as usize) % n;
             let minority: Vec<usize> = (0..size).map(|i| (first + i) % n).collect();
             let (mut a, mut b) = (Vec::new(), Vec::new());
             for (i, m) in up.iter().enumerate() {

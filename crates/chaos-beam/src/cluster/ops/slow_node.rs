@@ -10,9 +10,9 @@ use super::super::on_node::on_node;
 use super::super::ClusterTarget;
 use crate::chaos::helper::DEADLINE_MARGIN;
 use crate::dist::term::int;
-use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
+use chaos_engine::{Category, Outcome, Profile, SeededRng, TypedOperation};
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Saturate one node's schedulers.
@@ -64,7 +64,19 @@ after 5000 ->
 end.
 "#;
 
-impl Operation<ClusterTarget> for SlowNode {
+/// The parameters of one slowed node.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowNodeParams {
+    /// How long the node stays saturated.
+    pub hold_ms: i64,
+    /// How many busy processes per online scheduler.
+    pub per_scheduler: i64,
+}
+
+impl TypedOperation<ClusterTarget> for SlowNode {
+    type Params = SlowNodeParams;
+
     fn name(&self) -> &'static str {
         "slow_node"
     }
@@ -77,18 +89,20 @@ impl Operation<ClusterTarget> for SlowNode {
         "saturate one node's schedulers with busy processes for a while; confirmed by its scheduling latency"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> Value {
+    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> SlowNodeParams {
         let (low, high, per) = match profile {
             Profile::Demo => (1_000, 5_000, 1),
             Profile::Aggressive => (2_000, 15_000, 2),
         };
-        json!({ "hold_ms": rng.range_inclusive(low, high), "per_scheduler": per })
+        SlowNodeParams {
+            hold_ms: rng.range_inclusive(low, high) as i64,
+            per_scheduler: per,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a ClusterTarget, params: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn run<'a>(&'a self, ctx: &'a ClusterTarget, p: SlowNodeParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let get = |k: &str| params.get(k).and_then(Value::as_i64).unwrap_or(0);
-            let hold = get("hold_ms");
+            let hold = p.hold_ms;
             let Some(node) = ctx.pick() else {
                 return Outcome::skipped("no reachable member with a weight above 0");
             };
@@ -98,7 +112,7 @@ impl Operation<ClusterTarget> for SlowNode {
                     SNIPPET,
                     &[
                         ("HoldMs", int(hold)),
-                        ("PerScheduler", int(get("per_scheduler").max(1))),
+                        ("PerScheduler", int(p.per_scheduler.max(1))),
                         ("DeadlineMs", int(hold + DEADLINE_MARGIN.as_millis() as i64)),
                     ],
                 )
