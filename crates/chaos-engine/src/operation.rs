@@ -34,6 +34,12 @@ pub trait Operation<C: ?Sized>: Send + Sync {
     fn gate(&self) -> Option<&'static str> {
         None
     }
+    /// `params` read as the operation reads them, written back out: equal to
+    /// `params` when they are what `plan` makes; `Err` says what is wrong.
+    /// Operations without a parameter type take any JSON.
+    fn read_params(&self, params: &Value) -> Result<Value, String> {
+        Ok(params.clone())
+    }
 }
 
 /// An operation with its own parameter type: `plan` draws a `Params`, `run`
@@ -85,6 +91,10 @@ impl<C: ?Sized, T: TypedOperation<C>> Operation<C> for T {
     }
     fn gate(&self) -> Option<&'static str> {
         TypedOperation::gate(self)
+    }
+    fn read_params(&self, params: &Value) -> Result<Value, String> {
+        let typed = T::Params::deserialize(params).map_err(|e| e.to_string())?;
+        serde_json::to_value(typed).map_err(|e| e.to_string())
     }
 }
 
