@@ -308,6 +308,7 @@ fn chaos_reaches_every_member_and_the_report_breaks_it_down_by_node() {
                 audit: ctx.audit().await,
                 vocabulary: &chaos_beam::failure_kind::vocabulary(),
                 recovery_window: Duration::from_secs(3),
+                reach: None,
             },
             &record,
         );

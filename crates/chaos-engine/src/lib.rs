@@ -38,7 +38,7 @@ pub use operation::{
     admit, Effect, NoParams, Operation, Outcome, Recovery, Status, TypedOperation, Victim,
 };
 pub use record::{Event, Problem, Sample};
-pub use report::{FailureMode, Report, ReportInput};
+pub use report::{FailureMode, Reach, Report, ReportInput};
 pub use rng::SeededRng;
 pub use runner::{run, RunConfig, RunRecord, StopSignal, Target, Update};
 pub use schedule::{PlannedOp, Schedule, ScheduleError, SkippedCategory};

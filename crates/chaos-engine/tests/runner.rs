@@ -232,6 +232,7 @@ fn runs_on_time_undoes_every_effect_and_reports() {
             audit: vec![],
             vocabulary: &vocabulary(),
             recovery_window: Duration::from_secs(5),
+            reach: None,
         },
         &record,
     );
@@ -311,6 +312,7 @@ fn problems_become_failure_modes() {
             audit: vec![],
             vocabulary: &vocabulary(),
             recovery_window: Duration::from_secs(5),
+            reach: None,
         },
         &record,
     );

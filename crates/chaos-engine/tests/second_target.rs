@@ -223,6 +223,7 @@ fn a_second_target_gets_a_full_report_in_its_own_words() {
             ],
             vocabulary: &words,
             recovery_window: Duration::from_millis(300),
+            reach: None,
         },
         &record,
     );

@@ -45,7 +45,9 @@ pub enum Command {
     ///
     /// Exit codes: 0 the system survived and no failure mode was found; 1
     /// failure modes found; 2 usage or config error; 3 could not connect; 4
-    /// the node went down during the run.
+    /// the node went down during the run; 5 inconclusive: nothing found, but
+    /// the planned chaos mostly did not happen (no eligible victim, most
+    /// operations skipped, or a category with no confirmed operation).
     Run(Box<RunArgs>),
     /// Run the structured scenario suite (eleven named faults, one at a
     /// time) against a node and its service, with measured detection and

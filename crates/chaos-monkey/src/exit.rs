@@ -7,6 +7,7 @@
 //! | 2 | usage error: bad flags, bad config, bad node name, no cookie |
 //! | 3 | the target cannot be reached (epmd, TCP, handshake, cookie rejected, connection lost) |
 //! | 4 | `run`: the node went down during the run (the report so far is written) |
+//! | 5 | `run`: inconclusive — no failure mode found, but the planned chaos mostly did not happen (the report says why) |
 
 use std::fmt;
 
@@ -20,6 +21,8 @@ pub const USAGE: i32 = 2;
 pub const UNREACHABLE: i32 = 3;
 /// The node went down during a run.
 pub const NODE_DOWN: i32 = 4;
+/// A run found nothing, but its chaos mostly did not happen.
+pub const INCONCLUSIVE: i32 = 5;
 
 /// A command's failure: a message and an exit code.
 #[derive(Debug)]

@@ -124,6 +124,7 @@ fn report(broken: bool) -> Report {
                 victim_lost: "process_crash".into(),
             },
             recovery_window: Duration::from_secs(5),
+            reach: None,
         },
         &record(broken),
     )

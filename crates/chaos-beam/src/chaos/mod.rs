@@ -26,10 +26,12 @@ pub mod ops;
 mod safety;
 
 mod audit;
+mod reach;
 mod reply;
 mod victims;
 
 pub use helper::HelperEffect;
+pub(crate) use reach::REACH;
 pub use reply::Reply;
 pub use safety::{Safety, SafetyError};
 use victims::{Budget, VictimSource};
@@ -48,7 +50,7 @@ use std::time::{Duration, Instant};
 
 /// The victim list; its first lines tell the runtime's applications from the user's.
 pub(crate) const CANDIDATES: &str = concat!(
-    include_str!("../snippets/runtime_apps.erl"),
+    include_str!("../snippets/safety_rules.erl"),
     include_str!("../snippets/candidates.erl")
 );
 pub(crate) const SAMPLE: &str = include_str!("../snippets/sample.erl");

@@ -86,14 +86,7 @@ impl Safety {
 
     /// `true` when the user's rules let chaos touch this candidate.
     pub fn allows(&self, c: &Candidate) -> bool {
-        if let Some(app) = &c.app {
-            if self.protect_apps.contains(app) {
-                return false;
-            }
-            if !self.only_apps.is_empty() && !self.only_apps.contains(app) {
-                return false;
-            }
-        } else if !self.only_apps.is_empty() {
+        if !self.allows_app(c.app.as_deref()) {
             return false;
         }
         if let Some(name) = &c.name {
@@ -102,6 +95,17 @@ impl Safety {
             }
         }
         true
+    }
+}
+
+impl Safety {
+    /// `--only-app` and `--protect-app` allow processes of `app` (`None`: of no application).
+    pub fn allows_app(&self, app: Option<&str>) -> bool {
+        match app {
+            Some(app) if self.protect_apps.iter().any(|p| p == app) => false,
+            Some(app) => self.only_apps.is_empty() || self.only_apps.iter().any(|o| o == app),
+            None => self.only_apps.is_empty(),
+        }
     }
 }
 

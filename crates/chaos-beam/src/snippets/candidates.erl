@@ -6,11 +6,6 @@
 %% sasl, compiler and logger, well-known system names, application masters
 %% (group leaders) and their start_it helpers, high/max priority processes, owners of distribution
 %% ports, this evaluation, and pids in Exclude (the monkey's own helpers).
-AlwaysProtectedApps = [kernel, stdlib, sasl, compiler, logger],
-SystemNames = [init, code_server, application_controller, rex, net_kernel, global_name_server,
-               erl_prim_loader, user, user_drv, standard_error, logger, erl_signal_server,
-               kernel_sup, global_group, inet_db, file_server_2, auth, erl_epmd,
-               erts_code_purger, socket_registry, kernel_refc, kernel_config, timer_server],
 Apps = [A || {A, _, _} <- application:which_applications()],
 Masters = maps:from_list([{M, A} || A <- Apps, is_pid(M = application_controller:get_master(A))]),
 Eligible = maps:from_list([{M, A} || {M, A} <- maps:to_list(Masters),

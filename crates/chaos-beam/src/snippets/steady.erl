@@ -9,7 +9,6 @@
 %%           Tables ([atom()], named tables to check), CallMs (integer),
 %%           Owners ([binary()], pids of the baseline's name owners),
 %%           MaxScan (integer).
-AlwaysProtectedApps = [kernel, stdlib, sasl, compiler, logger],
 Apps = [A || {A, _, _} <- application:which_applications()],
 Own = [A || A <- Apps, not lists:member(A, AlwaysProtectedApps), IncludeOtpApps orelse not IsOtpApp(A)],
 Masters = maps:from_list([{M, A} || A <- Own, is_pid(M = application_controller:get_master(A))]),

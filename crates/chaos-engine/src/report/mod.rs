@@ -59,6 +59,14 @@ pub struct Report {
     pub target_lost: Option<String>,
     /// The circuit breaker stopped the chaos early: why.
     pub breaker_tripped: Option<String>,
+    /// Why the run says little: the chaos it planned mostly did not happen
+    /// (empty: it did). A run that found nothing and is inconclusive is not
+    /// a "survived".
+    #[serde(default)]
+    pub inconclusive: Vec<String>,
+    /// What the chaos could reach: eligible victims and, per rule, those left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
     /// One line: survived or not, how many failure modes.
     pub verdict: String,
     /// Per category, keyed `process`, `memory`, `network`, `state`, `timing`.
@@ -85,6 +93,28 @@ pub struct Report {
     /// Target-specific sections (for example what a client workload saw).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extras: BTreeMap<String, Value>,
+}
+
+/// What the chaos could reach on the target, as the target counted it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reach {
+    /// Victims the safety rules allow.
+    pub eligible: u64,
+    /// Eligible victims per group.
+    pub eligible_by_group: BTreeMap<String, u64>,
+    /// Left out, per safety rule (rule → how many).
+    pub excluded: BTreeMap<String, u64>,
+}
+
+impl Reach {
+    /// "312 excluded: 210 by rule a, 80 by rule b".
+    pub fn describe_excluded(&self) -> String {
+        let total: u64 = self.excluded.values().sum();
+        let mut rules: Vec<(&String, &u64)> = self.excluded.iter().collect();
+        rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = rules.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        format!("{total} excluded: {}", parts.join(", "))
+    }
 }
 
 /// Per-category figures.
@@ -220,6 +250,8 @@ pub struct ReportInput<'a> {
     pub vocabulary: &'a Vocabulary,
     /// How long a problem may last before it is a failure mode.
     pub recovery_window: std::time::Duration,
+    /// What the chaos could reach, when the target counted it.
+    pub reach: Option<Reach>,
 }
 
 impl Report {
@@ -289,11 +321,20 @@ impl Report {
             .filter_map(|s| s.as_ref().ok())
             .collect();
         let healthy = ok_samples.iter().filter(|s| s.healthy).count();
-        let survival_rate = if record.samples.is_empty() {
+        let mut survival_rate = if record.samples.is_empty() {
             0.0
         } else {
             healthy as f64 / record.samples.len() as f64
         };
+        // A target lost before the planned end was not whole for the rest of
+        // the plan: the loss counts until then.
+        if record.target_lost.is_some() && input.planned_duration_s > 0.0 {
+            let covered = (record.elapsed.as_secs_f64() / input.planned_duration_s).min(1.0);
+            survival_rate *= covered;
+            if healthy == record.samples.len() {
+                survival_rate = survival_rate.min(1.0 - f64::EPSILON);
+            }
+        }
         let survived = record.target_lost.is_none()
             && matches!(record.samples.last(), Some(Ok(s)) if s.healthy);
         let words = input.vocabulary;
@@ -351,6 +392,8 @@ impl Report {
             interrupted: record.interrupted,
             target_lost: record.target_lost.clone(),
             breaker_tripped: record.breaker_tripped.clone(),
+            inconclusive: Vec::new(),
+            reach: input.reach,
             verdict: String::new(),
             by_category,
             by_op,
@@ -364,6 +407,7 @@ impl Report {
             timeline,
             extras: BTreeMap::new(),
         };
+        report.inconclusive = inconclusive(&report);
         report.recommendations = recommendations(&report, record, words);
         report.verdict = match (
             &report.target_lost,
@@ -371,12 +415,54 @@ impl Report {
             report.survived,
         ) {
             (Some(why), _, _) => format!("the target went down: {why}"),
+            (None, 0, true) if !report.inconclusive.is_empty() => {
+                format!("inconclusive: {}", report.inconclusive.join("; "))
+            }
             (None, 0, true) => "survived; no failure mode found".to_string(),
             (None, n, true) => format!("survived, but {n} failure mode(s) found"),
             (None, n, false) => format!("did not survive; {n} failure mode(s) found"),
         };
         report
     }
+}
+
+/// Why a run says little about the target: no victim was eligible, more
+/// than half of the operations were skipped, or a scheduled category got no
+/// confirmed operation. Not judged for runs stopped early by the user.
+fn inconclusive(r: &Report) -> Vec<String> {
+    let mut why = Vec::new();
+    if r.interrupted {
+        return why;
+    }
+    if let Some(reach) = &r.reach {
+        if reach.eligible == 0 {
+            why.push(format!(
+                "no victim was eligible ({})",
+                reach.describe_excluded()
+            ));
+        }
+    }
+    if r.total_ops > 0 && r.skipped * 2 > r.total_ops {
+        let top = r
+            .skip_reasons
+            .first()
+            .map(|s| format!("; most often: {} × {} ({})", s.count, s.op, s.reason))
+            .unwrap_or_default();
+        why.push(format!(
+            "{} of {} operations were skipped{top}",
+            r.skipped, r.total_ops
+        ));
+    }
+    let idle: Vec<&str> = r
+        .by_category
+        .iter()
+        .filter(|(_, c)| c.expected_share > 0.0 && c.confirmed == 0)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !idle.is_empty() {
+        why.push(format!("no operation was confirmed in {}", idle.join(", ")));
+    }
+    why
 }
 
 fn reasons(map: &BTreeMap<(&'static str, String), u64>) -> Vec<ReasonCount> {

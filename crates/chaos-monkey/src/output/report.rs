@@ -44,6 +44,33 @@ pub fn report_text(r: &Report) -> String {
     let _ = writeln!(s, "- Survival rate: {} — {verdict}", share(r.survival_rate));
     let _ = writeln!(s, "  ({})", r.survival_definition);
     let _ = writeln!(s, "- Verdict: {}", r.verdict);
+    if !r.inconclusive.is_empty() {
+        let _ = writeln!(
+            s,
+            "- Inconclusive: the planned chaos mostly did not happen:"
+        );
+        for why in &r.inconclusive {
+            let _ = writeln!(s, "  - {why}");
+        }
+    }
+    if let Some(reach) = &r.reach {
+        let groups: Vec<String> = reach
+            .eligible_by_group
+            .iter()
+            .map(|(g, n)| format!("{g} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- Reach: {} eligible victims ({}); {}",
+            reach.eligible,
+            if groups.is_empty() {
+                "none".to_string()
+            } else {
+                groups.join(", ")
+            },
+            reach.describe_excluded()
+        );
+    }
     if let Some(why) = &r.breaker_tripped {
         let _ = writeln!(s, "- Circuit breaker: chaos stopped early — {why}");
     }

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 /// The steady state, aggregated on the node.
 pub(crate) const STEADY: &str = concat!(
-    include_str!("../../snippets/runtime_apps.erl"),
+    include_str!("../../snippets/safety_rules.erl"),
     include_str!("../../snippets/steady.erl")
 );
 

@@ -166,6 +166,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         super::detect::STEADY,
         super::detect::MEMTOTAL,
         super::CANDIDATES,
+        super::REACH,
         super::SAMPLE,
     ]
 }

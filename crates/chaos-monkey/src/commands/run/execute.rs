@@ -69,6 +69,8 @@ pub(super) fn execute_on<T: RunTarget>(
             }
         })?;
     }
+    // What the chaos can reach, counted before the clock starts.
+    let reach = if s.dry_run { None } else { target.reach() };
     let target = Arc::new(target.with_proxies(proxies.clone()));
     let mut reasons = BTreeMap::new();
     reasons.insert(Category::Network, NETWORK_NONE.to_string());
@@ -237,6 +239,7 @@ pub(super) fn execute_on<T: RunTarget>(
             audit,
             vocabulary: &chaos_beam::failure_kind::vocabulary(),
             recovery_window: s.detect.recovery_window,
+            reach,
         },
         &record,
     );

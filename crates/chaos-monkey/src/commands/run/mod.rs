@@ -59,6 +59,12 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
             ),
         ));
     }
+    if !r.inconclusive.is_empty() {
+        return Err(CliError::with_code(
+            exit::INCONCLUSIVE,
+            format!("inconclusive: {}", r.inconclusive.join("; ")),
+        ));
+    }
     Ok(())
 }
 

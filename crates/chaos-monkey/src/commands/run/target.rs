@@ -6,7 +6,7 @@ use super::settings::RunSettings;
 use crate::exit::CliError;
 use crate::output;
 use chaos_beam::chaos::BeamTarget;
-use chaos_engine::{AuditFinding, Operation, Report, Schedule};
+use chaos_engine::{AuditFinding, Operation, Reach, Report, Schedule};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -30,6 +30,10 @@ pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized 
     fn dry_run(&self, schedule: Schedule<Self>) -> Result<(), CliError>;
     /// What is still there after clean-up.
     fn audit(&self) -> Vec<AuditFinding>;
+    /// What chaos can reach (eligible victims, and per rule those left out), when the target counts it.
+    fn reach(&self) -> Option<Reach> {
+        None
+    }
     /// What the run is against, for the log and the report.
     fn describe(&self, s: &RunSettings) -> String;
     /// Target-specific report sections.
@@ -76,6 +80,10 @@ impl RunTarget for BeamTarget {
 
     fn describe(&self, s: &RunSettings) -> String {
         s.target.node.to_string()
+    }
+
+    fn reach(&self) -> Option<Reach> {
+        smol::block_on(BeamTarget::reach(self)).ok()
     }
 
     fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
@@ -149,6 +157,14 @@ fn dry_run(target: &BeamTarget, schedule: Schedule<BeamTarget>) -> Result<(), Cl
     println!("eligible victims: {} worker processes", candidates.len());
     for (app, n) in &by_app {
         println!("  {app}: {n}");
+    }
+    if let Ok(reach) = smol::block_on(target.reach()) {
+        println!("left out: {}", reach.describe_excluded());
+        let mut rules: Vec<_> = reach.excluded.iter().collect();
+        rules.sort_by(|a, b| b.1.cmp(a.1));
+        for (rule, n) in rules {
+            println!("  {n} {rule}");
+        }
     }
     let mut rng = schedule.stream("victims");
     println!("schedule ({} operations):", schedule.len());

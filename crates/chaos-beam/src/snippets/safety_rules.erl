@@ -1,0 +1,18 @@
+%% safety_rules — the start of every snippet that applies the safety rules
+%% (evaluated on the target; not a module): which applications are the
+%% runtime's, which are always protected, which registered names are the
+%% system's. The runtime's applications are the ones Erlang/OTP ships and
+%% Elixir's own, known by name: where an application's files live says
+%% nothing in a release (rebar3/relx or mix), where every application, the
+%% user's included, sits under the release's root.
+RuntimeApps = [asn1, common_test, compiler, crypto, debugger, dialyzer, diameter, edoc, eldap,
+               erl_docgen, erl_interface, erts, et, eunit, ftp, hipe, inets, jinterface, kernel,
+               megaco, mnesia, observer, odbc, os_mon, otp_mibs, parsetools, public_key, reltool,
+               runtime_tools, sasl, snmp, ssh, ssl, stdlib, syntax_tools, tftp, tools, wx, xmerl,
+               elixir, logger, iex, mix, eex, ex_unit],
+IsOtpApp = fun(A) -> lists:member(A, RuntimeApps) end,
+AlwaysProtectedApps = [kernel, stdlib, sasl, compiler, logger],
+SystemNames = [init, code_server, application_controller, rex, net_kernel, global_name_server,
+               erl_prim_loader, user, user_drv, standard_error, logger, erl_signal_server,
+               kernel_sup, global_group, inet_db, file_server_2, auth, erl_epmd,
+               erts_code_purger, socket_registry, kernel_refc, kernel_config, timer_server],
