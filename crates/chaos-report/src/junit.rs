@@ -1,7 +1,7 @@
 //! JUnit XML of a run, so any CI system shows the verdict: one test case
 //! per failure-mode kind the detectors know (failed when that kind was
 //! found, with its evidence), one for "nothing left behind" and one for
-//! survival. Written with `quick-junit`.
+//! survival (failed too when the run was inconclusive). Written with `quick-junit`.
 
 use chaos_engine::Report;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
@@ -109,19 +109,24 @@ pub fn run_suite(r: &Report, kinds: &[&str]) -> TestSuite {
             what.join("\n"),
         )
     });
-    suite.add_test_case(if r.survived && r.target_lost.is_none() {
-        passed("survived")
-    } else {
-        failed(
-            "survived",
-            r.verdict.clone(),
-            format!(
-                "survival rate {:.1} % ({})",
-                r.survival_rate * 100.0,
-                r.survival_definition
-            ),
-        )
-    });
+    // An inconclusive run is not a pass: the chaos mostly did not happen.
+    suite.add_test_case(
+        if r.survived && r.target_lost.is_none() && !r.inconclusive.is_empty() {
+            failed("survived", r.verdict.clone(), r.inconclusive.join("\n"))
+        } else if r.survived && r.target_lost.is_none() {
+            passed("survived")
+        } else {
+            failed(
+                "survived",
+                r.verdict.clone(),
+                format!(
+                    "survival rate {:.1} % ({})",
+                    r.survival_rate * 100.0,
+                    r.survival_definition
+                ),
+            )
+        },
+    );
     suite
 }
 

@@ -416,7 +416,8 @@ impl Report {
         ) {
             (Some(why), _, _) => format!("the target went down: {why}"),
             (None, 0, true) if !report.inconclusive.is_empty() => {
-                format!("inconclusive: {}", report.inconclusive.join("; "))
+                "inconclusive: the planned chaos mostly did not happen (see inconclusive)"
+                    .to_string()
             }
             (None, 0, true) => "survived; no failure mode found".to_string(),
             (None, n, true) => format!("survived, but {n} failure mode(s) found"),

@@ -45,10 +45,7 @@ pub fn report_text(r: &Report) -> String {
     let _ = writeln!(s, "  ({})", r.survival_definition);
     let _ = writeln!(s, "- Verdict: {}", r.verdict);
     if !r.inconclusive.is_empty() {
-        let _ = writeln!(
-            s,
-            "- Inconclusive: the planned chaos mostly did not happen:"
-        );
+        let _ = writeln!(s, "- Inconclusive, because:");
         for why in &r.inconclusive {
             let _ = writeln!(s, "  - {why}");
         }
