@@ -124,10 +124,11 @@ impl FailureKind {
         detail: impl Into<String>,
         immediate: bool,
     ) -> Problem {
+        let (subject, detail) = (subject.into(), detail.into());
         Problem {
             kind: self.name().to_string(),
-            subject: subject.into(),
-            detail: detail.into(),
+            subject: crate::elixir::readable(&subject).into_owned(),
+            detail: crate::elixir::readable(&detail).into_owned(),
             immediate,
         }
     }

@@ -5,6 +5,7 @@
 //!   ([`compiled`]) or interpreted by `erl_eval` (`interpret`), with one timeout;
 //! * [`cluster`] — chaos across a distributed Erlang cluster (composition of per-node targets);
 //! * [`chaos`] — the chaos context ([`chaos::BeamTarget`]), one file per operation, the detectors;
+//! * [`elixir`] — Elixir module names written the Elixir way in everything shown;
 //! * [`failure_kind`] — the failure kinds and the words the BEAM target brings to reports;
 //! * [`compiled`] — snippets compiled into temporary modules for the length of a run;
 //! * [`line`] — the one line-protocol client (scenarios, probes, the client workload);
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod compiled;
 pub mod demo;
 pub mod dist;
+pub mod elixir;
 pub mod eval;
 pub mod failure_kind;
 pub mod inspect;

@@ -59,9 +59,14 @@ fn no_eligible_victim_is_inconclusive_and_a_real_run_is_not() {
     assert!(stdout.contains("- Inconclusive, because:"), "{stdout}");
     // In CI an inconclusive run is not green.
     let xml = std::fs::read_to_string(demo.file("none.xml")).unwrap();
-    let survived = &xml[xml.find("<testcase name=\"survived\"").expect("a survived case")..];
+    let survived = &xml[xml
+        .find("<testcase name=\"survived\"")
+        .expect("a survived case")..];
     let case = &survived[..survived.find("</testcase>").unwrap()];
-    assert!(case.contains("<failure") && case.contains("inconclusive"), "{case}");
+    assert!(
+        case.contains("<failure") && case.contains("inconclusive"),
+        "{case}"
+    );
 
     // The same node, default rules: the chaos happens; reach counts the demo's workers.
     let out = demo.file("real.json");

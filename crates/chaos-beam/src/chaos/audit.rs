@@ -65,19 +65,22 @@ impl BeamTarget {
             .await?;
         // A plain text is something left behind; `{Kind, Text}` is also a
         // failure mode of the target (a process left suspended is a timing anomaly).
-        found.extend(
-            t.as_list()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|t| match t.as_tuple() {
-                    Some([kind, text]) => {
-                        let kind: FailureKind =
-                            serde_json::from_value(Value::from(kind.as_atom()?)).ok()?;
-                        Some(AuditFinding::failure(kind.name(), text.as_text()?))
-                    }
-                    _ => t.as_text().map(AuditFinding::left),
-                }),
-        );
+        found.extend(t.as_list().unwrap_or_default().iter().filter_map(|t| {
+            match t.as_tuple() {
+                Some([kind, text]) => {
+                    let kind: FailureKind =
+                        serde_json::from_value(Value::from(kind.as_atom()?)).ok()?;
+                    let text = text.as_text()?;
+                    Some(AuditFinding::failure(
+                        kind.name(),
+                        crate::elixir::readable(&text),
+                    ))
+                }
+                _ => t
+                    .as_text()
+                    .map(|text| AuditFinding::left(crate::elixir::readable(&text))),
+            }
+        }));
         Ok(found)
     }
 }

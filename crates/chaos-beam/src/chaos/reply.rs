@@ -56,11 +56,12 @@ impl Reply {
 
     /// As an engine outcome.
     pub fn outcome(self) -> Outcome {
+        let readable = |d: String| crate::elixir::readable(&d).into_owned();
         match self {
-            Reply::Confirmed(d, m, _) => Outcome::confirmed(d).with_measurements(m),
-            Reply::Unconfirmed(d, _) => Outcome::unconfirmed(d),
-            Reply::Skipped(d) => Outcome::skipped(d),
-            Reply::Failed(d) => Outcome::failed(d),
+            Reply::Confirmed(d, m, _) => Outcome::confirmed(readable(d)).with_measurements(m),
+            Reply::Unconfirmed(d, _) => Outcome::unconfirmed(readable(d)),
+            Reply::Skipped(d) => Outcome::skipped(readable(d)),
+            Reply::Failed(d) => Outcome::failed(readable(d)),
             Reply::Gone => Outcome::skipped("every victim tried died before the operation"),
         }
     }

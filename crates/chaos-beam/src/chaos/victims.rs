@@ -55,7 +55,10 @@ impl Candidate {
         }
         Victim {
             id: self.pid_text.clone(),
-            label: self.name.clone(),
+            label: self
+                .name
+                .as_deref()
+                .map(|n| crate::elixir::readable(n).into_owned()),
             group: self.app.clone(),
             node: None,
             attrs,

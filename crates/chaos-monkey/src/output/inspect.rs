@@ -2,6 +2,7 @@
 //! application's supervision tree, and the top processes.
 
 use super::*;
+use chaos_beam::elixir::readable;
 use chaos_beam::inspect::{NodeInspection, ProcessRow, TreeNode};
 
 /// The text form of `inspect`.
@@ -79,6 +80,7 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
         (None, "undefined", Some(m)) => m.clone(),
         (None, id, _) => id.to_string(),
     };
+    let name = readable(&name);
     if node.kind == "supervisor" {
         let counts = match &node.counts {
             Some(c) => format!(
@@ -111,7 +113,7 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
                 .take_while(|c| is_anonymous_worker(c) && c.modules == child.modules)
                 .count();
             if run > 1 {
-                let modules = child.modules.as_deref().unwrap_or("?");
+                let modules = readable(child.modules.as_deref().unwrap_or("?"));
                 let _ = writeln!(s, "{}└ {run} × {modules} [worker]", "  ".repeat(depth + 1));
                 i += run;
             } else {
@@ -135,6 +137,7 @@ fn process_table(s: &mut String, rows: &[ProcessRow]) {
             .registered_name
             .clone()
             .unwrap_or_else(|| p.initial_call.clone());
+        let name = readable(&name);
         let _ = writeln!(
             s,
             "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} {}",
@@ -144,7 +147,7 @@ fn process_table(s: &mut String, rows: &[ProcessRow]) {
             bytes(p.memory_bytes),
             p.behaviour.as_deref().unwrap_or("-"),
             p.application.as_deref().unwrap_or("-"),
-            p.current_function
+            readable(&p.current_function)
         );
     }
 }

@@ -88,11 +88,12 @@ pub fn event_line(e: &Event) -> String {
         .victim
         .as_ref()
         .map(|v| {
-            let who = v
-                .label
-                .as_deref()
-                .or(v.attr("initial_call"))
-                .unwrap_or_default();
+            let who = chaos_beam::elixir::readable(
+                v.label
+                    .as_deref()
+                    .or(v.attr("initial_call"))
+                    .unwrap_or_default(),
+            );
             let on = v
                 .node
                 .as_ref()
