@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-erlang.sh
 scripts/ensure-chromium.sh
+scripts/ensure-release-tools.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

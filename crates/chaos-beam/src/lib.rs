@@ -10,6 +10,7 @@
 //! * [`compiled`] — snippets compiled into temporary modules for the length of a run;
 //! * [`line`] — the one line-protocol client (scenarios, probes, the client workload);
 //! * [`lease`] — the monkey's lease on each node: effects undone at once when the monkey goes silent;
+//! * [`release`] — attach to a rebar3/relx or mix release by its folder (node name, cookie);
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
 //! * [`scenarios`] — the structured scenario suite (one file per scenario);
 //! * [`demo`] — the demo system (an OTP application shaped like an MCP server) and its launcher.
@@ -26,4 +27,5 @@ pub mod inspect;
 pub(crate) mod interpret;
 pub mod lease;
 pub mod line;
+pub mod release;
 pub mod scenarios;

@@ -255,10 +255,19 @@ pub struct ScenariosArgs {
 #[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
     /// The target node, NAME@HOST (`-sname` style like app@localhost, or `-name` style like app@127.0.0.1).
-    #[arg(long, value_name = "NAME@HOST", value_parser = parse_node)]
-    pub node: NodeName,
+    #[arg(long, value_name = "NAME@HOST", value_parser = parse_node, required_unless_present = "release")]
+    pub node: Option<NodeName>,
     #[command(flatten)]
     pub conn: ConnectionArgs,
+}
+
+impl TargetArgs {
+    /// The node (after `attach::resolve`, which fills it in from `--release`).
+    pub fn node(&self) -> &NodeName {
+        self.node
+            .as_ref()
+            .expect("the node is resolved before it is used")
+    }
 }
 
 /// How to connect: the same flags for every command that attaches.
@@ -285,6 +294,16 @@ pub struct ConnectionArgs {
     /// The node must be heard from at least this often, or the connection is declared lost.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub tick: Duration,
+    /// Attach to a rebar3/relx or mix release by its folder (the one with
+    /// bin/ and releases/): the node name and the cookie are read from its
+    /// files — RELEASE_NODE/RELEASE_COOKIE in this environment, else
+    /// releases/VSN/vm.args (-sname/-name, -setcookie), releases/VSN/env.sh,
+    /// releases/COOKIE, else the release's name. --node and --cookie(-file) win.
+    #[arg(long, value_name = "PATH")]
+    pub release: Option<PathBuf>,
+    /// The cookie `--release` found (never printed).
+    #[arg(skip)]
+    pub release_cookie: Option<chaos_beam::dist::Cookie>,
 }
 
 impl ConnectionArgs {
@@ -298,6 +317,8 @@ impl ConnectionArgs {
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(5),
             tick: Duration::from_secs(1),
+            release: None,
+            release_cookie: None,
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum CookieSource {
     Env,
     /// `~/.erlang.cookie`.
     HomeFile(PathBuf),
+    /// A release's own files (`releases/COOKIE`, `vm.args`) or `RELEASE_COOKIE`.
+    Release(String),
 }
 
 impl fmt::Display for CookieSource {
@@ -30,6 +32,7 @@ impl fmt::Display for CookieSource {
             Self::File(p) => write!(f, "--cookie-file {}", p.display()),
             Self::Env => write!(f, "the {COOKIE_ENV} environment variable"),
             Self::HomeFile(p) => write!(f, "{}", p.display()),
+            Self::Release(w) => write!(f, "the release's {w}"),
         }
     }
 }

@@ -167,7 +167,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
 
 fn target_of(node: &DemoNode) -> TargetArgs {
     TargetArgs {
-        node: node.node_name(),
+        node: Some(node.node_name()),
         conn: ConnectionArgs::with_cookie_file(node.info.cookie_file.clone()),
     }
 }

@@ -5,7 +5,8 @@ use crate::exit::CliError;
 use crate::output;
 use chaos_beam::inspect::{inspect, InspectOptions};
 
-pub fn run(args: InspectArgs) -> Result<(), CliError> {
+pub fn run(mut args: InspectArgs) -> Result<(), CliError> {
+    super::attach::resolve(&mut args.target)?;
     let client = super::attach::connect(&args.target)?;
     let opts = InspectOptions {
         top: usize::from(args.top),

@@ -42,8 +42,10 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     let (settings, html) = settings(args)?;
     let seed = args.seed.unwrap_or_else(rand::random);
 
-    let client = super::attach::connect(&args.target)?;
-    let node = args.target.node.to_string();
+    let mut target = args.target.clone();
+    super::attach::resolve(&mut target)?;
+    let client = super::attach::connect(&target)?;
+    let node = target.node().to_string();
     let detect = DetectSettings {
         recovery_window: settings.recovery,
         ..DetectSettings::default()

@@ -145,7 +145,7 @@ fn process_table(s: &mut String, rows: &[ProcessRow]) {
             truncate(&name, 24),
             p.message_queue_len,
             bytes(p.memory_bytes),
-            p.behaviour.as_deref().unwrap_or("-"),
+            readable(p.behaviour.as_deref().unwrap_or("-")),
             p.application.as_deref().unwrap_or("-"),
             readable(&p.current_function)
         );

@@ -18,8 +18,7 @@ use std::sync::Arc;
 /// cluster context (no detection yet).
 pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, CliError> {
     let t = &s.target;
-    let shared = Cookie::resolve(t.conn.cookie.as_deref(), t.conn.cookie_file.as_deref())
-        .map_err(CliError::usage)?;
+    let shared = crate::commands::attach::cookie(t)?;
     let mut own = BTreeMap::new();
     for (node, path) in &c.cookie_files {
         let cookie = Cookie::resolve(None, Some(path))
@@ -28,11 +27,11 @@ pub fn attach(s: &RunSettings, c: &ClusterSettings) -> Result<ClusterTarget, Cli
     }
     let first = crate::commands::attach::connect_options(
         t,
-        own.get(&t.node.to_string())
+        own.get(&t.node().to_string())
             .cloned()
             .unwrap_or_else(|| shared.clone()),
     );
-    tracing::info!(node = %t.node, discover = c.discover, "attaching to the cluster");
+    tracing::info!(node = %t.node(), discover = c.discover, "attaching to the cluster");
     let clients = smol::block_on(cluster::connect_cluster(
         &first,
         &c.extra,
@@ -187,7 +186,7 @@ mod tests {
         let c = s.cluster.unwrap();
         assert!(!c.discover);
         assert_eq!(c.extra.len(), 2);
-        assert_eq!(s.target.node.to_string(), "a@h");
+        assert_eq!(s.target.node().to_string(), "a@h");
         let toml = "node = \"a@h\"\n[cluster]\ndiscover = true\n[cluster.node.\"b@h\"]\nweight = 0\ncookie_file = \"/tmp/b\"\n";
         let c = settings(&[], toml).unwrap().cluster.unwrap();
         assert!(c.discover);

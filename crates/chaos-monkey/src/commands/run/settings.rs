@@ -118,23 +118,23 @@ pub fn settings_from(
 ) -> Result<RunSettings, CliError> {
     let at = |key: &str| config::locate(path, text, key);
 
-    let node_text = args
-        .node
-        .first()
-        .cloned()
-        .or(file.node.clone())
-        .ok_or_else(|| {
-            usage("no target node: pass --node NAME@HOST (or set `node` in the config)")
-        })?;
-    let node: NodeName = node_text
-        .parse()
-        .map_err(|e: chaos_beam::dist::NodeNameError| {
-            if !args.node.is_empty() {
-                usage(format!("--node: {e}"))
-            } else {
-                usage(format!("{}: {e}", at("node")))
-            }
-        })?;
+    let node_text = args.node.first().cloned().or(file.node.clone());
+    if node_text.is_none() && args.conn.release.is_none() {
+        return Err(usage(
+            "no target node: pass --node NAME@HOST or --release PATH (or set `node` in the config)",
+        ));
+    }
+    let node: Option<NodeName> = node_text
+        .map(|t| {
+            t.parse().map_err(|e: chaos_beam::dist::NodeNameError| {
+                if !args.node.is_empty() {
+                    usage(format!("--node: {e}"))
+                } else {
+                    usage(format!("{}: {e}", at("node")))
+                }
+            })
+        })
+        .transpose()?;
     let duration = layered_duration(&args.duration, &file.duration, "duration", &at)?
         .unwrap_or(Duration::from_secs(60));
     // A run (and its clock arithmetic) is bounded: a year is already absurd.
@@ -297,7 +297,8 @@ pub fn settings_from(
 
     let mut conn = args.conn.clone();
     conn.cookie_file = conn.cookie_file.or(file.cookie_file.clone());
-    let target = TargetArgs { node, conn };
+    let mut target = TargetArgs { node, conn };
+    crate::commands::attach::resolve(&mut target)?;
     let proxies = if args.proxy.is_empty() {
         file.proxies
             .clone()

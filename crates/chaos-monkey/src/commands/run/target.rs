@@ -79,7 +79,7 @@ impl RunTarget for BeamTarget {
     }
 
     fn describe(&self, s: &RunSettings) -> String {
-        s.target.node.to_string()
+        s.target.node().to_string()
     }
 
     fn reach(&self) -> Option<Reach> {
