@@ -44,6 +44,9 @@ impl Default for InspectOptions {
 pub struct NodeInspection {
     /// Node name.
     pub node: String,
+    /// What chaos could reach under the default safety rules (filled in by the caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<chaos_engine::Reach>,
     /// OTP release, for example "25".
     pub otp_release: String,
     /// ERTS version.

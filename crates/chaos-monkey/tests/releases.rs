@@ -203,6 +203,13 @@ fn a_rebar3_release_with_bundled_erts_gets_real_chaos() {
     let (code, out, err) = run(monkey().args(["inspect", "--release"]).arg(&release));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("chaos_demo_sup [supervisor"), "{out}");
+    // ... and what chaos could reach there, per application.
+    let reach = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Chaos reach"))
+        .find_map(|l| l.trim().strip_prefix("chaos_demo: "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(reach >= Some(10), "{out}");
     chaos_run(&release, &[], "chaos_demo", &node._dir.0.join("relx.json"));
 }
 

@@ -31,6 +31,7 @@ mod reply;
 mod victims;
 
 pub use helper::HelperEffect;
+pub use reach::reach;
 pub(crate) use reach::REACH;
 pub use reply::Reply;
 pub use safety::{Safety, SafetyError};

@@ -3,6 +3,7 @@
 use crate::cli::InspectArgs;
 use crate::exit::CliError;
 use crate::output;
+use chaos_beam::chaos::{reach, Safety};
 use chaos_beam::inspect::{inspect, InspectOptions};
 
 pub fn run(mut args: InspectArgs) -> Result<(), CliError> {
@@ -13,13 +14,15 @@ pub fn run(mut args: InspectArgs) -> Result<(), CliError> {
         timeout: args.timeout,
         ..InspectOptions::default()
     };
-    let report = smol::block_on(inspect(&client, &opts)).map_err(|e| {
+    let mut report = smol::block_on(inspect(&client, &opts)).map_err(|e| {
         if e.is_disconnect() {
             CliError::unreachable(e)
         } else {
             CliError::failed(e)
         }
     })?;
+    // What chaos could reach with the default safety rules (read-only).
+    report.reach = smol::block_on(reach(&client, &Safety::default(), Vec::new())).ok();
     client.close();
     if args.json {
         output::print_json(&report);

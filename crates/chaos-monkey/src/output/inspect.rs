@@ -58,6 +58,26 @@ pub fn inspection_text(r: &NodeInspection) -> String {
         r.top_by_queue.len()
     );
     process_table(&mut s, &r.top_by_queue);
+    if let Some(reach) = &r.reach {
+        let _ = writeln!(
+            s,
+            "\nChaos reach (default safety rules): {} eligible worker processes",
+            reach.eligible
+        );
+        for (app, n) in &reach.eligible_by_group {
+            let _ = writeln!(s, "  {app}: {n}");
+        }
+        let mut rules: Vec<_> = reach.excluded.iter().collect();
+        rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let _ = writeln!(
+            s,
+            "  left out: {}",
+            rules.iter().map(|(_, n)| **n).sum::<u64>()
+        );
+        for (rule, n) in rules {
+            let _ = writeln!(s, "    {n} {rule}");
+        }
+    }
     let _ = writeln!(s, "\nTop {} processes by memory", r.top_by_memory.len());
     process_table(&mut s, &r.top_by_memory);
     let _ = writeln!(
