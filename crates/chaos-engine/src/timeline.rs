@@ -43,6 +43,12 @@ pub struct Bucket {
     /// Operations started in it, by category name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ops: BTreeMap<String, u64>,
+    /// Of those, operations done (confirmed or unconfirmed), by category name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub done: BTreeMap<String, u64>,
+    /// Of those, operations skipped.
+    #[serde(default)]
+    pub skipped: u64,
     /// Of those, operations that failed.
     #[serde(default)]
     pub failed: u64,
@@ -133,6 +139,10 @@ impl Bucket {
         for (k, v) in o.ops {
             *self.ops.entry(k).or_default() += v;
         }
+        for (k, v) in o.done {
+            *self.done.entry(k).or_default() += v;
+        }
+        self.skipped += o.skipped;
         self.failed += o.failed;
         self.kills += o.kills;
         self.samples += o.samples;
@@ -193,8 +203,10 @@ impl Timeline {
     pub fn add_event(&mut self, e: &Event) {
         let b = self.bucket_at(e.t_ms);
         *b.ops.entry(e.category.name().to_string()).or_default() += 1;
-        if e.outcome == crate::operation::Status::Failed {
-            b.failed += 1;
+        match e.outcome {
+            crate::operation::Status::Failed => b.failed += 1,
+            crate::operation::Status::Skipped => b.skipped += 1,
+            _ => *b.done.entry(e.category.name().to_string()).or_default() += 1,
         }
         if e.killed {
             b.kills += 1;
@@ -364,6 +376,25 @@ mod tests {
         assert!(t.buckets[1].ops.is_empty());
         assert_eq!(t.buckets[2].ops["memory"], 1);
         assert_eq!(t.ops_by_category()[&Category::Process], 2);
+    }
+
+    #[test]
+    fn skipped_and_failed_operations_are_not_counted_as_done() {
+        let mut t = Timeline::new(1000, 10);
+        t.add_event(&event(10, Category::State, Status::Confirmed, false));
+        t.add_event(&event(20, Category::State, Status::Unconfirmed, false));
+        t.add_event(&event(30, Category::State, Status::Skipped, false));
+        t.add_event(&event(40, Category::Timing, Status::Skipped, false));
+        t.add_event(&event(50, Category::Timing, Status::Failed, false));
+        let b = &t.buckets[0];
+        assert_eq!(b.ops["state"] + b.ops["timing"], 5);
+        assert_eq!(b.done["state"], 2);
+        assert!(!b.done.contains_key("timing"));
+        assert_eq!((b.skipped, b.failed), (2, 1));
+        // Merging buckets (a long run) keeps them apart too.
+        let mut m = t.buckets[0].clone();
+        m.merge(t.buckets[0].clone());
+        assert_eq!((m.done["state"], m.skipped, m.failed), (4, 4, 2));
     }
 
     #[test]

@@ -105,9 +105,10 @@ fn ops_section(r: &Report) -> Markup {
     let series: Vec<(&str, &str)> = Category::ALL
         .iter()
         .map(|c| (c.name(), category_colour(*c)))
+        .chain(NOT_DONE)
         .collect();
     let chart = chart::stacked_bars(
-        "operations per second by category",
+        "operations per second: done by category, then skipped and failed",
         &series,
         &ops_stacks(t),
         &|v| format!("{v:.0}"),

@@ -143,19 +143,32 @@ pub fn resource_points(t: &Timeline, name: &str, scale: f64) -> Vec<Point> {
         .collect()
 }
 
-/// Operations per second per category, one stack per bucket.
+/// Operations per second in each bucket: those done (confirmed or
+/// unconfirmed) per category, then the skipped and the failed ones apart, so
+/// a run whose chaos stopped happening does not draw full bars.
 pub fn ops_stacks(t: &Timeline) -> Vec<Stack> {
     let per_s = 1000.0 / t.bucket_ms as f64;
     t.buckets
         .iter()
         .enumerate()
-        .map(|(i, b)| Stack {
-            t_ms: i as u64 * t.bucket_ms,
-            width_ms: t.bucket_ms,
-            values: Category::ALL
+        .map(|(i, b)| {
+            // Reports from before `done` was kept count every operation as done.
+            let old = b.done.is_empty() && b.skipped == 0 && b.failed == 0;
+            let done = if old { &b.ops } else { &b.done };
+            let mut values: Vec<f64> = Category::ALL
                 .iter()
-                .map(|c| b.ops.get(c.name()).copied().unwrap_or(0) as f64 * per_s)
-                .collect(),
+                .map(|c| done.get(c.name()).copied().unwrap_or(0) as f64 * per_s)
+                .collect();
+            values.push(b.skipped as f64 * per_s);
+            values.push(b.failed as f64 * per_s);
+            Stack {
+                t_ms: i as u64 * t.bucket_ms,
+                width_ms: t.bucket_ms,
+                values,
+            }
         })
         .collect()
 }
+
+/// The series of [`ops_stacks`] after the categories: what was not done.
+pub const NOT_DONE: [(&str, &str); 2] = [("skipped", "#c9c9c9"), ("failed", "#d62728")];
