@@ -242,19 +242,25 @@ fn a_mix_release_of_an_elixir_app_gets_real_chaos_and_reads_the_elixir_way() {
 
     let (code, out, err) = run(monkey()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["inspect", "--release"])
+        .args(["inspect", "--top", "200", "--release"])
         .arg(&release));
     assert_eq!(code, 0, "{out}\n{err}");
     // Elixir names, written the Elixir way; Elixir's own applications are the runtime's.
     assert!(out.contains("Shop.Supervisor [supervisor"), "{out}");
     assert!(out.contains("20 × [Shop.Cart] [worker]"), "{out}");
     assert!(!out.contains("Elixir."), "{out}");
+    // Carts registered through Registry show as such.
+    assert!(out.contains("{via,Registry,{Shop.Registry,"), "{out}");
     let r = chaos_run(&release, &env, "shop", &node._dir.0.join("mix.json"));
     let text = r.to_string();
     assert!(
         !text.contains("'Elixir."),
         "no Erlang spelling of Elixir modules in the report"
     );
+    // Supervisors are known by what they are: the DynamicSupervisor and the
+    // Registry's supervisor too, not only OTP's `supervisor` module.
+    let sups = &r["reach"]["excluded"]["supervisors (only kill_supervisor, when allowed)"];
+    assert!(sups.as_u64() >= Some(3), "{}", r["reach"]);
     // elixir's and logger's processes are never victims.
     assert!(
         r["reach"]["eligible_by_group"]["elixir"].is_null(),

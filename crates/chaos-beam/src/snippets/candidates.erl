@@ -35,9 +35,7 @@ Describe = fun(P, App) ->
                     Kind = case Init of
                                {erpc, execute_call, _} -> rpc;
                                {application_master, _, _} -> rpc;  %% the master's own helper process
-                               {supervisor, _, _} -> supervisor;
-                               {supervisor_bridge, _, _} -> supervisor;
-                               _ -> worker
+                               _ -> case IsSupervisorInit(Init) of true -> supervisor; false -> worker end
                            end,
                     {trap_exit, Trap} = lists:keyfind(trap_exit, 1, Info),
                     case Kind of

@@ -78,6 +78,22 @@ Behaviours = fun(Mod) ->
     try lists:append([B || {K, B} <- Mod:module_info(attributes), K =:= behaviour orelse K =:= behavior])
     catch _:_ -> [] end
 end,
+%% Elixir's Registry: processes registered through one have no registered
+%% name of their own; show {via, Registry, {Registry, Key}} instead. The
+%% registries are the processes started as Registry's supervisor.
+Registries = [R || R <- erlang:registered(),
+                   is_pid(RP = erlang:whereis(R)),
+                   {dictionary, RD} <- [erlang:process_info(RP, dictionary)],
+                   {'$initial_call', {supervisor, 'Elixir.Registry.Supervisor', _}} <-
+                       [lists:keyfind('$initial_call', 1, RD)]],
+ViaName = fun(P) ->
+    Keys = [{R, K} || R <- Registries,
+                      K <- try 'Elixir.Registry':keys(R, P) catch _:_ -> [] end],
+    case Keys of
+        [{R, K} | _] -> Str({via, 'Elixir.Registry', {R, K}});
+        [] -> null
+    end
+end,
 Describe = fun(P) ->
     case erlang:process_info(P, [registered_name, current_function, initial_call, memory,
                                  message_queue_len, reductions, status, dictionary]) of
@@ -94,7 +110,7 @@ Describe = fun(P) ->
                             _ -> null
                         end,
             App = case application:get_application(P) of {ok, A} -> A; _ -> null end,
-            Name = case proplists:get_value(registered_name, I) of [] -> null; N -> N end,
+            Name = case proplists:get_value(registered_name, I) of [] -> ViaName(P); N -> N end,
             {current_function, CF} = lists:keyfind(current_function, 1, I),
             #{pid => PidStr(P), registered_name => Name,
               behaviour => Behaviour, initial_call => Mfa(Init),

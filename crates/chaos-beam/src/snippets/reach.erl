@@ -54,9 +54,10 @@ Classify = fun(P) ->
                 {_, true, _} -> <<"well-known system names">>;
                 {_, _, {erpc, execute_call, _}} -> <<"remote calls">>;
                 {_, _, {application_master, _, _}} -> <<"application masters">>;
-                {_, _, {supervisor, _, _}} -> <<"supervisors (only kill_supervisor, when allowed)">>;
-                {_, _, {supervisor_bridge, _, _}} -> <<"supervisors (only kill_supervisor, when allowed)">>;
-                _ -> {eligible, App}
+                _ -> case IsSupervisorInit(Init) of
+                         true -> <<"supervisors (only kill_supervisor, when allowed)">>;
+                         false -> {eligible, App}
+                     end
             end;
         Other -> Other
     end

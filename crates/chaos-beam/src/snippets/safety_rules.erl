@@ -16,3 +16,15 @@ SystemNames = [init, code_server, application_controller, rex, net_kernel, globa
                erl_prim_loader, user, user_drv, standard_error, logger, erl_signal_server,
                kernel_sup, global_group, inet_db, file_server_2, auth, erl_epmd,
                erts_code_purger, socket_registry, kernel_refc, kernel_config, timer_server],
+%% A supervisor is recognised by what it is, not by one module's name: its
+%% initial call's module is a supervisor behaviour when it answers the
+%% supervisor API (which_children/1) — OTP's supervisor and
+%% supervisor_bridge, look-alikes built on the same model, Elixir's
+%% Supervisor, DynamicSupervisor, Task.Supervisor, PartitionSupervisor.
+IsSupervisorInit = fun({supervisor, _, _}) -> true;
+                      ({supervisor_bridge, _, _}) -> true;
+                      ({M, _, _}) when is_atom(M) ->
+                          erlang:function_exported(M, which_children, 1)
+                              andalso erlang:function_exported(M, start_child, 2);
+                      (_) -> false
+                   end,

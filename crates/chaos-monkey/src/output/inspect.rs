@@ -147,22 +147,31 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
 }
 
 fn process_table(s: &mut String, rows: &[ProcessRow]) {
-    let _ = writeln!(
-        s,
-        "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} current function",
-        "pid", "name", "queue", "memory", "behaviour", "application"
-    );
-    for p in rows {
+    let name_of = |p: &ProcessRow| {
         let name = p
             .registered_name
             .clone()
             .unwrap_or_else(|| p.initial_call.clone());
-        let name = readable(&name);
+        readable(&name).into_owned()
+    };
+    // Wide enough for the longest name (a Registry key is long), within reason.
+    let w = rows
+        .iter()
+        .map(|p| name_of(p).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(24, 48);
+    let _ = writeln!(
+        s,
+        "  {:<14} {:<w$} {:>9} {:>11}  {:<12} {:<12} current function",
+        "pid", "name", "queue", "memory", "behaviour", "application"
+    );
+    for p in rows {
         let _ = writeln!(
             s,
-            "  {:<14} {:<24} {:>9} {:>11}  {:<12} {:<12} {}",
+            "  {:<14} {:<w$} {:>9} {:>11}  {:<12} {:<12} {}",
             p.pid,
-            truncate(&name, 24),
+            truncate(&name_of(p), w),
             p.message_queue_len,
             bytes(p.memory_bytes),
             readable(p.behaviour.as_deref().unwrap_or("-")),
