@@ -122,6 +122,9 @@ pub struct TreeNode {
     /// `supervisor:count_children/1` (supervisors).
     #[serde(default)]
     pub counts: Option<SupervisorCounts>,
+    /// The supervisor's restart budget, when its state could be read.
+    #[serde(default)]
+    pub budget: Option<RestartBudget>,
     /// Children (supervisors).
     #[serde(default)]
     pub children: Vec<TreeNode>,
@@ -135,6 +138,20 @@ pub struct TreeNode {
 
 fn yes() -> bool {
     true
+}
+
+/// A supervisor's restart budget: at most `intensity` restarts in
+/// `period_s` seconds, or it gives up (and its parent sees it exit).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestartBudget {
+    /// `one_for_one`, `one_for_all`, `rest_for_one`, `simple_one_for_one`.
+    pub strategy: String,
+    /// Restarts allowed in the period.
+    pub intensity: u64,
+    /// The period, seconds.
+    pub period_s: u64,
+    /// Restarts it has counted in its current window.
+    pub restarts_in_window: u64,
 }
 
 /// `supervisor:count_children/1`.

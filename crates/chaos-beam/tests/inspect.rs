@@ -71,6 +71,12 @@ fn counts_match_the_node() {
         let kernel = r.applications.iter().find(|a| a.name == "kernel").unwrap();
         let tree = kernel.supervision_tree.as_ref().expect("kernel has a tree");
         assert_eq!(tree.registered_name.as_deref(), Some("kernel_sup"));
+        // Its restart budget, read from its state: OTP starts kernel_sup one_for_all, 0 in 1 s.
+        let budget = tree.budget.as_ref().expect("kernel_sup's budget");
+        assert_eq!(
+            (budget.strategy.as_str(), budget.intensity, budget.period_s),
+            ("one_for_all", 0, 1)
+        );
         let names: Vec<_> = tree
             .children
             .iter()

@@ -249,6 +249,15 @@ fn a_mix_release_of_an_elixir_app_gets_real_chaos_and_reads_the_elixir_way() {
     assert!(out.contains("Shop.Supervisor [supervisor"), "{out}");
     assert!(out.contains("20 × [Shop.Cart] [worker]"), "{out}");
     assert!(!out.contains("Elixir."), "{out}");
+    // Restart budgets, Elixir's DynamicSupervisor included (defaults: 3 in 5 s).
+    let cart_sup = out
+        .lines()
+        .find(|l| l.contains("Shop.CartSup [supervisor"))
+        .unwrap();
+    assert!(
+        cart_sup.contains("one_for_one, at most 3 restarts in 5 s"),
+        "{cart_sup}"
+    );
     // Carts registered through Registry show as such.
     assert!(out.contains("{via,Registry,{Shop.Registry,"), "{out}");
     let r = chaos_run(&release, &env, "shop", &node._dir.0.join("mix.json"));

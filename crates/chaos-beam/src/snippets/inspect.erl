@@ -31,6 +31,28 @@ SupCall = fun(Sup, Req) ->
     end
 end,
 
+%% A supervisor's restart budget, read from its state with sys:get_state:
+%% OTP's supervisor record (and look-alikes with the same layout), or a map
+%% with max_restarts/max_seconds (Elixir's DynamicSupervisor). null when it
+%% cannot be read: then nobody knows the budget, and it says so.
+Budget = fun(Sup) ->
+    Strategies = [one_for_one, one_for_all, rest_for_one, simple_one_for_one],
+    case WithTimeout(fun() -> sys:get_state(Sup, infinity) end) of
+        {ok, S} when is_tuple(S), tuple_size(S) >= 11, element(1, S) =:= state ->
+            {Strategy, Intensity, Period, Restarts} = {element(3, S), element(6, S), element(7, S), element(8, S)},
+            case lists:member(Strategy, Strategies) andalso is_integer(Intensity)
+                 andalso is_integer(Period) andalso is_list(Restarts) of
+                true -> #{strategy => Strategy, intensity => Intensity, period_s => Period,
+                          restarts_in_window => length(Restarts)};
+                false -> null
+            end;
+        {ok, #{max_restarts := I, max_seconds := P, strategy := St} = M} when is_integer(I), is_integer(P) ->
+            #{strategy => St, intensity => I, period_s => P,
+              restarts_in_window => case maps:get(restarts, M, []) of L when is_list(L) -> length(L); _ -> 0 end};
+        _ -> null
+    end
+end,
+
 %% ---- top processes, without sorting every process -------------------------
 VMS = ets:match_spec_compile([{{'$1', '_'}, [], ['$1']}]),
 Top = fun Top(L, K) when length(L) =< 256 -> lists:sublist(lists:reverse(lists:sort(L)), K);
@@ -129,7 +151,8 @@ Tree = fun Tree(Sup, Id, Depth) ->
     Answer = SupCall(Sup, count_children),
     C = case Answer of {ok, CL} when is_list(CL) -> maps:from_list(CL); _ -> null end,
     Name = case erlang:process_info(Sup, registered_name) of {registered_name, N} -> N; _ -> null end,
-    Base = #{id => Str(Id), pid => PidStr(Sup), registered_name => Name, kind => supervisor, counts => C},
+    Base = #{id => Str(Id), pid => PidStr(Sup), registered_name => Name, kind => supervisor, counts => C,
+             budget => case Answer of timeout -> null; _ -> Budget(Sup) end},
     case C of
         null -> Base#{children => [], truncated => false, responsive => Answer =/= timeout};
         #{active := Active} when Active > ChildLimit ->

@@ -119,9 +119,16 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
         } else {
             ""
         };
+        let budget = match &node.budget {
+            Some(b) => format!(
+                " {}, at most {} restarts in {} s ({} counted now);",
+                b.strategy, b.intensity, b.period_s, b.restarts_in_window
+            ),
+            None => " restart budget unknown;".to_string(),
+        };
         let _ = writeln!(
             s,
-            "{indent}└ {name} [supervisor {}] {counts}{note}",
+            "{indent}└ {name} [supervisor {}]{budget} {counts}{note}",
             node.pid
         );
         // Anonymous workers of one module (a simple_one_for_one pool) collapse into one line.
