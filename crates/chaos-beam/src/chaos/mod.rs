@@ -341,3 +341,17 @@ impl Target for BeamTarget {
         Box::pin(self.client.closed())
     }
 }
+
+/// For the crate's own tests: a chaos context on a real node (the node is
+/// stopped when its handle is dropped).
+#[cfg(test)]
+pub(crate) async fn test_target(node: &chaos_testkit::TestNode) -> BeamTarget {
+    let opts = crate::dist::ConnectOptions::new(
+        node.name.parse().unwrap(),
+        crate::dist::Cookie::new(node.cookie.clone(), crate::dist::CookieSource::Flag).unwrap(),
+    );
+    let client = DistClient::connect(&opts).await.expect("connect");
+    BeamTarget::new(client, Profile::Demo, Safety::default(), 1)
+        .await
+        .expect("a chaos context")
+}

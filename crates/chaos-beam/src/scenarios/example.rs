@@ -40,9 +40,7 @@ impl Scenario<ScenarioCtx> for ExampleBlip {
 
 mod tests {
     use super::*;
-    use crate::chaos::{BeamTarget, Safety};
-    use crate::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
-    use chaos_engine::{Profile, StopSignal};
+    use chaos_engine::StopSignal;
 
     /// Listed, and the harness runs it with its checks around it.
     #[test]
@@ -52,14 +50,7 @@ mod tests {
             .any(|s| s.name() == "example_blip"));
         let node = chaos_testkit::TestNode::start("example_scn");
         smol::block_on(async {
-            let opts = ConnectOptions::new(
-                node.name.parse().unwrap(),
-                Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
-            );
-            let client = DistClient::connect(&opts).await.expect("connect");
-            let target = BeamTarget::new(client, Profile::Demo, Safety::default(), 1)
-                .await
-                .unwrap();
+            let target = crate::chaos::test_target(&node).await;
             let ctx = ScenarioCtx::new(target, Default::default(), StopSignal::new()).await;
             let r = super::super::run_one(&ctx, &ExampleBlip).await;
             assert!(r.passed, "{r:?}");

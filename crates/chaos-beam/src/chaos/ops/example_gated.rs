@@ -58,8 +58,6 @@ impl TypedOperation<BeamTarget> for ExampleGated {
 
 mod tests {
     use super::*;
-    use crate::chaos::Safety;
-    use crate::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
     use chaos_engine::admit;
     use std::collections::BTreeSet;
 
@@ -77,14 +75,7 @@ mod tests {
 
         let node = chaos_testkit::TestNode::start("example_op");
         smol::block_on(async {
-            let opts = ConnectOptions::new(
-                node.name.parse().unwrap(),
-                Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
-            );
-            let client = DistClient::connect(&opts).await.expect("connect");
-            let target = BeamTarget::new(client, Profile::Demo, Safety::default(), 1)
-                .await
-                .unwrap();
+            let target = crate::chaos::test_target(&node).await;
             let out = op.run(&target, &json!({ "token": 77 })).await;
             assert_eq!(out.status, Status::Confirmed, "{out:?}");
             assert!(out.detail.starts_with("token 77: "), "{}", out.detail);

@@ -120,25 +120,12 @@ pub(super) fn only_aggressive(allow: &BTreeSet<String>, profile: Profile) -> Res
 
 #[cfg(test)]
 mod tests {
-    use super::super::settings::{settings_from, RunSettings};
-    use crate::cli::{Cli, Command};
-    use crate::config;
+    use super::super::settings::{settings_for, RunSettings};
     use crate::exit::{CliError, USAGE};
-    use clap::Parser;
-    use std::path::Path;
 
     fn settings(flags: &[&str], toml: &str) -> Result<RunSettings, CliError> {
-        let args: Vec<&str> = ["chaos-monkey", "run", "--node", "a@h"]
-            .iter()
-            .chain(flags)
-            .copied()
-            .collect();
-        let Command::Run(run) = Cli::try_parse_from(args).unwrap().command else {
-            panic!("not a run")
-        };
-        let path = Path::new("c.toml");
-        let (file, text) = config::load_str(toml, path).unwrap();
-        settings_from(&run, false, file, &text, path)
+        let flags: Vec<&str> = ["--node", "a@h"].iter().chain(flags).copied().collect();
+        settings_for(&flags, toml)
     }
 
     fn allowed(flags: &[&str], toml: &str) -> Vec<String> {

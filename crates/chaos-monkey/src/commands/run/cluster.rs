@@ -154,25 +154,8 @@ impl RunTarget for ClusterTarget {
 
 #[cfg(test)]
 mod tests {
-    use super::super::settings::settings_from;
-    use crate::cli::{Cli, Command};
-    use crate::config;
-    use clap::Parser;
+    use super::super::settings::settings_for as settings;
     use std::path::Path;
-
-    fn settings(flags: &[&str], toml: &str) -> Result<super::RunSettings, crate::exit::CliError> {
-        let args: Vec<&str> = ["chaos-monkey", "run"]
-            .iter()
-            .chain(flags)
-            .copied()
-            .collect();
-        let Command::Run(run) = Cli::try_parse_from(args).unwrap().command else {
-            panic!("not a run")
-        };
-        let path = Path::new("c.toml");
-        let (file, text) = config::load_str(toml, path).unwrap();
-        settings_from(&run, false, file, &text, path)
-    }
 
     #[test]
     fn one_node_is_not_a_cluster() {

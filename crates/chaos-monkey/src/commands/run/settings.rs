@@ -365,3 +365,22 @@ pub fn settings_from(
         cluster,
     })
 }
+
+/// For tests: the settings of `chaos-monkey run FLAGS` with `toml` as the
+/// config file `c.toml`.
+#[cfg(test)]
+pub(crate) fn settings_for(flags: &[&str], toml: &str) -> Result<RunSettings, CliError> {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    let args: Vec<&str> = ["chaos-monkey", "run"]
+        .iter()
+        .chain(flags)
+        .copied()
+        .collect();
+    let Command::Run(run) = Cli::try_parse_from(args).unwrap().command else {
+        panic!("not a run")
+    };
+    let path = Path::new("c.toml");
+    let (file, text) = config::load_str(toml, path).unwrap();
+    settings_from(&run, false, file, &text, path)
+}

@@ -26,23 +26,15 @@ impl Check for ExampleGrowth {
 }
 
 mod tests {
-    use crate::chaos::{BeamTarget, Safety};
-    use crate::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
-    use chaos_engine::{Profile, Target};
+    use chaos_engine::Target;
 
     /// Listed, and it sees what it looks for on a real node.
     #[test]
     fn the_example_detector_plugs_in() {
         let node = chaos_testkit::TestNode::start("example_check");
         smol::block_on(async {
-            let opts = ConnectOptions::new(
-                node.name.parse().unwrap(),
-                Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
-            );
-            let client = DistClient::connect(&opts).await.expect("connect");
-            let target = BeamTarget::new(client, Profile::Demo, Safety::default(), 1)
+            let target = crate::chaos::test_target(&node)
                 .await
-                .unwrap()
                 .with_detection(Default::default())
                 .await
                 .unwrap();
