@@ -266,7 +266,8 @@ fn ets_leak_tables_that_are_never_deleted() {
 fn node_down_the_node_is_killed_mid_run() {
     let mut w = Weak::start("weak_none", |b, _| b);
     let monkey = w.spawn_monkey(&w.run_args("10s", &["--weights", "timing=1"]));
-    std::thread::sleep(Duration::from_secs(3));
+    // Mid run: once the clock runs (its first events are written).
+    w.wait_until_running();
     w.node.kill();
     let killed = Instant::now();
     let run = monkey.wait(Duration::from_secs(40));

@@ -105,6 +105,24 @@ impl Weak {
         self.dir.join(name)
     }
 
+    /// Wait (at most 30 s) until a spawned run has written its first events:
+    /// its clock is running.
+    pub fn wait_until_running(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let path = self.file("events.jsonl");
+        while std::fs::read_to_string(&path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+            == 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run wrote no events"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Evaluate Erlang expressions on the node (own short-lived connection);
     /// the value printed as Erlang text, like `true` or `{undefined,true}`.
     pub fn eval(&self, source: &str) -> String {
