@@ -292,6 +292,16 @@ impl BeamTarget {
             .forgetting(self.ledger.helpers.clone())
     }
 
+    /// The monkey's own processes on the node (its helpers and the lease
+    /// keeper): never victims, never counted as reachable.
+    fn own_pids(&self) -> Vec<Term> {
+        let mut own: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
+        if let Some(lease) = self.leasing.lease.get() {
+            own.push(Term::from(lease.keeper()));
+        }
+        own
+    }
+
     /// Every helper of this run not yet seen gone.
     pub fn helpers(&self) -> Vec<Pid> {
         self.ledger

@@ -21,11 +21,7 @@ impl BeamTarget {
     /// the run's own helpers. Registered names matched by `--protect-name`
     /// are not counted apart.
     pub async fn reach(&self) -> Result<Reach, EvalError> {
-        let mut exclude: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
-        if let Some(lease) = self.leasing.lease.get() {
-            exclude.push(Term::from(lease.keeper()));
-        }
-        reach(&self.client, &self.safety, exclude).await
+        reach(&self.client, &self.safety, self.own_pids()).await
     }
 }
 

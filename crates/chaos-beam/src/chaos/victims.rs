@@ -197,10 +197,7 @@ impl BeamTarget {
     }
 
     async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
-        let mut exclude: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
-        if let Some(lease) = self.leasing.lease.get() {
-            exclude.push(Term::from(lease.keeper()));
-        }
+        let exclude = self.own_pids();
         let flag = |b: bool| atom(if b { "true" } else { "false" });
         let bindings = [
             ("IncludeOtpApps", flag(self.safety.include_otp_apps)),

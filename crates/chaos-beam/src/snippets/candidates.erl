@@ -24,39 +24,24 @@ Describe = fun(P, App) ->
         Info ->
             {priority, Prio} = lists:keyfind(priority, 1, Info),
             Name = case lists:keyfind(registered_name, 1, Info) of {_, []} -> null; {_, N} -> N end,
-            case Prio =:= high orelse Prio =:= max orelse lists:member(Name, SystemNames) of
-                true -> [];
-                false ->
-                    {dictionary, Dict} = lists:keyfind(dictionary, 1, Info),
-                    {Init, Otp} = case lists:keyfind('$initial_call', 1, Dict) of
-                                      {_, IC} -> {IC, true};
-                                      false -> {element(2, lists:keyfind(initial_call, 1, Info)), false}
-                                  end,
-                    Kind = case Init of
-                               {erpc, execute_call, _} -> rpc;
-                               {application_master, _, _} -> rpc;  %% the master's own helper process
-                               _ -> case IsSupervisorInit(Init) of true -> supervisor; false -> worker end
-                           end,
+            {dictionary, Dict} = lists:keyfind(dictionary, 1, Info),
+            {Init, Otp} = case lists:keyfind('$initial_call', 1, Dict) of
+                              {_, IC} -> {IC, true};
+                              false -> {element(2, lists:keyfind(initial_call, 1, Info)), false}
+                          end,
+            case ProcessRule(Prio, Name, Init) of
+                Kind when Kind =:= worker; Kind =:= supervisor ->
                     {trap_exit, Trap} = lists:keyfind(trap_exit, 1, Info),
-                    case Kind of
-                        rpc -> [];  %% remote calls (ours included) and application masters' helpers
-                        _ -> [{P, App, Name, Mfa(Init), Kind, Otp, Trap, list_to_binary(erlang:pid_to_list(P))}]
-                    end
+                    [{P, App, Name, Mfa(Init), Kind, Otp, Trap, list_to_binary(erlang:pid_to_list(P))}];
+                _LeftOut -> []
             end
     end
 end,
 %% Scale: on big nodes look at a random sample of at most MaxScan processes
-%% (a tuple makes each draw O(1)); the group-leader filter runs as a
+%% (ProcessSample); the group-leader filter runs as a
 %% compiled match spec, and at most MaxCandidates are described. Every pick
 %% is re-validated on the target by the operation itself.
-All = erlang:processes(),
-Count = length(All),
-Sample = case Count =< MaxScan of
-             true -> All;
-             false ->
-                 Tup = list_to_tuple(All),
-                 lists:usort([element(rand:uniform(Count), Tup) || _ <- lists:seq(1, MaxScan)])
-         end,
+{_, Sample} = ProcessSample(MaxScan),
 GLs = lists:zipwith(fun erlang:process_info/2, Sample, lists:duplicate(length(Sample), group_leader)),
 Pairs = lists:zip(GLs, Sample),
 ByMaster = case maps:size(Eligible) of

@@ -11,14 +11,7 @@ Masters = maps:from_list([{M, A} || A <- Apps, is_pid(M = application_controller
 DistOwners = [Owner || {_, Port} <- erlang:system_info(dist_ctrl), is_port(Port),
                        {connected, Owner} <- [erlang:port_info(Port, connected)]],
 Own = maps:from_list([{P, true} || P <- [self() | DistOwners ++ Exclude]]),
-All = erlang:processes(),
-Total = length(All),
-Scanned = case Total =< MaxScan of
-              true -> All;
-              false ->
-                  Tup = list_to_tuple(All),
-                  lists:usort([element(rand:uniform(Total), Tup) || _ <- lists:seq(1, MaxScan)])
-          end,
+{Total, Scanned} = ProcessSample(MaxScan),
 Rule = fun(P) ->
     Info = erlang:process_info(P, [group_leader, registered_name, priority, dictionary, initial_call]),
     IsSystem = try erts_internal:is_system_process(P) catch _:_ -> false end,
@@ -49,15 +42,10 @@ end,
 Classify = fun(P) ->
     case Rule(P) of
         {App, Prio, N, Init} ->
-            case {Prio =:= high orelse Prio =:= max, lists:member(N, SystemNames), Init} of
-                {true, _, _} -> <<"high- and max-priority processes">>;
-                {_, true, _} -> <<"well-known system names">>;
-                {_, _, {erpc, execute_call, _}} -> <<"remote calls">>;
-                {_, _, {application_master, _, _}} -> <<"application masters">>;
-                _ -> case IsSupervisorInit(Init) of
-                         true -> <<"supervisors (only kill_supervisor, when allowed)">>;
-                         false -> {eligible, App}
-                     end
+            case ProcessRule(Prio, N, Init) of
+                worker -> {eligible, App};
+                supervisor -> <<"supervisors (only kill_supervisor, when allowed)">>;
+                Why -> Why
             end;
         Other -> Other
     end

@@ -28,3 +28,35 @@ IsSupervisorInit = fun({supervisor, _, _}) -> true;
                               andalso erlang:function_exported(M, start_child, 2);
                       (_) -> false
                    end,
+%% The rules for one process of an application chaos may touch: why it is
+%% still left out (a binary naming the rule, as `reach` reports it), or what
+%% it is (worker | supervisor). Shared by `candidates` and `reach`.
+ProcessRule = fun(Prio, _Name, _Init) when Prio =:= high; Prio =:= max ->
+                      <<"high- and max-priority processes">>;
+                 (_Prio, Name, Init) ->
+                      case lists:member(Name, SystemNames) of
+                          true -> <<"well-known system names">>;
+                          false ->
+                              case Init of
+                                  {erpc, execute_call, _} -> <<"remote calls">>;
+                                  %% the application master's own helper process
+                                  {application_master, _, _} -> <<"application masters">>;
+                                  _ -> case IsSupervisorInit(Init) of
+                                           true -> supervisor;
+                                           false -> worker
+                                       end
+                              end
+                      end
+              end,
+%% How many processes the node has, and a random sample of at most Max of
+%% them (all of them on smaller nodes; a tuple makes each draw O(1)).
+ProcessSample = fun(Max) ->
+    PsAll = erlang:processes(),
+    PsTotal = length(PsAll),
+    case PsTotal =< Max of
+        true -> {PsTotal, PsAll};
+        false ->
+            PsTup = list_to_tuple(PsAll),
+            {PsTotal, lists:usort([element(rand:uniform(PsTotal), PsTup) || _ <- lists:seq(1, Max)])}
+    end
+end,

@@ -257,9 +257,6 @@ fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliErro
     )? {
         s.connection_limit = n as u32;
     }
-    if s.connection_limit > 20_000 {
-        return Err(CliError::usage("--connection-limit: at most 20000"));
-    }
     if let Some(n) = layered(
         args.max_request_bytes,
         file.max_request_bytes,
