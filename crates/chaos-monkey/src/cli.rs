@@ -148,6 +148,18 @@ pub struct RunArgs {
     /// At most this share (0–1) of one application's processes under an effect at once [default: 0.25].
     #[arg(long, value_name = "SHARE")]
     pub max_app_share: Option<f64>,
+    /// Spend supervisors' restart budgets up to their last restart, never
+    /// past it (by default every budget keeps one restart spare). Each kill,
+    /// exit signal and crash chain is checked on the node against the live
+    /// restart counts of the supervisors it would charge.
+    #[arg(long, conflicts_with = "allow_collapse")]
+    pub edge: bool,
+    /// Let kills exhaust restart budgets and hit single points of failure
+    /// (aggressive profile only): before each such kill the monkey records
+    /// its prediction ("killing X: S gives up; application A stops") and
+    /// afterwards whether it came true. Can stop applications and halt the node.
+    #[arg(long)]
+    pub allow_collapse: bool,
     /// The lease term: when the monkey goes silent (killed, frozen, cut off)
     /// every effect on the node is undone this long after its last renewal
     /// (renewed 4 times a term, at most every 250 ms) [default: 1s; 200ms–10m].

@@ -160,6 +160,10 @@ pub struct SafetyConfig {
     pub max_kills_per_sec: Option<i64>,
     pub max_app_share: Option<f64>,
     pub lease: Option<String>,
+    /// `--edge`.
+    pub edge: Option<bool>,
+    /// `--allow-collapse`.
+    pub allow_collapse: Option<bool>,
 }
 
 /// `[allow]`.

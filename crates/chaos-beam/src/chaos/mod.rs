@@ -34,7 +34,7 @@ pub use helper::HelperEffect;
 pub use reach::reach;
 pub(crate) use reach::REACH;
 pub use reply::Reply;
-pub use safety::{Safety, SafetyError};
+pub use safety::{BudgetPolicy, Safety, SafetyError};
 use victims::{Budget, VictimSource};
 pub use victims::{Candidate, Want, MAX_CANDIDATES, MAX_SCAN};
 
@@ -261,6 +261,16 @@ impl BeamTarget {
         let mut all: Vec<(&str, Term)> = bindings.to_vec();
         if !all.iter().any(|(k, _)| *k == "Monkey") {
             all.push(("Monkey", atom(self.client.local_name())));
+        }
+        // Snippets that may end a process run behind the restart-budget gate.
+        if snippet.contains("GatedKill(") && !all.iter().any(|(k, _)| *k == "BudgetMargin") {
+            let policy = self.safety.budget;
+            all.push(("BudgetMargin", int(policy.margin())));
+            let collapse = policy == BudgetPolicy::Collapse;
+            all.push((
+                "AllowCollapse",
+                atom(if collapse { "true" } else { "false" }),
+            ));
         }
         // Only snippets that hold an effect name it (so a dry run starts no keeper).
         if snippet.contains("Lease") && !all.iter().any(|(k, _)| *k == "Lease") {

@@ -17,6 +17,10 @@ pub enum Reply {
     Failed(String),
     /// The victim died before the operation: pick another.
     Gone,
+    /// Killing this victim would break a supervisor's restart budget or hit
+    /// a single point of failure (`{guarded, Why}`, from the budget gate):
+    /// pick another; the reason is the skip reason when none fits.
+    Guarded(String),
 }
 
 impl Reply {
@@ -49,6 +53,7 @@ impl Reply {
             }
             Some([tag, d]) if tag.as_atom() == Some("skipped") => Reply::Skipped(text(d)),
             Some([tag, d]) if tag.as_atom() == Some("failed") => Reply::Failed(text(d)),
+            Some([tag, d]) if tag.as_atom() == Some("guarded") => Reply::Guarded(text(d)),
             _ if t.as_atom() == Some("gone") => Reply::Gone,
             _ => Reply::Failed(format!("unexpected answer {}", crate::dist::term::show(t))),
         }
@@ -63,6 +68,7 @@ impl Reply {
             Reply::Skipped(d) => Outcome::skipped(readable(d)),
             Reply::Failed(d) => Outcome::failed(readable(d)),
             Reply::Gone => Outcome::skipped("every victim tried died before the operation"),
+            Reply::Guarded(d) => Outcome::skipped(readable(d)),
         }
     }
 }

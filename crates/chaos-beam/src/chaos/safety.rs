@@ -24,6 +24,44 @@ pub struct Safety {
     pub max_kills_per_sec: u32,
     /// At most this share of one application's processes under an effect at once.
     pub max_app_share: f64,
+    /// How much of a supervisor's restart budget a kill may spend.
+    pub budget: BudgetPolicy,
+}
+
+/// How much of a supervisor's restart budget chaos may spend (the budget
+/// gate, `snippets/budget_gate.erl`, applies it on the node before every
+/// kill, exit signal and crash chain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BudgetPolicy {
+    /// Never spend a supervisor's last restart, never hit a single point of
+    /// failure (the default).
+    #[default]
+    Spare,
+    /// Spend budgets up to the last restart, never past it (`--edge`).
+    Edge,
+    /// Kills may exhaust budgets and hit single points of failure; each
+    /// such kill records its prediction and whether it came true
+    /// (`--allow-collapse`, aggressive profile only).
+    Collapse,
+}
+
+impl BudgetPolicy {
+    /// Restarts every budget must keep after a kill.
+    pub fn margin(self) -> i64 {
+        match self {
+            BudgetPolicy::Spare => 1,
+            BudgetPolicy::Edge | BudgetPolicy::Collapse => 0,
+        }
+    }
+
+    /// As the report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetPolicy::Spare => "spare",
+            BudgetPolicy::Edge => "edge",
+            BudgetPolicy::Collapse => "collapse",
+        }
+    }
 }
 
 /// A bad safety setting.
@@ -53,6 +91,7 @@ impl Default for Safety {
             include_no_app: false,
             max_kills_per_sec: 5,
             max_app_share: 0.25,
+            budget: BudgetPolicy::Spare,
         }
     }
 }

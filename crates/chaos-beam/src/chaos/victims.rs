@@ -19,6 +19,10 @@ pub const MAX_CANDIDATES: usize = 10_000;
 /// How many victims an operation tries when the first ones died under it.
 const RETARGET_TRIES: usize = 3;
 
+/// How many victims an operation tries when the budget gate guarded the
+/// first ones (on nodes with many single points of failure most picks are).
+const GUARDED_TRIES: usize = 8;
+
 /// A process chaos may touch.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -75,6 +79,19 @@ pub struct Want {
     pub supervisors: bool,
     /// Only processes with a registered name.
     pub named_only: bool,
+    /// The operation may end the victim (a kill): victims the budget gate
+    /// guarded are left out until the list is refreshed.
+    pub ends_process: bool,
+}
+
+impl Want {
+    /// Any worker, to be killed.
+    pub const KILL: Want = Want {
+        otp_only: false,
+        supervisors: false,
+        named_only: false,
+        ends_process: true,
+    };
 }
 
 /// Where victims come from: the cached candidate list, the run's victim
@@ -121,6 +138,9 @@ pub(super) struct VictimCache {
     /// Candidates of this list known to be dead (killed, or found gone by a
     /// pick): never picked again; many of them make the next refresh due.
     dead: HashSet<String>,
+    /// Candidates of this list the budget gate guarded: not picked for a
+    /// kill again until the next refresh (budgets refill with time).
+    guarded: HashSet<String>,
 }
 
 impl VictimCache {
@@ -194,6 +214,7 @@ impl BeamTarget {
         cache.fetched = Some(Instant::now());
         cache.took = took;
         cache.dead.clear();
+        cache.guarded.clear();
     }
 
     async fn fetch_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
@@ -254,7 +275,7 @@ impl BeamTarget {
                 return Ok(None);
             }
             let cache = self.victims.cache.lock().await;
-            let (found, some_dead) = self.pick_from(&all, &cache.dead, want, tried);
+            let (found, some_dead) = self.pick_from(&all, &cache, want, tried);
             if found.is_some() || attempt > 0 || !some_dead {
                 return Ok(found);
             }
@@ -271,10 +292,12 @@ impl BeamTarget {
     fn pick_from(
         &self,
         all: &[Candidate],
-        dead: &HashSet<String>,
+        cache: &VictimCache,
         want: Want,
         tried: &[String],
     ) -> (Option<Candidate>, bool) {
+        let dead = &cache.dead;
+        let guarded = &cache.guarded;
         let affected = self.budget.affected.lock().unwrap();
         let busy = self.victims.busy.lock().unwrap();
         let fits = |c: &Candidate| {
@@ -284,6 +307,7 @@ impl BeamTarget {
                 && !tried.contains(&c.pid_text)
                 && !affected.contains_key(&c.pid_text)
                 && !dead.contains(&c.pid_text)
+                && !(want.ends_process && guarded.contains(&c.pid_text))
                 && !busy.contains(&c.pid_text)
         };
         let mut rng = self.victims.rng.lock().unwrap();
@@ -309,10 +333,18 @@ impl BeamTarget {
         Fut: std::future::Future<Output = (Reply, Option<Box<dyn chaos_engine::Effect>>)>,
     {
         let mut tried = Vec::new();
-        for _ in 0..RETARGET_TRIES {
+        let (mut gone, mut guarded) = (0, Vec::<String>::new());
+        while gone < RETARGET_TRIES && guarded.len() < GUARDED_TRIES {
             let victim = match self.pick(want, &tried).await {
                 Ok(Some(v)) => v,
-                Ok(None) if tried.is_empty() => return Outcome::skipped(no_victim(want)),
+                Ok(None) if tried.is_empty() => {
+                    let some_guarded = !self.victims.cache.lock().await.guarded.is_empty();
+                    return Outcome::skipped(if want.ends_process && some_guarded {
+                        "restart budget: every eligible victim was guarded moments ago (budgets refill with time)".to_string()
+                    } else {
+                        no_victim(want)
+                    });
+                }
                 Ok(None) => break,
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
@@ -327,9 +359,19 @@ impl BeamTarget {
                 .insert(victim.pid_text.clone());
             let (reply, effect) = act(victim.clone()).await;
             self.victims.busy.lock().unwrap().remove(&victim.pid_text);
-            if matches!(reply, Reply::Gone) {
-                self.victim_dead(&victim.pid_text).await;
-                continue;
+            match reply {
+                Reply::Gone => {
+                    self.victim_dead(&victim.pid_text).await;
+                    gone += 1;
+                    continue;
+                }
+                Reply::Guarded(why) => {
+                    let mut cache = self.victims.cache.lock().await;
+                    cache.guarded.insert(victim.pid_text.clone());
+                    guarded.push(crate::elixir::readable(&why).into_owned());
+                    continue;
+                }
+                _ => {}
             }
             let mut outcome = reply.outcome().with_victim(Some(victim.victim()));
             if let Some(effect) = effect {
@@ -337,7 +379,11 @@ impl BeamTarget {
             }
             return outcome;
         }
-        Outcome::skipped("every victim tried died before the operation")
+        match guarded.into_iter().next() {
+            // The first reason names the supervisor and its budget.
+            Some(first) => Outcome::skipped(first),
+            None => Outcome::skipped("every victim tried died before the operation"),
+        }
     }
 
     /// Record that an effect is in place on `victim` (for the blast-radius cap);

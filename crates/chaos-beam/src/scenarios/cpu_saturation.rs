@@ -87,7 +87,10 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
             let w = watch.window(ended).await;
             let spun = match &reply {
                 Reply::Confirmed(d, _, _) => Ok(d.clone()),
-                Reply::Unconfirmed(d, _) | Reply::Failed(d) | Reply::Skipped(d) => Err(d.clone()),
+                Reply::Unconfirmed(d, _)
+                | Reply::Failed(d)
+                | Reply::Skipped(d)
+                | Reply::Guarded(d) => Err(d.clone()),
                 Reply::Gone => Err("gone".into()),
             };
             let observed = format!(

@@ -43,9 +43,9 @@ impl Scenario<ScenarioCtx> for ProcessCrash {
             for want in [
                 Want {
                     named_only: true,
-                    ..Want::default()
+                    ..Want::KILL
                 },
-                Want::default(),
+                Want::KILL,
             ] {
                 let deadline = &deadline;
                 let out = t

@@ -192,6 +192,8 @@ pub(super) const SAFETY: &[(&str, Kind)] = &[
     ("max_kills_per_sec", Kind::Int),
     ("max_app_share", Kind::Float),
     ("lease", Kind::Dur),
+    ("edge", Kind::Bool),
+    ("allow_collapse", Kind::Bool),
 ];
 pub(super) const ALLOW: &[(&str, Kind)] = &[
     ("ops", Kind::Texts),

@@ -8,7 +8,9 @@ use super::prelude::*;
 /// Send an exit signal to one worker.
 pub struct ExitSignal;
 
-pub(crate) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = gated_kill!(
+    "chaos_test",
+    r#"
 R = erlang:monitor(process, Victim),
 case erlang:is_process_alive(Victim) of
     false -> erlang:demonitor(R, [flush]), gone;
@@ -51,8 +53,9 @@ case erlang:is_process_alive(Victim) of
                     end
             end
         end
-end.
-"#;
+end
+"#
+);
 
 impl TypedOperation<BeamTarget> for ExitSignal {
     type Params = NoParams;
@@ -79,7 +82,7 @@ impl TypedOperation<BeamTarget> for ExitSignal {
                 return Outcome::skipped("blast-radius cap: maximum kills per second reached");
             }
             let out = ctx
-                .on_victim(Want::default(), |v| async move {
+                .on_victim(Want::KILL, |v| async move {
                     (
                         ctx.reply(SNIPPET, &[("Victim", v.pid.clone().into())])
                             .await,

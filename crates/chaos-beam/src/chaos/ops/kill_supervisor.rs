@@ -57,7 +57,9 @@ end,
 [S || S <- Sups, not lists:member(S, Tops), is_pid(Parent(S)), IsSup(Parent(S))].
 "#;
 
-pub(crate) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = gated_kill!(
+    "kill",
+    r#"
 Dict = case erlang:process_info(Victim, [dictionary, registered_name]) of
            undefined -> undefined;
            [{dictionary, D}, {registered_name, N}] -> {D, N}
@@ -130,8 +132,9 @@ case Dict of
                     {unconfirmed, <<"kill sent, but no 'DOWN' within 2 s">>}
                 end
         end
-end.
-"#;
+end
+"#
+);
 
 impl TypedOperation<BeamTarget> for KillSupervisor {
     type Params = NoParams;
@@ -186,7 +189,7 @@ impl TypedOperation<BeamTarget> for KillSupervisor {
             }
             let want = Want {
                 supervisors: true,
-                ..Want::default()
+                ..Want::KILL
             };
             // `on_victim` cannot be told to leave the top supervisors out; a
             // pick that lands on one is answered `Gone` (another is tried), and

@@ -13,7 +13,10 @@ use super::prelude::*;
 /// Crash a chain of linked processes.
 pub struct LinkCrashChain;
 
-pub(crate) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = gated_kill!(
+    "LinkTo",
+    "chaos_test",
+    r#"
 Parent = self(),
 VictimMon = case LinkTo of
                 none -> none;
@@ -105,8 +108,9 @@ case LinkTo =/= none andalso not erlang:is_process_alive(LinkTo) of
                         end
                 end
         end
-end.
-"#;
+end
+"#
+);
 
 /// The parameters of one crashed chain.
 #[derive(Debug, Serialize, Deserialize)]
@@ -158,7 +162,7 @@ impl TypedOperation<BeamTarget> for LinkCrashChain {
                 return Outcome::skipped("blast-radius cap: maximum kills per second reached");
             }
             let out = ctx
-                .on_victim(Want::default(), |v| {
+                .on_victim(Want::KILL, |v| {
                     let b = bindings(v.pid.clone().into());
                     async move { (ctx.reply(SNIPPET, &b).await, None) }
                 })

@@ -10,6 +10,38 @@
 //! and whose `run` gets it back typed; then list it in [`builtin`] (and its
 //! snippet in [`snippets`]).
 
+/// A snippet that may end a process, behind the restart-budget gate
+/// (`snippets/budget_gate.erl`): `gated_kill!("kill", BODY)` runs BODY (an
+/// expression answering with the [`Reply`](super::Reply) protocol, without
+/// the final period) only when killing `Victim` with that signal fits the
+/// supervisors' budgets; otherwise the answer is `{guarded, Why}`.
+/// `gated_kill!("LinkTo", "chaos_test", BODY)` names the victim's variable
+/// (not a pid: no gate).
+macro_rules! gated_kill {
+    ($signal:literal, $body:literal) => {
+        gated_kill!("Victim", $signal, $body)
+    };
+    ($victim:literal, $signal:literal, $body:literal) => {
+        concat!(
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/snippets/safety_rules.erl"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/snippets/budget_gate.erl"
+            )),
+            "GatedKill(",
+            $victim,
+            ", ",
+            $signal,
+            ", fun() ->\n",
+            $body,
+            "\nend).\n"
+        )
+    };
+}
+
 /// The Erlang both ETS row operations start with: among the public set /
 /// ordered_set tables owned by the candidates (`Pids`), draw a non-empty one
 /// (`TablePick`) and a row near a drawn position (`RowPick`) that does not

@@ -13,7 +13,9 @@ use super::prelude::*;
 pub struct MonitorKill;
 
 /// Shared with `kill_worker`: every kill measures time to detect and to recover.
-pub(crate) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = gated_kill!(
+    "kill",
+    r#"
 case erlang:process_info(Victim, [registered_name, dictionary]) of
     undefined -> gone;
     [{registered_name, RegName}, {dictionary, Dict}] ->
@@ -134,15 +136,17 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                         {confirmed,
                          iolist_to_binary(io_lib:format("~s; restart not measured: ~s", [Killing, NoSup])),
                          #{restart_ms => null, detect_us => DetectUs, registered => false,
-                           recovered => case IsSup of false -> false; true -> null end,
+                           %% An unnamed process nobody supervises is not expected back.
+                           recovered => null,
                            unsupervised => not IsSup}}
                 end
         after 2000 ->
             erlang:demonitor(R, [flush]),
             {unconfirmed, <<"kill sent, but no 'DOWN' within 2 s">>}
         end
-end.
-"#;
+end
+"#
+);
 
 impl TypedOperation<BeamTarget> for MonitorKill {
     type Params = NoParams;
@@ -176,7 +180,7 @@ pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
         return Outcome::skipped("blast-radius cap: maximum kills per second reached");
     }
     let out = ctx
-        .on_victim(Want::default(), |v| async move {
+        .on_victim(Want::KILL, |v| async move {
             (
                 ctx.reply(
                     SNIPPET,

@@ -70,9 +70,10 @@ pub async fn start(
                 format!("{} cut from {}", node.name, peers.join(", ")),
             ))
         }
-        Reply::Failed(why) | Reply::Skipped(why) | Reply::Unconfirmed(why, _) => {
-            Err(format!("{}: {why}", node.name))
-        }
+        Reply::Failed(why)
+        | Reply::Skipped(why)
+        | Reply::Guarded(why)
+        | Reply::Unconfirmed(why, _) => Err(format!("{}: {why}", node.name)),
         Reply::Gone => Err(format!("{}: the helper died", node.name)),
     }
 }

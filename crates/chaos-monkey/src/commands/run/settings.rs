@@ -210,6 +210,25 @@ pub fn settings_from(
         .max_app_share
         .or(s.max_app_share)
         .unwrap_or(safety.max_app_share);
+    let edge = args.edge || s.edge.unwrap_or(false);
+    let collapse = args.allow_collapse || s.allow_collapse.unwrap_or(false);
+    safety.budget = match (edge, collapse) {
+        (true, true) => {
+            return Err(usage(format!(
+                "{}: edge and allow_collapse exclude each other (edge never spends a budget's last restart; collapse spends past it)",
+                if args.edge || args.allow_collapse { "--edge/--allow-collapse".to_string() } else { at("edge") }
+            )))
+        }
+        (_, true) if profile != Profile::Aggressive => {
+            return Err(usage(format!(
+                "{}: letting kills exhaust restart budgets needs the aggressive profile (add --profile aggressive)",
+                if args.allow_collapse { "--allow-collapse".to_string() } else { at("allow_collapse") }
+            )))
+        }
+        (_, true) => chaos_beam::chaos::BudgetPolicy::Collapse,
+        (true, _) => chaos_beam::chaos::BudgetPolicy::Edge,
+        _ => chaos_beam::chaos::BudgetPolicy::Spare,
+    };
     let safety = safety
         .with_protect_names(pick(&args.protect_name, &s.protect_names))
         .map_err(|e| {

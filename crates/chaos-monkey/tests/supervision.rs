@@ -1,0 +1,189 @@
+//! Supervision-aware chaos against a real node running the `weak_tight`
+//! fixture (`tests/fixtures/weak/weak_tight/`): a top supervisor allowing 3
+//! restarts in 10 s over three workers and a leaker, plus a registered
+//! server nobody supervises.
+//!
+//! The budget gate (`chaos-beam/src/snippets/budget_gate.erl`) decides on
+//! the node, from the supervisor's live restart count, whether a kill fits:
+//! by default every budget keeps one restart spare, `--edge` spends up to
+//! the last one, `--allow-collapse` goes past it with a checked prediction.
+
+mod detect_support;
+
+use chaos_beam::chaos::ops::builtin;
+use chaos_beam::chaos::{BeamTarget, BudgetPolicy, Safety};
+use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
+use chaos_engine::{Outcome, Profile, SeededRng, Status};
+use detect_support::Weak;
+
+/// The fixture without its leak: the only victims are the supervisor's
+/// four children and the lone server.
+fn tight_node() -> Weak {
+    Weak::start("weak_tight", |b, _| {
+        b.arg("-weak_tight").arg("max").arg("0")
+    })
+}
+
+async fn target(w: &Weak, policy: BudgetPolicy, profile: Profile) -> BeamTarget {
+    let opts = ConnectOptions::new(
+        w.node.name.parse().unwrap(),
+        Cookie::new(w.node.cookie.clone(), CookieSource::Flag).unwrap(),
+    );
+    let client = DistClient::connect(&opts).await.expect("connect");
+    let mut safety = Safety::default();
+    safety.only_apps = vec!["weak_tight".into()];
+    safety.max_kills_per_sec = 1000;
+    safety.max_app_share = 1.0;
+    safety.budget = policy;
+    BeamTarget::new(client, profile, safety, 7)
+        .await
+        .expect("a chaos context")
+}
+
+async fn kill(t: &BeamTarget, seed: u64) -> Outcome {
+    let ops = builtin();
+    let op = ops.iter().find(|o| o.name() == "kill_worker").unwrap();
+    let params = op.plan(&mut SeededRng::new(seed), t.profile);
+    op.run(t, &params).await
+}
+
+/// Kill workers one after the other (all well inside the 10 s window) until
+/// a kill is skipped or `max` kills are done: the kills confirmed, and the
+/// outcome that ended the series.
+async fn kill_until_skipped(t: &BeamTarget, max: usize) -> (usize, Vec<Outcome>) {
+    let mut outs = Vec::new();
+    let mut kills = 0;
+    for seed in 0..max as u64 {
+        let out = kill(t, seed).await;
+        let skipped = out.status == Status::Skipped;
+        if out.status == Status::Confirmed {
+            kills += 1;
+        }
+        outs.push(out);
+        if skipped {
+            break;
+        }
+    }
+    (kills, outs)
+}
+
+fn app_running(w: &Weak) -> bool {
+    w.eval("lists:keymember(weak_tight, 1, application:which_applications()).") == "true"
+}
+
+#[test]
+fn by_default_a_budget_keeps_one_restart_spare() {
+    let w = tight_node();
+    smol::block_on(async {
+        let t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
+        let (kills, outs) = kill_until_skipped(&t, 6).await;
+        let last = outs.last().unwrap();
+        assert_eq!(
+            kills, 2,
+            "3 restarts in 10 s: two kills, one restart spare; {outs:#?}"
+        );
+        assert_eq!(last.status, Status::Skipped, "{outs:#?}");
+        assert!(
+            last.detail.contains("weak_tight_sup")
+                && last.detail.contains("3 restarts in 10 s")
+                && last.detail.contains("last restart"),
+            "the skip names the supervisor and its budget: {last:?}"
+        );
+    });
+    assert!(app_running(&w), "the application must still run");
+    assert_eq!(
+        w.eval("length(element(8, sys:get_state(weak_tight_sup)))."),
+        "2",
+        "the supervisor counted exactly the two restarts"
+    );
+}
+
+#[test]
+fn edge_spends_up_to_the_last_restart_never_past_it() {
+    let w = tight_node();
+    smol::block_on(async {
+        let t = target(&w, BudgetPolicy::Edge, Profile::Demo).await;
+        let (kills, outs) = kill_until_skipped(&t, 8).await;
+        assert_eq!(kills, 3, "{outs:#?}");
+        let last = outs.last().unwrap();
+        assert!(last.detail.contains("would exhaust"), "{last:?}");
+    });
+    assert!(app_running(&w), "the application must still run");
+}
+
+#[test]
+fn allow_collapse_predicts_the_stop_at_the_fourth_kill_and_checks_it() {
+    let w = tight_node();
+    smol::block_on(async {
+        let t = target(&w, BudgetPolicy::Collapse, Profile::Aggressive).await;
+        // Three kills fit in the budget: no prediction, the application runs.
+        for seed in 0..3 {
+            let out = kill(&t, seed).await;
+            assert_eq!(out.status, Status::Confirmed, "{out:?}");
+            assert!(out.measurements.get("prediction").is_none(), "{out:?}");
+        }
+        assert!(app_running(&w), "no collapse before the fourth kill");
+        // The fourth exhausts the budget: predicted, then seen to come true.
+        let out = kill(&t, 3).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let p = &out.measurements["prediction"];
+        let predicted = p["predicted"].as_str().unwrap();
+        assert!(
+            predicted.contains("weak_tight_sup")
+                && predicted.contains("application weak_tight stops"),
+            "{p}"
+        );
+        assert_eq!(p["came_true"], serde_json::Value::Bool(true), "{p}");
+        assert!(p["after_ms"].as_u64().is_some(), "{p}");
+    });
+    assert!(!app_running(&w), "the predicted stop happened");
+}
+
+#[test]
+fn the_lone_registered_server_is_a_single_point_of_failure() {
+    let w = tight_node();
+    smol::block_on(async {
+        let t = target(&w, BudgetPolicy::Edge, Profile::Demo).await;
+        // Any number of picks: the lone server is never killed.
+        for seed in 0..12 {
+            let out = kill(&t, seed).await;
+            if let Some(v) = &out.victim {
+                assert_ne!(
+                    v.attr("registered_name"),
+                    Some("weak_tight_lone"),
+                    "{out:?}"
+                );
+            }
+        }
+    });
+    assert_eq!(w.eval("is_pid(whereis(weak_tight_lone))."), "true");
+}
+
+/// One kill by default against a fixture whose only victim is a single
+/// point of failure: skipped, with the reason.
+fn guarded_by_default(fixture: &str, reason: &str) {
+    let w = Weak::start(fixture, |b, _| b);
+    smol::block_on(async {
+        let mut t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
+        t.safety.only_apps = vec![fixture.into()];
+        let out = kill(&t, 1).await;
+        assert_eq!(out.status, Status::Skipped, "{out:?}");
+        assert!(out.detail.contains(reason), "{out:?}");
+    });
+}
+
+#[test]
+fn a_temporary_child_nobody_restarts_is_never_killed_by_default() {
+    guarded_by_default(
+        "weak_process_crash",
+        "temporary child of weak_process_crash_sup",
+    );
+}
+
+#[test]
+fn a_supervisor_with_no_restart_to_spend_is_never_charged_by_default() {
+    guarded_by_default(
+        "weak_supervisor_collapse",
+        "would exhaust weak_supervisor_collapse_sup (one_for_one, 0 restarts in 1 s, 0 used)",
+    );
+}
