@@ -13,7 +13,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const SNIPPET: &str = include_str!("snippets/inspect.erl");
+const SNIPPET: &str = concat!(
+    include_str!("snippets/safety_rules.erl"),
+    include_str!("snippets/budget_read.erl"),
+    include_str!("snippets/supervision.erl"),
+    include_str!("snippets/inspect.erl")
+);
 
 /// Options of one inspection.
 #[derive(Debug, Clone)]
@@ -92,80 +97,7 @@ pub struct NodeInspection {
     pub inspect_millis_total: u64,
 }
 
-/// A running application.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Application {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// Description.
-    pub description: String,
-    /// Its supervision tree (`null` for library applications).
-    pub supervision_tree: Option<TreeNode>,
-}
-
-/// A supervisor or a worker in a supervision tree.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TreeNode {
-    /// Child id (the application name for the top supervisor).
-    pub id: String,
-    /// Pid text, or `undefined` / `restarting`.
-    pub pid: String,
-    /// Registered name.
-    pub registered_name: Option<String>,
-    /// `supervisor` or `worker`.
-    pub kind: String,
-    /// Callback modules (workers).
-    #[serde(default)]
-    pub modules: Option<String>,
-    /// `supervisor:count_children/1` (supervisors).
-    #[serde(default)]
-    pub counts: Option<SupervisorCounts>,
-    /// The supervisor's restart budget, when its state could be read.
-    #[serde(default)]
-    pub budget: Option<RestartBudget>,
-    /// Children (supervisors).
-    #[serde(default)]
-    pub children: Vec<TreeNode>,
-    /// `true` when there were too many children to list.
-    #[serde(default)]
-    pub truncated: bool,
-    /// `false` when the supervisor did not answer in time.
-    #[serde(default = "yes")]
-    pub responsive: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A supervisor's restart budget: at most `intensity` restarts in
-/// `period_s` seconds, or it gives up (and its parent sees it exit).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RestartBudget {
-    /// `one_for_one`, `one_for_all`, `rest_for_one`, `simple_one_for_one`.
-    pub strategy: String,
-    /// Restarts allowed in the period.
-    pub intensity: u64,
-    /// The period, seconds.
-    pub period_s: u64,
-    /// Restarts it has counted in its current window.
-    pub restarts_in_window: u64,
-}
-
-/// `supervisor:count_children/1`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SupervisorCounts {
-    /// Child specs.
-    pub specs: u64,
-    /// Running children.
-    pub active: u64,
-    /// Child supervisors.
-    pub supervisors: u64,
-    /// Child workers.
-    pub workers: u64,
-}
+pub use crate::supervision::{Application, RestartBudget, SupervisorCounts, TreeNode};
 
 /// A process in a top list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +156,9 @@ pub async fn inspect(
     let term = eval_with_timeout(client, SNIPPET, &bindings, opts.timeout).await?;
     let mut report: NodeInspection =
         serde_json::from_value(to_json(&term)).map_err(|e| InspectError::Shape(e.to_string()))?;
+    for app in &mut report.applications {
+        app.escalation = Some(crate::supervision::analyse(app));
+    }
     report.inspect_millis_total = started.elapsed().as_millis() as u64;
     Ok(report)
 }

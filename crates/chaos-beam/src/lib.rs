@@ -29,3 +29,4 @@ pub mod lease;
 pub mod line;
 pub mod release;
 pub mod scenarios;
+pub mod supervision;

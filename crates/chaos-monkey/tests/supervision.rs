@@ -187,3 +187,54 @@ fn a_supervisor_with_no_restart_to_spend_is_never_charged_by_default() {
         "would exhaust weak_supervisor_collapse_sup (one_for_one, 0 restarts in 1 s, 0 used)",
     );
 }
+
+#[test]
+fn inspect_shows_budgets_kills_to_stop_and_single_points_of_failure() {
+    let w = tight_node();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chaos-monkey"))
+        .args(["inspect", "--node", &w.node.name, "--cookie-file"])
+        .arg(&w.cookie_file)
+        .arg("--json")
+        .output()
+        .expect("run chaos-monkey inspect");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let app = v["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "weak_tight")
+        .expect("weak_tight listed")
+        .clone();
+    assert_eq!(app["start_type"], "temporary");
+    let top = &app["supervision_tree"];
+    assert_eq!(top["registered_name"], "weak_tight_sup");
+    assert_eq!(top["budget"]["strategy"], "one_for_one");
+    assert_eq!(top["budget"]["intensity"], 3);
+    assert_eq!(top["budget"]["period_s"], 10);
+    let kids = top["children"].as_array().unwrap();
+    assert_eq!(kids.len(), 4);
+    assert!(
+        kids.iter().all(|k| k["spec"]["restart"] == "permanent"),
+        "{kids:?}"
+    );
+    let e = &app["escalation"];
+    assert_eq!(e["kills_to_stop"], 4, "{e}");
+    assert_eq!(e["window_s"], 10, "{e}");
+    assert!(
+        e["limited_by"].as_str().unwrap().contains("weak_tight_sup"),
+        "{e}"
+    );
+    assert_eq!(e["halts_node"], false);
+    let spof: Vec<&str> = e["single_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["who"].as_str().unwrap())
+        .collect();
+    assert_eq!(spof, vec!["weak_tight_lone"], "{e}");
+}

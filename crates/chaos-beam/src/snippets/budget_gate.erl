@@ -1,5 +1,5 @@
 %% budget_gate — the start of every snippet that may end a process (evaluated
-%% on the target after safety_rules.erl; not a module). Before a kill it works
+%% on the target after safety_rules.erl and budget_read.erl; not a module). Before a kill it works
 %% out, from the supervisors' own live state, what the kill costs the
 %% supervision tree: which processes die with the victim (it, and the
 %% processes linked to one of them that do not trap exits: the signal travels
@@ -14,110 +14,6 @@
 %% GatedKill(Victim, Signal, Act): Act() when the kill fits; otherwise
 %% {guarded, Why} (the caller tries another victim), or, with AllowCollapse,
 %% Act() with the prediction and its outcome added to the measurements.
-BgInitialCall = fun(P) ->
-    case erlang:process_info(P, [dictionary, initial_call]) of
-        [{dictionary, D}, {initial_call, IC}] ->
-            case lists:keyfind('$initial_call', 1, D) of {_, DIC} -> DIC; false -> IC end;
-        _ -> undefined
-    end
-end,
-BgShow = fun(P) ->
-    case is_pid(P) andalso erlang:process_info(P, registered_name) of
-        {registered_name, N} when is_atom(N) -> io_lib:format("~0p", [N]);
-        _ -> io_lib:format("~0p", [P])
-    end
-end,
-%% The supervisor that restarts P: the head of its '$ancestors' when that
-%% is a supervisor and linked to it; none otherwise.
-BgSupOf = fun(P) ->
-    case erlang:process_info(P, [dictionary, links]) of
-        [{dictionary, D}, {links, Links}] ->
-            Head = case lists:keyfind('$ancestors', 1, D) of
-                       {_, [H | _]} when is_pid(H) -> H;
-                       {_, [H | _]} when is_atom(H) -> erlang:whereis(H);
-                       _ -> undefined
-                   end,
-            case is_pid(Head) andalso lists:member(Head, Links)
-                 andalso IsSupervisorInit(BgInitialCall(Head)) of
-                true -> Head;
-                false -> none
-            end;
-        _ -> none
-    end
-end,
-%% What a supervisor's state says about its budget and about Child, read
-%% from OTP's supervisor record (and look-alikes with its layout: intensity,
-%% period and restarts at the same places) or from a map with max_restarts
-%% and max_seconds (Elixir's DynamicSupervisor). unknown for other shapes.
-BgRead = fun(St, Child) ->
-    NowMono = erlang:monotonic_time(second),
-    NowSys = erlang:system_time(second),
-    Age = fun(R) when is_integer(R) -> NowMono - R;
-             ({Mg, Sc, _}) -> NowSys - (Mg * 1000000 + Sc);
-             (_) -> 0
-          end,
-    InWindow = fun(Rs, Period) -> length([R || R <- Rs, Age(R) =< Period]) end,
-    RestartOf = fun(Rec) when is_tuple(Rec), tuple_size(Rec) >= 8 -> element(5, Rec);
-                   (_) -> unknown end,
-    SignificantOf = fun(Rec) when is_tuple(Rec), tuple_size(Rec) >= 9 -> element(6, Rec) =:= true;
-                       (_) -> false end,
-    case St of
-        _ when is_tuple(St), tuple_size(St) >= 11, is_integer(element(6, St)),
-               is_integer(element(7, St)), is_list(element(8, St)) ->
-            Strategy = element(3, St),
-            Records = case element(4, St) of
-                          {_Ids, Db} when is_map(Db) -> maps:values(Db);
-                          L when is_list(L) -> L;
-                          _ -> []
-                      end,
-            Dynamic = Strategy =:= simple_one_for_one,
-            Rec = case Dynamic of
-                      true -> case Records of [R1 | _] -> R1; [] -> none end;
-                      false -> case [R || R <- Records, is_tuple(R), tuple_size(R) >= 8,
-                                          element(2, R) =:= Child] of
-                                   [R2 | _] -> R2;
-                                   [] -> none
-                               end
-                  end,
-            AutoShutdown = case tuple_size(St) >= 12 of
-                               true -> case element(10, St) of
-                                           A when is_atom(A) -> A;
-                                           _ -> never
-                                       end;
-                               false -> never
-                           end,
-            #{strategy => Strategy, intensity => element(6, St), period => element(7, St),
-              in_window => InWindow(element(8, St), element(7, St)),
-              restart => RestartOf(Rec), significant => SignificantOf(Rec),
-              auto_shutdown => AutoShutdown, dynamic => Dynamic};
-        #{max_restarts := I, max_seconds := P} when is_integer(I), is_integer(P) ->
-            Children = maps:get(children, St, #{}),
-            Restart = case is_map(Children) andalso maps:find(Child, Children) of
-                          {ok, Spec} when is_tuple(Spec), tuple_size(Spec) >= 2 -> element(2, Spec);
-                          _ -> unknown
-                      end,
-            Restarts = case maps:get(restarts, St, []) of RL when is_list(RL) -> RL; _ -> [] end,
-            #{strategy => maps:get(strategy, St, one_for_one), intensity => I, period => P,
-              in_window => InWindow(Restarts, P), restart => Restart, significant => false,
-              auto_shutdown => never, dynamic => true};
-        _ -> unknown
-    end
-end,
-%% Read inside the supervisor: sys:replace_state with a fun that throws what
-%% it read, so the state stays as it was and only a few numbers are copied,
-%% however many children it has. Falls back to sys:get_state.
-BgBudget = fun(S, Child) ->
-    Inside = try sys:replace_state(S, fun(St) -> throw({chaos_budget, BgRead(St, Child)}) end, 1000) of
-                 _ -> failed
-             catch
-                 error:{callback_failed, _, {throw, {chaos_budget, Got}}} -> {ok, Got};
-                 _:_ -> failed
-             end,
-    case Inside of
-        {ok, B} -> B;
-        failed -> try BgRead(sys:get_state(S, 1000), Child) catch _:_ -> unknown end
-    end
-end,
 %% The processes that die with Victim (at most 64 followed).
 BgDying = fun(Victim, Signal) ->
     Trapping = fun(P) -> erlang:process_info(P, trap_exit) =/= {trap_exit, false} end,

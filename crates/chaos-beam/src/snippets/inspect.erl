@@ -1,4 +1,5 @@
-%% inspect — evaluated on the target by erl_eval (see src/eval.rs); not a module.
+%% inspect — evaluated on the target by erl_eval (see src/eval.rs) after
+%% safety_rules.erl, budget_read.erl and supervision.erl; not a module.
 %% Everything heavy runs here, on the target, and only the summary crosses the
 %% wire: counts, memory, applications with their supervision trees, and the
 %% top TopN processes by message queue and by memory.
@@ -13,46 +14,6 @@ PidStr = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P));
             (Other) -> Str(Other) end,
 Info = fun(Tag) -> try erlang:system_info(Tag) catch _:_ -> null end end,
 ProcessCount = erlang:system_info(process_count),
-%% Run F in a helper with a deadline, so a suspended or busy process cannot hang inspect.
-WithTimeout = fun(F) ->
-    {Pid, Ref} = erlang:spawn_monitor(fun() -> exit({inspect_result, F()}) end),
-    receive {'DOWN', Ref, process, Pid, {inspect_result, R}} -> {ok, R};
-            {'DOWN', Ref, process, Pid, _} -> error
-    after CallMs -> erlang:exit(Pid, kill),
-                    receive {'DOWN', Ref, process, Pid, _} -> timeout end
-    end
-end,
-%% {ok, Reply} | error (not a supervisor, or it crashed) | timeout (suspended or busy).
-SupCall = fun(Sup, Req) ->
-    case WithTimeout(fun() -> gen:call(Sup, '$gen_call', Req, infinity) end) of
-        {ok, {ok, Reply}} -> {ok, Reply};
-        timeout -> timeout;
-        _ -> error
-    end
-end,
-
-%% A supervisor's restart budget, read from its state with sys:get_state:
-%% OTP's supervisor record (and look-alikes with the same layout), or a map
-%% with max_restarts/max_seconds (Elixir's DynamicSupervisor). null when it
-%% cannot be read: then nobody knows the budget, and it says so.
-Budget = fun(Sup) ->
-    Strategies = [one_for_one, one_for_all, rest_for_one, simple_one_for_one],
-    case WithTimeout(fun() -> sys:get_state(Sup, infinity) end) of
-        {ok, S} when is_tuple(S), tuple_size(S) >= 11, element(1, S) =:= state ->
-            {Strategy, Intensity, Period, Restarts} = {element(3, S), element(6, S), element(7, S), element(8, S)},
-            case lists:member(Strategy, Strategies) andalso is_integer(Intensity)
-                 andalso is_integer(Period) andalso is_list(Restarts) of
-                true -> #{strategy => Strategy, intensity => Intensity, period_s => Period,
-                          restarts_in_window => length(Restarts)};
-                false -> null
-            end;
-        {ok, #{max_restarts := I, max_seconds := P, strategy := St} = M} when is_integer(I), is_integer(P) ->
-            #{strategy => St, intensity => I, period_s => P,
-              restarts_in_window => case maps:get(restarts, M, []) of L when is_list(L) -> length(L); _ -> 0 end};
-        _ -> null
-    end
-end,
-
 %% ---- top processes, without sorting every process -------------------------
 VMS = ets:match_spec_compile([{{'$1', '_'}, [], ['$1']}]),
 Top = fun Top(L, K) when length(L) =< 256 -> lists:sublist(lists:reverse(lists:sort(L)), K);
@@ -146,47 +107,8 @@ end,
 %% Each row keeps the value it was ranked by, so the list is ordered by what was measured.
 Rows = fun(L, Key) -> [D#{Key => V} || {V, D} <- [{V, Describe(P)} || {V, P} <- L], D =/= null] end,
 
-%% ---- supervision trees ----------------------------------------------------
-Tree = fun Tree(Sup, Id, Depth) ->
-    Answer = SupCall(Sup, count_children),
-    C = case Answer of {ok, CL} when is_list(CL) -> maps:from_list(CL); _ -> null end,
-    Name = case erlang:process_info(Sup, registered_name) of {registered_name, N} -> N; _ -> null end,
-    Base = #{id => Str(Id), pid => PidStr(Sup), registered_name => Name, kind => supervisor, counts => C,
-             budget => case Answer of timeout -> null; _ -> Budget(Sup) end},
-    case C of
-        null -> Base#{children => [], truncated => false, responsive => Answer =/= timeout};
-        #{active := Active} when Active > ChildLimit ->
-            Base#{children => [], truncated => true, responsive => true};
-        _ ->
-            case SupCall(Sup, which_children) of
-                {ok, Children} when is_list(Children) ->
-                    Kids = [case Child of
-                                _ when Type =:= supervisor, is_pid(Child), Depth < 12 ->
-                                    Tree(Child, CId, Depth + 1);
-                                _ ->
-                                    CName = case is_pid(Child) andalso erlang:process_info(Child, registered_name) of
-                                                {registered_name, RN} -> RN; _ -> null end,
-                                    #{id => Str(CId), pid => PidStr(Child), registered_name => CName,
-                                      kind => Type, modules => Str(Mods)}
-                            end || {CId, Child, Type, Mods} <- Children],
-                    Base#{children => Kids, truncated => false, responsive => true};
-                _ -> Base#{children => [], truncated => false, responsive => false}
-            end
-    end
-end,
-AppTree = fun(App) ->
-    case application_controller:get_master(App) of
-        Master when is_pid(Master) ->
-            case WithTimeout(fun() -> application_master:get_child(Master) end) of
-                {ok, {TopSup, _Mod}} when is_pid(TopSup) -> Tree(TopSup, App, 0);
-                _ -> null
-            end;
-        _ -> null
-    end
-end,
-Apps = [#{name => A, description => list_to_binary(D), version => list_to_binary(V),
-          supervision_tree => AppTree(A)}
-        || {A, D, V} <- application:which_applications()],
+%% ---- supervision trees (supervision.erl) --------------------------------
+Apps = SvApps(ChildLimit, CallMs),
 
 {UptimeMs, _} = erlang:statistics(wall_clock),
 Memory = erlang:memory(),

@@ -47,9 +47,22 @@ pub fn inspection_text(r: &NodeInspection) -> String {
     }
     let _ = writeln!(s, "\nApplications");
     for app in &r.applications {
-        let _ = writeln!(s, "  {} {}", app.name, app.version);
+        let start = app
+            .start_type
+            .as_deref()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {} {}{start}", app.name, app.version);
+        let spof: Vec<&str> = app
+            .escalation
+            .iter()
+            .flat_map(|e| e.single_points.iter().filter_map(|p| p.pid.as_deref()))
+            .collect();
         if let Some(tree) = &app.supervision_tree {
-            tree_text(&mut s, tree, 2);
+            tree_text(&mut s, tree, 2, &spof);
+        }
+        if let Some(e) = &app.escalation {
+            escalation_text(&mut s, e);
         }
     }
     let _ = writeln!(
@@ -93,7 +106,44 @@ fn is_anonymous_worker(node: &TreeNode) -> bool {
     node.kind == "worker" && node.registered_name.is_none() && node.id == "undefined"
 }
 
-fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
+/// Kills-to-stop and the single points of failure of one application.
+fn escalation_text(s: &mut String, e: &chaos_beam::supervision::Escalation) {
+    let halts = if e.halts_node { "; the node halts" } else { "" };
+    match (e.kills_to_stop, e.window_s, &e.limited_by) {
+        (Some(k), Some(w), Some(by)) => {
+            let _ = writeln!(
+                s,
+                "    collapse: {k} kill(s) within {w} s stop it{halts} (limited by {by})"
+            );
+        }
+        _ if !e.unknown.is_empty() => {
+            let _ = writeln!(
+                s,
+                "    collapse: unknown — budget unreadable for {} (treated as spent)",
+                e.unknown.join(", ")
+            );
+        }
+        _ if e.single_points.is_empty() => return,
+        _ => {
+            let _ = writeln!(
+                s,
+                "    collapse: kills of its processes alone cannot stop it"
+            );
+        }
+    }
+    if !e.single_points.is_empty() {
+        let _ = writeln!(
+            s,
+            "    single points of failure ({}):",
+            e.single_points.len()
+        );
+        for p in &e.single_points {
+            let _ = writeln!(s, "      ⚠ {}: {}", p.who, readable(&p.why));
+        }
+    }
+}
+
+fn tree_text(s: &mut String, node: &TreeNode, depth: usize, spof: &[&str]) {
     let indent = "  ".repeat(depth);
     let name = match (&node.registered_name, node.id.as_str(), &node.modules) {
         (Some(n), _, _) => n.clone(),
@@ -124,12 +174,17 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
                 " {}, at most {} restarts in {} s ({} counted now);",
                 b.strategy, b.intensity, b.period_s, b.restarts_in_window
             ),
+            None if node.module.as_deref() == Some("supervisor_bridge") => {
+                " a bridge: it exits when its one process does;".to_string()
+            }
             None => " restart budget unknown;".to_string(),
         };
         let _ = writeln!(
             s,
-            "{indent}└ {name} [supervisor {}]{budget} {counts}{note}",
-            node.pid
+            "{indent}└ {name} [supervisor {}{}]{budget} {counts}{note}{}",
+            node.pid,
+            restart_of(node),
+            mark(node, spof)
         );
         // Anonymous workers of one module (a simple_one_for_one pool) collapse into one line.
         let mut i = 0;
@@ -144,12 +199,35 @@ fn tree_text(s: &mut String, node: &TreeNode, depth: usize) {
                 let _ = writeln!(s, "{}└ {run} × {modules} [worker]", "  ".repeat(depth + 1));
                 i += run;
             } else {
-                tree_text(s, child, depth + 1);
+                tree_text(s, child, depth + 1, spof);
                 i += 1;
             }
         }
     } else {
-        let _ = writeln!(s, "{indent}└ {name} [{} {}]", node.kind, node.pid);
+        let _ = writeln!(
+            s,
+            "{indent}└ {name} [{} {}{}]{}",
+            node.kind,
+            node.pid,
+            restart_of(node),
+            mark(node, spof)
+        );
+    }
+}
+
+/// `, temporary` and so on: how its supervisor restarts it.
+fn restart_of(node: &TreeNode) -> String {
+    node.spec
+        .as_ref()
+        .map(|c| format!(", {}", c.restart))
+        .unwrap_or_default()
+}
+
+fn mark(node: &TreeNode, spof: &[&str]) -> &'static str {
+    if spof.contains(&node.pid.as_str()) {
+        "  ⚠ single point of failure"
+    } else {
+        ""
     }
 }
 

@@ -29,6 +29,10 @@ macro_rules! gated_kill {
             )),
             include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
+                "/src/snippets/budget_read.erl"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
                 "/src/snippets/budget_gate.erl"
             )),
             "GatedKill(",
