@@ -18,6 +18,7 @@
 //! * [`timeline`] — the run over time (bounded buckets and markers), for charts;
 //! * [`vocabulary`] — the target's words in the report (survival, groups, failure kinds).
 
+pub mod budget;
 pub mod category;
 pub mod deadline;
 pub mod duration;

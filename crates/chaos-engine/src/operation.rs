@@ -226,6 +226,8 @@ pub struct Outcome {
     pub killed: bool,
     /// How the killed victim came back, when that was watched.
     pub recovery: Option<Recovery>,
+    /// What it charged to restart budgets, or why a budget turned it away.
+    pub budget: Option<crate::budget::BudgetNote>,
 }
 
 impl Outcome {
@@ -258,6 +260,7 @@ impl Outcome {
             effect: None,
             killed: false,
             recovery: None,
+            budget: None,
         }
     }
 
@@ -282,6 +285,12 @@ impl Outcome {
     /// Mark the victim as killed by this operation.
     pub fn killing(mut self) -> Self {
         self.killed = true;
+        self
+    }
+
+    /// With what it charged to restart budgets.
+    pub fn with_budget(mut self, note: crate::budget::BudgetNote) -> Self {
+        self.budget = Some(note);
         self
     }
 

@@ -72,6 +72,9 @@ pub struct Event {
     /// How the killed victim came back (also in `measurements`, as the target wrote it).
     #[serde(skip)]
     pub recovery: Option<Recovery>,
+    /// What it charged to restart budgets (also in `measurements`).
+    #[serde(skip)]
+    pub budget: Option<crate::budget::BudgetNote>,
 }
 
 /// A failure mode found during the run.

@@ -186,6 +186,7 @@ pub async fn run<C: Target>(
                         measurements: outcome.measurements.clone(),
                         killed: outcome.killed,
                         recovery: outcome.recovery,
+                        budget: outcome.budget.clone(),
                     };
                     let _ = tx.send(Msg::Event(Box::new(event))).await;
                     if let Some(effect) = outcome.effect {
@@ -432,6 +433,7 @@ fn skipped_event(planned: &PlannedOp, started: Instant, why: &str) -> Event {
         measurements: Value::Null,
         killed: false,
         recovery: None,
+        budget: None,
     }
 }
 

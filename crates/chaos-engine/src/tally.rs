@@ -147,6 +147,8 @@ pub struct Tally {
     pub restarts: Reservoir,
     /// Per node, in cluster runs (operations whose victim names its node).
     pub by_node: BTreeMap<String, NodeCounts>,
+    /// Restart budgets charged, predictions, faults turned away.
+    pub budgets: crate::budget::BudgetTally,
 }
 
 /// One node's share of a cluster run.
@@ -181,6 +183,9 @@ impl Tally {
         if e.killed {
             self.kills += 1;
             self.add_kill(e);
+        }
+        if let Some(note) = &e.budget {
+            self.budgets.add(e.t_ms, e.op, note);
         }
         if let Some(node) = e.victim.as_ref().and_then(|v| v.node.as_ref()) {
             let n = self.by_node.entry(node.clone()).or_default();
@@ -261,6 +266,7 @@ mod tests {
             }),
             measurements: m,
             killed,
+            budget: None,
         }
     }
 

@@ -61,6 +61,22 @@ fn record(broken: bool) -> RunRecord {
                     recovered: None,
                 }
             }),
+            // Restart budgets: names and predictions are target text too.
+            budget: Some(chaos_engine::budget::BudgetNote {
+                charges: vec![chaos_engine::budget::BudgetCharge {
+                    owner: HOSTILE.into(),
+                    limit: 3,
+                    period_s: 10,
+                    used: 1 + i % 3,
+                }],
+                prediction: (i == 3).then(|| chaos_engine::budget::Prediction {
+                    predicted: format!("killing {HOSTILE} stops it"),
+                    group: Some("app".into()),
+                    came_true: Some(true),
+                    after_ms: Some(12),
+                }),
+                guarded: i == 4,
+            }),
         };
         r.timeline.add_event(&e);
         r.tally.add(&e);
@@ -149,12 +165,17 @@ fn the_page_escapes_target_text_and_draws_every_chart() {
     assert!(html.contains("class=\"kill\""));
     assert!(html.contains("class=\"m-end\""));
     assert!(html.contains("Probe latency"));
+    assert!(
+        html.contains("came true after 12 ms"),
+        "the prediction is shown"
+    );
     for id in [
         "summary",
         "operations",
         "resources",
         "failure-modes",
         "recovery",
+        "supervision",
         "left-behind",
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "no section {id}");

@@ -88,6 +88,8 @@ pub struct BeamTarget {
     baseline_apps: Vec<String>,
     /// The fault proxies in front of the node's services.
     proxies: Vec<chaos_proxy::Proxy>,
+    /// The supervision model read before the run's clock started.
+    supervision: Mutex<Option<Vec<crate::supervision::Application>>>,
 }
 
 /// The monkey's lease on the node: every effect holder undoes when it
@@ -146,6 +148,7 @@ impl BeamTarget {
             detection: Mutex::new(detect::Detector::default()),
             baseline_apps,
             proxies: Vec::new(),
+            supervision: Mutex::new(None),
         })
     }
 
@@ -246,6 +249,39 @@ impl BeamTarget {
     pub fn with_proxies(mut self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
         self.proxies = proxies;
         self
+    }
+
+    /// Read the supervision model now (before the run's clock starts) for
+    /// the report's Supervision section.
+    pub async fn read_supervision(&self) -> Result<(), String> {
+        let apps = crate::supervision::read(&self.client, 200, Duration::from_secs(2)).await?;
+        *self.supervision.lock().unwrap() = Some(apps);
+        Ok(())
+    }
+
+    /// The report's Supervision section: the budget policy, and per
+    /// application chaos may touch its kills-to-stop and single points of
+    /// failure (from [`BeamTarget::read_supervision`]), added to what the
+    /// run spent (`section`, from the engine's tally).
+    pub fn supervision_section(
+        &self,
+        section: Option<chaos_engine::budget::SupervisionSection>,
+    ) -> chaos_engine::budget::SupervisionSection {
+        let mut section = section.unwrap_or_default();
+        section.policy = self.safety.budget.name().to_string();
+        if let Some(apps) = self.supervision.lock().unwrap().as_ref() {
+            section.groups = apps
+                .iter()
+                .filter(|a| self.safety.include_otp_apps || !a.runtime)
+                .filter(|a| {
+                    self.safety.only_apps.is_empty() || self.safety.only_apps.contains(&a.name)
+                })
+                .filter(|a| !self.safety.protect_apps.contains(&a.name))
+                .filter(|a| a.supervision_tree.is_some() || !a.unsupervised.is_empty())
+                .map(|a| a.structure())
+                .collect();
+        }
+        section
     }
 
     /// The applications running when the run started.

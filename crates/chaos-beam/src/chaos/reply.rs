@@ -63,14 +63,68 @@ impl Reply {
     pub fn outcome(self) -> Outcome {
         let readable = |d: String| crate::elixir::readable(&d).into_owned();
         match self {
-            Reply::Confirmed(d, m, _) => Outcome::confirmed(readable(d)).with_measurements(m),
+            Reply::Confirmed(d, m, _) => {
+                let note = budget_note(&m);
+                let out = Outcome::confirmed(readable(d)).with_measurements(m);
+                match note {
+                    Some(note) => out.with_budget(note),
+                    None => out,
+                }
+            }
             Reply::Unconfirmed(d, _) => Outcome::unconfirmed(readable(d)),
             Reply::Skipped(d) => Outcome::skipped(readable(d)),
             Reply::Failed(d) => Outcome::failed(readable(d)),
             Reply::Gone => Outcome::skipped("every victim tried died before the operation"),
-            Reply::Guarded(d) => Outcome::skipped(readable(d)),
+            Reply::Guarded(d) => Outcome::skipped(readable(d)).with_budget(guarded()),
         }
     }
+}
+
+/// The note of a fault a budget turned away.
+pub fn guarded() -> chaos_engine::budget::BudgetNote {
+    chaos_engine::budget::BudgetNote {
+        guarded: true,
+        ..Default::default()
+    }
+}
+
+/// What a gated kill's answer says about restart budgets (`charged` and
+/// `prediction` in its measurements, from `snippets/budget_gate.erl`), typed
+/// for the engine.
+pub fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
+    use chaos_engine::budget::{BudgetCharge, BudgetNote, Prediction};
+    let charges: Vec<BudgetCharge> = m
+        .get("charged")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|c| {
+                    Some(BudgetCharge {
+                        owner: crate::elixir::readable(c.get("supervisor")?.as_str()?).into_owned(),
+                        limit: c.get("intensity")?.as_u64()?,
+                        period_s: c.get("period_s")?.as_u64()?,
+                        used: c.get("used")?.as_u64()?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let prediction = m.get("prediction").and_then(|p| {
+        Some(Prediction {
+            predicted: crate::elixir::readable(p.get("predicted")?.as_str()?).into_owned(),
+            group: p
+                .get("application")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            came_true: p.get("came_true").and_then(Value::as_bool),
+            after_ms: p.get("after_ms").and_then(Value::as_u64),
+        })
+    });
+    (!charges.is_empty() || prediction.is_some()).then_some(BudgetNote {
+        charges,
+        prediction,
+        guarded: false,
+    })
 }
 
 /// Mark an outcome as a kill, with how the victim came back as the snippet

@@ -339,11 +339,12 @@ impl BeamTarget {
                 Ok(Some(v)) => v,
                 Ok(None) if tried.is_empty() => {
                     let some_guarded = !self.victims.cache.lock().await.guarded.is_empty();
-                    return Outcome::skipped(if want.ends_process && some_guarded {
-                        "restart budget: every eligible victim was guarded moments ago (budgets refill with time)".to_string()
+                    return if want.ends_process && some_guarded {
+                        Outcome::skipped("restart budget: every eligible victim was guarded moments ago (budgets refill with time)")
+                            .with_budget(super::reply::guarded())
                     } else {
-                        no_victim(want)
-                    });
+                        Outcome::skipped(no_victim(want))
+                    };
                 }
                 Ok(None) => break,
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
@@ -381,7 +382,7 @@ impl BeamTarget {
         }
         match guarded.into_iter().next() {
             // The first reason names the supervisor and its budget.
-            Some(first) => Outcome::skipped(first),
+            Some(first) => Outcome::skipped(first).with_budget(super::reply::guarded()),
             None => Outcome::skipped("every victim tried died before the operation"),
         }
     }

@@ -67,8 +67,8 @@ BgEscalate = fun Esc(S, Chain) ->
             end
     end
 end,
-%% ok | {guarded, Why} | {collapse, Prediction, App, Halts}
-BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> ok;
+%% {ok, Charges} | {guarded, Why} | {collapse, Prediction, App, Halts}
+BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
                 (Victim, Signal) ->
     Dying = BgDying(Victim, Signal),
     IsDying = fun(P) -> lists:member(P, Dying) end,
@@ -96,14 +96,17 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> ok;
                     {_, true} -> {temporary, S, B0};
                     _ when N + Used > I -> {exhausts, S, B0};
                     _ when Used > 0, I - N - Used < BudgetMargin -> {last, S, B0#{in_window => N}};
-                    _ -> {fits, S, B0}
+                    _ -> {fits, S, B0#{in_window => N + Used}}
                 end
         end
     end || S <- Sups],
     Worst = [V || V <- Verdicts, element(1, V) =/= fits],
+    %% What the kill spends, per supervisor charged: the report's peak use.
+    Charges = [#{supervisor => iolist_to_binary(BgShow(S)), intensity => I, period_s => P, used => U}
+               || {fits, S, #{intensity := I, period := P, in_window := U}} <- Verdicts],
     Name = BgShow(Victim),
     case {Lost, Worst} of
-        {[], []} -> ok;
+        {[], []} -> {ok, Charges};
         {[L | _], _} when not AllowCollapse ->
             {guarded, iolist_to_binary(io_lib:format(
                 "single point of failure: ~s has no supervisor; its death is permanent", [BgShow(L)]))};
@@ -154,7 +157,13 @@ BgCheck = fun(Text, none, _T0) ->
 end,
 GatedKill = fun(Victim, Signal, Act) ->
     case BudgetGate(Victim, Signal) of
-        ok -> Act();
+        {ok, []} -> Act();
+        {ok, Charges} ->
+            case Act() of
+                {confirmed, Detail, M} when is_map(M) -> {confirmed, Detail, M#{charged => Charges}};
+                {confirmed, Detail} -> {confirmed, Detail, #{charged => Charges}};
+                Other -> Other
+            end;
         {guarded, Why} -> {guarded, Why};
         {collapse, Text, App, _Halts} ->
             T0 = erlang:monotonic_time(millisecond),

@@ -147,6 +147,7 @@ SvApps = fun(Limit, Ms) ->
                          BgSupOf(P) =:= none],
     [#{name => A, description => list_to_binary(D), version => list_to_binary(V),
        start_type => proplists:get_value(A, Started, null),
+       runtime => IsOtpApp(A),
        supervision_tree => case proplists:get_value(A, Tops) of
                                {_, T} when is_pid(T) -> SvTree(T, A, 0, Limit, Ms);
                                _ -> null

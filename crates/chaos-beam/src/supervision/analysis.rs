@@ -254,6 +254,7 @@ mod tests {
             version: "1".into(),
             description: String::new(),
             start_type: Some(start_type.into()),
+            runtime: false,
             supervision_tree: Some(tree),
             unsupervised: vec![],
             escalation: None,

@@ -41,6 +41,9 @@ pub struct Application {
     /// that stops halts the node (a transient one too, unless it stops normally).
     #[serde(default)]
     pub start_type: Option<String>,
+    /// One of the runtime's own applications (those Erlang/OTP and Elixir ship).
+    #[serde(default)]
+    pub runtime: bool,
     /// Its supervision tree (`null` for library applications).
     pub supervision_tree: Option<TreeNode>,
     /// Its registered processes that no supervisor restarts.
@@ -52,6 +55,24 @@ pub struct Application {
 }
 
 impl Application {
+    /// As the report's Supervision section shows it.
+    pub fn structure(&self) -> chaos_engine::budget::GroupStructure {
+        let e = self.escalation.clone().unwrap_or_else(|| analyse(self));
+        chaos_engine::budget::GroupStructure {
+            group: self.name.clone(),
+            faults_to_stop: e.kills_to_stop,
+            window_s: e.window_s,
+            limited_by: e.limited_by,
+            stops_target: e.halts_node,
+            single_points: e
+                .single_points
+                .into_iter()
+                .map(|p| (p.who, p.why))
+                .collect(),
+            unknown: e.unknown,
+        }
+    }
+
     /// `true` when the application's stop halts the whole node.
     pub fn halts_node(&self) -> bool {
         matches!(self.start_type.as_deref(), Some("permanent" | "transient"))

@@ -67,6 +67,10 @@ pub struct Report {
     /// What the chaos could reach: eligible victims and, per rule, those left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reach: Option<Reach>,
+    /// Restart budgets: the target's structure, what the run spent, what a
+    /// budget turned away, predictions (see [`crate::budget`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervision: Option<crate::budget::SupervisionSection>,
     /// One line: survived or not, how many failure modes.
     pub verdict: String,
     /// Per category, keyed `process`, `memory`, `network`, `state`, `timing`.
@@ -394,6 +398,8 @@ impl Report {
             breaker_tripped: record.breaker_tripped.clone(),
             inconclusive: Vec::new(),
             reach: input.reach,
+            supervision: (!tally.budgets.is_empty())
+                .then(|| crate::budget::SupervisionSection::from_tally(&tally.budgets)),
             verdict: String::new(),
             by_category,
             by_op,

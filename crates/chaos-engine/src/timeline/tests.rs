@@ -19,6 +19,7 @@ fn event(t_ms: u64, category: Category, outcome: Status, killed: bool) -> Event 
         measurements: Value::Null,
         killed,
         recovery: None,
+        budget: None,
     }
 }
 

@@ -129,6 +129,9 @@ pub fn report_text(r: &Report) -> String {
             let _ = writeln!(s, "- {} × {}: {}", e.count, e.op, e.reason);
         }
     }
+    if let Some(sup) = &r.supervision {
+        supervision_text(&mut s, sup);
+    }
     let _ = writeln!(s, "\n### Failure modes discovered");
     if r.failure_modes.is_empty() {
         let _ = writeln!(s, "None found.");
@@ -291,4 +294,89 @@ pub fn report_text(r: &Report) -> String {
         let _ = writeln!(s, "- {rec}");
     }
     s
+}
+
+/// The Supervision section: per application what stops it and its single
+/// points of failure, the budgets the run spent, what they turned away,
+/// and the predictions made before kills let past a budget.
+fn supervision_text(s: &mut String, sup: &chaos_engine::budget::SupervisionSection) {
+    let policy = match sup.policy.as_str() {
+        "spare" => "every restart budget keeps one restart spare",
+        "edge" => "budgets spent up to their last restart (--edge)",
+        "collapse" => "kills may exhaust budgets (--allow-collapse)",
+        other => other,
+    };
+    let _ = writeln!(s, "\n### Supervision ({policy})");
+    for g in &sup.groups {
+        let stops = if g.stops_target {
+            " and the node halts"
+        } else {
+            ""
+        };
+        match (g.faults_to_stop, g.window_s, &g.limited_by) {
+            (Some(k), Some(w), Some(by)) => {
+                let _ = writeln!(
+                    s,
+                    "- {}: {k} kill(s) within {w} s stop it{stops} (limited by {by})",
+                    g.group
+                );
+            }
+            _ if !g.unknown.is_empty() => {
+                let _ = writeln!(
+                    s,
+                    "- {}: unknown — budget unreadable for {} (treated as spent)",
+                    g.group,
+                    g.unknown.join(", ")
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "- {}: kills of its processes alone cannot stop it",
+                    g.group
+                );
+            }
+        }
+        for (who, why) in g.single_points.iter().take(10) {
+            let _ = writeln!(s, "  - single point of failure: {who}: {why}");
+        }
+        if g.single_points.len() > 10 {
+            let _ = writeln!(
+                s,
+                "  - … and {} more (see the JSON report)",
+                g.single_points.len() - 10
+            );
+        }
+    }
+    if !sup.budgets.is_empty() {
+        let _ = writeln!(s, "| supervisor | budget | kills charged | peak used |");
+        let _ = writeln!(s, "|---|---|---:|---:|");
+        for b in sup.budgets.iter().take(10) {
+            let _ = writeln!(
+                s,
+                "| {} | {} in {} s | {} | {} ({:.0}%) |",
+                b.owner,
+                b.limit,
+                b.period_s,
+                b.charged,
+                b.peak_used,
+                b.peak_share() * 100.0
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "- kills turned away by a restart budget or a single point of failure: {}",
+        sup.guarded
+    );
+    for p in &sup.predictions {
+        let outcome = p.prediction.outcome_text();
+        let _ = writeln!(
+            s,
+            "- prediction at {:.1} s ({}): {} — {outcome}",
+            p.t_ms as f64 / 1000.0,
+            p.operation,
+            p.prediction.predicted
+        );
+    }
 }

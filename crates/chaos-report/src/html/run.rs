@@ -295,6 +295,70 @@ fn recovery_section(r: &Report) -> Markup {
     )
 }
 
+/// Per application what stops it and its single points of failure, the
+/// budgets the run spent, and the predictions made before collapses.
+fn supervision_section(r: &Report) -> Markup {
+    let Some(sup) = &r.supervision else {
+        return html! {};
+    };
+    let budgets: Vec<Vec<Cell>> = sup
+        .budgets
+        .iter()
+        .map(|b| {
+            vec![
+                Cell::Text(b.owner.clone()),
+                Cell::Text(format!("{} in {} s", b.limit, b.period_s)),
+                Cell::Num(count(b.charged)),
+                Cell::Num(format!("{} ({:.0}%)", b.peak_used, b.peak_share() * 100.0)),
+            ]
+        })
+        .collect();
+    let body = html! {
+        p { "Budget policy: " strong { (sup.policy) } "; kills turned away by a budget or a single point of failure: " (count(sup.guarded)) "." }
+        ul {
+            @for g in &sup.groups {
+                li {
+                    strong { (g.group) } ": "
+                    @match (g.faults_to_stop, g.window_s, &g.limited_by) {
+                        (Some(k), Some(w), Some(by)) => {
+                            (k) " kill(s) within " (w) " s stop it"
+                            @if g.stops_target { " and halt the node" }
+                            " (limited by " (by) ")"
+                        }
+                        _ => {
+                            @if g.unknown.is_empty() { "kills of its processes alone cannot stop it" }
+                            @else { "unknown: budget unreadable for " (g.unknown.join(", ")) }
+                        }
+                    }
+                    @if !g.single_points.is_empty() {
+                        ul { @for (who, why) in &g.single_points { li class="spof" { "single point of failure: " strong { (who) } " — " (why) } } }
+                    }
+                }
+            }
+        }
+        @if !budgets.is_empty() {
+            (table(&["supervisor", "budget", "kills charged", "peak used"], &[2, 3], &budgets))
+        }
+        @if !sup.predictions.is_empty() {
+            h3 { "Predictions" }
+            ul {
+                @for p in &sup.predictions {
+                    li {
+                        (format!("{:.1} s", p.t_ms as f64 / 1000.0)) " " (p.operation) ": " (p.prediction.predicted) " — "
+                        (p.prediction.outcome_text())
+                    }
+                }
+            }
+        }
+    };
+    section(
+        "supervision",
+        "Supervision",
+        Some("Restart budgets read from the supervisors before the run; each kill was checked against the live budgets it would charge."),
+        body,
+    )
+}
+
 fn left_behind_section(r: &Report) -> Markup {
     let l = &r.left_behind;
     let body = html! {
@@ -336,6 +400,7 @@ pub fn page(r: &Report) -> Page {
         .push(resources_section(r))
         .push(failures_section(r))
         .push(recovery_section(r))
+        .push(supervision_section(r))
         .push(left_behind_section(r))
         .push(more_section(r))
         .footer(format!(

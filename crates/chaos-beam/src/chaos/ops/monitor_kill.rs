@@ -53,13 +53,14 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
         end,
         %% A temporary child is not restarted by design (a connection handler,
         %% a pool member replaced by someone else): only wait for it when named.
+        %% Read inside the supervisor (budget_read.erl): never with
+        %% supervisor:get_childspec/2, which takes a child id, not a pid, and
+        %% crashes Elixir's DynamicSupervisor and Task.Supervisor.
         RestartType = case IsSup of
-            true ->
-                try supervisor:get_childspec(SupPid, Victim) of
-                    {ok, #{restart := RT}} -> RT;
-                    _ -> unknown
-                catch _:_ -> unknown
-                end;
+            true -> case BgBudget(SupPid, Victim) of
+                        #{restart := RT} -> RT;
+                        _ -> unknown
+                    end;
             false -> none
         end,
         Before = case Name =:= none andalso IsSup of
@@ -104,7 +105,12 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                             end
                     end
                 end,
-                Restart = case Waitable of true -> Poll(); false -> not_waited end,
+                %% A temporary child is not restarted by design: no wait.
+                Restart = case {Waitable, RestartType} of
+                              {_, temporary} when Name =:= none -> timeout;
+                              {true, _} -> Poll();
+                              {false, _} -> not_waited
+                          end,
                 Killing = iolist_to_binary(io_lib:format("killed, 'DOWN' with ~0p", [Why])),
                 case Restart of
                     {restarted, Us} ->

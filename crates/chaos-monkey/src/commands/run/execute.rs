@@ -71,6 +71,9 @@ pub(super) fn execute_on<T: RunTarget>(
     }
     // What the chaos can reach, counted before the clock starts.
     let reach = if s.dry_run { None } else { target.reach() };
+    if !s.dry_run {
+        target.read_structure();
+    }
     let target = Arc::new(target.with_proxies(proxies.clone()));
     let mut reasons = BTreeMap::new();
     reasons.insert(Category::Network, NETWORK_NONE.to_string());

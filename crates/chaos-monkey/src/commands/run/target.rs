@@ -34,6 +34,8 @@ pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized 
     fn reach(&self) -> Option<Reach> {
         None
     }
+    /// Read what the report's structure sections need, before the clock starts.
+    fn read_structure(&self) {}
     /// What the run is against, for the log and the report.
     fn describe(&self, s: &RunSettings) -> String;
     /// Target-specific report sections.
@@ -86,7 +88,14 @@ impl RunTarget for BeamTarget {
         smol::block_on(BeamTarget::reach(self)).ok()
     }
 
+    fn read_structure(&self) {
+        if let Err(e) = smol::block_on(self.read_supervision()) {
+            tracing::warn!(error = %e, "could not read the supervision model; the report has no structure section");
+        }
+    }
+
     fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
+        report.supervision = Some(self.supervision_section(report.supervision.take()));
         report.extras.insert("lease".to_string(), lease_json(self));
         // Primed before the clock started, and compiled during the run
         // (custom snippets; each one's names are new atoms on its first time).
