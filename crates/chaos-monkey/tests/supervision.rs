@@ -16,8 +16,9 @@ use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
 use chaos_engine::{Outcome, Profile, SeededRng, Status};
 use detect_support::Weak;
 
-/// The fixture without its leak: the only victims are the supervisor's
-/// four children and the lone server.
+/// The fixture without its leak (its leaked processes belong to no
+/// application anyway): the only victims are the supervisor's four
+/// children and the lone server.
 fn tight_node() -> Weak {
     Weak::start("weak_tight", |b, _| {
         b.arg("-weak_tight").arg("max").arg("0")
@@ -237,4 +238,64 @@ fn inspect_shows_budgets_kills_to_stop_and_single_points_of_failure() {
         .map(|p| p["who"].as_str().unwrap())
         .collect();
     assert_eq!(spof, vec!["weak_tight_lone"], "{e}");
+}
+
+/// The whole-run check: the default profile for 60 s at rate 20
+/// against the fixture with its leaks. The application must still run, the
+/// leaks must be found, and the report must name the tight supervisor and
+/// the lone server.
+#[test]
+fn a_default_run_keeps_the_tight_application_running_and_finds_its_leaks() {
+    let w = Weak::start("weak_tight", |b, _| b);
+    let mut args = w.run_args("60s", &[]);
+    let rate = args.iter().position(|a| a == "--rate").unwrap();
+    args[rate + 1] = "20".into();
+    let run = w
+        .spawn_monkey(&args)
+        .wait(std::time::Duration::from_secs(120));
+    run.assert_completed(&[1]);
+    assert!(
+        app_running(&w),
+        "the application stopped\n{}",
+        run.context()
+    );
+    assert_eq!(w.eval("is_pid(whereis(weak_tight_lone))."), "true");
+    run.assert_mode("process_leak", None);
+    run.assert_mode("ets_leak", None);
+    assert!(
+        run.modes()
+            .iter()
+            .all(|m| m["kind"] != "supervisor_collapse"),
+        "{}",
+        run.context()
+    );
+    let report = run.report.as_ref().unwrap();
+    assert!(report["kills"].as_u64().unwrap() >= 2, "{}", run.context());
+    let sup = &report["supervision"];
+    assert_eq!(sup["policy"], "spare");
+    let group = sup["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "weak_tight")
+        .expect("weak_tight in the Supervision section");
+    assert_eq!(group["faults_to_stop"], 4);
+    assert!(group["limited_by"]
+        .as_str()
+        .unwrap()
+        .contains("weak_tight_sup"));
+    assert!(group["single_points"][0][0] == "weak_tight_lone", "{group}");
+    // The budget was used, never past its spare restart.
+    let budget = sup["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["owner"] == "weak_tight_sup")
+        .expect("weak_tight_sup was charged");
+    assert!(budget["peak_used"].as_u64().unwrap() <= 2, "{budget}");
+    assert!(budget["charged"].as_u64().unwrap() >= 1, "{budget}");
+    assert!(
+        run.stdout.contains("### Supervision"),
+        "the text report has the section"
+    );
 }
