@@ -44,7 +44,7 @@ impl Prediction {
         match (self.came_true, self.after_ms) {
             (Some(true), Some(ms)) => format!("came true after {ms} ms"),
             (Some(true), None) => "came true".into(),
-            (Some(false), _) => "did NOT come true within 5 s".into(),
+            (Some(false), _) => "did NOT come true within 10 s".into(),
             (None, _) => "nothing checkable predicted".into(),
         }
     }
@@ -57,8 +57,9 @@ pub struct BudgetNote {
     pub charges: Vec<BudgetCharge>,
     /// The prediction, for a fault let past a budget.
     pub prediction: Option<Prediction>,
-    /// The fault was turned away: it would have spent more than the policy allows.
-    pub guarded: bool,
+    /// Victims turned away before this outcome: a fault on them would have
+    /// spent more than the policy allows (or hit a single point of failure).
+    pub guarded: u64,
 }
 
 /// The most of one budget the run saw spent.
@@ -110,7 +111,7 @@ pub struct BudgetTally {
     pub uses: BTreeMap<String, BudgetUse>,
     /// The first predictions.
     pub predictions: Vec<PredictionAt>,
-    /// Faults turned away by a budget.
+    /// Victims turned away by a budget.
     pub guarded: u64,
 }
 
@@ -122,7 +123,7 @@ impl BudgetTally {
 
     /// Count one outcome's note.
     pub fn add(&mut self, t_ms: u64, operation: &str, note: &BudgetNote) {
-        self.guarded += u64::from(note.guarded);
+        self.guarded += note.guarded;
         for c in &note.charges {
             let u = self
                 .uses
@@ -179,10 +180,13 @@ pub struct SupervisionSection {
     pub groups: Vec<GroupStructure>,
     /// Budgets the run charged, most used first.
     pub budgets: Vec<BudgetUse>,
-    /// Faults the budgets turned away (skipped operations).
+    /// Victims the budgets turned away (another was picked, or the operation skipped).
     pub guarded: u64,
     /// Predictions made before faults let past a budget, and their outcomes.
     pub predictions: Vec<PredictionAt>,
+    /// Restarts the target reported that no fault of the run caused, per owner.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub restarts_not_ours: BTreeMap<String, u64>,
 }
 
 impl SupervisionSection {
@@ -220,7 +224,7 @@ mod tests {
                 used,
             }],
             prediction: None,
-            guarded: false,
+            guarded: 0,
         }
     }
 
@@ -235,7 +239,7 @@ mod tests {
             5,
             "kill",
             &BudgetNote {
-                guarded: true,
+                guarded: 1,
                 ..BudgetNote::default()
             },
         );
@@ -258,7 +262,7 @@ mod tests {
                 came_true: Some(true),
                 after_ms: Some(12),
             }),
-            guarded: false,
+            guarded: 0,
         };
         t.add(1500, "kill", &note);
         assert_eq!(t.predictions.len(), 1);

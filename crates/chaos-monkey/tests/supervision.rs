@@ -299,3 +299,38 @@ fn a_default_run_keeps_the_tight_application_running_and_finds_its_leaks() {
         "the text report has the section"
     );
 }
+
+/// A kill the budget allows, whose restart then fails: the report's
+/// collapse carries the chain of the node's own reports, with its reason.
+#[test]
+fn a_failed_restart_shows_its_cause_chain_with_the_nodes_reason() {
+    let w = Weak::start("weak_restart", |b, _| b);
+    // The dependency goes first (a temporary child: nobody restarts it).
+    assert_eq!(w.eval("exit(whereis(weak_restart_dep), kill), ok."), "ok");
+    w.wait_true(
+        "whereis(weak_restart_dep) =:= undefined.",
+        std::time::Duration::from_secs(5),
+        "the dependency is gone",
+    );
+    let run = w.monkey("6s", &["--weights", "process=1"]);
+    run.assert_completed(&[1]);
+    let modes = run.assert_mode("supervisor_collapse", Some("weak_restart"));
+    let cause = modes[0]["evidence"]["cause"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no cause chain: {}", run.context()));
+    for part in [
+        "weak_restart_needy of weak_restart_sup killed by the monkey",
+        "restart of weak_restart_needy by weak_restart_sup failed",
+        "noproc",
+        "weak_restart_sup gave up (reached_max_restart_intensity)",
+        "application weak_restart exited (shutdown)",
+    ] {
+        assert!(cause.contains(part), "`{part}` missing from: {cause}");
+    }
+    assert!(run.stdout.contains("  cause: "), "the text report shows it");
+    // The collector's logger filter is gone.
+    assert_eq!(
+        w.eval("lists:keymember(chaos_monkey_causes, 1, maps:get(filters, logger:get_primary_config()))."),
+        "false"
+    );
+}

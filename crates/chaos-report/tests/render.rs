@@ -75,7 +75,7 @@ fn record(broken: bool) -> RunRecord {
                     came_true: Some(true),
                     after_ms: Some(12),
                 }),
-                guarded: i == 4,
+                guarded: u64::from(i == 4),
             }),
         };
         r.timeline.add_event(&e);

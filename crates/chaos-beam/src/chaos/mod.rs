@@ -26,10 +26,12 @@ pub mod ops;
 mod safety;
 
 mod audit;
+mod causes;
 mod reach;
 mod reply;
 mod victims;
 
+pub use causes::{chain as cause_chain, Cause};
 pub use helper::HelperEffect;
 pub use reach::reach;
 pub(crate) use reach::REACH;
@@ -90,6 +92,8 @@ pub struct BeamTarget {
     proxies: Vec<chaos_proxy::Proxy>,
     /// The supervision model read before the run's clock started.
     supervision: Mutex<Option<Vec<crate::supervision::Application>>>,
+    /// The node's supervisor reports while the run lasts.
+    causes: causes::Causes,
 }
 
 /// The monkey's lease on the node: every effect holder undoes when it
@@ -149,6 +153,7 @@ impl BeamTarget {
             baseline_apps,
             proxies: Vec::new(),
             supervision: Mutex::new(None),
+            causes: causes::Causes::default(),
         })
     }
 

@@ -75,15 +75,15 @@ impl Reply {
             Reply::Skipped(d) => Outcome::skipped(readable(d)),
             Reply::Failed(d) => Outcome::failed(readable(d)),
             Reply::Gone => Outcome::skipped("every victim tried died before the operation"),
-            Reply::Guarded(d) => Outcome::skipped(readable(d)).with_budget(guarded()),
+            Reply::Guarded(d) => Outcome::skipped(readable(d)).with_budget(guarded(1)),
         }
     }
 }
 
-/// The note of a fault a budget turned away.
-pub fn guarded() -> chaos_engine::budget::BudgetNote {
+/// The note of an operation whose picks a budget turned away `n` times.
+pub fn guarded(n: u64) -> chaos_engine::budget::BudgetNote {
     chaos_engine::budget::BudgetNote {
-        guarded: true,
+        guarded: n,
         ..Default::default()
     }
 }
@@ -123,7 +123,7 @@ pub fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
     (!charges.is_empty() || prediction.is_some()).then_some(BudgetNote {
         charges,
         prediction,
-        guarded: false,
+        guarded: 0,
     })
 }
 

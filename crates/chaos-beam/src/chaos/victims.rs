@@ -341,7 +341,7 @@ impl BeamTarget {
                     let some_guarded = !self.victims.cache.lock().await.guarded.is_empty();
                     return if want.ends_process && some_guarded {
                         Outcome::skipped("restart budget: every eligible victim was guarded moments ago (budgets refill with time)")
-                            .with_budget(super::reply::guarded())
+                            .with_budget(super::reply::guarded(0))
                     } else {
                         Outcome::skipped(no_victim(want))
                     };
@@ -375,14 +375,21 @@ impl BeamTarget {
                 _ => {}
             }
             let mut outcome = reply.outcome().with_victim(Some(victim.victim()));
+            if !guarded.is_empty() {
+                // The victims turned away before this one count too.
+                let mut note = outcome.budget.take().unwrap_or_default();
+                note.guarded += guarded.len() as u64;
+                outcome = outcome.with_budget(note);
+            }
             if let Some(effect) = effect {
                 outcome = outcome.with_effect(effect);
             }
             return outcome;
         }
+        let n = guarded.len() as u64;
         match guarded.into_iter().next() {
             // The first reason names the supervisor and its budget.
-            Some(first) => Outcome::skipped(first).with_budget(super::reply::guarded()),
+            Some(first) => Outcome::skipped(first).with_budget(super::reply::guarded(n)),
             None => Outcome::skipped("every victim tried died before the operation"),
         }
     }

@@ -18,7 +18,9 @@ BgShow = fun(P) ->
     end
 end,
 %% The supervisor that restarts P: the head of its '$ancestors' when that
-%% is a supervisor and linked to it; none otherwise.
+%% is a supervisor and linked to it; else, for a process started without
+%% proc_lib (no '$ancestors': a plain spawn_link by its supervisor's start
+%% function), the first supervisor it is linked to; none otherwise.
 BgSupOf = fun(P) ->
     case erlang:process_info(P, [dictionary, links]) of
         [{dictionary, D}, {links, Links}] ->
@@ -27,9 +29,15 @@ BgSupOf = fun(P) ->
                        {_, [H | _]} when is_atom(H) -> erlang:whereis(H);
                        _ -> undefined
                    end,
-            case is_pid(Head) andalso lists:member(Head, Links)
-                 andalso IsSupervisorInit(BgInitialCall(Head)) of
+            IsSup = fun(S) -> is_pid(S) andalso node(S) =:= node()
+                                  andalso IsSupervisorInit(BgInitialCall(S)) end,
+            case is_pid(Head) andalso lists:member(Head, Links) andalso IsSup(Head) of
                 true -> Head;
+                false when Head =:= undefined ->
+                    case [L || L <- Links, IsSup(L)] of
+                        [Linked | _] -> Linked;
+                        [] -> none
+                    end;
                 false -> none
             end;
         _ -> none

@@ -156,6 +156,9 @@ pub fn report_text(r: &Report) -> String {
             m.first_seen_ms as f64 / 1000.0,
             m.last_seen_ms as f64 / 1000.0,
         );
+        if let Some(cause) = m.evidence.get("cause").and_then(|c| c.as_str()) {
+            let _ = writeln!(s, "  cause: {cause}");
+        }
     }
     if !r.recovery.is_empty() {
         let _ = writeln!(s, "\n### Time to recover from kills");
@@ -366,9 +369,21 @@ fn supervision_text(s: &mut String, sup: &chaos_engine::budget::SupervisionSecti
     }
     let _ = writeln!(
         s,
-        "- kills turned away by a restart budget or a single point of failure: {}",
+        "- victims turned away by a restart budget or a single point of failure: {}",
         sup.guarded
     );
+    if !sup.restarts_not_ours.is_empty() {
+        let list: Vec<String> = sup
+            .restarts_not_ours
+            .iter()
+            .map(|(owner, n)| format!("{owner} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- children that died and were restarted without a kill of the monkey: {}",
+            list.join(", ")
+        );
+    }
     for p in &sup.predictions {
         let outcome = p.prediction.outcome_text();
         let _ = writeln!(

@@ -314,7 +314,13 @@ fn supervision_section(r: &Report) -> Markup {
         })
         .collect();
     let body = html! {
-        p { "Budget policy: " strong { (sup.policy) } "; kills turned away by a budget or a single point of failure: " (count(sup.guarded)) "." }
+        p { "Budget policy: " strong { (sup.policy) } "; victims turned away by a budget or a single point of failure: " (count(sup.guarded)) "." }
+        @if !sup.restarts_not_ours.is_empty() {
+            p {
+                "Children that died and were restarted without a kill of the monkey: "
+                (sup.restarts_not_ours.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", "))
+            }
+        }
         ul {
             @for g in &sup.groups {
                 li {

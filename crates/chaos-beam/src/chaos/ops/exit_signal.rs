@@ -8,8 +8,10 @@ use super::prelude::*;
 /// Send an exit signal to one worker.
 pub struct ExitSignal;
 
+// Gated as a kill: a victim that traps exits gets an 'EXIT' message it
+// may not handle (and crash on).
 pub(crate) const SNIPPET: &str = gated_kill!(
-    "chaos_test",
+    "kill",
     r#"
 R = erlang:monitor(process, Victim),
 case erlang:is_process_alive(Victim) of
@@ -93,7 +95,7 @@ impl TypedOperation<BeamTarget> for ExitSignal {
             ctx.victim_gone().await;
             let died = out.measurements.get("died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
-                crate::chaos::reply::killed(out)
+                ctx.killed(out)
             } else {
                 out
             }

@@ -225,7 +225,7 @@ impl TypedOperation<BeamTarget> for KillSupervisor {
             }
             ctx.victim_gone().await;
             if out.status == Status::Confirmed {
-                crate::chaos::reply::killed(out)
+                ctx.killed(out)
             } else {
                 out
             }

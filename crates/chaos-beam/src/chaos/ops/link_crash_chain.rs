@@ -170,7 +170,7 @@ impl TypedOperation<BeamTarget> for LinkCrashChain {
             ctx.victim_gone().await;
             let died = out.measurements.get("victim_died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
-                crate::chaos::reply::killed(out)
+                ctx.killed(out)
             } else {
                 out
             }

@@ -3,14 +3,19 @@
 //! processes drop unknown messages in their `handle_info`). Confirmed by the
 //! victim's `message_queue_len`, sampled while sending and right after (it
 //! may already have consumed some: the peak observed is reported), or by its
-//! death under the flood, which then counts as a kill.
+//! death under the flood, which then counts as a kill (it waits up to 2 s
+//! for the queue to drain: processes that stop on unknown messages, such as
+//! some gen_server look-alikes, die at the first). Behind the restart-budget
+//! gate like a kill, for that reason.
 
 use super::prelude::*;
 
 /// Flood one worker's mailbox.
 pub struct MailboxFlood;
 
-pub(crate) const SNIPPET: &str = r#"
+pub(crate) const SNIPPET: &str = gated_kill!(
+    "kill",
+    r#"
 R = erlang:monitor(process, Victim),
 case erlang:is_process_alive(Victim) of
     false -> erlang:demonitor(R, [flush]), gone;
@@ -31,27 +36,46 @@ case erlang:is_process_alive(Victim) of
                 end
             end, 0, lists:seq(1, Count)),
         Peak = max(Peak0, QueueLen()),
-        receive
-            {'DOWN', R, process, _, Why} ->
+        %% Until the queue is drained or the process died of it (a
+        %% process that stops on unknown messages dies at the first one).
+        SettleBy = erlang:monotonic_time(millisecond) + 2000,
+        Settle = fun S() ->
+            receive
+                {'DOWN', R, process, _, SWhy} -> {died, SWhy}
+            after 10 ->
+                case QueueLen() =:= 0 orelse erlang:monotonic_time(millisecond) >= SettleBy of
+                    true -> alive;
+                    false -> S()
+                end
+            end
+        end,
+        %% A drained queue may still hide a death at the last message: one more look.
+        Settled = case Settle() of
+                      alive -> receive {'DOWN', R, process, _, LWhy} -> {died, LWhy} after 20 -> alive end;
+                      Died -> Died
+                  end,
+        case Settled of
+            {died, Why} ->
                 {confirmed,
                  iolist_to_binary(io_lib:format("sent ~b messages; the process died under the flood with ~0p (peak queue ~b)",
                                                 [Count, Why, Peak])),
-                 #{sent => Count, queue_len => Peak, died => true}}
-        after 50 ->
-            erlang:demonitor(R, [flush]),
-            case Peak of
-                0 ->
-                    {unconfirmed,
-                     iolist_to_binary(io_lib:format("sent ~b messages, but its queue was empty at every sample", [Count]))};
-                _ ->
-                    {confirmed,
-                     iolist_to_binary(io_lib:format("sent ~b messages; queue peaked at ~b observed (now ~b)",
-                                                    [Count, Peak, QueueLen()])),
-                     #{sent => Count, queue_len => Peak, died => false}}
-            end
+                 #{sent => Count, queue_len => Peak, died => true}};
+            alive ->
+                erlang:demonitor(R, [flush]),
+                case Peak of
+                    0 ->
+                        {unconfirmed,
+                         iolist_to_binary(io_lib:format("sent ~b messages, but its queue was empty at every sample", [Count]))};
+                    _ ->
+                        {confirmed,
+                         iolist_to_binary(io_lib:format("sent ~b messages; queue peaked at ~b observed (now ~b)",
+                                                        [Count, Peak, QueueLen()])),
+                         #{sent => Count, queue_len => Peak, died => false}}
+                end
         end
-end.
-"#;
+end
+"#
+);
 
 /// The parameters of one mailbox flood.
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,7 +116,7 @@ impl TypedOperation<BeamTarget> for MailboxFlood {
             let count = &count;
             let want = Want {
                 otp_only: true,
-                ..Default::default()
+                ..Want::KILL
             };
             let out = ctx
                 .on_victim(want, |v| async move {
@@ -113,7 +137,7 @@ impl TypedOperation<BeamTarget> for MailboxFlood {
             let died = out.measurements.get("died") == Some(&Value::Bool(true));
             if out.status == Status::Confirmed && died {
                 ctx.victim_gone().await;
-                crate::chaos::reply::killed(out)
+                ctx.killed(out)
             } else {
                 out
             }

@@ -1,8 +1,9 @@
 //! Process chaos: monitor a random worker, kill it (`exit(Pid, kill)`), take
 //! its `'DOWN'`, then time how long its supervisor takes to bring it back
 //! (up to 5 s). A registered victim is back when `whereis(Name)` returns a
-//! new pid; any other victim when its parent supervisor (first element of
-//! `'$ancestors'`, read before the kill) counts as many active children as
+//! new pid; any other victim when its supervisor (the head of
+//! `'$ancestors'`, or a linked supervisor for a process started without
+//! proc_lib; read before the kill) counts as many active children as
 //! before (`count_children`, each call with a timeout). Confirmed by the
 //! `'DOWN'`; `restart_ms` is null when nothing came back in time or there is
 //! no supervisor to ask (the detail says which).
@@ -18,24 +19,11 @@ pub(crate) const SNIPPET: &str = gated_kill!(
     r#"
 case erlang:process_info(Victim, [registered_name, dictionary]) of
     undefined -> gone;
-    [{registered_name, RegName}, {dictionary, Dict}] ->
+    [{registered_name, RegName}, {dictionary, _Dict}] ->
         Name = case RegName of [] -> none; _ -> RegName end,
-        SupPid = case lists:keyfind('$ancestors', 1, Dict) of
-                     {_, [First | _]} when is_pid(First) -> First;
-                     {_, [First | _]} when is_atom(First) ->
-                         case erlang:whereis(First) of undefined -> none; FirstPid -> FirstPid end;
-                     _ -> none
-                 end,
-        IsSup = is_pid(SupPid) andalso node(SupPid) =:= node() andalso
-                case erlang:process_info(SupPid, dictionary) of
-                    {dictionary, SupDict} ->
-                        case lists:keyfind('$initial_call', 1, SupDict) of
-                            {_, {supervisor, _, _}} -> true;
-                            {_, {supervisor_bridge, _, _}} -> true;
-                            _ -> false
-                        end;
-                    undefined -> false
-                end,
+        %% Its supervisor, as the budget gate finds it (budget_read.erl).
+        SupPid = BgSupOf(Victim),
+        IsSup = is_pid(SupPid),
         SupName = case IsSup of
                       true ->
                           case erlang:process_info(SupPid, registered_name) of
@@ -136,7 +124,7 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                            name => case Name of none -> null; _ -> Name end}};
                     not_waited ->
                         NoSup = case {IsSup, Before} of
-                                    {false, _} -> "it has no supervisor (no '$ancestors' naming one)";
+                                    {false, _} -> "it has no supervisor (none in its '$ancestors' or links)";
                                     _ -> "its supervisor did not answer count_children"
                                 end,
                         {confirmed,
@@ -205,7 +193,7 @@ pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
         _ => ctx.victim_gone().await,
     }
     if out.status == Status::Confirmed {
-        crate::chaos::reply::killed(out)
+        ctx.killed(out)
     } else {
         out
     }

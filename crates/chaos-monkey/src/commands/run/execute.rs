@@ -72,7 +72,7 @@ pub(super) fn execute_on<T: RunTarget>(
     // What the chaos can reach, counted before the clock starts.
     let reach = if s.dry_run { None } else { target.reach() };
     if !s.dry_run {
-        target.read_structure();
+        target.read_structure(s.duration);
     }
     let target = Arc::new(target.with_proxies(proxies.clone()));
     let mut reasons = BTreeMap::new();

@@ -34,8 +34,9 @@ pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized 
     fn reach(&self) -> Option<Reach> {
         None
     }
-    /// Read what the report's structure sections need, before the clock starts.
-    fn read_structure(&self) {}
+    /// Read what the report's structure sections need, before the clock
+    /// starts, and start watching what the target reports for `run_for`.
+    fn read_structure(&self, _run_for: std::time::Duration) {}
     /// What the run is against, for the log and the report.
     fn describe(&self, s: &RunSettings) -> String;
     /// Target-specific report sections.
@@ -73,11 +74,17 @@ impl RunTarget for BeamTarget {
     }
 
     fn audit(&self) -> Vec<AuditFinding> {
-        smol::block_on(BeamTarget::audit(self)).unwrap_or_else(|e| {
+        // The report collector ends first: its filter must not outlive the run.
+        let mut findings = Vec::new();
+        if let Err(e) = smol::block_on(self.finish_causes()) {
+            findings.push(AuditFinding::left(format!("the report collector: {e}")));
+        }
+        findings.extend(smol::block_on(BeamTarget::audit(self)).unwrap_or_else(|e| {
             vec![AuditFinding::left(format!(
                 "the after-run audit failed: {e}"
             ))]
-        })
+        }));
+        findings
     }
 
     fn describe(&self, s: &RunSettings) -> String {
@@ -88,14 +95,32 @@ impl RunTarget for BeamTarget {
         smol::block_on(BeamTarget::reach(self)).ok()
     }
 
-    fn read_structure(&self) {
+    fn read_structure(&self, run_for: std::time::Duration) {
         if let Err(e) = smol::block_on(self.read_supervision()) {
             tracing::warn!(error = %e, "could not read the supervision model; the report has no structure section");
+        }
+        if let Err(e) = smol::block_on(self.start_causes(run_for)) {
+            tracing::warn!(error = %e, "could not collect the node's supervisor reports; no cause chains");
         }
     }
 
     fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
-        report.supervision = Some(self.supervision_section(report.supervision.take()));
+        let mut section = self.supervision_section(report.supervision.take());
+        section.restarts_not_ours = self.restarts_not_ours();
+        report.supervision = Some(section);
+        // Each application that stopped gets the chain of the node's own reports.
+        let collapse = chaos_beam::failure_kind::FailureKind::SupervisorCollapse.name();
+        for mode in report
+            .failure_modes
+            .iter_mut()
+            .filter(|m| m.kind == collapse)
+        {
+            if let Some(chain) = self.cause_chain(&mode.subject) {
+                if let Some(map) = mode.evidence.as_object_mut() {
+                    map.insert("cause".into(), serde_json::Value::String(chain));
+                }
+            }
+        }
         report.extras.insert("lease".to_string(), lease_json(self));
         // Primed before the clock started, and compiled during the run
         // (custom snippets; each one's names are new atoms on its first time).

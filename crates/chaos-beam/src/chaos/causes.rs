@@ -1,0 +1,254 @@
+//! Cause chains: the node's own supervisor reports and application exits,
+//! collected while a run lasts (`snippets/causes.erl`: a helper and a
+//! temporary primary logger filter, removed at the end and when the lease
+//! lapses), turned into the chain that explains an application's stop —
+//! "child X of S killed by the monkey at 10.6 s → restart of X failed 5×
+//! (start_error: {noproc,…}) → S gave up (reached_max_restart_intensity) →
+//! application A exited (shutdown) at 13.1 s" — and into the count of
+//! restarts the monkey did not cause.
+
+use super::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const START: &str = include_str!("../snippets/causes.erl");
+
+const FINISH: &str = r#"
+Ref = erlang:make_ref(),
+Collector ! {finish, self(), Ref},
+receive {Ref, Causes, Removed} -> {Causes, Removed}
+after 3000 ->
+    erlang:exit(Collector, kill),
+    {[], catch logger:remove_primary_filter(chaos_monkey_causes)}
+end.
+"#;
+
+/// At most this many reports are kept.
+const MAX_CAUSES: i64 = 2_000;
+
+/// One report the node logged.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cause {
+    /// Since the collector started (just before the run's clock).
+    pub t_ms: u64,
+    /// `child_terminated`, `start_error`, `shutdown`, `shutdown_error`,
+    /// `application_exit`, …
+    pub kind: String,
+    /// The supervisor that reported it.
+    pub supervisor: Option<String>,
+    /// The child's id.
+    pub child: Option<String>,
+    /// The child's pid.
+    pub child_pid: Option<String>,
+    /// The node's own reason, as text.
+    pub reason: String,
+    /// The application of the supervisor, or the one that exited.
+    pub application: Option<String>,
+}
+
+/// The collector on the node.
+#[derive(Default)]
+pub(super) struct Causes {
+    collector: Mutex<Option<Term>>,
+    collected: Mutex<Vec<Cause>>,
+    /// Victims the monkey killed (pid text): their restarts are ours.
+    killed: Mutex<HashSet<String>>,
+}
+
+impl BeamTarget {
+    /// Start collecting the node's supervisor reports (before the clock).
+    pub async fn start_causes(&self, run_for: Duration) -> Result<(), String> {
+        let deadline = (run_for + Duration::from_secs(120)).as_millis() as i64;
+        let t = self
+            .exec(
+                START,
+                &[("DeadlineMs", int(deadline)), ("Max", int(MAX_CAUSES))],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if t.as_pid().is_none() {
+            return Err(format!(
+                "the report collector did not start: {}",
+                crate::dist::term::show(&t)
+            ));
+        }
+        self.note_helper(&t);
+        *self.causes.collector.lock().unwrap() = Some(t);
+        Ok(())
+    }
+
+    /// Stop collecting (the filter is removed) and keep what was collected.
+    pub async fn finish_causes(&self) -> Result<(), String> {
+        let Some(collector) = self.causes.collector.lock().unwrap().take() else {
+            return Ok(());
+        };
+        let t = self
+            .exec(FINISH, &[("Collector", collector)])
+            .await
+            .map_err(|e| e.to_string())?;
+        let [list, removed] = t.as_tuple().unwrap_or_default() else {
+            return Err("unexpected answer from the report collector".into());
+        };
+        if removed.as_atom() != Some("ok") {
+            return Err(format!(
+                "the logger filter could not be removed: {}",
+                crate::dist::term::show(removed)
+            ));
+        }
+        let causes: Vec<Cause> = serde_json::from_value(to_json(list)).unwrap_or_default();
+        *self.causes.collected.lock().unwrap() = causes;
+        Ok(())
+    }
+
+    /// Mark an outcome as a kill ([`super::reply::killed`]) and remember
+    /// the victim: its supervisor's restart of it is the monkey's doing.
+    pub fn killed(&self, out: Outcome) -> Outcome {
+        if let Some(v) = &out.victim {
+            let mut k = self.causes.killed.lock().unwrap();
+            if k.len() < MAX_TOUCHED {
+                k.insert(v.id.clone());
+            }
+        }
+        super::reply::killed(out)
+    }
+
+    /// What the node reported while the run lasted.
+    pub fn causes(&self) -> Vec<Cause> {
+        self.causes.collected.lock().unwrap().clone()
+    }
+
+    /// The chain of reports that ended with `app` stopping, as one line.
+    pub fn cause_chain(&self, app: &str) -> Option<String> {
+        let killed = self.causes.killed.lock().unwrap();
+        chain(&self.causes.collected.lock().unwrap(), app, &killed)
+    }
+
+    /// Children that terminated and were restarted without the monkey
+    /// killing them, per supervisor.
+    pub fn restarts_not_ours(&self) -> BTreeMap<String, u64> {
+        let killed = self.causes.killed.lock().unwrap();
+        let mut out = BTreeMap::new();
+        for c in self.causes.collected.lock().unwrap().iter() {
+            let ours = c.child_pid.as_ref().is_some_and(|p| killed.contains(p));
+            if c.kind == "child_terminated" && !ours {
+                if let Some(s) = &c.supervisor {
+                    *out.entry(crate::elixir::readable(s).into_owned())
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The reports of `app` up to its (first) exit, as one line.
+pub fn chain(causes: &[Cause], app: &str, killed: &HashSet<String>) -> Option<String> {
+    let of_app = |c: &&Cause| c.application.as_deref() == Some(app);
+    let exit_at = causes
+        .iter()
+        .filter(of_app)
+        .position(|c| c.kind == "application_exit")?;
+    let events: Vec<&Cause> = causes.iter().filter(of_app).take(exit_at + 1).collect();
+    let exit_t = events.last()?.t_ms;
+    // The last 30 s before the stop tell the story.
+    let events: Vec<&Cause> = events
+        .into_iter()
+        .filter(|c| c.t_ms + 30_000 >= exit_t)
+        .collect();
+    let name = |c: &Cause| crate::elixir::readable(c.child.as_deref().unwrap_or("?")).into_owned();
+    let sup =
+        |c: &Cause| crate::elixir::readable(c.supervisor.as_deref().unwrap_or("?")).into_owned();
+    let at = |t: u64| format!("{:.1} s", t as f64 / 1000.0);
+    let mut steps: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        let c = events[i];
+        match c.kind.as_str() {
+            "start_error" | "restart_error" => {
+                let same = events[i..]
+                    .iter()
+                    .take_while(|d| d.kind == c.kind && d.child == c.child)
+                    .count();
+                steps.push(format!(
+                    "restart of {} by {} failed {same}× ({}: {})",
+                    name(c),
+                    sup(c),
+                    c.kind,
+                    c.reason
+                ));
+                i += same;
+                continue;
+            }
+            "child_terminated" => {
+                let by = if c.child_pid.as_ref().is_some_and(|p| killed.contains(p)) {
+                    "killed by the monkey"
+                } else {
+                    "terminated"
+                };
+                steps.push(format!(
+                    "{} of {} {by} ({}) at {}",
+                    name(c),
+                    sup(c),
+                    c.reason,
+                    at(c.t_ms)
+                ));
+            }
+            "shutdown" => steps.push(format!(
+                "{} gave up ({}) at {}",
+                sup(c),
+                c.reason,
+                at(c.t_ms)
+            )),
+            "application_exit" => steps.push(format!(
+                "application {app} exited ({}) at {}",
+                c.reason,
+                at(c.t_ms)
+            )),
+            other => steps.push(format!("{} reported {other} ({})", sup(c), c.reason)),
+        }
+        i += 1;
+    }
+    Some(steps.join(" → "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cause(t_ms: u64, kind: &str, child: &str, pid: &str, reason: &str) -> Cause {
+        Cause {
+            t_ms,
+            kind: kind.into(),
+            supervisor: Some("s".into()),
+            child: Some(child.into()),
+            child_pid: Some(pid.into()),
+            reason: reason.into(),
+            application: Some("a".into()),
+        }
+    }
+
+    #[test]
+    fn a_chain_names_the_kill_the_failed_restarts_and_the_stop() {
+        let causes = vec![
+            cause(100, "child_terminated", "other", "<0.1.0>", "killed"),
+            cause(10_600, "child_terminated", "needy", "<0.2.0>", "killed"),
+            cause(10_601, "start_error", "needy", "", "{noproc,x}"),
+            cause(10_602, "start_error", "needy", "", "{noproc,x}"),
+            cause(
+                10_603,
+                "shutdown",
+                "needy",
+                "",
+                "reached_max_restart_intensity",
+            ),
+            cause(13_100, "application_exit", "", "", "shutdown"),
+        ];
+        let killed = HashSet::from(["<0.2.0>".to_string()]);
+        let text = chain(&causes, "a", &killed).unwrap();
+        assert_eq!(
+            text,
+            "other of s terminated (killed) at 0.1 s → needy of s killed by the monkey (killed) at 10.6 s → restart of needy by s failed 2× (start_error: {noproc,x}) → s gave up (reached_max_restart_intensity) at 10.6 s → application a exited (shutdown) at 13.1 s"
+        );
+        assert_eq!(chain(&causes, "b", &killed), None);
+    }
+}
