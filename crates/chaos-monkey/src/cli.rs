@@ -261,6 +261,12 @@ pub struct ScenariosArgs {
     /// The seed for victim choices [default: random, printed].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Let process_crash and supervisor_cascade kill where a restart budget
+    /// has no restart to spare or a single point of failure is hit (by
+    /// default they pick victims whose loss the supervisors can absorb,
+    /// keeping one restart spare). Can stop applications and halt the node.
+    #[arg(long)]
+    pub allow_collapse: bool,
 }
 
 /// How to reach a node.

@@ -4,7 +4,9 @@
 //! (on the node). Recovery: from the `'DOWN'` to the whole subtree back —
 //! the parent restarting it (timed on the node) and then every supervisor
 //! that was below it running again with its children (polled from here).
-//! Expected: back within `subtree_restart` (5 s).
+//! Expected: back within `subtree_restart` (5 s). The kill goes through the
+//! restart-budget gate: by default only a subtree whose loss its parent can
+//! absorb with a restart to spare is picked (`--allow-collapse` lifts that).
 
 use super::ScenarioCtx;
 use crate::chaos::detect::supervision;

@@ -8,7 +8,7 @@ use crate::commands::layered::{layered, layered_duration};
 use crate::config::{self, ScenariosConfig};
 use crate::exit::{self, CliError};
 use chaos_beam::chaos::detect::DetectSettings;
-use chaos_beam::chaos::{BeamTarget, Safety};
+use chaos_beam::chaos::{BeamTarget, BudgetPolicy, Safety};
 use chaos_beam::scenarios::{self, Protocol, ScenarioCtx, Settings};
 use chaos_engine::scenario::{ScenarioResult, SuiteReport};
 use chaos_engine::{Profile, StopSignal};
@@ -50,8 +50,15 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         recovery_window: settings.recovery,
         ..DetectSettings::default()
     };
+    // The scenarios' kills go through the same restart-budget gate as a run's.
+    let mut safety = Safety::default();
+    safety.budget = if args.allow_collapse {
+        BudgetPolicy::Collapse
+    } else {
+        BudgetPolicy::Spare
+    };
     let target = smol::block_on(async {
-        BeamTarget::new(client.clone(), Profile::Demo, Safety::default(), seed)
+        BeamTarget::new(client.clone(), Profile::Demo, safety, seed)
             .await?
             .with_detection(detect)
             .await
