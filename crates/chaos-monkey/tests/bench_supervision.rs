@@ -1,0 +1,128 @@
+//! What supervision awareness costs on a node with 10^5 supervised
+//! processes (a benchmark, not a timed test):
+//!
+//! ```sh
+//! cargo test --release -p chaos-monkey --test bench_supervision -- --ignored --nocapture
+//! ```
+//!
+//! The node runs the `weak_process_leak` fixture with its leak stopped and
+//! 100,000 children started under its simple_one_for_one supervisor. The
+//! table: reading the whole supervision model (before a run's clock starts),
+//! one budget-gate decision for a kill of one of those children (every
+//! kill, exit signal, flood and crash chain pays it), and, for comparison,
+//! reading the same supervisor's budget with `sys:get_state/1` (which copies
+//! the whole state, 100,000 children included).
+
+mod detect_support;
+
+use chaos_beam::dist::term::{int, Term};
+use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
+use detect_support::Weak;
+use std::time::{Duration, Instant};
+
+const CHILDREN: i64 = 100_000;
+
+const GATE: &str = concat!(
+    include_str!("../../chaos-beam/src/snippets/safety_rules.erl"),
+    include_str!("../../chaos-beam/src/snippets/budget_read.erl"),
+    include_str!("../../chaos-beam/src/snippets/budget_gate.erl"),
+    "[BudgetGate(Victim, kill) || _ <- lists:seq(1, Rounds)], ok.\n"
+);
+
+fn per_call(total: Duration, n: u32) -> String {
+    format!("{:.2} ms", total.as_secs_f64() * 1000.0 / f64::from(n))
+}
+
+#[test]
+#[ignore = "a benchmark: run it with --ignored --nocapture (see the module docs)"]
+fn supervision_cost_at_a_hundred_thousand_children() {
+    let w = Weak::start("weak_process_leak", |b, _| {
+        b.arg("+P")
+            .arg("1000000")
+            .arg("-weak_process_leak")
+            .arg("max")
+            .arg("0")
+    });
+    let opts = {
+        let mut o = ConnectOptions::new(
+            w.node.name.parse().unwrap(),
+            Cookie::new(w.node.cookie.clone(), CookieSource::Flag).unwrap(),
+        );
+        o.call_timeout = Duration::from_secs(300);
+        o
+    };
+    let rows = smol::block_on(async {
+        let c = DistClient::connect(&opts).await.expect("connect");
+        let eval = |src: &'static str, b: Vec<(&'static str, Term)>| {
+            let c = &c;
+            async move {
+                let t = Instant::now();
+                let v = chaos_beam::eval::eval(c, src, &b)
+                    .await
+                    .unwrap_or_else(|e| panic!("{src}: {e}"));
+                (v, t.elapsed())
+            }
+        };
+        eval(
+            "[{ok, _} = weak_pl_idle_sup:start_idle() || _ <- lists:seq(1, N)], ok.",
+            vec![("N", int(CHILDREN))],
+        )
+        .await;
+        let (procs, _) = eval("erlang:system_info(process_count).", vec![]).await;
+        let mut rows = vec![(
+            "processes on the node".to_string(),
+            chaos_beam::dist::term::show(&procs),
+        )];
+        // The whole model, as a run reads it before its clock starts.
+        let reads = 5;
+        let t = Instant::now();
+        for _ in 0..reads {
+            let apps = chaos_beam::supervision::read(&c, 200, Duration::from_secs(10))
+                .await
+                .expect("model");
+            assert!(apps.iter().any(|a| a.name == "weak_process_leak"));
+        }
+        rows.push((
+            format!("supervision model, whole node ({reads} reads)"),
+            per_call(t.elapsed(), reads),
+        ));
+        // One gate decision for a kill of one of the 100,000 children
+        // (interpreted: the compiled path of a run is faster).
+        let (victim, _) = eval(
+            "[{_, P, _, _} | _] = supervisor:which_children(weak_pl_idle_sup), P.",
+            vec![],
+        )
+        .await;
+        let rounds = 200;
+        let (_, took) = eval(
+            GATE,
+            vec![
+                ("Victim", victim.clone()),
+                ("Rounds", int(i64::from(rounds))),
+                ("BudgetMargin", int(1)),
+                ("AllowCollapse", chaos_beam::dist::term::atom("false")),
+            ],
+        )
+        .await;
+        rows.push((
+            format!("budget gate for one kill, interpreted ({rounds} rounds)"),
+            per_call(took, rounds),
+        ));
+        let copies = 20;
+        let (_, took) = eval(
+            "[sys:get_state(weak_pl_idle_sup) || _ <- lists:seq(1, N)], ok.",
+            vec![("N", int(i64::from(copies)))],
+        )
+        .await;
+        rows.push((
+            format!("sys:get_state of that supervisor, for comparison ({copies} calls)"),
+            per_call(took, copies),
+        ));
+        c.close();
+        rows
+    });
+    println!("\n| what | cost |\n|---|---|");
+    for (what, cost) in rows {
+        println!("| {what} | {cost} |");
+    }
+}
