@@ -19,23 +19,23 @@ use std::time::{Duration, Instant};
 
 const MB: i64 = 1 << 20;
 
+/// Process chaos that may spend a supervisor's last restart and hit single
+/// points of failure: the weaknesses planted as such are never killed by
+/// default (the budget gate, tests/supervision.rs); finding them by a kill
+/// takes the aggressive profile and --allow-collapse.
+const PAST_THE_BUDGET: &[&str] = &[
+    "--weights",
+    "process=1",
+    "--profile",
+    "aggressive",
+    "--allow-collapse",
+];
+
 #[test]
 fn process_crash_a_temporary_worker_is_killed_and_never_restarted() {
     let w = Weak::start("weak_process_crash", |b, _| b);
     assert_eq!(w.eval("is_pid(erlang:whereis(weak_pc_worker))."), "true");
-    // The weakness is a single point of failure: by default the budget gate
-    // never kills it (tests/supervision.rs); finding it by a kill takes the
-    // aggressive profile and --allow-collapse.
-    let run = w.monkey(
-        "10s",
-        &[
-            "--weights",
-            "process=1",
-            "--profile",
-            "aggressive",
-            "--allow-collapse",
-        ],
-    );
+    let run = w.monkey("10s", PAST_THE_BUDGET);
     run.assert_completed(&[0, 1]);
     assert!(
         run.kills_of("weak_pc_worker") >= 1,
@@ -54,19 +54,7 @@ fn process_crash_a_temporary_worker_is_killed_and_never_restarted() {
 #[test]
 fn supervisor_collapse_one_death_stops_the_application() {
     let w = Weak::start("weak_supervisor_collapse", |b, _| b);
-    // The weakness is a single point of failure: by default the budget gate
-    // never kills it (tests/supervision.rs); finding it by a kill takes the
-    // aggressive profile and --allow-collapse.
-    let run = w.monkey(
-        "10s",
-        &[
-            "--weights",
-            "process=1",
-            "--profile",
-            "aggressive",
-            "--allow-collapse",
-        ],
-    );
+    let run = w.monkey("10s", PAST_THE_BUDGET);
     run.assert_completed(&[0, 1]);
     assert!(
         run.kills_of("weak_sc_worker") >= 1,
@@ -122,19 +110,7 @@ fn mailbox_overflow_a_slow_sink_is_flooded() {
 fn ets_corruption_the_table_dies_with_its_temporary_owner() {
     let w = Weak::start("weak_ets_corruption", |b, _| b);
     assert_eq!(w.eval("ets:info(weak_ets_table, size)."), "100");
-    // The weakness is a single point of failure: by default the budget gate
-    // never kills it (tests/supervision.rs); finding it by a kill takes the
-    // aggressive profile and --allow-collapse.
-    let run = w.monkey(
-        "10s",
-        &[
-            "--weights",
-            "process=1",
-            "--profile",
-            "aggressive",
-            "--allow-collapse",
-        ],
-    );
+    let run = w.monkey("10s", PAST_THE_BUDGET);
     run.assert_completed(&[0, 1]);
     assert!(
         run.kills_of("weak_ets_owner") >= 1,
