@@ -289,6 +289,16 @@ impl BeamTarget {
         section
     }
 
+    /// How long a suspension may last under the budget policy
+    /// ([`safety::SUSPENSION_CAP_MS`] unless collapse is allowed).
+    pub fn suspension_cap(&self, hold_ms: i64) -> i64 {
+        if self.safety.budget == BudgetPolicy::Collapse {
+            hold_ms
+        } else {
+            hold_ms.min(safety::SUSPENSION_CAP_MS)
+        }
+    }
+
     /// The applications running when the run started.
     pub fn baseline_apps(&self) -> &[String] {
         &self.baseline_apps

@@ -45,6 +45,12 @@ pub enum BudgetPolicy {
     Collapse,
 }
 
+/// Suspensions are capped below the default 5 s call timeout of
+/// `gen_server`, `gen_statem` and friends unless collapse is allowed: a
+/// longer one makes the victim's callers time out and crash, charging
+/// restart budgets the gate cannot see.
+pub const SUSPENSION_CAP_MS: i64 = 4_500;
+
 impl BudgetPolicy {
     /// Restarts every budget must keep after a kill.
     pub fn margin(self) -> i64 {

@@ -1,4 +1,6 @@
-//! Timing chaos: suspend a process for 1 ms–10 s with `erlang:suspend_process/1`;
+//! Timing chaos: suspend a process for 1 ms–2 s (demo) / 1 ms–10 s
+//! (aggressive; capped at 4.5 s, below the default call timeout, unless
+//! `--allow-collapse`) with `erlang:suspend_process/1`;
 //! confirmed by its status. A helper holds the suspension: it resumes the
 //! victim when released or at its own deadline, and the runtime resumes the
 //! victim anyway if the helper dies.
@@ -76,7 +78,7 @@ impl TypedOperation<BeamTarget> for Suspend {
 
     fn run<'a>(&'a self, ctx: &'a BeamTarget, p: SuspendParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = p.hold_ms;
+            let hold = ctx.suspension_cap(p.hold_ms);
             ctx.on_victim(Want::default(), |v| async move {
                 let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
                 let reply = ctx

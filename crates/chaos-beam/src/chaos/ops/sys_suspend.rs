@@ -1,5 +1,6 @@
 //! Timing chaos: inject a delay into an OTP process with `sys:suspend/2` for
-//! 1 ms–2 s (demo) / 1 ms–10 s (aggressive). Unlike `suspend`, the process
+//! 1 ms–2 s (demo) / 1 ms–10 s (aggressive; capped at 4.5 s, below the
+//! default call timeout, unless `--allow-collapse`). Unlike `suspend`, the process
 //! keeps running its system loop: it still answers system messages but
 //! handles no calls, casts or other messages until resumed.
 //!
@@ -148,7 +149,7 @@ impl TypedOperation<BeamTarget> for SysSuspend {
 
     fn run<'a>(&'a self, ctx: &'a BeamTarget, p: SysSuspendParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = p.hold_ms;
+            let hold = ctx.suspension_cap(p.hold_ms);
             let want = Want {
                 otp_only: true,
                 ..Want::default()
