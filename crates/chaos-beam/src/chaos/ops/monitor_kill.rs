@@ -93,12 +93,10 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                             end
                     end
                 end,
-                %% A temporary child is not restarted by design: no wait.
-                Restart = case {Waitable, RestartType} of
-                              {_, temporary} when Name =:= none -> timeout;
-                              {true, _} -> Poll();
-                              {false, _} -> not_waited
-                          end,
+                %% A temporary child is not restarted by its supervisor, but
+                %% the application may start a replacement (a pool): the
+                %% active count coming back measures that.
+                Restart = case Waitable of true -> Poll(); false -> not_waited end,
                 Killing = iolist_to_binary(io_lib:format("killed, 'DOWN' with ~0p", [Why])),
                 case Restart of
                     {restarted, Us} ->
