@@ -334,3 +334,11 @@ fn a_failed_restart_shows_its_cause_chain_with_the_nodes_reason() {
         "false"
     );
 }
+
+#[test]
+fn an_owner_of_shared_ets_tables_is_never_killed_by_default() {
+    guarded_by_default(
+        "weak_ets_corruption",
+        "shared state: killing weak_ets_owner destroys 1 ETS table(s) other processes can read, such as weak_ets_table",
+    );
+}

@@ -14,9 +14,29 @@
 %% GatedKill(Victim, Signal, Act): Act() when the kill fits; otherwise
 %% {guarded, Why} (the caller tries another victim), or, with AllowCollapse,
 %% Act() with the prediction and its outcome added to the measurements.
-%% The processes that die with Victim (at most 64 followed).
+%% The processes that die with Victim (at most 64 followed): those linked
+%% to a dying one that do not trap exits, and a dying one's parent (the
+%% head of its '$ancestors') when the two are linked and the parent is no
+%% supervisor — it traps exits, but whether it survives its helper's
+%% 'EXIT' is its own code's business, so it is counted as dying.
 BgDying = fun(Victim, Signal) ->
     Trapping = fun(P) -> erlang:process_info(P, trap_exit) =/= {trap_exit, false} end,
+    LinkedParent = fun(P, Ls) ->
+        case erlang:process_info(P, dictionary) of
+            {dictionary, D} ->
+                case lists:keyfind('$ancestors', 1, D) of
+                    {_, [H0 | _]} ->
+                        H = case is_atom(H0) of true -> erlang:whereis(H0); false -> H0 end,
+                        case is_pid(H) andalso lists:member(H, Ls)
+                             andalso not IsSupervisorInit(BgInitialCall(H)) of
+                            true -> [H];
+                            false -> []
+                        end;
+                    _ -> []
+                end;
+            _ -> []
+        end
+    end,
     Walk = fun W([], Seen) -> Seen;
                W([P | Rest], Seen) ->
                    case maps:is_key(P, Seen) orelse map_size(Seen) >= 64 of
@@ -24,7 +44,8 @@ BgDying = fun(Victim, Signal) ->
                        false ->
                            Next = case erlang:process_info(P, links) of
                                       {links, Ls} -> [L || L <- Ls, is_pid(L), node(L) =:= node(),
-                                                           not Trapping(L)];
+                                                           not Trapping(L)]
+                                                     ++ LinkedParent(P, Ls);
                                       _ -> []
                                   end,
                            W(Next ++ Rest, Seen#{P => true})
@@ -77,6 +98,14 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
     Lost = [D || D <- Dying, BgSupOf(D) =:= none,
                  is_tuple(erlang:process_info(D, registered_name))],
     Sups = lists:usort([S || {S, _} <- Charged]),
+    %% Shared state that dies with them: ETS tables other processes can
+    %% read (public or protected) with no heir to take them over.
+    Dies = maps:from_list([{D, true} || D <- Dying]),
+    Tables = case Dying of
+                 [] -> [];
+                 _ -> [T || T <- ets:all(), is_map_key(ets:info(T, owner), Dies),
+                            ets:info(T, protection) =/= private, ets:info(T, heir) =:= none]
+             end,
     Verdicts = [begin
         Kids = [D || {S1, D} <- Charged, S1 =:= S],
         Bs = [BgBudget(S, D) || D <- Kids],
@@ -106,6 +135,10 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
                || {fits, S, #{intensity := I, period := P, in_window := U}} <- Verdicts],
     Name = BgShow(Victim),
     case {Lost, Worst} of
+        _ when Tables =/= [], not AllowCollapse ->
+            {guarded, iolist_to_binary(io_lib:format(
+                "shared state: killing ~s destroys ~b ETS table(s) other processes can read, such as ~0p (no heir)",
+                [Name, length(Tables), hd(Tables)]))};
         {[], []} -> {ok, Charges};
         {[L | _], _} when not AllowCollapse ->
             {guarded, iolist_to_binary(io_lib:format(
