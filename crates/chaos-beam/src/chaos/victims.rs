@@ -82,6 +82,10 @@ pub struct Want {
     /// The operation may end the victim (a kill): victims the budget gate
     /// guarded are left out until the list is refreshed.
     pub ends_process: bool,
+    /// The operation runs a fun inside the victim with `sys:replace_state`:
+    /// gen_event managers are left out (they apply it to each handler's
+    /// state, not to their own).
+    pub state_fun: bool,
 }
 
 impl Want {
@@ -91,6 +95,7 @@ impl Want {
         supervisors: false,
         named_only: false,
         ends_process: true,
+        state_fun: false,
     };
 }
 
@@ -304,6 +309,7 @@ impl BeamTarget {
             c.supervisor == want.supervisors
                 && (!want.otp_only || c.otp)
                 && (!want.named_only || c.name.is_some())
+                && !(want.state_fun && c.initial_call.starts_with("gen_event:"))
                 && !tried.contains(&c.pid_text)
                 && !affected.contains_key(&c.pid_text)
                 && !dead.contains(&c.pid_text)

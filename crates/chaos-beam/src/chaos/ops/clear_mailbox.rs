@@ -134,6 +134,7 @@ impl TypedOperation<BeamTarget> for ClearMailbox {
             let count = p.messages;
             let want = Want {
                 otp_only: true,
+                state_fun: true,
                 ..Want::default()
             };
             ctx.on_victim(want, |v| async move {

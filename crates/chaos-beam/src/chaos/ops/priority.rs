@@ -155,6 +155,7 @@ impl TypedOperation<BeamTarget> for Priority {
             let new = p.priority.as_str();
             let want = Want {
                 otp_only: true,
+                state_fun: true,
                 ..Want::default()
             };
             ctx.on_victim(want, |v| async move {
