@@ -101,6 +101,7 @@ fn supervision_cost_at_a_hundred_thousand_children() {
                 ("Rounds", int(i64::from(rounds))),
                 ("BudgetMargin", int(1)),
                 ("AllowCollapse", chaos_beam::dist::term::atom("false")),
+                ("Causes", chaos_beam::dist::term::atom("none")),
             ],
         )
         .await;

@@ -342,3 +342,46 @@ fn an_owner_of_shared_ets_tables_is_never_killed_by_default() {
         "shared state: killing weak_ets_owner destroys 1 ETS table(s) other processes can read, such as weak_ets_table",
     );
 }
+
+/// A supervisor whose restart of a child just failed is charged no kill
+/// within its period, however much of its budget the count says is left:
+/// each failed attempt is a restart, so the budget burns faster than it
+/// counts.
+#[test]
+fn a_supervisor_whose_restart_failed_is_left_alone_for_its_period() {
+    let w = Weak::start("weak_flaky", |b, _| b);
+    smol::block_on(async {
+        let mut t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
+        t.safety.only_apps = vec!["weak_flaky".into()];
+        t.start_causes(std::time::Duration::from_secs(60))
+            .await
+            .expect("the report collector");
+        // Before any failure, a kill fits (10 restarts in 10 s).
+        let out = kill(&t, 1).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        w.wait_true(
+            "is_pid(whereis(weak_flaky_worker)).",
+            std::time::Duration::from_secs(5),
+            "the worker is back",
+        );
+        // Its next start fails twice, then works.
+        assert_eq!(
+            w.eval("application:set_env(weak_flaky, fail_next, 2), exit(whereis(weak_flaky_worker), kill), ok."),
+            "ok"
+        );
+        w.wait_true(
+            "is_pid(whereis(weak_flaky_worker)).",
+            std::time::Duration::from_secs(5),
+            "the worker is back after two failed starts",
+        );
+        let out = kill(&t, 2).await;
+        assert_eq!(out.status, Status::Skipped, "{out:?}");
+        assert!(
+            out.detail.contains("a restart under weak_flaky_sup failed")
+                && out.detail.contains("flaky_start"),
+            "{out:?}"
+        );
+        t.finish_causes().await.expect("the collector ends");
+    });
+    assert_eq!(w.eval("is_pid(whereis(weak_flaky_worker))."), "true");
+}

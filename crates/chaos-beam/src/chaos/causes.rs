@@ -77,6 +77,17 @@ impl BeamTarget {
         Ok(())
     }
 
+    /// The collector (the budget gate asks it which supervisors' restarts
+    /// failed lately), or `none` before it starts.
+    pub(super) fn causes_collector(&self) -> Term {
+        self.causes
+            .collector
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| atom("none"))
+    }
+
     /// Stop collecting (the filter is removed) and keep what was collected.
     pub async fn finish_causes(&self) -> Result<(), String> {
         let Some(collector) = self.causes.collector.lock().unwrap().take() else {

@@ -322,6 +322,7 @@ impl BeamTarget {
                 "AllowCollapse",
                 atom(if collapse { "true" } else { "false" }),
             ));
+            all.push(("Causes", self.causes_collector()));
         }
         // Only snippets that hold an effect name it (so a dry run starts no keeper).
         if snippet.contains("Lease") && !all.iter().any(|(k, _)| *k == "Lease") {

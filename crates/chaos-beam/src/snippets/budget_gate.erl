@@ -8,7 +8,9 @@
 %% restart that makes more than `intensity' restarts within `period' seconds).
 %% Bindings: BudgetMargin (restarts every budget must keep after the kill: 1
 %% by default, 0 with --edge), AllowCollapse (true: a kill that exhausts a
-%% budget goes ahead, and its prediction is checked).
+%% budget goes ahead, and its prediction is checked), Causes (the run's
+%% report collector, causes.erl, or none: supervisors that reported a
+%% failed restart within their period are charged no kill).
 %% Only funs are bound here, with names no operation uses.
 %%
 %% GatedKill(Victim, Signal, Act): Act() when the kill fits; otherwise
@@ -56,6 +58,13 @@ BgDying = fun(Victim, Signal) ->
         false -> maps:keys(Walk([Victim], #{}))
     end
 end,
+%% Supervisors whose restarts failed lately: [{SupText, AgeMs, Reason}].
+BgFragile = fun() when is_pid(Causes) ->
+                    Ref = erlang:make_ref(),
+                    Causes ! {fragile, self(), Ref},
+                    receive {Ref, L} -> L after 500 -> [] end;
+               () -> []
+            end,
 BgBudgetText = fun(S, #{strategy := St, intensity := I, period := P, in_window := N}) ->
                        io_lib:format("~s (~0p, ~b restarts in ~b s, ~b used)", [BgShow(S), St, I, P, N]);
                   (S, unknown) -> io_lib:format("~s (budget unreadable)", [BgShow(S)])
@@ -129,12 +138,23 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
                 end
         end
     end || S <- Sups],
+    %% A failed restart within a supervisor's period: its budget burns
+    %% faster than it counts (each failed attempt is a restart).
+    Fragile = case Sups of [] -> []; _ -> BgFragile() end,
+    Failed = [{S, Age, Why} || {fits, S, #{period := P}} <- Verdicts,
+                               {Key, Age, Why} <- Fragile,
+                               Key =:= iolist_to_binary(BgShow(S)), Age =< P * 1000],
     Worst = [V || V <- Verdicts, element(1, V) =/= fits],
     %% What the kill spends, per supervisor charged: the report's peak use.
     Charges = [#{supervisor => iolist_to_binary(BgShow(S)), intensity => I, period_s => P, used => U}
                || {fits, S, #{intensity := I, period := P, in_window := U}} <- Verdicts],
     Name = BgShow(Victim),
     case {Lost, Worst} of
+        {_, []} when Failed =/= [], not AllowCollapse ->
+            [{FS, FAge, FWhy} | _] = Failed,
+            {guarded, iolist_to_binary(io_lib:format(
+                "restart budget: a restart under ~s failed ~.1f s ago (~s); no kill is charged to it within its period",
+                [BgShow(FS), FAge / 1000, FWhy]))};
         _ when Tables =/= [], not AllowCollapse ->
             {guarded, iolist_to_binary(io_lib:format(
                 "shared state: killing ~s destroys ~b ETS table(s) other processes can read, such as ~0p (no heir)",

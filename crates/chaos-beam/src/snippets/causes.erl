@@ -49,10 +49,24 @@ Helper = proc_lib:spawn(fun() ->
     Installed = logger:add_primary_filter(chaos_monkey_causes, {Filter, Self}),
     Parent ! {causes_started, Self, Installed},
     Remove = fun() -> logger:remove_primary_filter(chaos_monkey_causes) end,
-    Loop = fun L(Acc, N) ->
+    %% Supervisors that reported a failed restart, with when and why: the
+    %% budget gate asks ({fragile, From, Ref}) and charges them no kill
+    %% for a while (a restart that failed once may fail again, and every
+    %% failed attempt spends the budget).
+    Note = fun(#{kind := K, supervisor := Sup, reason := Why}, T, F)
+                   when K =:= start_error; K =:= restart_error ->
+                   F#{Sup => {T, Why}};
+              (_, _, F) -> F
+           end,
+    Loop = fun L(Acc, N, Fragile) ->
         receive
-            {chaos_cause, T, S} when N < Max -> L([S#{t_ms => T - T0} | Acc], N + 1);
-            {chaos_cause, _, _} -> L(Acc, N);
+            {chaos_cause, T, S} when N < Max ->
+                L([S#{t_ms => T - T0} | Acc], N + 1, Note(S, T, Fragile));
+            {chaos_cause, T, S} -> L(Acc, N, Note(S, T, Fragile));
+            {fragile, From, Ref} ->
+                Now = erlang:monotonic_time(millisecond),
+                From ! {Ref, [{Sup, Now - T, Why} || {Sup, {T, Why}} <- maps:to_list(Fragile)]},
+                L(Acc, N, Fragile);
             {finish, From, Ref} ->
                 Removed = Remove(),
                 From ! {Ref, lists:reverse(Acc), Removed};
@@ -61,7 +75,7 @@ Helper = proc_lib:spawn(fun() ->
         end
     end,
     case Installed of
-        ok -> Loop([], 0);
+        ok -> Loop([], 0, #{});
         _ -> ok
     end
 end),
