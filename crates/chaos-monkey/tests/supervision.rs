@@ -385,3 +385,43 @@ fn a_supervisor_whose_restart_failed_is_left_alone_for_its_period() {
     });
     assert_eq!(w.eval("is_pid(whereis(weak_flaky_worker))."), "true");
 }
+
+/// Past the budget, a kill that halts the node takes its own answer with
+/// it: the prediction is made before the kill, so it still reaches the
+/// report, marked as come true when the node went away.
+#[test]
+fn a_predicted_halt_is_recorded_even_though_the_node_is_gone() {
+    let dir = std::env::temp_dir().join(format!("cm-halt-{}", std::process::id()));
+    let ebin = dir.join("ebin");
+    std::fs::create_dir_all(&ebin).unwrap();
+    detect_support::compile("weak_supervisor_collapse", &ebin);
+    // Started permanent: when it stops, the node halts.
+    let node = chaos_testkit::NodeBuilder::new("wk_halt")
+        .code_path(&ebin)
+        .start_expr("{ok, _} = application:ensure_all_started(weak_supervisor_collapse, permanent)")
+        .start();
+    smol::block_on(async {
+        let opts = ConnectOptions::new(
+            node.name.parse().unwrap(),
+            Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
+        );
+        let client = DistClient::connect(&opts).await.expect("connect");
+        let mut safety = Safety::default();
+        safety.only_apps = vec!["weak_supervisor_collapse".into()];
+        safety.budget = BudgetPolicy::Collapse;
+        let t = BeamTarget::new(client, Profile::Aggressive, safety, 3)
+            .await
+            .unwrap();
+        let out = kill(&t, 1).await;
+        let note = out
+            .budget
+            .clone()
+            .unwrap_or_else(|| panic!("no budget note: {out:?}"));
+        let p = note
+            .prediction
+            .unwrap_or_else(|| panic!("no prediction: {out:?}"));
+        assert!(p.predicted.contains("the node halts"), "{p:?}");
+        assert_eq!(p.came_true, Some(true), "{p:?} / {out:?}");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -313,8 +313,9 @@ impl BeamTarget {
         if !all.iter().any(|(k, _)| *k == "Monkey") {
             all.push(("Monkey", atom(self.client.local_name())));
         }
-        // Snippets that may end a process run behind the restart-budget gate.
-        if snippet.contains("GatedKill(") && !all.iter().any(|(k, _)| *k == "BudgetMargin") {
+        // Snippets that may end a process run behind the restart-budget gate
+        // (budget_gate.erl, which names these bindings).
+        if snippet.contains("BudgetMargin") && !all.iter().any(|(k, _)| *k == "BudgetMargin") {
             let policy = self.safety.budget;
             all.push(("BudgetMargin", int(policy.margin())));
             let collapse = policy == BudgetPolicy::Collapse;

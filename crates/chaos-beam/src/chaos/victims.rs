@@ -16,6 +16,14 @@ pub const MAX_SCAN: usize = 20_000;
 /// At most this many candidates are described per refresh.
 pub const MAX_CANDIDATES: usize = 10_000;
 
+/// The gate alone: `{Prediction, App, Halts}` for a kill past a budget, else `none`.
+const PREDICT: &str = concat!(
+    include_str!("../snippets/safety_rules.erl"),
+    include_str!("../snippets/budget_read.erl"),
+    include_str!("../snippets/budget_gate.erl"),
+    "case BudgetGate(Victim, kill) of {collapse, PT, PA, PH} -> {PT, PA, PH}; _ -> none end.\n"
+);
+
 /// How many victims an operation tries when the first ones died under it.
 const RETARGET_TRIES: usize = 3;
 
@@ -364,8 +372,27 @@ impl BeamTarget {
                 .lock()
                 .unwrap()
                 .insert(victim.pid_text.clone());
+            // Past the budgets, the prediction is made before the kill, on
+            // its own: a kill that halts the node takes its answer with it.
+            let predicted = if want.ends_process && self.safety.budget == BudgetPolicy::Collapse {
+                self.predict(&victim).await
+            } else {
+                None
+            };
             let (reply, effect) = act(victim.clone()).await;
             self.victims.busy.lock().unwrap().remove(&victim.pid_text);
+            if let (Some((mut p, halts)), Reply::Failed(why)) = (predicted, &reply) {
+                // The node went away under the kill: a predicted halt came true.
+                if self.client.closed_reason().is_some() {
+                    p.came_true = Some(halts);
+                }
+                return Outcome::failed(why.clone())
+                    .with_victim(Some(victim.victim()))
+                    .with_budget(chaos_engine::budget::BudgetNote {
+                        prediction: Some(p),
+                        ..Default::default()
+                    });
+            }
             match reply {
                 Reply::Gone => {
                     self.victim_dead(&victim.pid_text).await;
@@ -398,6 +425,34 @@ impl BeamTarget {
             Some(first) => Outcome::skipped(first).with_budget(super::reply::guarded(n)),
             None => Outcome::skipped("every victim tried died before the operation"),
         }
+    }
+
+    /// The budget gate's prediction for a kill of `victim` (with whether it
+    /// says the node halts), when the kill would go past a budget.
+    async fn predict(
+        &self,
+        victim: &Candidate,
+    ) -> Option<(chaos_engine::budget::Prediction, bool)> {
+        let t = self
+            .exec(PREDICT, &[("Victim", victim.pid.clone().into())])
+            .await
+            .ok()?;
+        let [text, app, halts] = t.as_tuple()? else {
+            return None;
+        };
+        let group = match app.as_atom() {
+            Some("none") | None => None,
+            Some(a) => Some(a.to_string()),
+        };
+        Some((
+            chaos_engine::budget::Prediction {
+                predicted: crate::elixir::readable(&text.as_text()?).into_owned(),
+                group,
+                came_true: None,
+                after_ms: None,
+            },
+            halts.as_bool() == Some(true),
+        ))
     }
 
     /// Record that an effect is in place on `victim` (for the blast-radius cap);
