@@ -134,6 +134,17 @@ impl BeamTarget {
         chain(&self.causes.collected.lock().unwrap(), app, &killed)
     }
 
+    /// Supervisors the node reported giving up (reached their restart
+    /// intensity) that are not the top of an application whose stop is
+    /// already a failure mode (`stopped_apps`): a subtree lost or restarted
+    /// from scratch — for example a dynamic child supervisor, which no
+    /// steady-state check follows. One failure mode each, with its chain.
+    pub fn collapses(&self, stopped_apps: &[String]) -> Vec<chaos_engine::FailureMode> {
+        let causes = self.causes.collected.lock().unwrap();
+        let killed = self.causes.killed.lock().unwrap();
+        collapses(&causes, &killed, stopped_apps)
+    }
+
     /// Children that terminated and were restarted without the monkey
     /// killing them, per supervisor.
     pub fn restarts_not_ours(&self) -> BTreeMap<String, u64> {
@@ -150,6 +161,68 @@ impl BeamTarget {
         }
         out
     }
+}
+
+/// Supervisors the node reported giving up, not covered by an application
+/// stop already reported ([`BeamTarget::collapses`]).
+pub fn collapses(
+    causes: &[Cause],
+    killed: &HashSet<String>,
+    stopped_apps: &[String],
+) -> Vec<chaos_engine::FailureMode> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for c in causes.iter() {
+        let Some(sup) = c.supervisor.as_ref() else {
+            continue;
+        };
+        if c.kind != "shutdown" || !c.reason.contains("reached_max_restart_intensity") {
+            continue;
+        }
+        let app = c.application.clone().unwrap_or_default();
+        let app_stopped = causes.iter().any(|d| {
+            d.kind == "application_exit" && d.application.as_deref() == Some(app.as_str())
+        });
+        if (app_stopped && stopped_apps.contains(&app)) || !seen.insert(sup.clone()) {
+            continue;
+        }
+        let who = crate::elixir::readable(sup).into_owned();
+        let before: Vec<Cause> = causes
+            .iter()
+            .filter(|d| {
+                d.supervisor.as_ref() == Some(sup) && d.t_ms <= c.t_ms && d.t_ms + 30_000 >= c.t_ms
+            })
+            .cloned()
+            .collect();
+        let steps: Vec<String> = before
+            .iter()
+            .map(|d| {
+                let by = if d.child_pid.as_ref().is_some_and(|p| killed.contains(p)) {
+                    " (killed by the monkey)"
+                } else {
+                    ""
+                };
+                format!(
+                    "{} {}{by}: {}",
+                    d.kind,
+                    crate::elixir::readable(d.child.as_deref().unwrap_or("-")),
+                    d.reason
+                )
+            })
+            .collect();
+        out.push(chaos_engine::FailureMode {
+            kind: crate::failure_kind::FailureKind::SupervisorCollapse.name().to_string(),
+            subject: who.clone(),
+            first_seen_ms: c.t_ms,
+            last_seen_ms: c.t_ms,
+            evidence: serde_json::json!({
+                "detail": format!("the node reported that supervisor {who} (application {app}) reached its restart intensity and shut down"),
+                "cause": steps.join(" → "),
+            }),
+            recovered: false,
+        });
+    }
+    out
 }
 
 /// The reports of `app` up to its (first) exit, as one line.
@@ -261,5 +334,37 @@ mod tests {
             "other of s terminated (killed) at 0.1 s → needy of s killed by the monkey (killed) at 10.6 s → restart of needy by s failed 2× (start_error: {noproc,x}) → s gave up (reached_max_restart_intensity) at 10.6 s → application a exited (shutdown) at 13.1 s"
         );
         assert_eq!(chain(&causes, "b", &killed), None);
+    }
+
+    #[test]
+    fn a_supervisor_that_gave_up_is_a_collapse_unless_its_application_stop_is_one() {
+        let mut inner = cause(5, "shutdown", "", "", "reached_max_restart_intensity");
+        inner.supervisor = Some("inner_sup".into());
+        let causes = vec![
+            cause(1, "child_terminated", "w", "<0.2.0>", "killed"),
+            inner,
+            cause(
+                10_603,
+                "shutdown",
+                "needy",
+                "",
+                "reached_max_restart_intensity",
+            ),
+            cause(13_100, "application_exit", "", "", "shutdown"),
+        ];
+        let killed = HashSet::from(["<0.2.0>".to_string()]);
+        // The application's stop is already a failure mode: both supervisors
+        // belong to it, so neither is reported again.
+        assert!(collapses(&causes, &killed, &["a".to_string()]).is_empty());
+        // Not yet reported: one failure mode per supervisor, with its chain.
+        let modes = collapses(&causes, &killed, &[]);
+        assert_eq!(modes.len(), 2);
+        assert_eq!(modes[0].subject, "inner_sup");
+        assert_eq!(modes[1].subject, "s");
+        let cause_text = modes[1].evidence["cause"].as_str().unwrap();
+        assert!(
+            cause_text.contains("child_terminated w (killed by the monkey): killed"),
+            "{cause_text}"
+        );
     }
 }

@@ -86,10 +86,15 @@ BgEscalate = fun Esc(S, Chain) ->
                    end,
             {lists:reverse([Tail | Chain]), App, Halts};
         Parent ->
+            %% A supervisor that gives up exits with `shutdown': only a
+            %% permanent one is restarted (a transient or temporary one is
+            %% lost with its subtree, and its parent is charged nothing).
             case BgBudget(Parent, S) of
-                #{restart := R, intensity := I, in_window := N} = B
-                  when (R =:= permanent orelse R =:= transient), N + 1 > I ->
+                #{restart := permanent, intensity := I, in_window := N} = B when N + 1 > I ->
                     Esc(Parent, [["then ", BgBudgetText(Parent, B), " gives up"] | Chain]);
+                #{restart := R} when R =:= transient; R =:= temporary ->
+                    {lists:reverse([io_lib:format("~s is not restarted (~0p): its subtree is lost",
+                                                  [BgShow(S), R]) | Chain]), none, false};
                 unknown ->
                     Esc(Parent, [["then maybe ", BgBudgetText(Parent, unknown), " gives up"] | Chain]);
                 B ->

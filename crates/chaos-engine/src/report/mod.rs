@@ -415,21 +415,34 @@ impl Report {
         };
         report.inconclusive = inconclusive(&report);
         report.recommendations = recommendations(&report, record, words);
-        report.verdict = match (
-            &report.target_lost,
-            report.failure_modes.len(),
-            report.survived,
-        ) {
-            (Some(why), _, _) => format!("the target went down: {why}"),
-            (None, 0, true) if !report.inconclusive.is_empty() => {
-                "inconclusive: the planned chaos mostly did not happen (see inconclusive)"
-                    .to_string()
-            }
-            (None, 0, true) => "survived; no failure mode found".to_string(),
-            (None, n, true) => format!("survived, but {n} failure mode(s) found"),
-            (None, n, false) => format!("did not survive; {n} failure mode(s) found"),
-        };
+        report.verdict = verdict(&report);
         report
+    }
+
+    /// Failure modes the target found after the run (from what it logged
+    /// while the run lasted): added, and the verdict said again.
+    pub fn add_failure_modes(&mut self, modes: Vec<FailureMode>) {
+        if modes.is_empty() {
+            return;
+        }
+        self.failure_modes.extend(modes);
+        self.verdict = verdict(self);
+    }
+}
+
+fn verdict(report: &Report) -> String {
+    match (
+        &report.target_lost,
+        report.failure_modes.len(),
+        report.survived,
+    ) {
+        (Some(why), _, _) => format!("the target went down: {why}"),
+        (None, 0, true) if !report.inconclusive.is_empty() => {
+            "inconclusive: the planned chaos mostly did not happen (see inconclusive)".to_string()
+        }
+        (None, 0, true) => "survived; no failure mode found".to_string(),
+        (None, n, true) => format!("survived, but {n} failure mode(s) found"),
+        (None, n, false) => format!("did not survive; {n} failure mode(s) found"),
     }
 }
 

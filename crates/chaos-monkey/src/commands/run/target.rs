@@ -108,8 +108,16 @@ impl RunTarget for BeamTarget {
         let mut section = self.supervision_section(report.supervision.take());
         section.restarts_not_ours = self.restarts_not_ours();
         report.supervision = Some(section);
-        // Each application that stopped gets the chain of the node's own reports.
+        // Supervisors the node reported giving up that no other failure mode covers.
         let collapse = chaos_beam::failure_kind::FailureKind::SupervisorCollapse.name();
+        let stopped: Vec<String> = report
+            .failure_modes
+            .iter()
+            .filter(|m| m.kind == collapse)
+            .map(|m| m.subject.clone())
+            .collect();
+        report.add_failure_modes(self.collapses(&stopped));
+        // Each application that stopped gets the chain of the node's own reports.
         for mode in report
             .failure_modes
             .iter_mut()
