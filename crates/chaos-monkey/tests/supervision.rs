@@ -425,3 +425,67 @@ fn a_predicted_halt_is_recorded_even_though_the_node_is_gone() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An event manager whose handlers were added by another process would
+/// come back from a restart without them: by default it is never killed.
+#[test]
+fn an_event_manager_with_handlers_is_never_killed_by_default() {
+    let w = Weak::start("weak_events", |b, _| b);
+    let manager = w.eval("whereis(weak_events_mgr).");
+    smol::block_on(async {
+        let mut t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
+        t.safety.only_apps = vec!["weak_events".into()];
+        let mut turned_away = false;
+        for seed in 0..8 {
+            let out = kill(&t, seed).await;
+            if let Some(v) = &out.victim {
+                assert_ne!(
+                    v.attr("registered_name"),
+                    Some("weak_events_mgr"),
+                    "{out:?}"
+                );
+            }
+            turned_away |= out.budget.as_ref().is_some_and(|n| n.guarded > 0)
+                || out.detail.contains("loses its 1 event handler(s)");
+        }
+        assert!(turned_away, "the manager was never even considered");
+    });
+    // The same manager, handler and all (the adder, killed and restarted,
+    // may have added more).
+    assert_eq!(w.eval("whereis(weak_events_mgr)."), manager);
+    assert_eq!(
+        w.eval("lists:member(weak_events_h, gen_event:which_handlers(weak_events_mgr))."),
+        "true"
+    );
+}
+
+/// Counter rows (every non-key field an integer) are left alone by the ETS
+/// operations unless collapse is allowed: `ets:update_counter/3` crashes on
+/// a deleted or corrupted one, and a crash loop burns restart budgets.
+#[test]
+fn counter_rows_are_corrupted_only_past_the_budget() {
+    let w = Weak::start("weak_ets_corruption", |b, _| b);
+    assert_eq!(
+        w.eval("ets:delete_all_objects(weak_ets_table), ets:insert(weak_ets_table, [{K, 1, 2} || K <- lists:seq(1, 20)])."),
+        "true"
+    );
+    smol::block_on(async {
+        let ops = builtin();
+        let ets_modify = ops.iter().find(|o| o.name() == "ets_modify").unwrap();
+        for (policy, profile) in [
+            (BudgetPolicy::Spare, Profile::Demo),
+            (BudgetPolicy::Collapse, Profile::Aggressive),
+        ] {
+            let mut t = target(&w, policy, profile).await;
+            t.safety.only_apps = vec!["weak_ets_corruption".into()];
+            let params = ets_modify.plan(&mut SeededRng::new(1), t.profile);
+            let out = ets_modify.run(&t, &params).await;
+            if policy == BudgetPolicy::Spare {
+                assert_eq!(out.status, Status::Skipped, "{out:?}");
+            } else {
+                assert_eq!(out.status, Status::Confirmed, "{out:?}");
+                out.effect.expect("held").undo().await.expect("undone");
+            }
+        }
+    });
+}

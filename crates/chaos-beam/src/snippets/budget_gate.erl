@@ -154,7 +154,15 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
     Charges = [#{supervisor => iolist_to_binary(BgShow(S)), intensity => I, period_s => P, used => U}
                || {fits, S, #{intensity := I, period := P, in_window := U}} <- Verdicts],
     Name = BgShow(Victim),
+    %% State a restart does not bring back: an event manager's handlers
+    %% (others add them after its start; a restarted manager has none).
+    Volatile = [io_lib:format("~s loses its ~b event handler(s)", [BgShow(D), length(Hs)])
+                || D <- Dying, {gen_event, _, _} <- [BgInitialCall(D)],
+                   Hs <- [catch gen_event:which_handlers(D)], is_list(Hs), Hs =/= []],
     case {Lost, Worst} of
+        _ when Volatile =/= [], not AllowCollapse ->
+            {guarded, iolist_to_binary(io_lib:format(
+                "shared state: a restart does not bring it back: ~s", [hd(Volatile)]))};
         {_, []} when Failed =/= [], not AllowCollapse ->
             [{FS, FAge, FWhy} | _] = Failed,
             {guarded, iolist_to_binary(io_lib:format(

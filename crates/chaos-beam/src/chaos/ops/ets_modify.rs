@@ -160,6 +160,16 @@ pub(super) async fn on_table(
                 ("RowPick", int(params.row_pick)),
                 ("HoldMs", int(hold)),
                 ("DeadlineMs", int(deadline)),
+                (
+                    "CountersToo",
+                    atom(
+                        if ctx.safety.budget == crate::chaos::BudgetPolicy::Collapse {
+                            "true"
+                        } else {
+                            "false"
+                        },
+                    ),
+                ),
             ],
         )
         .await

@@ -80,7 +80,15 @@ case Tables of
                         '$end_of_table' -> ets:first(T);
                         K0 -> K0
                     end,
-            Usable = fun(O) -> tuple_size(O) > 1 andalso not lists:member(Marker, tuple_to_list(O)) end,
+            %% A counter row (every non-key field an integer) is left alone
+            %% unless collapse is allowed: ets:update_counter/3 crashes on
+            %% it once it is deleted or corrupted, and a crash loop burns
+            %% restart budgets at once.
+            Counter = fun(O) -> lists:all(fun erlang:is_integer/1,
+                                          [E || {I, E} <- lists:zip(lists:seq(1, tuple_size(O)), tuple_to_list(O)),
+                                                I =/= KeyPos]) end,
+            Usable = fun(O) -> tuple_size(O) > 1 andalso not lists:member(Marker, tuple_to_list(O))
+                                   andalso (CountersToo orelse not Counter(O)) end,
             Find = fun F(_, 0) -> none;
                        F('$end_of_table', N) -> F(ets:first(T), N - 1);
                        F(K, N) ->

@@ -83,9 +83,17 @@ case erlang:process_info(Victim, [registered_name, dictionary]) of
                                end
                        end,
                 Waitable = Name =/= none orelse (Before =/= none andalso Before =/= error),
+                %% Back, and still back 50 ms later: a restart whose init
+                %% crashes (registered, then gone) is not a recovery.
                 Poll = fun Loop() ->
                     case Back() of
-                        true -> {restarted, erlang:monotonic_time(microsecond) - Killed};
+                        true ->
+                            At = erlang:monotonic_time(microsecond) - Killed,
+                            receive after 50 -> ok end,
+                            case Back() of
+                                true -> {restarted, At};
+                                false -> Loop()
+                            end;
                         false ->
                             case erlang:monotonic_time(microsecond) >= Deadline of
                                 true -> timeout;
