@@ -14,7 +14,9 @@
 //!
 //! What lives where: this file — the [`BeamTarget`] itself (the connection,
 //! the lease, evaluating snippets, the helper ledger, health samples);
-//! `victims` — candidates, picks and the caps; `reply` — reading a snippet's
+//! `victims` — candidates and picks; `caps` — kills per second and the
+//! blast radius; `gate` — the restart-budget gate's prediction before a
+//! kill; `causes` — the node's own supervisor reports and cause chains; `reply` — reading a snippet's
 //! answer; `audit` — what is left after a run; [`ops`] — one file per
 //! operation; [`detect`] — the steady state and the detectors; `helper` —
 //! the effect a helper holds; [`safety`](Safety) — who may be touched.
@@ -26,18 +28,21 @@ pub mod ops;
 mod safety;
 
 mod audit;
+mod caps;
 mod causes;
+mod gate;
 mod reach;
 mod reply;
 mod victims;
 
+use caps::Budget;
 pub use causes::{chain as cause_chain, Cause};
 pub use helper::HelperEffect;
 pub use reach::reach;
 pub(crate) use reach::REACH;
 pub use reply::Reply;
 pub use safety::{BudgetPolicy, Safety, SafetyError};
-use victims::{Budget, VictimSource};
+use victims::VictimSource;
 pub use victims::{Candidate, Want, MAX_CANDIDATES, MAX_SCAN};
 
 use crate::dist::json::to_json;

@@ -1,6 +1,7 @@
 //! Victims: the processes chaos may touch, listed on the node under the
 //! safety rules, cached and refreshed in the background, picked at random
-//! from the run's victim stream; the blast-radius and kill-rate caps.
+//! from the run's victim stream, retried when one died or the budget gate
+//! turned it away (the caps are in `caps.rs`).
 
 use super::*;
 use std::collections::BTreeMap;
@@ -15,14 +16,6 @@ pub const MAX_SCAN: usize = 20_000;
 
 /// At most this many candidates are described per refresh.
 pub const MAX_CANDIDATES: usize = 10_000;
-
-/// The gate alone: `{Prediction, App, Halts}` for a kill past a budget, else `none`.
-const PREDICT: &str = concat!(
-    include_str!("../snippets/safety_rules.erl"),
-    include_str!("../snippets/budget_read.erl"),
-    include_str!("../snippets/budget_gate.erl"),
-    "case BudgetGate(Victim, kill) of {collapse, PT, PA, PH} -> {PT, PA, PH}; _ -> none end.\n"
-);
 
 /// How many victims an operation tries when the first ones died under it.
 const RETARGET_TRIES: usize = 3;
@@ -129,21 +122,11 @@ impl VictimSource {
     }
 }
 
-/// The caps on what chaos may do at once: kills per second, and the share
-/// of an application's processes under an effect (the blast radius).
-#[derive(Default)]
-pub(super) struct Budget {
-    /// When the recent kills happened.
-    pub(super) kills: Mutex<VecDeque<Instant>>,
-    /// Effects in place, by victim pid text → application.
-    pub(super) affected: Affected,
-}
-
 #[derive(Default)]
 pub(super) struct VictimCache {
     list: std::sync::Arc<Vec<Candidate>>,
     /// Candidates per application (for the blast-radius cap), counted once per refresh.
-    per_app: HashMap<Option<String>, usize>,
+    pub(super) per_app: HashMap<Option<String>, usize>,
     fetched: Option<Instant>,
     /// How long the last refresh took: refreshes are spaced by a multiple of
     /// it, so on a big node they stay a small share of the target's time.
@@ -425,91 +408,6 @@ impl BeamTarget {
             Some(first) => Outcome::skipped(first).with_budget(super::reply::guarded(n)),
             None => Outcome::skipped("every victim tried died before the operation"),
         }
-    }
-
-    /// The budget gate's prediction for a kill of `victim` (with whether it
-    /// says the node halts), when the kill would go past a budget.
-    async fn predict(
-        &self,
-        victim: &Candidate,
-    ) -> Option<(chaos_engine::budget::Prediction, bool)> {
-        let t = self
-            .exec(PREDICT, &[("Victim", victim.pid.clone().into())])
-            .await
-            .ok()?;
-        let [text, app, halts] = t.as_tuple()? else {
-            return None;
-        };
-        let group = match app.as_atom() {
-            Some("none") | None => None,
-            Some(a) => Some(a.to_string()),
-        };
-        Some((
-            chaos_engine::budget::Prediction {
-                predicted: crate::elixir::readable(&text.as_text()?).into_owned(),
-                group,
-                came_true: None,
-                after_ms: None,
-            },
-            halts.as_bool() == Some(true),
-        ))
-    }
-
-    /// Record that an effect is in place on `victim` (for the blast-radius cap);
-    /// the returned handle clears it when the effect is undone.
-    pub fn affect(&self, victim: &Candidate) -> Affected {
-        {
-            let mut touched = self.ledger.touched.lock().unwrap();
-            if touched.len() < MAX_TOUCHED {
-                touched.insert(victim.pid.clone());
-            }
-        }
-        self.budget
-            .affected
-            .lock()
-            .unwrap()
-            .insert(victim.pid_text.clone(), victim.app.clone());
-        self.budget.affected.clone()
-    }
-
-    async fn app_share_ok(&self, victim: &Candidate) -> bool {
-        let Some(app) = &victim.app else { return true };
-        let total = self
-            .victims
-            .cache
-            .lock()
-            .await
-            .per_app
-            .get(&victim.app)
-            .copied()
-            .unwrap_or(0);
-        let cap = ((total as f64 * self.safety.max_app_share).floor() as usize).max(1);
-        let now = self
-            .budget
-            .affected
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|a| a.as_ref() == Some(app))
-            .count();
-        now < cap
-    }
-
-    /// `true` when one more kill fits under the kills-per-second cap (and counts it).
-    pub fn take_kill(&self) -> bool {
-        let mut kills = self.budget.kills.lock().unwrap();
-        let now = Instant::now();
-        while kills
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-        {
-            kills.pop_front();
-        }
-        if kills.len() as u32 >= self.safety.max_kills_per_sec {
-            return false;
-        }
-        kills.push_back(now);
-        true
     }
 }
 

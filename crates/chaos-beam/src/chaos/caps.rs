@@ -1,0 +1,73 @@
+//! The caps on what chaos may do at once: kills per second, and the share
+//! of an application's processes under an effect (the blast radius).
+
+use super::*;
+
+/// The caps on what chaos may do at once: kills per second, and the share
+/// of an application's processes under an effect (the blast radius).
+#[derive(Default)]
+pub(super) struct Budget {
+    /// When the recent kills happened.
+    pub(super) kills: Mutex<VecDeque<Instant>>,
+    /// Effects in place, by victim pid text → application.
+    pub(super) affected: Affected,
+}
+
+impl BeamTarget {
+    /// Record that an effect is in place on `victim` (for the blast-radius cap);
+    /// the returned handle clears it when the effect is undone.
+    pub fn affect(&self, victim: &Candidate) -> Affected {
+        {
+            let mut touched = self.ledger.touched.lock().unwrap();
+            if touched.len() < MAX_TOUCHED {
+                touched.insert(victim.pid.clone());
+            }
+        }
+        self.budget
+            .affected
+            .lock()
+            .unwrap()
+            .insert(victim.pid_text.clone(), victim.app.clone());
+        self.budget.affected.clone()
+    }
+
+    pub(super) async fn app_share_ok(&self, victim: &Candidate) -> bool {
+        let Some(app) = &victim.app else { return true };
+        let total = self
+            .victims
+            .cache
+            .lock()
+            .await
+            .per_app
+            .get(&victim.app)
+            .copied()
+            .unwrap_or(0);
+        let cap = ((total as f64 * self.safety.max_app_share).floor() as usize).max(1);
+        let now = self
+            .budget
+            .affected
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|a| a.as_ref() == Some(app))
+            .count();
+        now < cap
+    }
+
+    /// `true` when one more kill fits under the kills-per-second cap (and counts it).
+    pub fn take_kill(&self) -> bool {
+        let mut kills = self.budget.kills.lock().unwrap();
+        let now = Instant::now();
+        while kills
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            kills.pop_front();
+        }
+        if kills.len() as u32 >= self.safety.max_kills_per_sec {
+            return false;
+        }
+        kills.push_back(now);
+        true
+    }
+}
