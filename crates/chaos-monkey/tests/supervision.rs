@@ -489,3 +489,27 @@ fn counter_rows_are_corrupted_only_past_the_budget() {
         }
     });
 }
+
+/// While chaos holds one of an application's names (hidden or decoyed), no
+/// kill lands in that application: a restart there may need the name and
+/// fail over and over.
+#[test]
+fn no_kill_in_an_application_while_one_of_its_names_is_held() {
+    let w = tight_node();
+    smol::block_on(async {
+        let t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
+        t.candidates().await.expect("the victim list");
+        let held = t.hold_name("weak_tight_leaker");
+        let out = kill(&t, 1).await;
+        assert_eq!(out.status, Status::Skipped, "{out:?}");
+        assert!(
+            out.detail
+                .contains("the name weak_tight_leaker of application weak_tight is held"),
+            "{out:?}"
+        );
+        held.lock().unwrap().remove("weak_tight_leaker");
+        t.invalidate().await;
+        let out = kill(&t, 2).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+    });
+}

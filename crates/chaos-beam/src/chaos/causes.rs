@@ -106,7 +106,14 @@ impl BeamTarget {
                 crate::dist::term::show(removed)
             ));
         }
-        let causes: Vec<Cause> = serde_json::from_value(to_json(list)).unwrap_or_default();
+        let mut causes: Vec<Cause> = serde_json::from_value(to_json(list)).unwrap_or_default();
+        // Written the Elixir way, like everything the report shows.
+        let readable = |t: &mut String| *t = crate::elixir::readable(t).into_owned();
+        for c in &mut causes {
+            readable(&mut c.reason);
+            c.supervisor.as_mut().map(readable);
+            c.child.as_mut().map(readable);
+        }
         *self.causes.collected.lock().unwrap() = causes;
         Ok(())
     }

@@ -63,7 +63,8 @@ impl Reply {
     pub fn outcome(self) -> Outcome {
         let readable = |d: String| crate::elixir::readable(&d).into_owned();
         match self {
-            Reply::Confirmed(d, m, _) => {
+            Reply::Confirmed(d, mut m, _) => {
+                readable_strings(&mut m);
                 let note = budget_note(&m);
                 let out = Outcome::confirmed(readable(d)).with_measurements(m);
                 match note {
@@ -77,6 +78,21 @@ impl Reply {
             Reply::Gone => Outcome::skipped("every victim tried died before the operation"),
             Reply::Guarded(d) => Outcome::skipped(readable(d)).with_budget(guarded(1)),
         }
+    }
+}
+
+/// Every text in a snippet's measurements written the Elixir way (names of
+/// supervisors charged, predictions): they reach the report as evidence.
+fn readable_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(r) = crate::elixir::readable(s) {
+                *s = r;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(readable_strings),
+        Value::Object(map) => map.values_mut().for_each(readable_strings),
+        _ => {}
     }
 }
 
