@@ -1,6 +1,7 @@
 //! The restart-budget gate's Rust side: past the budgets
 //! (`--allow-collapse`) the gate's prediction for a kill is asked on its
-//! own, before the kill, so a kill that halts the node still leaves it.
+//! own, before the kill, so a kill that halts the node still leaves it;
+//! and no kill in an application while chaos holds one of its names.
 //! The gate itself runs on the node (`snippets/budget_gate.erl`).
 
 use super::*;
@@ -39,6 +40,47 @@ impl BeamTarget {
                 after_ms: None,
             },
             halts.as_bool() == Some(true),
+        ))
+    }
+}
+
+/// The registered names chaos holds now (hidden or decoyed) that belong to
+/// `victim`'s application, by the candidate list read before they were held.
+pub(super) async fn held_names_of_app(t: &BeamTarget, victim: &Candidate) -> Vec<String> {
+    let held: Vec<String> = t
+        .ledger
+        .chaos_names
+        .lock()
+        .unwrap()
+        .iter()
+        .cloned()
+        .collect();
+    if held.is_empty() || victim.app.is_none() {
+        return Vec::new();
+    }
+    let list = t.victims.cache.lock().await.list.clone();
+    held.into_iter()
+        .filter(|n| {
+            list.iter()
+                .any(|c| c.name.as_deref() == Some(n.as_str()) && c.app == victim.app)
+        })
+        .collect()
+}
+
+impl BeamTarget {
+    /// A kill in an application one of whose names chaos holds right now
+    /// could start a restart that needs the name (and fail over and over):
+    /// why it is turned away.
+    pub(super) fn name_hidden_in_app(
+        &self,
+        names: &[String],
+        victim: &Candidate,
+    ) -> Option<String> {
+        let name = names.first()?;
+        Some(format!(
+            "state fault outstanding: the name {} of application {} is held by the monkey; a restart there may need it",
+            crate::elixir::readable(name),
+            victim.app.as_deref().unwrap_or("?")
         ))
     }
 }

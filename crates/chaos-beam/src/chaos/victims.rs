@@ -124,7 +124,7 @@ impl VictimSource {
 
 #[derive(Default)]
 pub(super) struct VictimCache {
-    list: std::sync::Arc<Vec<Candidate>>,
+    pub(super) list: std::sync::Arc<Vec<Candidate>>,
     /// Candidates per application (for the blast-radius cap), counted once per refresh.
     pub(super) per_app: HashMap<Option<String>, usize>,
     fetched: Option<Instant>,
@@ -347,9 +347,10 @@ impl BeamTarget {
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
             if want.ends_process {
-                if let Some(why) =
-                    self.name_hidden_in_app(&held_names_of_app(self, &victim).await, &victim)
-                {
+                if let Some(why) = self.name_hidden_in_app(
+                    &super::gate::held_names_of_app(self, &victim).await,
+                    &victim,
+                ) {
                     tried.push(victim.pid_text.clone());
                     self.victims
                         .cache
@@ -423,43 +424,6 @@ impl BeamTarget {
             Some(first) => Outcome::skipped(first).with_budget(super::reply::guarded(n)),
             None => Outcome::skipped("every victim tried died before the operation"),
         }
-    }
-}
-
-/// The registered names chaos holds now (hidden or decoyed) that belong to
-/// `victim`'s application, by the candidate list read before they were held.
-async fn held_names_of_app(t: &BeamTarget, victim: &Candidate) -> Vec<String> {
-    let held: Vec<String> = t
-        .ledger
-        .chaos_names
-        .lock()
-        .unwrap()
-        .iter()
-        .cloned()
-        .collect();
-    if held.is_empty() || victim.app.is_none() {
-        return Vec::new();
-    }
-    let list = t.victims.cache.lock().await.list.clone();
-    held.into_iter()
-        .filter(|n| {
-            list.iter()
-                .any(|c| c.name.as_deref() == Some(n.as_str()) && c.app == victim.app)
-        })
-        .collect()
-}
-
-impl BeamTarget {
-    /// A kill in an application one of whose names chaos holds right now
-    /// could start a restart that needs the name (and fail over and over):
-    /// why it is turned away.
-    fn name_hidden_in_app(&self, names: &[String], victim: &Candidate) -> Option<String> {
-        let name = names.first()?;
-        Some(format!(
-            "state fault outstanding: the name {} of application {} is held by the monkey; a restart there may need it",
-            crate::elixir::readable(name),
-            victim.app.as_deref().unwrap_or("?")
-        ))
     }
 }
 
