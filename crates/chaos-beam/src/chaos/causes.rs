@@ -46,6 +46,13 @@ pub struct Cause {
     pub application: Option<String>,
 }
 
+impl Cause {
+    /// The child it is about was one the monkey killed.
+    fn by_monkey(&self, killed: &HashSet<String>) -> bool {
+        self.child_pid.as_ref().is_some_and(|p| killed.contains(p))
+    }
+}
+
 /// The collector on the node.
 #[derive(Default)]
 pub(super) struct Causes {
@@ -107,7 +114,8 @@ impl BeamTarget {
             ));
         }
         let mut causes: Vec<Cause> = serde_json::from_value(to_json(list)).unwrap_or_default();
-        // Written the Elixir way, like everything the report shows.
+        // Written the Elixir way, like everything the report shows (once,
+        // here: the chains and counts below use these texts as they are).
         let readable = |t: &mut String| *t = crate::elixir::readable(t).into_owned();
         for c in &mut causes {
             readable(&mut c.reason);
@@ -158,11 +166,9 @@ impl BeamTarget {
         let killed = self.causes.killed.lock().unwrap();
         let mut out = BTreeMap::new();
         for c in self.causes.collected.lock().unwrap().iter() {
-            let ours = c.child_pid.as_ref().is_some_and(|p| killed.contains(p));
-            if c.kind == "child_terminated" && !ours {
+            if c.kind == "child_terminated" && !c.by_monkey(&killed) {
                 if let Some(s) = &c.supervisor {
-                    *out.entry(crate::elixir::readable(s).into_owned())
-                        .or_insert(0) += 1;
+                    *out.entry(s.clone()).or_insert(0) += 1;
                 }
             }
         }
@@ -193,7 +199,7 @@ pub fn collapses(
         if (app_stopped && stopped_apps.contains(&app)) || !seen.insert(sup.clone()) {
             continue;
         }
-        let who = crate::elixir::readable(sup).into_owned();
+        let who = sup.clone();
         let before: Vec<Cause> = causes
             .iter()
             .filter(|d| {
@@ -204,7 +210,7 @@ pub fn collapses(
         let steps: Vec<String> = before
             .iter()
             .map(|d| {
-                let by = if d.child_pid.as_ref().is_some_and(|p| killed.contains(p)) {
+                let by = if d.by_monkey(killed) {
                     " (killed by the monkey)"
                 } else {
                     ""
@@ -212,7 +218,7 @@ pub fn collapses(
                 format!(
                     "{} {}{by}: {}",
                     d.kind,
-                    crate::elixir::readable(d.child.as_deref().unwrap_or("-")),
+                    d.child.as_deref().unwrap_or("-"),
                     d.reason
                 )
             })
@@ -246,9 +252,9 @@ pub fn chain(causes: &[Cause], app: &str, killed: &HashSet<String>) -> Option<St
         .into_iter()
         .filter(|c| c.t_ms + 30_000 >= exit_t)
         .collect();
-    let name = |c: &Cause| crate::elixir::readable(c.child.as_deref().unwrap_or("?")).into_owned();
-    let sup =
-        |c: &Cause| crate::elixir::readable(c.supervisor.as_deref().unwrap_or("?")).into_owned();
+    // Names are written the Elixir way already (`finish_causes`).
+    let name = |c: &Cause| c.child.clone().unwrap_or_else(|| "?".into());
+    let sup = |c: &Cause| c.supervisor.clone().unwrap_or_else(|| "?".into());
     let at = |t: u64| format!("{:.1} s", t as f64 / 1000.0);
     let mut steps: Vec<String> = Vec::new();
     let mut i = 0;
@@ -271,7 +277,7 @@ pub fn chain(causes: &[Cause], app: &str, killed: &HashSet<String>) -> Option<St
                 continue;
             }
             "child_terminated" => {
-                let by = if c.child_pid.as_ref().is_some_and(|p| killed.contains(p)) {
+                let by = if c.by_monkey(killed) {
                     "killed by the monkey"
                 } else {
                     "terminated"

@@ -106,8 +106,8 @@ pub fn guarded(n: u64) -> chaos_engine::budget::BudgetNote {
 
 /// What a gated kill's answer says about restart budgets (`charged` and
 /// `prediction` in its measurements, from `snippets/budget_gate.erl`), typed
-/// for the engine.
-pub fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
+/// for the engine. The measurements are written the Elixir way already.
+fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
     use chaos_engine::budget::{BudgetCharge, BudgetNote, Prediction};
     let charges: Vec<BudgetCharge> = m
         .get("charged")
@@ -116,7 +116,7 @@ pub fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
             list.iter()
                 .filter_map(|c| {
                     Some(BudgetCharge {
-                        owner: crate::elixir::readable(c.get("supervisor")?.as_str()?).into_owned(),
+                        owner: c.get("supervisor")?.as_str()?.to_string(),
                         limit: c.get("intensity")?.as_u64()?,
                         period_s: c.get("period_s")?.as_u64()?,
                         used: c.get("used")?.as_u64()?,
@@ -127,7 +127,7 @@ pub fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
         .unwrap_or_default();
     let prediction = m.get("prediction").and_then(|p| {
         Some(Prediction {
-            predicted: crate::elixir::readable(p.get("predicted")?.as_str()?).into_owned(),
+            predicted: p.get("predicted")?.as_str()?.to_string(),
             group: p
                 .get("application")
                 .and_then(Value::as_str)

@@ -43,6 +43,23 @@ BgSupOf = fun(P) ->
         _ -> none
     end
 end,
+%% The child records in a supervisor record's state: OTP's {Ids, Db} map,
+%% or the list of older OTP and look-alikes.
+BgRecords = fun(St) ->
+    case element(4, St) of
+        {_Ids, Db} when is_map(Db) -> maps:values(Db);
+        L when is_list(L) -> L;
+        _ -> []
+    end
+end,
+%% One child record's {Pid, Id, Restart, Shutdown, Significant}: OTP's
+%% 9-field record (with `significant'), or the 8-field one of older OTP and
+%% look-alikes. Only for tuples of 8 fields or more.
+BgChildFields = fun(R) when tuple_size(R) >= 9 ->
+                        {element(2, R), element(3, R), element(5, R), element(7, R), element(6, R) =:= true};
+                   (R) ->
+                        {element(2, R), element(3, R), element(5, R), element(6, R), false}
+                end,
 %% What a supervisor's state says about its budget and about Child, read
 %% from OTP's supervisor record (and look-alikes with its layout: intensity,
 %% period and restarts at the same places) or from a map with max_restarts
@@ -55,28 +72,19 @@ BgRead = fun(St, Child) ->
              (_) -> 0
           end,
     InWindow = fun(Rs, Period) -> length([R || R <- Rs, Age(R) =< Period]) end,
-    RestartOf = fun(Rec) when is_tuple(Rec), tuple_size(Rec) >= 8 -> element(5, Rec);
-                   (_) -> unknown end,
-    SignificantOf = fun(Rec) when is_tuple(Rec), tuple_size(Rec) >= 9 -> element(6, Rec) =:= true;
-                       (_) -> false end,
     case St of
         _ when is_tuple(St), tuple_size(St) >= 11, is_integer(element(6, St)),
                is_integer(element(7, St)), is_list(element(8, St)) ->
             Strategy = element(3, St),
-            Records = case element(4, St) of
-                          {_Ids, Db} when is_map(Db) -> maps:values(Db);
-                          L when is_list(L) -> L;
-                          _ -> []
-                      end,
             Dynamic = Strategy =:= simple_one_for_one,
-            Rec = case Dynamic of
-                      true -> case Records of [R1 | _] -> R1; [] -> none end;
-                      false -> case [R || R <- Records, is_tuple(R), tuple_size(R) >= 8,
-                                          element(2, R) =:= Child] of
-                                   [R2 | _] -> R2;
-                                   [] -> none
-                               end
-                  end,
+            %% A dynamic supervisor's one record is its children's template.
+            {ChildRestart, ChildSignificant} =
+                case [{CRs, CSg} || CR <- BgRecords(St), is_tuple(CR), tuple_size(CR) >= 8,
+                                    {CPid, _, CRs, _, CSg} <- [BgChildFields(CR)],
+                                    Dynamic orelse CPid =:= Child] of
+                    [CFound | _] -> CFound;
+                    [] -> {unknown, false}
+                end,
             AutoShutdown = case tuple_size(St) >= 12 of
                                true -> case element(10, St) of
                                            A when is_atom(A) -> A;
@@ -86,7 +94,7 @@ BgRead = fun(St, Child) ->
                            end,
             #{strategy => Strategy, intensity => element(6, St), period => element(7, St),
               in_window => InWindow(element(8, St), element(7, St)),
-              restart => RestartOf(Rec), significant => SignificantOf(Rec),
+              restart => ChildRestart, significant => ChildSignificant,
               auto_shutdown => AutoShutdown, dynamic => Dynamic};
         #{max_restarts := I, max_seconds := P} when is_integer(I), is_integer(P) ->
             Children = maps:get(children, St, #{}),

@@ -30,19 +30,12 @@ end,
 %% BgBudget): restart type, shutdown and significant flag by child id for
 %% static children, the template's for dynamic ones (at most Limit read).
 SvSpecs = fun(St, Limit) ->
-    Fields = fun(R) when tuple_size(R) >= 9 -> {element(3, R), element(5, R), element(7, R), element(6, R) =:= true};
-                (R) -> {element(3, R), element(5, R), element(6, R), false}
-             end,
     case St of
         _ when is_tuple(St), tuple_size(St) >= 11, is_integer(element(6, St)) ->
-            Records = case element(4, St) of
-                          {_Ids, Db} when is_map(Db) -> maps:values(Db);
-                          L when is_list(L) -> L;
-                          _ -> []
-                      end,
-            Recs = [Fields(R) || R <- lists:sublist(Records, Limit), is_tuple(R), tuple_size(R) >= 8],
+            Recs = [BgChildFields(R) || R <- lists:sublist(BgRecords(St), Limit),
+                                        is_tuple(R), tuple_size(R) >= 8],
             Mapped = [{Id, #{restart => SvStr(Rs), shutdown => SvStr(Sh), significant => Sg}}
-                      || {Id, Rs, Sh, Sg} <- Recs],
+                      || {_, Id, Rs, Sh, Sg} <- Recs],
             case element(3, St) of
                 simple_one_for_one -> [{dynamic, M} || {_, M} <- Mapped];
                 _ -> Mapped
