@@ -86,6 +86,10 @@ pub struct NodeInspection {
     pub memory_total_bytes: u64,
     /// Running applications.
     pub applications: Vec<Application>,
+    /// The TCP listeners of the node's applications, and what each speaks
+    /// (filled in by the caller, which asks them).
+    #[serde(default)]
+    pub listeners: Vec<crate::services::Listener>,
     /// Top processes by message queue length.
     pub top_by_queue: Vec<ProcessRow>,
     /// Top processes by memory.

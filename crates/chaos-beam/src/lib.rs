@@ -8,7 +8,8 @@
 //! * [`elixir`] — Elixir module names written the Elixir way in everything shown;
 //! * [`failure_kind`] — the failure kinds and the words the BEAM target brings to reports;
 //! * [`compiled`] — snippets compiled into temporary modules for the length of a run;
-//! * [`line`] — the one line-protocol client (scenarios, probes, the client workload);
+//! * [`line`] — the one line-protocol client (from `chaos-probe`; operations, the client workload);
+//! * [`services`] — the TCP listeners of the node's applications, reached on loopback, and what each speaks;
 //! * [`lease`] — the monkey's lease on each node: effects undone at once when the monkey goes silent;
 //! * [`release`] — attach to a rebar3/relx or mix release by its folder (node name, cookie);
 //! * [`inspect`] — what a node is made of (counts, memory, applications, supervision trees, top processes);
@@ -26,7 +27,10 @@ pub mod failure_kind;
 pub mod inspect;
 pub(crate) mod interpret;
 pub mod lease;
-pub mod line;
 pub mod release;
 pub mod scenarios;
+pub mod services;
 pub mod supervision;
+
+/// The line-protocol client, shared with the probes.
+pub use chaos_probe::line;

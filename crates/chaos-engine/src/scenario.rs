@@ -236,6 +236,38 @@ pub struct SuiteSummary {
     pub average_detection_ms: Option<f64>,
     /// Mean recovery time over the scenarios that measured one.
     pub average_recovery_ms: Option<f64>,
+    /// What the suite as a whole says.
+    #[serde(default)]
+    pub verdict: SuiteVerdict,
+    /// Why it is inconclusive (the skip reasons, counted), when it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inconclusive_because: Vec<String>,
+}
+
+/// A suite's verdict. A suite that mostly did not run tells nothing: when
+/// more than half its scenarios were skipped and none failed, it is
+/// inconclusive, not passed.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SuiteVerdict {
+    /// Every scenario that ran passed, and most of them ran.
+    #[default]
+    Passed,
+    /// At least one scenario that ran failed.
+    Failed,
+    /// None failed, but more than half were skipped.
+    Inconclusive,
+}
+
+impl SuiteVerdict {
+    /// The word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuiteVerdict::Passed => "passed",
+            SuiteVerdict::Failed => "failed",
+            SuiteVerdict::Inconclusive => "inconclusive",
+        }
+    }
 }
 
 impl SuiteSummary {
@@ -248,15 +280,49 @@ impl SuiteSummary {
             })
         };
         let ran = || results.iter().filter(|r| r.skipped.is_none());
+        let failed = ran().filter(|r| !r.passed).count();
+        let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
+        let verdict = if failed > 0 {
+            SuiteVerdict::Failed
+        } else if skipped * 2 > results.len() {
+            SuiteVerdict::Inconclusive
+        } else {
+            SuiteVerdict::Passed
+        };
+        let inconclusive_because = if verdict == SuiteVerdict::Inconclusive {
+            skip_reasons(results)
+        } else {
+            Vec::new()
+        };
         Self {
             total: results.len(),
             passed: results.iter().filter(|r| r.passed).count(),
-            failed: ran().filter(|r| !r.passed).count(),
-            skipped: results.iter().filter(|r| r.skipped.is_some()).count(),
+            failed,
+            skipped,
             average_detection_ms: mean(ran().filter_map(|r| r.detection_time_ms).collect()),
             average_recovery_ms: mean(ran().filter_map(|r| r.recovery_time_ms).collect()),
+            verdict,
+            inconclusive_because,
         }
     }
+}
+
+/// "N skipped: reason (a, b)" per distinct reason, most frequent first.
+fn skip_reasons(results: &[ScenarioResult]) -> Vec<String> {
+    let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
+    for r in results {
+        if let Some(why) = &r.skipped {
+            match by_reason.iter_mut().find(|(w, _)| w == why) {
+                Some((_, names)) => names.push(&r.scenario),
+                None => by_reason.push((why.clone(), vec![&r.scenario])),
+            }
+        }
+    }
+    by_reason.sort_by_key(|(_, names)| std::cmp::Reverse(names.len()));
+    by_reason
+        .into_iter()
+        .map(|(why, names)| format!("{} skipped: {why} ({})", names.len(), names.join(", ")))
+        .collect()
 }
 
 /// A suite run's report.
@@ -362,5 +428,30 @@ mod tests {
         assert_eq!(s.average_detection_ms, Some(20.0));
         assert_eq!(s.average_recovery_ms, Some(100.0));
         assert!(results[2].skipped.is_some() && !results[2].passed);
+    }
+
+    #[test]
+    fn a_suite_that_mostly_skipped_is_inconclusive() {
+        let skip = |why: &str| judge(Observation::skipped(why), None, vec![]);
+        let pass = || judge(Observation::judged(true, "ok"), Some(0), vec![]);
+        let fail = || judge(Observation::judged(false, "bad"), Some(0), vec![]);
+        // 1 passed, 2 skipped: more than half skipped.
+        let s = SuiteSummary::of(&[pass(), skip("no service"), skip("no service")]);
+        assert_eq!(s.verdict, SuiteVerdict::Inconclusive);
+        assert_eq!(s.inconclusive_because, vec!["2 skipped: no service (s, s)"]);
+        // Exactly half skipped still counts what ran.
+        let s = SuiteSummary::of(&[pass(), skip("no --disk-dir")]);
+        assert_eq!(s.verdict, SuiteVerdict::Passed);
+        assert!(s.inconclusive_because.is_empty());
+        // A failure is a finding, however much was skipped.
+        let s = SuiteSummary::of(&[fail(), skip("a"), skip("b")]);
+        assert_eq!(s.verdict, SuiteVerdict::Failed);
+        // Nothing ran at all.
+        assert_eq!(
+            SuiteSummary::of(&[skip("a")]).verdict,
+            SuiteVerdict::Inconclusive
+        );
+        let reasons = SuiteSummary::of(&[skip("a"), skip("b"), skip("b")]).inconclusive_because;
+        assert_eq!(reasons, vec!["2 skipped: b (s, s)", "1 skipped: a (s)"]);
     }
 }

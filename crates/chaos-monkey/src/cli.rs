@@ -199,6 +199,12 @@ pub struct RunArgs {
     /// A process or ETS count this far above its value at the start is a leak [default: 200].
     #[arg(long, value_name = "N")]
     pub leak_threshold: Option<u64>,
+    /// A service probe in the service's own protocol, answered within 1 s (repeatable):
+    /// amqp://[USER:PASS@]127.0.0.1:5672[/VHOST], http://[USER:PASS@]127.0.0.1:15672/api/overview,
+    /// line://127.0.0.1:5555 (the line protocol), tcp://127.0.0.1:5555 (a bare connect).
+    /// Credentials are never printed; prefer [[probes]] with password_env.
+    #[arg(long, value_name = "URL")]
+    pub probe: Vec<String>,
     /// A TCP probe: 'ADDR|SEND|EXPECT_REGEX[|OBJECTIVE]', e.g. '127.0.0.1:4000|PING|^PONG$|200ms' (repeatable).
     #[arg(long, value_name = "SPEC")]
     pub probe_tcp: Vec<String>,
@@ -243,7 +249,12 @@ pub struct ScenariosArgs {
     /// A TOML file; its [scenarios] table sets thresholds, sizes and the service's protocol.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The service under test, a loopback IP:PORT [default: discovered on the node].
+    /// The service's client: amqp://[USER:PASS@]127.0.0.1:5672[/VHOST], http://127.0.0.1:8080/health,
+    /// line://127.0.0.1:5555 or tcp://127.0.0.1:5555 [default: a listener discovered on the node,
+    /// its protocol guessed by asking it; see `inspect`]. Credentials are never printed.
+    #[arg(long, value_name = "URL", conflicts_with = "service")]
+    pub probe: Option<String>,
+    /// The service under test, a loopback IP:PORT, its protocol guessed [default: discovered on the node].
     #[arg(long, value_name = "IP:PORT")]
     pub service: Option<String>,
     /// disk_pressure writes (and deletes) a file here; without it that scenario is skipped.

@@ -118,6 +118,8 @@ pub struct ScenariosConfig {
     pub get: Option<String>,
     pub get_ok: Option<String>,
     pub error: Option<String>,
+    /// `[scenarios.probe]`: the service's client (`url` and its protocol's options).
+    pub probe: Option<crate::probes::ServiceProbeConfig>,
 }
 
 /// `[detect]`.
@@ -133,7 +135,10 @@ pub struct DetectConfig {
     pub keep_going: Option<bool>,
 }
 
-/// `[[probes]]`: `type = "tcp"` with `address`, `send`, `expect`, `objective`; or `type = "erlang"` with `expr`.
+/// `[[probes]]`: `type = "http" | "amqp" | "line" | "connect"` with a
+/// `url` and the protocol's options; `type = "tcp"` with `address`,
+/// `send`, `expect`, `objective` (a line request, as before); or
+/// `type = "erlang"` with `expr`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
 pub enum ProbeConfig {
@@ -143,6 +148,11 @@ pub enum ProbeConfig {
         expect: String,
         objective: Option<String>,
     },
+    Http(crate::probes::ServiceProbeConfig),
+    Amqp(crate::probes::ServiceProbeConfig),
+    Line(crate::probes::ServiceProbeConfig),
+    /// A bare TCP connect (`url = "tcp://…"`).
+    Connect(crate::probes::ServiceProbeConfig),
     Erlang {
         expr: String,
     },

@@ -7,7 +7,7 @@
 //! | 2 | usage error: bad flags, bad config, bad node name, no cookie |
 //! | 3 | the target cannot be reached (epmd, TCP, handshake, cookie rejected, connection lost) |
 //! | 4 | `run`: the node went down during the run (the report so far is written) |
-//! | 5 | `run`: inconclusive — no failure mode found, but the planned chaos mostly did not happen (the report says why) |
+//! | 5 | `run`: inconclusive — no failure mode found, but the planned chaos mostly did not happen (the report says why); `scenarios`: more than half the scenarios were skipped and none failed |
 
 use std::fmt;
 

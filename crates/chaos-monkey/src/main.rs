@@ -11,6 +11,7 @@ mod exit;
 #[cfg(test)]
 mod fuzz_tests;
 mod output;
+mod probes;
 mod workload;
 
 use clap::Parser;

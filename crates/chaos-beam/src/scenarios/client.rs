@@ -1,16 +1,15 @@
-//! The scenarios' clients of the service under test: the line-protocol
-//! connection ([`Line`], from [`crate::line`]), and a [`Prober`] that asks the service's probe
-//! request on a fresh connection every few milliseconds in the background
-//! and records when each answer came (or did not), so detection and
-//! recovery times are read off real client experience.
+//! The scenarios' watch on the service under test: a [`Prober`] that asks
+//! the service's liveness request (whatever protocol its [`Probe`] speaks)
+//! on a fresh connection every few milliseconds in the background and
+//! records when each answer came (or did not), so detection and recovery
+//! times are read off real client experience.
 
-use regex::Regex;
-use std::net::SocketAddr;
+use chaos_probe::{Answer, Probe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use crate::line::{error_kind, read_line, Line};
+pub use crate::line::{error_kind, Line};
 pub use chaos_engine::deadline::within_io as within;
 
 /// One probe's result.
@@ -22,6 +21,8 @@ pub struct ProbeSample {
     pub done: Instant,
     /// The expected answer came.
     pub ok: bool,
+    /// A clean refusal (a protocol error, a rate limit, `503`).
+    pub refused: bool,
     /// The answer or the error.
     pub what: String,
 }
@@ -41,32 +42,23 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// Ask `send` on a fresh connection to `addr` every `every` (one at a
-    /// time), expecting a line matching `expect` within `limit`.
-    pub fn start(
-        addr: SocketAddr,
-        send: String,
-        expect: Regex,
-        every: Duration,
-        limit: Duration,
-    ) -> Prober {
+    /// Ask `probe`'s liveness request on a fresh connection every `every`
+    /// (one at a time), each answer awaited at most `limit`.
+    pub fn start(probe: Arc<dyn Probe>, every: Duration, limit: Duration) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let (s, out) = (stop.clone(), samples.clone());
         let task = smol::spawn(async move {
             while !s.load(Ordering::SeqCst) {
                 let sent = Instant::now();
-                let r = crate::line::ask_once(addr, &send, limit).await;
+                let answer = probe.ask(limit).await;
                 let done = Instant::now();
-                let (ok, what) = match r {
-                    Ok(line) => (expect.is_match(&line), line),
-                    Err(e) => (false, error_kind(&e)),
-                };
                 out.lock().unwrap().push(ProbeSample {
                     sent,
                     done,
-                    ok,
-                    what,
+                    ok: answer.is_ok(),
+                    refused: matches!(answer, Answer::Refused(_)),
+                    what: answer.what().to_string(),
                 });
                 smol::Timer::after(every.saturating_sub(done - sent)).await;
             }
@@ -78,16 +70,9 @@ impl Prober {
         }
     }
 
-    /// Probe `addr` with `protocol`'s probe request every 20 ms, each
-    /// answer awaited at most `limit`.
-    pub fn every_20ms(addr: SocketAddr, protocol: &super::Protocol, limit: Duration) -> Prober {
-        Prober::start(
-            addr,
-            protocol.ping.clone(),
-            protocol.pong.clone(),
-            Duration::from_millis(20),
-            limit,
-        )
+    /// Probe with `probe` every 20 ms, each answer awaited at most `limit`.
+    pub fn every_20ms(probe: Arc<dyn Probe>, limit: Duration) -> Prober {
+        Prober::start(probe, Duration::from_millis(20), limit)
     }
 
     /// The samples so far.
@@ -139,21 +124,19 @@ pub struct Watch {
     prober: Prober,
     /// When the fault started (the probes from here count).
     pub start: Instant,
-    error: Regex,
 }
 
 impl Watch {
-    /// Start probing the service at `addr` (2 s per probe); the fault starts now.
-    pub fn start(addr: SocketAddr, protocol: &super::Protocol) -> Watch {
-        Watch::with_limit(addr, protocol, Duration::from_secs(2))
+    /// Start probing the service with `probe` (2 s per probe); the fault starts now.
+    pub fn start(probe: Arc<dyn Probe>) -> Watch {
+        Watch::with_limit(probe, Duration::from_secs(2))
     }
 
     /// The same, with `limit` per probe.
-    pub fn with_limit(addr: SocketAddr, protocol: &super::Protocol, limit: Duration) -> Watch {
+    pub fn with_limit(probe: Arc<dyn Probe>, limit: Duration) -> Watch {
         Watch {
-            prober: Prober::every_20ms(addr, protocol, limit),
+            prober: Prober::every_20ms(probe, limit),
             start: Instant::now(),
-            error: protocol.error.clone(),
         }
     }
 
@@ -191,7 +174,7 @@ impl Watch {
 
     /// Stop probing: what the probes saw from the fault's start to `ended`.
     pub async fn window(self, ended: Instant) -> Window {
-        Window::of(&self.prober.stop().await, self.start, ended, &self.error)
+        Window::of(&self.prober.stop().await, self.start, ended)
     }
 }
 
@@ -217,15 +200,14 @@ pub struct Window {
 }
 
 impl Window {
-    /// The probes of `samples` sent at or after `from` and ended by `to`;
-    /// answers matching `error` are clean refusals.
-    pub fn of(samples: &[ProbeSample], from: Instant, to: Instant, error: &Regex) -> Window {
+    /// The probes of `samples` sent at or after `from` and ended by `to`.
+    pub fn of(samples: &[ProbeSample], from: Instant, to: Instant) -> Window {
         let during: Vec<ProbeSample> = samples
             .iter()
             .filter(|s| s.sent >= from && s.done <= to)
             .cloned()
             .collect();
-        let refusal = |s: &ProbeSample| !s.ok && error.is_match(&s.what);
+        let refusal = |s: &ProbeSample| s.refused;
         let failed: Vec<&ProbeSample> = during.iter().filter(|s| !s.ok && !refusal(s)).collect();
         let (p50, p99, max) = latency_ms(&during);
         Window {

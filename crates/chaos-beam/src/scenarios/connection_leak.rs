@@ -7,11 +7,12 @@
 //! TCP socket count back to where it was before and the service answering.
 //! Expected: nothing accepted past the limit (refusal), recovery after.
 
-use super::client::{error_kind, Line};
+use super::client::error_kind;
 use super::ScenarioCtx;
 use crate::chaos::BeamTarget;
 use crate::dist::json::to_json;
 use chaos_engine::scenario::{Observation, Scenario};
+use chaos_probe::Answer;
 use futures::future::BoxFuture;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -50,11 +51,10 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
-            let p = &ctx.settings.protocol;
             let Some(sockets_before) = tcp_connections(&ctx.target).await else {
                 return Observation::judged(false, "could not count the node's TCP connections");
             };
@@ -72,14 +72,13 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
                     cut_short = true;
                     break;
                 }
-                let answer = match Line::connect(addr, ASK).await {
-                    Ok(mut line) => match line.ask(&p.ping, ASK).await {
-                        Ok(a) if p.pong.is_match(&a) => {
-                            open.push(line);
+                let answer = match probe.open(ASK).await {
+                    Ok(mut session) => match session.request(ASK).await {
+                        Answer::Ok(_) => {
+                            open.push(session);
                             continue;
                         }
-                        Ok(a) => a,
-                        Err(e) => error_kind(&e),
+                        other => other.what().to_string(),
                     },
                     Err(e) => format!("connect: {}", error_kind(&e)),
                 };
@@ -99,7 +98,7 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
                     match tcp_connections(&ctx.target).await {
                         Some(n) => {
                             sockets_now.store(n, std::sync::atomic::Ordering::Relaxed);
-                            n <= sockets_before && p.answers(addr).await
+                            n <= sockets_before && probe.ask(ASK).await.is_ok()
                         }
                         None => false,
                     }

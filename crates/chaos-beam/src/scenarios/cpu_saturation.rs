@@ -43,11 +43,11 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
-            let mut watch = Watch::with_limit(addr, &ctx.settings.protocol, ASK);
+            let mut watch = Watch::with_limit(probe.clone(), ASK);
             let calm = watch.start;
             ctx.pause(Duration::from_millis(300)).await;
             watch.start = Instant::now();

@@ -88,8 +88,8 @@ impl Scenario<ScenarioCtx> for DiskPressure {
                     "no --disk-dir given: disk_pressure only writes into a directory you name",
                 );
             };
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
             let free = match available(&dir) {
@@ -107,7 +107,7 @@ impl Scenario<ScenarioCtx> for DiskPressure {
                 "chaos-monkey-disk-pressure-{}-{stamp}.fill",
                 std::process::id()
             )));
-            let watch = Watch::start(addr, &ctx.settings.protocol);
+            let watch = Watch::start(probe.clone());
             let start = watch.start;
             let mut detection = None;
             let written = write_fill(&fill.0, bytes, ctx, || {

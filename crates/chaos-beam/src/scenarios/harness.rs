@@ -3,7 +3,8 @@
 //! 1. the steady state before: every application that ran at the start
 //!    runs, every supervisor answers, the service answers its probe (waits
 //!    up to the recovery bound for it);
-//! 2. probe writes (`PUT`) to the service, remembered when acknowledged;
+//! 2. probe writes to the service (a line `PUT`, an HTTP write path, a
+//!    confirmed AMQP publish), remembered when acknowledged;
 //! 3. the scenario itself;
 //! 4. the recovery wait: until the node's supervision is whole again (no
 //!    application stopped, every static supervisor back to its children)
@@ -11,10 +12,10 @@
 //! 5. cascading failures: applications stopped, supervisors gone,
 //!    restarted (a new pid) or short of children, other than those the
 //!    fault hit on purpose — from the supervision snapshot before and after;
-//! 6. data loss: the acknowledged writes read back (`GET`).
+//! 6. data loss: the acknowledged writes read back; what the writes left
+//!    on the service removed.
 
-use super::client::Line;
-use super::{Protocol, ScenarioCtx};
+use super::ScenarioCtx;
 use crate::chaos::detect::{supervision, Supervision};
 use chaos_engine::scenario::{Around, Observation, Scenario, ScenarioResult, Verdict};
 use std::time::{Duration, Instant};
@@ -160,16 +161,14 @@ async fn unsteady(
             }
         }
     }
-    if let Some(addr) = ctx.settings.service {
-        let p = &ctx.settings.protocol;
-        match crate::line::ask_once(addr, &p.ping, ASK).await {
-            Ok(line) if p.pong.is_match(&line) => {}
-            Ok(line) => return Some(format!("the service answered {line:?} to {:?}", p.ping)),
-            Err(e) => {
+    if let Some(probe) = &ctx.probe {
+        match probe.ask(ASK).await {
+            chaos_probe::Answer::Ok(_) => {}
+            other => {
                 return Some(format!(
-                    "the service does not answer {:?}: {}",
-                    p.ping,
-                    super::client::error_kind(&e)
+                    "the service ({}) does not answer: {}",
+                    probe.describe(),
+                    other.what()
                 ))
             }
         }
@@ -209,65 +208,42 @@ pub fn cascade(before: &Supervision, after: &Supervision, hit: &[String]) -> Vec
 }
 
 /// Write the probe keys; the acknowledged (key, value) pairs, or `None`
-/// when there is no service to write to.
+/// when there is no service to write to or its probe cannot write.
 async fn probe_write(ctx: &ScenarioCtx, scenario: &str) -> Option<Vec<(String, String)>> {
-    let addr = ctx.settings.service?;
-    let p = &ctx.settings.protocol;
-    let mut line = Line::connect(addr, ASK).await.ok()?;
+    let probe = ctx.probe.as_ref()?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let mut acked = Vec::new();
-    for i in 0..ctx.settings.probe_keys {
-        let (key, value) = (
-            format!("chaos_monkey_probe_{i}"),
-            format!("{scenario}_{stamp}_{i}"),
-        );
-        if let Ok(a) = line.ask(&Protocol::fill(&p.put, &key, &value), ASK).await {
-            if p.put_ok.is_match(&a) {
-                acked.push((key, value));
-            }
-        }
-    }
-    Some(acked)
+    let pairs: Vec<(String, String)> = (0..ctx.settings.probe_keys)
+        .map(|i| {
+            (
+                format!("chaos_monkey_probe_{i}"),
+                format!("{scenario}_{stamp}_{i}"),
+            )
+        })
+        .collect();
+    probe.write(&pairs, ASK).await
 }
 
 /// Read the acknowledged writes back: how many are missing or changed.
 /// Reads that fail (no connection, an error answer) are retried until the
-/// recovery bound; still failing, they count as lost.
+/// recovery bound; still failing, they count as lost. Then what the
+/// writes left on the service is removed.
 async fn probe_read(ctx: &ScenarioCtx, writes: &[(String, String)]) -> u64 {
-    let (Some(addr), p) = (ctx.settings.service, &ctx.settings.protocol) else {
+    let Some(probe) = ctx.probe.as_ref() else {
         return 0;
     };
     let deadline = Instant::now() + ctx.settings.recovery;
-    let mut lost = writes.len() as u64;
-    loop {
-        let mut unsure = false;
-        if let Ok(mut line) = Line::connect(addr, ASK).await {
-            lost = 0;
-            for (key, value) in writes {
-                match line.ask(&Protocol::fill(&p.get, key, value), ASK).await {
-                    Ok(a) if a == Protocol::fill(&p.get_ok, key, value) => {}
-                    Ok(a) if p.error.is_match(&a) => {
-                        unsure = true;
-                        lost += 1;
-                    }
-                    Ok(_) => lost += 1,
-                    Err(_) => {
-                        unsure = true;
-                        lost += 1;
-                    }
-                }
-            }
-        } else {
-            unsure = true;
-        }
-        if !unsure || Instant::now() >= deadline {
-            return lost;
+    let lost = loop {
+        let r = probe.read_back(writes, ASK).await;
+        if !r.unsure || Instant::now() >= deadline {
+            break r.lost;
         }
         smol::Timer::after(Duration::from_millis(100)).await;
-    }
+    };
+    probe.cleanup(ASK).await;
+    lost
 }
 
 #[cfg(test)]

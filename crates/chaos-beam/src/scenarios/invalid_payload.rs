@@ -1,14 +1,16 @@
-//! `invalid_payload`: malformed requests, one after another on one
-//! connection: random bytes, control characters, invalid UTF-8, an unknown
-//! command, a known command with bad arguments, a blank line. After each
-//! the same connection is asked the probe request, to see that its handler
-//! survived (a new connection is opened if the server closed it after its
-//! error line). Detection: from the first malformed request to its error
-//! answer. Recovery: from the last error answer to the probe answered on a
-//! fresh connection. Expected: every malformed request answered with a
-//! protocol error, and the handler (or the service) still answering.
+//! `invalid_payload`: the malformed requests of the service's protocol,
+//! each on a fresh connection (a line protocol: random bytes, control
+//! characters, invalid UTF-8, an unknown command, bad arguments, a blank
+//! line; HTTP: garbage, a bad request line, version, header, length, path;
+//! AMQP: garbage and a bad protocol header instead of the header, then an
+//! unknown frame type, a 2 GiB frame, a bad frame end). After each, the
+//! same connection is asked the probe request when it is still open, else
+//! a new connection is. Detection: from the first malformed request to its
+//! refusal. Recovery: from the last refusal to the probe answered on a
+//! fresh connection. Expected: every malformed request refused cleanly (a
+//! protocol error, or the close the protocol prescribes), and the handler
+//! (or the service) still answering.
 
-use super::client::{error_kind, Line};
 use super::ScenarioCtx;
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
@@ -19,25 +21,6 @@ const ASK: Duration = Duration::from_secs(2);
 
 /// Malformed requests; each must get a protocol error.
 pub struct InvalidPayload;
-
-fn payloads() -> Vec<(&'static str, Vec<u8>)> {
-    let mut rng = chaos_engine::SeededRng::new(8);
-    let random: Vec<u8> = (0..64)
-        .map(|_| rng.range_inclusive(0, 255) as u8)
-        .filter(|b| *b != b'\n' && *b != b'\r')
-        .collect();
-    vec![
-        ("random_bytes", random),
-        ("control_characters", b"\x01\x02PING\x7f".to_vec()),
-        (
-            "invalid_utf8",
-            b"PUT chaos_monkey_bad \xff\xfe\xfd".to_vec(),
-        ),
-        ("unknown_command", b"FROBNICATE the service".to_vec()),
-        ("bad_arguments", b"PUT only_a_key".to_vec()),
-        ("blank_line", b"   ".to_vec()),
-    ]
-}
 
 impl Scenario<ScenarioCtx> for InvalidPayload {
     fn name(&self) -> &'static str {
@@ -55,58 +38,43 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
-            let p = &ctx.settings.protocol;
-            let mut conn = None;
+            let payloads = probe.malformed();
+            if payloads.is_empty() {
+                return Observation::skipped(format!(
+                    "the {} probe cannot tell a protocol error from a crash (name one that speaks the service's protocol with --probe)",
+                    probe.kind()
+                ));
+            }
             let mut results = Vec::new();
             let mut detection = None;
             let mut last_error_at = None;
             let start = Instant::now();
-            for (kind, payload) in payloads() {
+            for m in &payloads {
                 if ctx.stop.is_stopped() {
                     break;
                 }
-                if conn.is_none() {
-                    conn = Line::connect(addr, ASK).await.ok();
-                }
-                let Some(line) = conn.as_mut() else {
-                    results.push((kind, "no connection".to_string(), false, false));
-                    continue;
-                };
-                let answer = super::client::within(ASK, async {
-                    line.send(&payload).await?;
-                    line.read().await
-                })
-                .await;
-                let (said, protocol_error) = match &answer {
-                    Ok(a) => (a.clone(), p.error.is_match(a)),
-                    Err(e) => (error_kind(e), false),
-                };
-                if protocol_error {
+                let a = probe.send_malformed(m, ASK).await;
+                if a.protocol_error {
                     detection.get_or_insert(start.elapsed());
                     last_error_at = Some(Instant::now());
                 }
-                // Did the handler survive? Ask the probe on the same connection.
-                let survived = match line.ask(&p.ping, ASK).await {
-                    Ok(a) => p.pong.is_match(&a),
-                    Err(_) => {
-                        // Closed after its error line: a clean close, if a new connection works.
-                        conn = None;
-                        protocol_error && p.answers(addr).await
-                    }
+                // Did the handler survive? The same connection, or (closed after its error) a new one.
+                let survived = match a.same_connection_answers {
+                    Some(yes) => yes,
+                    None => a.protocol_error && probe.ask(ASK).await.is_ok(),
                 };
-                results.push((kind, said, protocol_error, survived));
+                results.push((m.kind, a.said, a.protocol_error, survived));
             }
-            drop(conn);
             let from = last_error_at.unwrap_or_else(Instant::now);
             let recovery = super::poll_until(
                 from,
                 ctx.settings.recovery,
                 Duration::from_millis(20),
-                || p.answers(addr),
+                || async { probe.ask(ASK).await.is_ok() },
             )
             .await;
             let bad: Vec<String> = results
@@ -116,7 +84,7 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
                     format!(
                         "{k}: answered {said:?}{}",
                         match (e, s) {
-                            (false, _) => ", not a protocol error",
+                            (false, _) => ", not a clean refusal",
                             (true, false) => ", and the handler did not answer after",
                             _ => "",
                         }
@@ -125,8 +93,9 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
                 .collect();
             let observed = if bad.is_empty() {
                 format!(
-                    "{} malformed requests, each answered with a protocol error ({}); the handler answered the probe after each",
+                    "{} malformed {} requests, each refused cleanly ({}); the service answered the probe after each",
                     results.len(),
+                    probe.kind(),
                     results
                         .iter()
                         .map(|(k, said, _, _)| format!("{k}: {said}"))
@@ -142,7 +111,7 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
                 )
             };
             Observation::judged(
-                bad.is_empty() && results.len() == payloads().len() && recovery.is_some(),
+                bad.is_empty() && results.len() == payloads.len() && recovery.is_some(),
                 observed,
             )
             .detected(detection)

@@ -1,16 +1,17 @@
-//! `large_payload`: one write request (`PUT chaos_monkey_large <value>`)
-//! of `payload_factor` (100) times the service's `max_request_bytes`
-//! (4096), written while its answer is read. Refused means a protocol-error
-//! answer, or the connection closed without acknowledging it. Detection:
-//! from the first byte sent to the refusal. Recovery: from the refusal to
-//! the probe request answered on a fresh connection (the service, and a
-//! new handler, still work). Expected: refused, the service still answering.
+//! `large_payload`: one request carrying `payload_factor` (100) times the
+//! service's `max_request_bytes` (4096) — a line protocol's write
+//! (`PUT chaos_monkey_large <value>`), an HTTP body to the write path (or a
+//! `POST` to the probe path), an AMQP message published with a confirm —
+//! written while its answer is read. Refused means a protocol error (a
+//! `4xx`, a broker's nack or close), or the connection closed without
+//! acknowledging it. Detection: from the first byte sent to the refusal.
+//! Recovery: from the refusal to the probe request answered on a fresh
+//! connection (the service, and a new handler, still work). Expected:
+//! refused, the service still answering.
 
-use super::client::{error_kind, read_line, within, Line};
-use super::{Protocol, ScenarioCtx};
+use super::ScenarioCtx;
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
-use futures::io::AsyncWriteExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -41,65 +42,35 @@ impl Scenario<ScenarioCtx> for LargePayload {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
-            let p = &ctx.settings.protocol;
-            let request = format!(
-                "{}\n",
-                Protocol::fill(
-                    &p.put,
-                    "chaos_monkey_large",
-                    &"L".repeat(size(ctx) as usize)
-                )
-            );
-            let line = match Line::connect(addr, ASK).await {
-                Ok(l) => l,
-                Err(e) => return Observation::judged(false, format!("could not connect: {e}")),
-            };
-            let (mut reader, mut writer) = line.split();
             let start = Instant::now();
-            // Write and read at once: the server may answer (and stop reading) before the end.
-            let write = async {
-                let r = writer.write_all(request.as_bytes()).await;
-                let _ = writer.flush().await;
-                r
-            };
-            let read = read_line(&mut reader);
-            let (wrote, answer) = match within(ANSWER, async {
-                Ok(futures::future::join(write, read).await)
-            })
-            .await
-            {
-                Ok(both) => both,
-                Err(e) => (Err(std::io::Error::other("not written")), Err(e)),
+            let Some(a) = probe.send_large(size(ctx) as usize, ANSWER).await else {
+                return Observation::skipped(format!(
+                    "the {} probe sends no request that carries a payload (name one that speaks the service's protocol with --probe)",
+                    probe.kind()
+                ));
             };
             let answered = start.elapsed();
-            drop((reader, writer));
-            let (said, refused) = match &answer {
-                Ok(a) if p.error.is_match(a) => (a.clone(), true),
-                Ok(a) => (a.clone(), false),
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => (error_kind(e), false),
-                Err(e) => (
-                    format!("closed without acknowledging ({})", error_kind(e)),
-                    true,
-                ),
-            };
+            // A payload the service kept (a queued message) goes.
+            probe.cleanup(ASK).await;
             let refused_at = Instant::now();
             let recovery = super::poll_until(
                 refused_at,
                 ctx.settings.recovery,
                 Duration::from_millis(20),
-                || p.answers(addr),
+                || async { probe.ask(ASK).await.is_ok() },
             )
             .await;
+            let (said, refused, wrote) = (&a.said, a.refused, &a.wrote);
             let observed = format!(
                 "sent {} bytes{}: answered {said:?} after {:.3} ms ({}); {}",
-                request.len(),
-                match &wrote {
+                a.bytes,
+                match wrote {
                     Ok(()) => String::new(),
-                    Err(e) => format!(" (the write ended early: {})", error_kind(e)),
+                    Err(e) => format!(" (the write ended early: {e})"),
                 },
                 super::ms(answered),
                 if refused { "refused" } else { "not refused" },
@@ -112,7 +83,7 @@ impl Scenario<ScenarioCtx> for LargePayload {
                 .detected(refused.then_some(answered))
                 .recovered(recovery)
                 .with_measurements(json!({
-                    "bytes": request.len(), "answer": said, "refused": refused,
+                    "bytes": a.bytes, "answer": said, "refused": refused,
                     "write_completed": wrote.is_ok(),
                 }))
         })

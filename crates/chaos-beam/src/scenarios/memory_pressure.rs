@@ -44,8 +44,8 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
             let t = &ctx.target;
@@ -54,7 +54,7 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
             };
             let bytes = before * u64::from(ctx.settings.memory_percent) / 100;
             let hold = ctx.settings.memory_hold;
-            let watch = Watch::start(addr, &ctx.settings.protocol);
+            let watch = Watch::start(probe.clone());
             let start = watch.start;
             let reply = t
                 .reply(

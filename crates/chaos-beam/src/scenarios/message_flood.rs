@@ -10,12 +10,19 @@
 //! queue passes the bound (the verdict is in). Recovery: from the flood's
 //! end to every queue back under the bound and the service answering.
 //! Expected: no queue past the bound (rate limiting or bounded queues).
+//!
+//! That is the line protocol's flood (pipelined writes). A service of
+//! another protocol is flooded through its probe's sessions instead:
+//! `flood_factor` connections (at most 64), each sending the probe's
+//! request (an HTTP request, an AMQP round trip) at the normal rate per
+//! connection; refusals (`429`, `503`, a broker's close) count as holding back.
 
 use super::client::Line;
 use super::{Protocol, ScenarioCtx};
 use crate::chaos::BeamTarget;
 use crate::dist::json::to_json;
 use chaos_engine::scenario::{Observation, Scenario};
+use chaos_probe::{Answer, Probe, Session};
 use futures::future::BoxFuture;
 use futures::io::{AsyncBufReadExt, AsyncWriteExt};
 use serde_json::{json, Value};
@@ -61,13 +68,20 @@ impl Scenario<ScenarioCtx> for MessageFlood {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
+            let addr = probe.addr();
+            let pipelined_lines = probe.kind() == "line";
             let p = &ctx.settings.protocol;
             let request = Protocol::fill(&p.put, "chaos_monkey_flood", "x");
-            let normal = match normal_rate(addr, &request, p).await {
+            let normal = if pipelined_lines {
+                normal_rate(addr, &request, p).await
+            } else {
+                session_rate(probe.as_ref()).await
+            };
+            let normal = match normal {
                 Ok(r) => r,
                 Err(e) => {
                     return Observation::judged(
@@ -81,7 +95,29 @@ impl Scenario<ScenarioCtx> for MessageFlood {
             let stop = Arc::new(AtomicBool::new(false));
             let mut tasks = Vec::new();
             let start = Instant::now();
+            let sessions = (ctx.settings.flood_factor.ceil() as usize).clamp(1, 64);
+            for _ in 0..sessions {
+                if pipelined_lines {
+                    break;
+                }
+                match probe.open(ASK).await {
+                    Ok(session) => tasks.push(smol::spawn(session_flood(
+                        session,
+                        rate / sessions as f64,
+                        stop.clone(),
+                        start,
+                        counts.clone(),
+                    ))),
+                    Err(e) => {
+                        *counts.conn_errors.lock().unwrap() += 1;
+                        tracing::debug!(error = %e, "flood connection failed");
+                    }
+                }
+            }
             for _ in 0..CONNECTIONS {
+                if !pipelined_lines {
+                    break;
+                }
                 match Line::connect(addr, ASK).await {
                     Ok(line) => {
                         let (reader, writer) = line.split();
@@ -144,7 +180,7 @@ impl Scenario<ScenarioCtx> for MessageFlood {
                                 std::sync::atomic::Ordering::Relaxed,
                             );
                             last_len.load(std::sync::atomic::Ordering::Relaxed) <= bound
-                                && p.answers(addr).await
+                                && probe.ask(ASK).await.is_ok()
                         }
                         None => false,
                     }
@@ -161,7 +197,8 @@ impl Scenario<ScenarioCtx> for MessageFlood {
                 (a, b) => a.or(b),
             };
             let observed = format!(
-                "normal rate {normal:.0} req/s, flood {rate:.0} req/s offered over {CONNECTIONS} connections for {} ms: {sent} sent, {ok} acknowledged, {refused} refused ({}); longest queue {longest_len}{}{}; {}",
+                "normal rate {normal:.0} req/s, flood {rate:.0} req/s offered over {} connections for {} ms: {sent} sent, {ok} acknowledged, {refused} refused ({}); longest queue {longest_len}{}{}; {}",
+                if pipelined_lines { CONNECTIONS } else { sessions },
                 flood_len.as_millis(),
                 errors
                     .iter()
@@ -234,6 +271,72 @@ async fn normal_rate(
         )));
     }
     Ok(acked as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// Requests per second one session gets answered, one at a time, over 500 ms.
+async fn session_rate(probe: &dyn Probe) -> std::io::Result<f64> {
+    let mut s = probe.open(ASK).await?;
+    let t0 = Instant::now();
+    let mut answered = 0u64;
+    while t0.elapsed() < Duration::from_millis(500) {
+        match s.request(ASK).await {
+            Answer::Ok(_) => answered += 1,
+            Answer::Refused(_) => {}
+            Answer::Failed(w) => {
+                return Err(std::io::Error::other(format!(
+                    "the probe request failed: {w}"
+                )))
+            }
+        }
+    }
+    if answered == 0 {
+        return Err(std::io::Error::other("no request answered in 500 ms"));
+    }
+    Ok(answered as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// One session's share of the flood: requests at `rate` per second (as
+/// fast as answered, at most), each answer counted.
+async fn session_flood(
+    mut session: Box<dyn Session>,
+    rate: f64,
+    stop: Arc<AtomicBool>,
+    start: Instant,
+    counts: Arc<Counts>,
+) {
+    let t0 = Instant::now();
+    let mut sent = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let due = (t0.elapsed().as_secs_f64() * rate) as u64;
+        if due <= sent {
+            smol::Timer::after(TICK).await;
+            continue;
+        }
+        sent += 1;
+        counts.sent.fetch_add(1, Ordering::Relaxed);
+        let key = match session.request(ASK).await {
+            Answer::Ok(_) => {
+                counts.ok.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Answer::Refused(w) => w,
+            Answer::Failed(w) => format!("other: {w}"),
+        };
+        *counts
+            .errors
+            .lock()
+            .unwrap()
+            .entry(key.clone())
+            .or_default() += 1;
+        counts
+            .first_error
+            .lock()
+            .unwrap()
+            .get_or_insert(start.elapsed());
+        if key.starts_with("other: closed") || key.starts_with("other: reset") {
+            return;
+        }
+    }
 }
 
 async fn write_flood(

@@ -33,10 +33,11 @@ mod slow_consumer;
 mod supervisor_cascade;
 
 use crate::chaos::BeamTarget;
-use crate::dist::term::{list, Term, TermExt};
+use crate::services::{self, GuessView, Listener};
 use chaos_engine::scenario::{Observation, Scenario, ScenarioResult};
 use chaos_engine::StopSignal;
-use regex::Regex;
+use chaos_probe::guess::guess;
+use chaos_probe::Probe;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,53 +46,8 @@ use std::time::{Duration, Instant};
 pub use disk_pressure::remove_fill_files;
 pub use harness::run_one;
 
-/// The service's line protocol, as the probes speak it. `{key}` and
-/// `{value}` are filled in. Defaults: the demo system's protocol.
-#[derive(Debug, Clone)]
-pub struct Protocol {
-    /// The liveness request.
-    pub ping: String,
-    /// Its answer.
-    pub pong: Regex,
-    /// A write.
-    pub put: String,
-    /// The write's acknowledgement.
-    pub put_ok: Regex,
-    /// A read.
-    pub get: String,
-    /// The read's answer when the value is there.
-    pub get_ok: String,
-    /// An answer that is a protocol error (a clean refusal).
-    pub error: Regex,
-}
-
-impl Default for Protocol {
-    fn default() -> Self {
-        Self {
-            ping: "PING".into(),
-            pong: Regex::new("^PONG$").unwrap(),
-            put: "PUT {key} {value}".into(),
-            put_ok: Regex::new("^OK$").unwrap(),
-            get: "GET {key}".into(),
-            get_ok: "VALUE {value}".into(),
-            error: Regex::new("^(ERR|ERROR|-ERR)\\b").unwrap(),
-        }
-    }
-}
-
-impl Protocol {
-    /// `template` with `key` and `value` filled in.
-    pub fn fill(template: &str, key: &str, value: &str) -> String {
-        template.replace("{key}", key).replace("{value}", value)
-    }
-
-    /// The service at `addr` answers the probe request, on a fresh connection, within 2 s.
-    pub async fn answers(&self, addr: SocketAddr) -> bool {
-        crate::line::ask_once(addr, &self.ping, Duration::from_secs(2))
-            .await
-            .is_ok_and(|a| self.pong.is_match(&a))
-    }
-}
+/// The line protocol's templates (the `line` probe's; `[scenarios]` ping, pong, …).
+pub use chaos_probe::LineProtocol as Protocol;
 
 /// Ask `ready` every `every` until it says yes, at most until `limit`
 /// after `from`: the time from `from` to the yes.
@@ -119,9 +75,12 @@ where
 /// Thresholds and sizes; every one configurable (flags or `[scenarios]`).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The service under test (loopback); `None`: discovered on the node.
+    /// The service under test (loopback), its protocol guessed; `None`:
+    /// discovered on the node.
     pub service: Option<SocketAddr>,
-    /// How the probes talk to it.
+    /// The probe named by the user (`--probe URL`), used as it is.
+    pub probe: Option<Arc<dyn Probe>>,
+    /// How a `line` probe talks.
     pub protocol: Protocol,
     /// The service (and the node's steady state) must be back within this
     /// after a fault ends; also the harness's recovery wait.
@@ -169,6 +128,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             service: None,
+            probe: None,
             protocol: Protocol::default(),
             recovery: Duration::from_secs(5),
             process_restart: Duration::from_secs(1),
@@ -197,45 +157,113 @@ impl Default for Settings {
 pub struct ScenarioCtx {
     /// The node.
     pub target: BeamTarget,
-    /// Thresholds; `service` is resolved by [`ScenarioCtx::new`].
+    /// Thresholds.
     pub settings: Settings,
     /// Raised on Ctrl-C: waits end early, undo always runs.
     pub stop: StopSignal,
-    /// Where the service address came from (for the report).
+    /// The client of the service under test, if there is one.
+    pub probe: Option<Arc<dyn Probe>>,
+    /// Where the probe came from (for the report).
     pub service_source: String,
+    /// The node's listeners, as discovered (empty when a probe was named).
+    pub listeners: Vec<Listener>,
 }
 
 impl ScenarioCtx {
-    /// The context; finds the service when no address was given (the
-    /// lowest loopback TCP port the node's own applications listen on).
-    pub async fn new(target: BeamTarget, mut settings: Settings, stop: StopSignal) -> Self {
-        let service_source = match settings.service {
-            Some(a) => format!("given ({a})"),
-            None => match discover_service(&target).await {
-                Ok(Some(a)) => {
-                    settings.service = Some(a);
-                    format!("discovered: the lowest port an application listens on ({a})")
+    /// The context; chooses the probe: the one named, else a guess of what
+    /// the given service speaks, else one of the listeners discovered on
+    /// the node ([`services::pick`]), asked what it speaks.
+    pub async fn new(target: BeamTarget, settings: Settings, stop: StopSignal) -> Self {
+        let line = settings.protocol.clone();
+        let mut listeners = Vec::new();
+        let (probe, service_source) = if let Some(p) = settings.probe.clone() {
+            let d = p.describe();
+            (Some(p), format!("given: {d}"))
+        } else if let Some(addr) = settings.service {
+            let g = guess(addr, &line, GUESS).await;
+            let probe = services::Listener {
+                ip: addr.ip().to_string(),
+                port: addr.port(),
+                owner: String::new(),
+                owner_name: None,
+                application: None,
+                reach: Some(addr),
+                protocol: Some(g.clone().into()),
+            }
+            .probe(&line);
+            (
+                probe,
+                format!(
+                    "given ({addr}); speaks {} (guessed: it {})",
+                    g.kind, g.evidence
+                ),
+            )
+        } else {
+            match services::listeners(&target.client).await {
+                Ok(mut found) => {
+                    services::guess_protocols(&mut found, &line, GUESS).await;
+                    let chosen = services::pick(&found).map(|l| {
+                        let g = l.protocol.clone().unwrap_or(GuessView {
+                            kind: "tcp".into(),
+                            evidence: String::new(),
+                        });
+                        (
+                            l.probe(&line),
+                            format!(
+                                "discovered: {} speaks {} (guessed: it {}); {} listener(s) on the node",
+                                l.describe(),
+                                g.kind,
+                                g.evidence,
+                                found.len()
+                            ),
+                        )
+                    });
+                    listeners = found;
+                    match chosen {
+                        Some(c) => c,
+                        None if listeners.is_empty() => (
+                            None,
+                            "none: no application of the node listens on TCP".into(),
+                        ),
+                        None => (
+                            None,
+                            format!(
+                                "none: the node's listeners ({}) are not reachable on loopback",
+                                listeners
+                                    .iter()
+                                    .map(|l| l.describe())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                    }
                 }
-                Ok(None) => "none: no application listens on loopback TCP".into(),
-                Err(e) => format!("none: discovery failed: {e}"),
-            },
+                Err(e) => (None, format!("none: discovery failed: {e}")),
+            }
         };
         Self {
             target,
             settings,
             stop,
+            probe,
             service_source,
+            listeners,
         }
+    }
+
+    /// The probe, or the observation that says why the scenario is skipped.
+    pub fn probe(&self) -> Result<Arc<dyn Probe>, Box<Observation>> {
+        self.probe.clone().ok_or_else(|| {
+            Box::new(Observation::skipped(format!(
+                "no service to test: {} (pass --probe URL or --service IP:PORT)",
+                self.service_source
+            )))
+        })
     }
 
     /// The service's address, or the observation that says why the scenario is skipped.
     pub fn service(&self) -> Result<SocketAddr, Box<Observation>> {
-        self.settings.service.ok_or_else(|| {
-            Box::new(Observation::skipped(format!(
-                "no service to test: {} (pass --service IP:PORT)",
-                self.service_source
-            )))
-        })
+        self.probe().map(|p| p.addr())
     }
 
     /// Sleep `d`, or less when the stop signal is raised; `false` when stopped.
@@ -250,26 +278,8 @@ impl ScenarioCtx {
     }
 }
 
-const DISCOVER: &str = concat!(
-    crate::chaos::ops::listeners!(),
-    "[P || P <- Listeners, P > 0]."
-);
-
-async fn discover_service(target: &BeamTarget) -> Result<Option<SocketAddr>, String> {
-    let cands = target.candidates().await.map_err(|e| e.to_string())?;
-    let pids: Vec<Term> = cands.iter().map(|c| Term::from(c.pid.clone())).collect();
-    let t = target
-        .exec(DISCOVER, &[("Candidates", list(pids))])
-        .await
-        .map_err(|e| e.to_string())?;
-    let port = t
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| crate::dist::json::to_json(p).as_u64())
-        .min();
-    Ok(port.map(|p| SocketAddr::from(([127, 0, 0, 1], p as u16))))
-}
+/// How long a listener gets to show what it speaks, per try.
+const GUESS: Duration = Duration::from_millis(1500);
 
 /// Every scenario, in the order the suite runs them.
 pub fn all() -> Vec<Arc<dyn Scenario<ScenarioCtx>>> {

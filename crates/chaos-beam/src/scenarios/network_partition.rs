@@ -12,10 +12,12 @@
 use super::client::Prober;
 use super::ScenarioCtx;
 use chaos_engine::scenario::{Observation, Scenario};
+use chaos_probe::Probe;
 use chaos_proxy::{Direction, Fault, Proxy};
 use futures::future::BoxFuture;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ASK: Duration = Duration::from_millis(500);
@@ -42,24 +44,23 @@ impl Scenario<ScenarioCtx> for NetworkPartition {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
-            let proxy = match Proxy::start(([127, 0, 0, 1], 0).into(), addr).await {
+            let proxy = match Proxy::start(([127, 0, 0, 1], 0).into(), probe.addr()).await {
                 Ok(p) => p,
                 Err(e) => return Observation::judged(false, format!("no proxy: {e}")),
             };
-            let obs = partition(ctx, &proxy).await;
+            let obs = partition(ctx, probe.at(proxy.listen_addr()), &proxy).await;
             proxy.shutdown().await;
             obs
         })
     }
 }
 
-async fn partition(ctx: &ScenarioCtx, proxy: &Proxy) -> Observation {
-    let p = &ctx.settings.protocol;
-    let prober = Prober::every_20ms(proxy.listen_addr(), p, ASK);
+async fn partition(ctx: &ScenarioCtx, through: Arc<dyn Probe>, proxy: &Proxy) -> Observation {
+    let prober = Prober::every_20ms(through, ASK);
     let start = Instant::now();
     if prober
         .wait_for(start, ctx.settings.recovery, |s| s.ok)

@@ -9,6 +9,11 @@
 //! client to the node's TCP connections back to their count before and a
 //! probe answered. Expected: other clients unaffected — every probe
 //! answered, p99 within `latency_objective` (500 ms).
+//!
+//! That is the line protocol's slow client. With another protocol the slow
+//! client sends its probe's request again and again on one connection
+//! (HTTP/1.1 pipelining) and reads nothing; a protocol with no such
+//! request (a bare TCP probe, AMQP for now) is skipped, saying so.
 
 use super::client::{within, Line, Watch};
 use super::connection_leak::tcp_connections;
@@ -45,41 +50,63 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
-            let addr = match ctx.service() {
-                Ok(a) => a,
+            let probe = match ctx.probe() {
+                Ok(p) => p,
                 Err(skip) => return *skip,
             };
+            let addr = probe.addr();
             let p = &ctx.settings.protocol;
             let Some(sockets_before) = tcp_connections(&ctx.target).await else {
                 return Observation::judged(false, "could not count the node's TCP connections");
             };
-            let size = ctx
-                .settings
-                .max_request_bytes
-                .saturating_sub(64)
-                .clamp(16, 64 * 1024) as usize;
-            let value = "s".repeat(size);
             let mut slow = match Line::connect_small_window(addr, 4096, ASK).await {
                 Ok(l) => l,
                 Err(e) => return Observation::judged(false, format!("could not connect: {e}")),
             };
-            match slow.ask(&Protocol::fill(&p.put, KEY, &value), ASK).await {
-                Ok(a) if p.put_ok.is_match(&a) => {}
-                other => {
-                    return Observation::judged(
-                        false,
-                        format!("could not store the value to read: {other:?}"),
-                    )
+            let (get, per_write, size) = if probe.kind() == "line" {
+                let size = ctx
+                    .settings
+                    .max_request_bytes
+                    .saturating_sub(64)
+                    .clamp(16, 64 * 1024) as usize;
+                let value = "s".repeat(size);
+                match slow.ask(&Protocol::fill(&p.put, KEY, &value), ASK).await {
+                    Ok(a) if p.put_ok.is_match(&a) => {}
+                    other => {
+                        return Observation::judged(
+                            false,
+                            format!("could not store the value to read: {other:?}"),
+                        )
+                    }
                 }
-            }
-            let watch = Watch::start(addr, p);
+                (
+                    format!("{}\n", Protocol::fill(&p.get, KEY, &value))
+                        .repeat(64)
+                        .into_bytes(),
+                    64,
+                    size,
+                )
+            } else {
+                match probe.pipelined() {
+                    Some(one) => {
+                        let size = one.len();
+                        (one.repeat(16), 16, size)
+                    }
+                    None => {
+                        return Observation::skipped(format!(
+                            "the {} probe has no request that can be sent again and again without reading the answers",
+                            probe.kind()
+                        ))
+                    }
+                }
+            };
+            let watch = Watch::start(probe.clone());
             let start = watch.start;
-            let get = format!("{}\n", Protocol::fill(&p.get, KEY, &value)).repeat(64);
             let mut stuck_at = None;
             let mut requests = 0u64;
             while start.elapsed() < ctx.settings.load_duration && !ctx.stop.is_stopped() {
-                match within(STUCK, slow.writer().write_all(get.as_bytes())).await {
-                    Ok(()) => requests += 64,
+                match within(STUCK, slow.writer().write_all(&get)).await {
+                    Ok(()) => requests += per_write,
                     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                         stuck_at.get_or_insert(start.elapsed());
                     }
@@ -106,7 +133,7 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
                 .await;
             let w = watch.window(closed).await;
             let observed = format!(
-                "{requests} unread requests for a {size}-byte value{}; other clients: {}; {}",
+                "{requests} unread requests ({size} bytes each, or for a value of that size){}; other clients: {}; {}",
                 match stuck_at {
                     Some(d) => format!(", the server stopped reading us {:.3} ms in", super::ms(d)),
                     None => ", the server never stopped reading us".into(),

@@ -5,6 +5,7 @@ use crate::exit::CliError;
 use crate::output;
 use chaos_beam::chaos::{reach, Safety};
 use chaos_beam::inspect::{inspect, InspectOptions};
+use chaos_beam::services;
 
 pub fn run(mut args: InspectArgs) -> Result<(), CliError> {
     super::attach::resolve(&mut args.target)?;
@@ -23,6 +24,15 @@ pub fn run(mut args: InspectArgs) -> Result<(), CliError> {
     })?;
     // What chaos could reach with the default safety rules (read-only).
     report.reach = smol::block_on(reach(&client, &Safety::default(), Vec::new())).ok();
+    // The services: every listener, asked what it speaks (a line request, then HEAD /).
+    if let Ok(mut found) = smol::block_on(services::listeners(&client)) {
+        smol::block_on(services::guess_protocols(
+            &mut found,
+            &chaos_probe::LineProtocol::default(),
+            std::time::Duration::from_millis(1500),
+        ));
+        report.listeners = found;
+    }
     client.close();
     if args.json {
         output::print_json(&report);

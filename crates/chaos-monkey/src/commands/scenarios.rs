@@ -10,7 +10,7 @@ use crate::exit::{self, CliError};
 use chaos_beam::chaos::detect::DetectSettings;
 use chaos_beam::chaos::{BeamTarget, BudgetPolicy, Safety};
 use chaos_beam::scenarios::{self, Protocol, ScenarioCtx, Settings};
-use chaos_engine::scenario::{ScenarioResult, SuiteReport};
+use chaos_engine::scenario::{ScenarioResult, SuiteReport, SuiteVerdict};
 use chaos_engine::{Profile, StopSignal};
 use regex::Regex;
 use std::path::{Path, PathBuf};
@@ -119,8 +119,10 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         results,
         serde_json::json!({
             "seed": seed,
-            "service": ctx.settings.service.map(|a| a.to_string()),
+            "service": ctx.probe.as_ref().map(|p| p.addr().to_string()),
+            "probe": ctx.probe.as_ref().map(|p| serde_json::json!({"kind": p.kind(), "describe": p.describe()})),
             "service_source": ctx.service_source,
+            "listeners": ctx.listeners,
             "left_behind": left_behind,
             "target_lost": lost,
         }),
@@ -142,14 +144,23 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
             format!("the node went down during the suite: {why}"),
         ));
     }
-    if !report.all_passed() {
-        return Err(CliError::failed(format!(
+    match report.summary.verdict {
+        SuiteVerdict::Passed => Ok(()),
+        SuiteVerdict::Failed => Err(CliError::failed(format!(
             "{} of {} scenarios failed",
             report.summary.failed,
             report.summary.total - report.summary.skipped
-        )));
+        ))),
+        SuiteVerdict::Inconclusive => Err(CliError::with_code(
+            exit::INCONCLUSIVE,
+            format!(
+                "inconclusive: {} of {} scenarios were skipped, so the suite tested little: {}",
+                report.summary.skipped,
+                report.summary.total,
+                report.summary.inconclusive_because.join("; ")
+            ),
+        )),
     }
-    Ok(())
 }
 
 fn write(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
@@ -325,6 +336,30 @@ fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliErro
         s.disk_dir = Some(dir.clone());
     }
     s.protocol = protocol(&file, &at)?;
+    let probe = match (&args.probe, &file.probe) {
+        (Some(url), _) => Some((
+            crate::probes::ServiceProbeConfig::url(url),
+            "--probe".to_string(),
+        )),
+        (None, Some(table)) => Some((table.clone(), at("probe"))),
+        (None, None) => None,
+    };
+    if let Some((cfg, loc)) = probe {
+        if s.service.is_some() {
+            return Err(CliError::usage(format!(
+                "{loc}: give a probe or a service address, not both"
+            )));
+        }
+        if cfg.objective.is_some() {
+            return Err(CliError::usage(format!(
+                "{loc}: objective is a setting of run's probes; scenarios judge latency by latency_objective"
+            )));
+        }
+        s.probe = Some(
+            crate::probes::build(&cfg, &s.protocol)
+                .map_err(|e| CliError::usage(format!("{loc}: {e}")))?,
+        );
+    }
     Ok((s, args.html.clone().or(file.html.clone())))
 }
 
@@ -384,7 +419,7 @@ fn print_result(r: &ScenarioResult) {
 fn print_summary(r: &SuiteReport, left_behind: &[String]) {
     let s = &r.summary;
     println!(
-        "\n{} scenarios: {} passed, {} failed, {} skipped in {:.1} s; average detection {}, average recovery {}{}",
+        "\n{} scenarios: {} passed, {} failed, {} skipped in {:.1} s; average detection {}, average recovery {}{}\nverdict: {}",
         s.total,
         s.passed,
         s.failed,
@@ -392,8 +427,12 @@ fn print_summary(r: &SuiteReport, left_behind: &[String]) {
         r.duration_s,
         fmt_ms(s.average_detection_ms),
         fmt_ms(s.average_recovery_ms),
-        if r.interrupted { " (interrupted)" } else { "" }
+        if r.interrupted { " (interrupted)" } else { "" },
+        s.verdict.as_str()
     );
+    for why in &s.inconclusive_because {
+        println!("  {why}");
+    }
     if left_behind.is_empty() {
         println!("left behind on the node: nothing");
     } else {

@@ -65,6 +65,7 @@ pub fn inspection_text(r: &NodeInspection) -> String {
             escalation_text(&mut s, e);
         }
     }
+    services_text(&mut s, &r.listeners);
     let _ = writeln!(
         s,
         "\nTop {} processes by message queue",
@@ -100,6 +101,27 @@ pub fn inspection_text(r: &NodeInspection) -> String {
         r.inspect_micros_on_target / 1000
     );
     s
+}
+
+/// Each listener: where it is bound, where we reach it, whose it is, what it speaks.
+fn services_text(s: &mut String, listeners: &[chaos_beam::services::Listener]) {
+    if listeners.is_empty() {
+        let _ = writeln!(s, "\nServices: no application listens on TCP");
+        return;
+    }
+    let _ = writeln!(s, "\nServices (TCP listeners)");
+    for l in listeners {
+        let reach = match l.reach {
+            Some(a) => format!("reached on {a}"),
+            None => "not reachable on loopback: never probed".into(),
+        };
+        let speaks = l
+            .protocol
+            .as_ref()
+            .map(|g| format!("; speaks {} ({})", g.kind, g.evidence))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {}: {reach}{speaks}", l.describe());
+    }
 }
 
 fn is_anonymous_worker(node: &TreeNode) -> bool {

@@ -4,7 +4,7 @@
 //! what was observed. Built from the same parts as the run page.
 
 use super::{details, section, summary_card, table, Cell, Page, Tone};
-use chaos_engine::scenario::{ScenarioResult, SuiteReport};
+use chaos_engine::scenario::{ScenarioResult, SuiteReport, SuiteVerdict};
 use maud::{html, Markup};
 
 fn ms(v: Option<f64>) -> String {
@@ -43,6 +43,14 @@ fn summary(r: &SuiteReport) -> Markup {
     let lost = r.context["target_lost"].as_str();
     let (text, tone) = if s.failed > 0 || lost.is_some() {
         (format!("{} of {ran} scenarios failed", s.failed), Tone::Bad)
+    } else if s.verdict == SuiteVerdict::Inconclusive {
+        (
+            format!(
+                "inconclusive: {} of {} scenarios skipped",
+                s.skipped, s.total
+            ),
+            Tone::Warn,
+        )
     } else if r.interrupted || s.skipped > 0 {
         (
             format!("{} of {ran} scenarios passed", s.passed),
@@ -69,6 +77,7 @@ fn summary(r: &SuiteReport) -> Markup {
     if r.interrupted {
         notes.push("The suite was interrupted; the scenarios not run are skipped.".into());
     }
+    notes.extend(s.inconclusive_because.iter().cloned());
     let left = context_lines(r, "left_behind");
     if !left.is_empty() {
         notes.push(format!("Left behind on the node: {}", left.join("; ")));

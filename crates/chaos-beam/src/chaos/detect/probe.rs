@@ -1,5 +1,6 @@
-//! User-configured probes (`--probe-tcp`, `--probe-erlang`, `[[probes]]`):
-//! parsing, running one, and the line-protocol ask the scenarios share.
+//! User-configured probes (`--probe URL`, `--probe-tcp`, `--probe-erlang`,
+//! `[[probes]]`): parsing, running one. A service probe speaks its
+//! protocol through `chaos_probe` (line, bare TCP, HTTP, AMQP).
 
 use super::*;
 
@@ -14,6 +15,14 @@ pub enum Probe {
         send: String,
         /// What the first answer line must match.
         expect: regex::Regex,
+        /// Latency objective.
+        objective: Duration,
+    },
+    /// A service's liveness request in its own protocol (`--probe URL`),
+    /// answered within an objective.
+    Service {
+        /// The client.
+        probe: std::sync::Arc<dyn chaos_probe::Probe>,
         /// Latency objective.
         objective: Duration,
     },
@@ -60,6 +69,7 @@ impl Probe {
     pub(super) fn label(&self) -> String {
         match self {
             Probe::Tcp { addr, send, .. } => format!("tcp {addr} {send:?}"),
+            Probe::Service { probe, .. } => probe.describe(),
             Probe::Erlang { expr } => format!("erlang {expr:?}"),
         }
     }
@@ -91,18 +101,61 @@ pub(super) async fn run_probe(
             };
             (found, None)
         }
+        Probe::Service {
+            probe: client,
+            objective,
+        } => {
+            if proxied_fault(target, client.addr()) {
+                return (None, None);
+            }
+            let limit = (*objective * 4).max(Duration::from_secs(2));
+            let t0 = Instant::now();
+            let answer = client.ask(limit).await;
+            let took = t0.elapsed();
+            let found = match &answer {
+                chaos_probe::Answer::Ok(_) if took > *objective => Some(problem(
+                    FailureKind::TimingAnomaly,
+                    probe.label(),
+                    format!(
+                        "answered in {} ms, objective {} ms",
+                        took.as_millis(),
+                        objective.as_millis()
+                    ),
+                    false,
+                )),
+                chaos_probe::Answer::Ok(_) => None,
+                chaos_probe::Answer::Failed(w) if w == "timeout" => Some(problem(
+                    FailureKind::TimingAnomaly,
+                    probe.label(),
+                    format!(
+                        "no answer within {} ms (objective {} ms)",
+                        limit.as_millis(),
+                        objective.as_millis()
+                    ),
+                    false,
+                )),
+                chaos_probe::Answer::Refused(w) => Some(problem(
+                    FailureKind::ProbeFailure,
+                    probe.label(),
+                    format!("refused: {w}"),
+                    false,
+                )),
+                chaos_probe::Answer::Failed(w) => Some(problem(
+                    FailureKind::ProbeFailure,
+                    probe.label(),
+                    format!("failed: {w}"),
+                    false,
+                )),
+            };
+            (found, answer.is_ok().then_some(took))
+        }
         Probe::Tcp {
             addr,
             send,
             expect,
             objective,
         } => {
-            // A probe through a proxy that has a fault on now sees the fault, not the system.
-            if target
-                .proxies
-                .iter()
-                .any(|p| p.listen_addr() == *addr && !p.active_faults().is_empty())
-            {
+            if proxied_fault(target, *addr) {
                 return (None, None);
             }
             let limit = (*objective * 4).max(Duration::from_secs(2));
@@ -151,4 +204,12 @@ pub(super) async fn run_probe(
             (found, answered)
         }
     }
+}
+
+/// A probe through a proxy that has a fault on now sees the fault, not the system.
+fn proxied_fault(target: &BeamTarget, addr: SocketAddr) -> bool {
+    target
+        .proxies
+        .iter()
+        .any(|p| p.listen_addr() == addr && !p.active_faults().is_empty())
 }

@@ -117,11 +117,10 @@ Listeners = lists:usort([Port || P <- erlang:ports(),
                 maps:is_key(Owner, Owners),
                 case prim_inet:getstatus(P) of {ok, St} -> lists:member(listen, St); _ -> false end,
                 {ok, {Ip, Port}} <- [inet:sockname(P)],
-                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0}]),
+                Ip =:= {127,0,0,1} orelse Ip =:= {0,0,0,0} orelse Ip =:= {0,0,0,0,0,0,0,0}]),
 "#
     };
 }
-pub(crate) use listeners;
 
 mod atom_exhaustion;
 mod clear_mailbox;

@@ -48,7 +48,7 @@ pub(super) fn detect_settings(
         given => Some(given.unwrap_or(Duration::from_secs(30))),
     };
     let mut probes = Vec::new();
-    if args.probe_tcp.is_empty() && args.probe_erlang.is_empty() {
+    if args.probe.is_empty() && args.probe_tcp.is_empty() && args.probe_erlang.is_empty() {
         for p in &file.probes {
             probes.push(match p {
                 config::ProbeConfig::Tcp {
@@ -67,9 +67,28 @@ pub(super) fn detect_settings(
                 config::ProbeConfig::Erlang { expr } => {
                     chaos_beam::chaos::detect::Probe::Erlang { expr: expr.clone() }
                 }
+                config::ProbeConfig::Http(c)
+                | config::ProbeConfig::Amqp(c)
+                | config::ProbeConfig::Line(c)
+                | config::ProbeConfig::Connect(c) => {
+                    let want = match p {
+                        config::ProbeConfig::Http(_) => "http",
+                        config::ProbeConfig::Amqp(_) => "amqp",
+                        config::ProbeConfig::Line(_) => "line",
+                        _ => "tcp",
+                    };
+                    service_probe(c, Some(want))
+                        .map_err(|e| usage(format!("{}: probe: {e}", at("[[probes]]"))))?
+                }
             });
         }
     } else {
+        for url in &args.probe {
+            probes.push(
+                service_probe(&crate::probes::ServiceProbeConfig::url(url), None)
+                    .map_err(|e| usage(format!("--probe: {e}")))?,
+            );
+        }
         for p in &args.probe_tcp {
             probes.push(
                 chaos_beam::chaos::detect::Probe::parse_tcp(p)
@@ -107,4 +126,30 @@ pub(super) fn detect_settings(
         include_otp_apps,
     };
     Ok((detect, breaker))
+}
+
+/// A service probe for the detector, from its table; `kind` is what the
+/// table's `type` says the URL must be.
+fn service_probe(
+    c: &crate::probes::ServiceProbeConfig,
+    kind: Option<&str>,
+) -> Result<chaos_beam::chaos::detect::Probe, String> {
+    let probe = crate::probes::build(c, &chaos_probe::LineProtocol::default())?;
+    if let Some(k) = kind {
+        if probe.kind() != k {
+            return Err(format!(
+                "the url is a {} probe, but the table says {k}",
+                probe.kind()
+            ));
+        }
+    }
+    let objective = match &c.objective {
+        Some(o) => chaos_engine::duration::checked_humantime(o)
+            .map_err(|e| format!("bad objective '{o}': {e}"))?,
+        None => std::time::Duration::from_secs(1),
+    };
+    if objective.is_zero() {
+        return Err("the objective must be greater than zero".into());
+    }
+    Ok(chaos_beam::chaos::detect::Probe::Service { probe, objective })
 }

@@ -40,10 +40,18 @@ pub(super) fn execute_on<T: RunTarget>(
         // Probes aimed at a proxied service go through its proxy, like the workload.
         let mut detect = s.detect.clone();
         for p in &mut detect.probes {
-            if let chaos_beam::chaos::detect::Probe::Tcp { addr, .. } = p {
-                if let Some(px) = proxies.iter().find(|px| px.upstream_addr() == *addr) {
-                    *addr = px.listen_addr();
+            match p {
+                chaos_beam::chaos::detect::Probe::Tcp { addr, .. } => {
+                    if let Some(px) = proxies.iter().find(|px| px.upstream_addr() == *addr) {
+                        *addr = px.listen_addr();
+                    }
                 }
+                chaos_beam::chaos::detect::Probe::Service { probe, .. } => {
+                    if let Some(px) = proxies.iter().find(|px| px.upstream_addr() == probe.addr()) {
+                        *probe = probe.at(px.listen_addr());
+                    }
+                }
+                chaos_beam::chaos::detect::Probe::Erlang { .. } => {}
             }
         }
         target.with_detection(detect)?

@@ -1,8 +1,9 @@
 //! The one client of line protocols (a request line, an answer line) the
-//! project speaks to services with: the scenarios, the TCP probes and the
-//! client workload all use [`Line`] (or [`ask_once`] on a fresh connection).
+//! project speaks to services with: the line probe, the chaos operations
+//! that talk to a listener and the client workload all use [`Line`] (or
+//! [`ask_once`] on a fresh connection).
 
-use chaos_engine::deadline::within_io as within;
+pub use chaos_engine::deadline::within_io as within;
 use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use smol::net::TcpStream;
 use std::io;
@@ -45,6 +46,11 @@ impl Line {
     /// The next line from the server, without its end; `UnexpectedEof` when it closed.
     pub async fn read(&mut self) -> io::Result<String> {
         read_line(&mut self.reader).await
+    }
+
+    /// Exactly `buf.len()` bytes from the server (after any lines read).
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        futures::io::AsyncReadExt::read_exact(&mut self.reader, buf).await
     }
 
     /// Send `request`, read one answer line, within `limit`.
