@@ -1,10 +1,10 @@
 //! What protocol a listener speaks, found by asking it — never by the
 //! name of the program behind it. One line-protocol request first (the
 //! configured liveness request, `PING` by default): a line service answers
-//! it, an AMQP broker answers any bad preamble with its own protocol
-//! header, an HTTP server with a status line (`400`). A server that says
-//! nothing is asked `HEAD / HTTP/1.0`; one that still says nothing is a
-//! bare TCP service.
+//! it, an HTTP server with a status line (`400`). A server that says
+//! nothing is asked `HEAD / HTTP/1.0`: an HTTP server answers it, an AMQP
+//! broker (which waits for 8 bytes of preamble) answers it with its own
+//! protocol header. One that still says nothing is a bare TCP service.
 
 use crate::kinds::line::LineProtocol;
 use crate::line::within;
@@ -81,7 +81,7 @@ pub async fn guess(addr: SocketAddr, line: &LineProtocol, limit: Duration) -> Gu
     if let Some(g) = http
         .as_deref()
         .and_then(|a| classify(a, line))
-        .filter(|g| g.kind == "http")
+        .filter(|g| g.kind != "line")
     {
         return g;
     }

@@ -2,10 +2,13 @@
 //! name and a random cookie, and always stopped — when the [`TestNode`] is
 //! dropped (also while a failing test unwinds) and, as a last resort, by a
 //! timer inside the node itself so a SIGKILLed test run leaves no node behind.
-//! [`cluster`] starts several of them as one Erlang cluster.
+//! [`cluster`] starts several of them as one Erlang cluster; [`rabbit`] a
+//! private RabbitMQ node, where it is installed.
 
 pub mod cluster;
+pub mod rabbit;
 pub use cluster::TestCluster;
+pub use rabbit::RabbitNode;
 
 use rand::distr::{Alphanumeric, SampleString};
 use std::io::{BufRead, BufReader};

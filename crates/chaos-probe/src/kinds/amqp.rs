@@ -231,7 +231,8 @@ fn malformed_frames() -> Vec<Malformed> {
         },
         Malformed {
             kind: "bad_protocol_header",
-            bytes: b"AMQP\x01\x01\x00\x09".to_vec(),
+            // AMQP 0-10, which 0-9-1 brokers do not speak.
+            bytes: b"AMQP\x00\x00\x0a\x00".to_vec(),
         },
         Malformed {
             kind: "bad_frame_type",
@@ -400,9 +401,15 @@ impl Probe for AmqpProbe {
                 }
                 match read_frame(&mut line).await {
                     Ok(f) => Ok(judge_frame(&f)),
-                    // The spec has the peer close the socket on a frame error.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        Ok(("closed the connection".into(), true))
+                    // The spec has the peer close the socket on a frame error; a
+                    // close with our bytes still unread arrives as a reset.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+                        ) =>
+                    {
+                        Ok((format!("closed the connection ({})", error_kind(&e)), true))
                     }
                     Err(e) => Err(e),
                 }
