@@ -122,16 +122,21 @@ pub async fn guess_protocols(listeners: &mut [Listener], line: &LineProtocol, li
     }
 }
 
-/// The listener a probe should talk to when none was named: reachable,
-/// speaking a protocol a probe knows (line, HTTP, AMQP) before a bare TCP
-/// one, an application's before one of no application, then the lowest port.
+/// The listener a probe should talk to when none was named: reachable;
+/// speaking a protocol whose probe can also write and read back (line,
+/// AMQP) before HTTP (which needs a write path named), before a bare TCP
+/// one; an application's before one of no application; then the lowest port.
 pub fn pick(listeners: &[Listener]) -> Option<&Listener> {
     listeners
         .iter()
         .filter(|l| l.reach.is_some())
         .min_by_key(|l| {
-            let known = l.protocol.as_ref().is_some_and(|g| g.kind != "tcp");
-            (!known, l.application.is_none(), l.port)
+            let rank = match l.protocol.as_ref().map(|g| g.kind.as_str()) {
+                Some("line" | "amqp") => 0,
+                Some("http") => 1,
+                _ => 2,
+            };
+            (rank, l.application.is_none(), l.port)
         })
 }
 
@@ -166,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn the_pick_prefers_a_known_protocol_then_an_application_then_the_lowest_port() {
+    fn the_pick_prefers_a_probe_that_writes_then_an_application_then_the_lowest_port() {
         let ls = vec![
             l(4000, "0.0.0.0", Some("a"), "tcp"),
             l(5672, "::", Some("b"), "amqp"),
@@ -174,7 +179,11 @@ mod tests {
             l(15672, "0.0.0.0", Some("d"), "http"),
             l(3000, "127.0.0.1", None, "line"),
         ];
+        // AMQP of an application over a line service of none.
         assert_eq!(pick(&ls).unwrap().port, 5672);
+        // A line service (it writes) over HTTP, even of no application.
+        assert_eq!(pick(&ls[3..]).unwrap().port, 3000);
+        assert_eq!(pick(&[ls[0].clone(), ls[3].clone()]).unwrap().port, 15672);
         assert_eq!(pick(&ls[..1]).unwrap().port, 4000);
         assert!(pick(&ls[2..3]).is_none());
     }

@@ -156,8 +156,13 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, MalformedAnswer>;
 
     /// A request of about `bytes` bytes, written while its answer is read;
-    /// `None` when this probe has no request that carries a payload.
-    fn send_large(&self, bytes: usize, limit: Duration) -> BoxFuture<'_, Option<LargeAnswer>>;
+    /// `Err(why)` when this probe has no request that carries a payload
+    /// (the scenario is skipped, saying why).
+    fn send_large(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Result<LargeAnswer, String>>;
 
     /// One request's bytes that can be sent again and again on one
     /// connection without reading the answers (a slow consumer); `None`

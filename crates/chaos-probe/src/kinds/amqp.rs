@@ -424,12 +424,16 @@ impl Probe for AmqpProbe {
         })
     }
 
-    fn send_large(&self, bytes: usize, limit: Duration) -> BoxFuture<'_, Option<LargeAnswer>> {
+    fn send_large(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Result<LargeAnswer, String>> {
         Box::pin(async move {
             let (conn, ch) = match self.connect(limit).await {
                 Ok(c) => c,
                 Err(e) => {
-                    return Some(LargeAnswer {
+                    return Ok(LargeAnswer {
                         bytes,
                         said: format!("could not connect ({e})"),
                         refused: false,
@@ -459,7 +463,7 @@ impl Probe for AmqpProbe {
                     Err(self.scrub(&e)),
                 ),
             };
-            Some(LargeAnswer {
+            Ok(LargeAnswer {
                 bytes,
                 said,
                 refused,

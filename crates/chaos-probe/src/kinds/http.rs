@@ -165,6 +165,12 @@ fn short_ureq_error(e: &ureq::Error) -> String {
     }
 }
 
+/// A status that refuses a request it cannot take: any 4xx, `501 Not
+/// Implemented` (an unknown method) or `505 HTTP Version Not Supported`.
+fn refuses_request(status: u16) -> bool {
+    (400..500).contains(&status) || status == 501 || status == 505
+}
+
 /// The status code of an HTTP status line.
 fn status_of(line: &str) -> Option<u16> {
     let mut parts = line.split_whitespace();
@@ -396,10 +402,7 @@ impl Probe for HttpProbe {
             })
             .await;
             let (said, protocol_error) = match &answer {
-                Ok(a) => (
-                    a.clone(),
-                    status_of(a).is_some_and(|s| (400..500).contains(&s)),
-                ),
+                Ok(a) => (a.clone(), status_of(a).is_some_and(refuses_request)),
                 // Closing on a request it cannot parse is what HTTP/1.1 allows.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     ("closed the connection".into(), true)
@@ -414,7 +417,11 @@ impl Probe for HttpProbe {
         })
     }
 
-    fn send_large(&self, bytes: usize, limit: Duration) -> BoxFuture<'_, Option<LargeAnswer>> {
+    fn send_large(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Result<LargeAnswer, String>> {
         Box::pin(async move {
             let (method, path) = match &self.write {
                 Some(w) => (
@@ -425,15 +432,17 @@ impl Probe for HttpProbe {
             };
             let body = vec![b'L'; bytes];
             let request = self.request_bytes(method, &path, &body, true);
-            let mut a = large_exchange(self.addr, request, limit, |l| {
+            let a = large_exchange(self.addr, request, limit, |l| {
                 status_of(l).is_some_and(|s| (400..500).contains(&s))
             })
             .await;
-            if a.refused || a.said.starts_with("HTTP/") {
-                return Some(a);
+            // Refused for its method or path, not its size: the size limit went untested.
+            if let Some(s @ (404 | 405 | 501)) = status_of(&a.said) {
+                return Err(format!(
+                    "{method} {path} was answered {s} before its body counted (the path takes no body); name one that does with write_path"
+                ));
             }
-            a.said = format!("not HTTP: {}", a.said);
-            Some(a)
+            Ok(a)
         })
     }
 

@@ -291,19 +291,21 @@ impl Probe for LineProbe {
         })
     }
 
-    fn send_large(&self, bytes: usize, limit: Duration) -> BoxFuture<'_, Option<LargeAnswer>> {
+    fn send_large(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Result<LargeAnswer, String>> {
         Box::pin(async move {
             let p = &self.protocol;
             let request = format!(
                 "{}\n",
                 LineProtocol::fill(&p.put, "chaos_monkey_large", &"L".repeat(bytes))
             );
-            Some(
-                large_exchange(self.addr, request.into_bytes(), limit, |a| {
-                    p.error.is_match(a)
-                })
-                .await,
-            )
+            Ok(large_exchange(self.addr, request.into_bytes(), limit, |a| {
+                p.error.is_match(a)
+            })
+            .await)
         })
     }
 

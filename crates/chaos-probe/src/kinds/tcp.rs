@@ -128,8 +128,14 @@ impl Probe for TcpProbe {
         })
     }
 
-    fn send_large(&self, _bytes: usize, _limit: Duration) -> BoxFuture<'_, Option<LargeAnswer>> {
-        Box::pin(async { None })
+    fn send_large(
+        &self,
+        _bytes: usize,
+        _limit: Duration,
+    ) -> BoxFuture<'_, Result<LargeAnswer, String>> {
+        Box::pin(async {
+            Err("a bare TCP probe sends no request that carries a payload (name one that speaks the service's protocol with --probe)".into())
+        })
     }
 
     fn pipelined(&self) -> Option<Vec<u8>> {
