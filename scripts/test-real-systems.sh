@@ -287,16 +287,19 @@ if [ "$COLLAPSE" = 1 ]; then
     C_RC=$?
     set -e
     echo "== aggressive --allow-collapse (chaos-monkey exit $C_RC) =="
-    P=""
-    [ -s "$OUT/collapse-events.jsonl" ] && \
-        P=$(jq -c 'select(.measurements.prediction? != null)' "$OUT/collapse-events.jsonl" 2>/dev/null | head -n 1)
-    if [ -n "$P" ]; then
-        echo "first prediction:"
-        echo "$P" | jq -r '"  at \(.t_ms) ms: \(.op) of \(.victim.label // .victim.id // "?") (\(.victim.initial_call // "?"))",
-                           "  predicted:  \(.measurements.prediction.predicted)",
-                           "  came_true:  \(.measurements.prediction.came_true)   after_ms: \(.measurements.prediction.after_ms)"' 2>/dev/null \
-            || echo "  $P"
-        echo "predictions: $(jq -s '[.[] | .measurements.prediction? // empty] | length' "$OUT/collapse-events.jsonl") in all, came true: $(jq -s '[.[] | .measurements.prediction? // empty | select(.came_true == true)] | length' "$OUT/collapse-events.jsonl")"
+    # The report has every prediction (an operation the node's halt cut
+    # short carries its own only in the report, not in the events file).
+    CR="$OUT/collapse-report.json"
+    NPRED=0
+    [ -s "$CR" ] && NPRED=$(jq '.supervision.predictions // [] | length' "$CR")
+    if [ "$NPRED" -gt 0 ]; then
+        echo "predictions (made before each kill past a budget):"
+        jq -r '.supervision.predictions[] |
+               "  at \(.t_ms) ms, \(.operation): \(.predicted)",
+               "    -> " + (if .came_true == true then "came true" + (if .after_ms then " after \(.after_ms) ms" else "" end)
+                           elif .came_true == false then "did NOT come true within 10 s"
+                           else "NOT checked: \(.unchecked // "no reason given")" end)' "$CR"
+        echo "predictions: $NPRED in all, came true: $(jq '[.supervision.predictions[] | select(.came_true == true)] | length' "$CR"), did not: $(jq '[.supervision.predictions[] | select(.came_true == false)] | length' "$CR"), not checked: $(jq '[.supervision.predictions[] | select(.came_true == null)] | length' "$CR")"
     else
         echo "no prediction recorded (no kill went past a restart budget)"
     fi

@@ -32,10 +32,14 @@ pub struct Prediction {
     pub predicted: String,
     /// The group predicted to stop, when one was.
     pub group: Option<String>,
-    /// Whether it came true (`None`: nothing checkable was predicted).
+    /// Whether it came true (`None`: not checked; `unchecked` says why).
     pub came_true: Option<bool>,
     /// How long after the fault it came true.
     pub after_ms: Option<u64>,
+    /// Why it was not checked (the target went away before the check
+    /// ended, nothing to watch), when `came_true` is `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unchecked: Option<String>,
 }
 
 impl Prediction {
@@ -45,8 +49,19 @@ impl Prediction {
             (Some(true), Some(ms)) => format!("came true after {ms} ms"),
             (Some(true), None) => "came true".into(),
             (Some(false), _) => "did NOT come true within 10 s".into(),
-            (None, _) => "nothing checkable predicted".into(),
+            (None, _) => match &self.unchecked {
+                Some(why) => format!("NOT checked: {why}"),
+                None => "NOT checked".into(),
+            },
         }
+    }
+
+    /// Not checked, for this reason.
+    pub fn not_checked(mut self, why: impl Into<String>) -> Self {
+        self.came_true = None;
+        self.after_ms = None;
+        self.unchecked = Some(why.into());
+        self
     }
 }
 
@@ -261,6 +276,7 @@ mod tests {
                 group: Some("g".into()),
                 came_true: Some(true),
                 after_ms: Some(12),
+                unchecked: None,
             }),
             guarded: 0,
         };
@@ -270,5 +286,35 @@ mod tests {
         let json = serde_json::to_value(&t.predictions[0]).unwrap();
         assert_eq!(json["came_true"], true);
         assert_eq!(json["operation"], "kill");
+        assert!(json.get("unchecked").is_none(), "{json}");
+    }
+
+    #[test]
+    fn an_unchecked_prediction_says_so_and_why() {
+        let p = Prediction {
+            predicted: "x stops".into(),
+            group: Some("g".into()),
+            came_true: Some(false),
+            after_ms: None,
+            unchecked: None,
+        }
+        .not_checked("the target went away before the check ended");
+        assert_eq!(p.came_true, None);
+        assert_eq!(
+            p.outcome_text(),
+            "NOT checked: the target went away before the check ended"
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["came_true"], serde_json::Value::Null);
+        assert_eq!(
+            json["unchecked"],
+            "the target went away before the check ended"
+        );
+        // Reports written before the field existed still read.
+        let old: Prediction = serde_json::from_value(serde_json::json!({
+            "predicted": "x", "group": null, "came_true": null, "after_ms": null
+        }))
+        .unwrap();
+        assert_eq!(old.unchecked, None);
     }
 }

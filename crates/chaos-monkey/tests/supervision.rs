@@ -499,7 +499,7 @@ fn no_kill_in_an_application_while_one_of_its_names_is_held() {
     smol::block_on(async {
         let t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
         t.candidates().await.expect("the victim list");
-        let held = t.hold_name("weak_tight_leaker");
+        let held = t.hold_name("weak_tight_leaker", Some("weak_tight"));
         let out = kill(&t, 1).await;
         assert_eq!(out.status, Status::Skipped, "{out:?}");
         assert!(
@@ -507,9 +507,188 @@ fn no_kill_in_an_application_while_one_of_its_names_is_held() {
                 .contains("the name weak_tight_leaker of application weak_tight is held"),
             "{out:?}"
         );
-        held.lock().unwrap().remove("weak_tight_leaker");
+        held.lock().unwrap().release("weak_tight_leaker");
         t.invalidate().await;
         let out = kill(&t, 2).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
     });
+}
+
+/// What the RabbitMQ run found: a name of an application hidden by
+/// `registry_corrupt` while a kill lands in that application, whose restart
+/// needs the name. Every restart fails at once, the worker's transient
+/// child supervisor gives up and is not restarted. The guard must hold
+/// after the victim list was read again while the name was away (the
+/// process is then listed without its name, and a decoy is no candidate).
+#[test]
+fn a_held_name_guards_its_application_after_the_victim_list_is_read_again() {
+    let w = Weak::start("weak_held_name", |b, _| b);
+    let worker = w.eval("whereis(weak_held_name_worker).");
+    smol::block_on(async {
+        let mut t = target(&w, BudgetPolicy::Spare, Profile::Demo).await;
+        t.safety.only_apps = vec!["weak_held_name".into()];
+        let ops = builtin();
+        let op = |name: &str| *ops.iter().find(|o| o.name() == name).as_ref().unwrap();
+        for mode in ["unregister", "decoy"] {
+            t.invalidate().await;
+            // Take the server's name (the registry victim is drawn among
+            // the named workers: retry until it is the server).
+            let mut effect = None;
+            for _ in 0..40 {
+                let params = serde_json::json!({"mode": mode, "hold_ms": 30_000});
+                let out = op("registry_corrupt").run(&t, &params).await;
+                assert_eq!(out.status, Status::Confirmed, "{out:?}");
+                let name = out.victim.as_ref().and_then(|v| v.attr("registered_name"));
+                if name == Some("weak_held_name_server") {
+                    effect = out.effect;
+                    break;
+                }
+                out.effect.expect("held").undo().await.expect("undone");
+            }
+            let effect = effect.expect("the server's name was taken");
+            assert_ne!(
+                w.eval("whereis(weak_held_name_server)."),
+                w.eval("whereis(weak_held_name_worker)."),
+            );
+            for seed in 0..6 {
+                for name in ["kill_worker", "exit_signal", "monitor_kill"] {
+                    // The victim list is read again while the name is away
+                    // (and the victims turned away are forgotten).
+                    t.invalidate().await;
+                    let o = op(name);
+                    let params = o.plan(&mut SeededRng::new(seed), t.profile);
+                    let out = o.run(&t, &params).await;
+                    assert_eq!(out.status, Status::Skipped, "{mode}: {out:?}");
+                    assert!(
+                        out.detail.contains(
+                            "the name weak_held_name_server of application weak_held_name is held"
+                        ),
+                        "{mode}: {out:?}"
+                    );
+                }
+            }
+            effect.undo().await.expect("the name given back");
+            assert_eq!(w.eval("is_pid(whereis(weak_held_name_server))."), "true");
+        }
+        // The name back: kills land again, and the worker's restart works.
+        t.invalidate().await;
+        let mut killed = false;
+        for seed in 0..8 {
+            let out = kill(&t, seed).await;
+            assert_eq!(out.status, Status::Confirmed, "{out:?}");
+            killed |= out
+                .victim
+                .as_ref()
+                .is_some_and(|v| v.attr("registered_name") == Some("weak_held_name_worker"));
+            if killed {
+                break;
+            }
+        }
+        assert!(killed, "the worker was never picked");
+    });
+    w.wait_true(
+        "is_pid(whereis(weak_held_name_worker)).",
+        std::time::Duration::from_secs(5),
+        "the worker is back",
+    );
+    assert_ne!(w.eval("whereis(weak_held_name_worker)."), worker);
+    assert_eq!(
+        w.eval("is_pid(whereis(weak_held_name_inner_sup))."),
+        "true",
+        "the child supervisor gave up"
+    );
+    assert_eq!(
+        w.eval("length(supervisor:which_children(weak_held_name_sup))."),
+        "2"
+    );
+}
+
+/// Past the budget, a prediction that names no application is checked
+/// too: here a transient child supervisor gives up (and is not restarted)
+/// — checked by its exit.
+#[test]
+fn a_supervisor_predicted_to_give_up_is_checked_by_its_exit() {
+    let w = Weak::start("weak_held_name", |b, _| b);
+    smol::block_on(async {
+        let mut t = target(&w, BudgetPolicy::Collapse, Profile::Aggressive).await;
+        t.safety = t
+            .safety
+            .clone()
+            .with_protect_names(vec!["weak_held_name_server".into()])
+            .unwrap();
+        t.safety.only_apps = vec!["weak_held_name".into()];
+        let mut predicted = None;
+        for seed in 0..14 {
+            let out = kill(&t, seed).await;
+            assert_eq!(out.status, Status::Confirmed, "{out:?}");
+            if out.measurements.get("prediction").is_some() {
+                predicted = Some(out);
+                break;
+            }
+        }
+        let out = predicted.expect("the eleventh kill is predicted to exhaust the budget");
+        let p = &out.measurements["prediction"];
+        let text = p["predicted"].as_str().unwrap();
+        assert!(
+            text.contains("weak_held_name_inner_sup (one_for_one, 10 restarts in 10 s")
+                && text.contains("gives up")
+                && text.contains("is not restarted (transient)"),
+            "{p}"
+        );
+        assert_eq!(p["came_true"], serde_json::Value::Bool(true), "{p}");
+        assert!(p["after_ms"].as_u64().is_some(), "{p}");
+        let note = out.budget.as_ref().unwrap().prediction.as_ref().unwrap();
+        assert_eq!(note.came_true, Some(true));
+        assert_eq!(note.unchecked, None);
+    });
+    assert_eq!(w.eval("whereis(weak_held_name_inner_sup)."), "undefined");
+    assert_eq!(
+        w.eval("lists:keymember(weak_held_name, 1, application:which_applications())."),
+        "true",
+        "a transient child supervisor is lost, the application runs on"
+    );
+}
+
+/// "Nobody brings it back" is checked by its name: true when nobody
+/// registers it again within the window, false when someone does.
+#[test]
+fn a_process_predicted_gone_for_good_is_checked_by_its_name() {
+    async fn kill_the_temporary(w: &Weak) -> chaos_engine::budget::Prediction {
+        let mut t = target(w, BudgetPolicy::Collapse, Profile::Aggressive).await;
+        t.safety.only_apps = vec!["weak_process_crash".into()];
+        let out = kill(&t, 1).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let p = out.budget.and_then(|n| n.prediction).expect("a prediction");
+        assert!(
+            p.predicted
+                .contains("killing weak_pc_worker: weak_process_crash_sup loses it for good"),
+            "{p:?}"
+        );
+        p
+    }
+    let w = Weak::start("weak_process_crash", |b, _| b);
+    let p = smol::block_on(kill_the_temporary(&w));
+    assert_eq!(p.came_true, Some(true), "{p:?}");
+    assert_eq!(w.eval("whereis(weak_pc_worker)."), "undefined");
+
+    // Someone else takes the name as soon as it is free.
+    let w = Weak::start("weak_process_crash", |b, _| b);
+    let p = std::thread::scope(|s| {
+        s.spawn(|| {
+            w.eval(
+                "F = fun L(0) -> no; \
+                         L(K) -> case whereis(weak_pc_worker) of \
+                                     undefined -> \
+                                         P = spawn(fun() -> receive stop -> ok end end), \
+                                         register(weak_pc_worker, P), yes; \
+                                     _ -> timer:sleep(5), L(K - 1) \
+                                 end \
+                     end, \
+                 F(2000).",
+            )
+        });
+        smol::block_on(kill_the_temporary(&w))
+    });
+    assert_eq!(p.came_true, Some(false), "{p:?}");
+    assert_eq!(p.unchecked, None, "{p:?}");
 }

@@ -74,6 +74,7 @@ fn record(broken: bool) -> RunRecord {
                     group: Some("app".into()),
                     came_true: Some(true),
                     after_ms: Some(12),
+                    unchecked: None,
                 }),
                 guarded: u64::from(i == 4),
             }),

@@ -11,7 +11,7 @@ const PREDICT: &str = concat!(
     include_str!("../snippets/safety_rules.erl"),
     include_str!("../snippets/budget_read.erl"),
     include_str!("../snippets/budget_gate.erl"),
-    "case BudgetGate(Victim, kill) of {collapse, PT, PA, PH} -> {PT, PA, PH}; _ -> none end.\n"
+    "case BudgetGate(Victim, kill) of {collapse, PT, PA, PH, _} -> {PT, PA, PH}; _ -> none end.\n"
 );
 
 impl BeamTarget {
@@ -38,33 +38,72 @@ impl BeamTarget {
                 group,
                 came_true: None,
                 after_ms: None,
+                unchecked: None,
             },
             halts.as_bool() == Some(true),
         ))
     }
 }
 
-/// The registered names chaos holds now (hidden or decoyed) that belong to
-/// `victim`'s application, by the candidate list read before they were held.
-pub(super) async fn held_names_of_app(t: &BeamTarget, victim: &Candidate) -> Vec<String> {
-    let held: Vec<String> = t
-        .ledger
-        .chaos_names
-        .lock()
-        .unwrap()
-        .iter()
-        .cloned()
-        .collect();
-    if held.is_empty() || victim.app.is_none() {
-        return Vec::new();
+/// The registered names a chaos effect holds right now (hidden or
+/// decoyed), each with the application its process belonged to when it was
+/// taken, and how many effects hold it. The application is kept here, not
+/// looked up again: a victim list read while the name is away lists its
+/// process without it (and a decoy is no candidate), so the name would
+/// belong to nobody — and kills would land in the application whose restart
+/// may need it (the fifth RabbitMQ run: a server's init called a hidden
+/// name, every restart failed at once, its transient supervisor gave up).
+#[derive(Debug, Default)]
+pub struct HeldNames(HashMap<String, (Option<String>, usize)>);
+
+impl HeldNames {
+    /// One more effect holds `name`, of application `app`.
+    pub fn hold(&mut self, name: &str, app: Option<&str>) {
+        let e = self
+            .0
+            .entry(name.to_string())
+            .or_insert_with(|| (app.map(str::to_string), 0));
+        if e.0.is_none() {
+            e.0 = app.map(str::to_string);
+        }
+        e.1 += 1;
     }
-    let list = t.victims.cache.lock().await.list.clone();
-    held.into_iter()
-        .filter(|n| {
-            list.iter()
-                .any(|c| c.name.as_deref() == Some(n.as_str()) && c.app == victim.app)
-        })
-        .collect()
+
+    /// One effect gave `name` back; it is free when none holds it.
+    pub fn release(&mut self, name: &str) {
+        if let Some(e) = self.0.get_mut(name) {
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                self.0.remove(name);
+            }
+        }
+    }
+
+    /// `true` while an effect holds `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// The held names that belonged to application `app`, sorted.
+    pub fn of_app(&self, app: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(_, (a, _))| a.as_deref() == Some(app))
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The registered names chaos holds now (hidden or decoyed) that belong to
+/// `victim`'s application.
+pub(super) fn held_names_of_app(t: &BeamTarget, victim: &Candidate) -> Vec<String> {
+    match &victim.app {
+        Some(app) => t.ledger.chaos_names.lock().unwrap().of_app(app),
+        None => Vec::new(),
+    }
 }
 
 impl BeamTarget {

@@ -140,7 +140,7 @@ impl Effect for HelperEffect {
                 affected.lock().unwrap().remove(pid);
             }
             if let Some((names, name)) = &self.name {
-                names.lock().unwrap().remove(name);
+                names.lock().unwrap().release(name);
             }
             let why = result?;
             if let (Some(helpers), Some(pid)) = (&self.helpers, self.helper.as_pid()) {

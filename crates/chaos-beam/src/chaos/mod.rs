@@ -37,6 +37,7 @@ mod victims;
 
 use caps::Budget;
 pub use causes::{chain as cause_chain, Cause};
+pub use gate::HeldNames;
 pub use helper::HelperEffect;
 pub use reach::reach;
 pub(crate) use reach::REACH;
@@ -131,7 +132,7 @@ pub type Helpers = std::sync::Arc<Mutex<HashSet<Pid>>>;
 const MAX_TOUCHED: usize = 50_000;
 
 /// Names under a chaos effect, shared with the effects that release them.
-pub type ChaosNames = std::sync::Arc<Mutex<HashSet<String>>>;
+pub type ChaosNames = std::sync::Arc<Mutex<HeldNames>>;
 
 impl BeamTarget {
     /// Attach the chaos context to a connected node; records the running applications.
@@ -205,14 +206,11 @@ impl BeamTarget {
         Ok(lease.keeper())
     }
 
-    /// Record that a chaos effect holds the registered name `name`; the
-    /// returned handle lets the effect give it back.
-    pub fn hold_name(&self, name: &str) -> ChaosNames {
-        self.ledger
-            .chaos_names
-            .lock()
-            .unwrap()
-            .insert(name.to_string());
+    /// Record that a chaos effect holds the registered name `name`, which
+    /// belonged to a process of application `app` when it was taken; the
+    /// returned handle lets the effect give it back ([`HeldNames::release`]).
+    pub fn hold_name(&self, name: &str, app: Option<&str>) -> ChaosNames {
+        self.ledger.chaos_names.lock().unwrap().hold(name, app);
         self.ledger.chaos_names.clone()
     }
 

@@ -134,6 +134,10 @@ fn budget_note(m: &Value) -> Option<chaos_engine::budget::BudgetNote> {
                 .map(str::to_string),
             came_true: p.get("came_true").and_then(Value::as_bool),
             after_ms: p.get("after_ms").and_then(Value::as_u64),
+            unchecked: p
+                .get("unchecked")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     });
     (!charges.is_empty() || prediction.is_some()).then_some(BudgetNote {

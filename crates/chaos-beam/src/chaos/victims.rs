@@ -4,6 +4,7 @@
 //! turned it away (the caps are in `caps.rs`).
 
 use super::*;
+use chaos_engine::budget::Prediction;
 use std::collections::BTreeMap;
 
 /// How long a candidate list is reused before it is fetched again. Each pick
@@ -347,10 +348,9 @@ impl BeamTarget {
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
             if want.ends_process {
-                if let Some(why) = self.name_hidden_in_app(
-                    &super::gate::held_names_of_app(self, &victim).await,
-                    &victim,
-                ) {
+                if let Some(why) =
+                    self.name_hidden_in_app(&super::gate::held_names_of_app(self, &victim), &victim)
+                {
                     tried.push(victim.pid_text.clone());
                     self.victims
                         .cache
@@ -381,10 +381,16 @@ impl BeamTarget {
             let (reply, effect) = act(victim.clone()).await;
             self.victims.busy.lock().unwrap().remove(&victim.pid_text);
             if let (Some((mut p, halts)), Reply::Failed(why)) = (predicted, &reply) {
-                // The node went away under the kill: a predicted halt came true.
-                if self.client.closed_reason().is_some() {
-                    p.came_true = Some(halts);
-                }
+                // The node went away under the kill: a predicted halt came
+                // true; anything else was not seen through.
+                p = match self.client.closed_reason() {
+                    Some(_) if halts => Prediction {
+                        came_true: Some(true),
+                        ..p
+                    },
+                    Some(_) => p.not_checked("the node went down before the check ended"),
+                    None => p.not_checked(format!("the operation failed: {why}")),
+                };
                 return Outcome::failed(why.clone())
                     .with_victim(Some(victim.victim()))
                     .with_budget(chaos_engine::budget::BudgetNote {

@@ -102,7 +102,15 @@ BgEscalate = fun Esc(S, Chain) ->
             end
     end
 end,
-%% {ok, Charges} | {guarded, Why} | {collapse, Prediction, App, Halts}
+%% How "nobody brings P back" is checked: its registered name, taken again
+%% by nobody; a process with no name leaves nothing to watch.
+BgNameCheck = fun(P) ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, N} -> {name, N};
+        _ -> {unchecked, <<"it has no registered name to watch">>}
+    end
+end,
+%% {ok, Charges} | {guarded, Why} | {collapse, Prediction, App, Halts, Check}
 BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
                 (Victim, Signal) ->
     Dying = BgDying(Victim, Signal),
@@ -150,6 +158,9 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
                                {Key, Age, Why} <- Fragile,
                                Key =:= iolist_to_binary(BgShow(S)), Age =< P * 1000],
     Worst = [V || V <- Verdicts, element(1, V) =/= fits],
+    Exhausts = [V || {exhausts, _, _} = V <- Worst],
+    Temporary = [V || {temporary, _, _} = V <- Worst],
+    Unreadable = [V || {unreadable, _, _} = V <- Worst],
     %% What the kill spends, per supervisor charged: the report's peak use.
     Charges = [#{supervisor => iolist_to_binary(BgShow(S)), intensity => I, period_s => P, used => U}
                || {fits, S, #{intensity := I, period := P, in_window := U}} <- Verdicts],
@@ -189,44 +200,77 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
         {_, [{exhausts, S, B} | _]} when not AllowCollapse ->
             {guarded, iolist_to_binary(io_lib:format(
                 "restart budget: a kill would exhaust ~s", [BgBudgetText(S, B)]))};
-        {_, [{exhausts, S, B} | _]} ->
+        %% Past the budgets: what is predicted, and how it is checked
+        %% (BgCheck): an application's stop, a supervisor's giving up, or
+        %% a registered name that nobody takes again.
+        _ when Exhausts =/= [] ->
+            [{exhausts, S, B} | _] = Exhausts,
             {Chain, App, Halts} = BgEscalate(S, []),
             {collapse, iolist_to_binary(io_lib:format("killing ~s: ~s gives up; ~s",
                                                       [Name, BgBudgetText(S, B), lists:join("; ", Chain)])),
-             App, Halts};
-        {_, [{_, S, _} | _]} ->
+             App, Halts, case App of none -> {gives_up, S}; _ -> {app, App} end};
+        _ when Temporary =/= [] ->
+            [{temporary, S, _} | _] = Temporary,
             {collapse, iolist_to_binary(io_lib:format("killing ~s: ~s loses it for good", [Name, BgShow(S)])),
-             none, false};
-        {[L | _], []} ->
+             none, false, BgNameCheck(Victim)};
+        {[L | _], _} ->
             {collapse, iolist_to_binary(io_lib:format("killing ~s: ~s is gone for good", [Name, BgShow(L)])),
-             none, false}
+             none, false, BgNameCheck(L)};
+        _ when Unreadable =/= [] ->
+            [{unreadable, S, _} | _] = Unreadable,
+            {collapse, iolist_to_binary(io_lib:format("killing ~s: ~s may give up (its budget cannot be read)",
+                                                      [Name, BgShow(S)])),
+             none, false, {gives_up, S}};
+        %% Only last restarts spent: the kill fits, at the edge.
+        _ -> {ok, Charges}
     end
 end,
-%% Did the predicted stop come true within 10 s (inside the snippet limit of 15 s)? #{predicted, application, came_true, after_ms}
-%% (came_true null when nothing checkable was predicted: no application stops).
-BgCheck = fun(Text, none, _T0) ->
-                  #{predicted => Text, application => null, came_true => null, after_ms => null};
-             (Text, App, T0) ->
+%% Did the prediction come true within 10 s (inside the snippet limit of
+%% 15 s)? #{predicted, application, came_true, after_ms, unchecked}; Check
+%% is what BudgetGate said to watch: {app, App} (it stops), {gives_up, S}
+%% (the supervisor exits), {name, N} (nobody registers it again: true after
+%% 10 s), or {unchecked, Why} (came_true null, and why).
+BgCheck = fun(Text, _App, {unchecked, Why}, _T0) ->
+                  #{predicted => Text, application => null, came_true => null, after_ms => null,
+                    unchecked => Why};
+             (Text, App, Check, T0) ->
     Deadline = T0 + 10000,
+    Mon = case Check of {gives_up, S0} -> erlang:monitor(process, S0); _ -> none end,
     %% The application controller is busy while an application stops: a
     %% call that times out means "not yet", not an error.
-    Running = fun() ->
-        try lists:keymember(App, 1, application:which_applications(500))
+    Running = fun(A) ->
+        try lists:keymember(A, 1, application:which_applications(500))
         catch exit:{timeout, _} -> true
         end
     end,
+    %% {true | false, AfterMs} once decided, else undecided.
+    Seen = fun() ->
+        Now = erlang:monotonic_time(millisecond) - T0,
+        case Check of
+            {app, A} ->
+                case Running(A) of false -> {true, Now}; true -> undecided end;
+            {gives_up, _} ->
+                receive {'DOWN', Mon, process, _, _} -> {true, Now} after 0 -> undecided end;
+            {name, N} ->
+                case erlang:whereis(N) of undefined -> undecided; _ -> {false, null} end
+        end
+    end,
     Poll = fun Loop() ->
-        case Running() of
-            false -> {true, erlang:monotonic_time(millisecond) - T0};
-            true ->
+        case Seen() of
+            undecided ->
                 case erlang:monotonic_time(millisecond) >= Deadline of
+                    %% Nobody took the name within the window: gone for good.
+                    true when element(1, Check) =:= name -> {true, null};
                     true -> {false, null};
                     false -> receive after 10 -> Loop() end
-                end
+                end;
+            Decided -> Decided
         end
     end,
     {Came, After} = Poll(),
-    #{predicted => Text, application => App, came_true => Came, after_ms => After}
+    _ = is_reference(Mon) andalso erlang:demonitor(Mon, [flush]),
+    #{predicted => Text, application => case App of none -> null; _ -> App end,
+      came_true => Came, after_ms => After}
 end,
 GatedKill = fun(Victim, Signal, Act) ->
     case BudgetGate(Victim, Signal) of
@@ -238,10 +282,10 @@ GatedKill = fun(Victim, Signal, Act) ->
                 Other -> Other
             end;
         {guarded, Why} -> {guarded, Why};
-        {collapse, Text, App, _Halts} ->
+        {collapse, Text, App, _Halts, Check} ->
             T0 = erlang:monotonic_time(millisecond),
             Result = Act(),
-            Prediction = BgCheck(Text, App, T0),
+            Prediction = BgCheck(Text, App, Check, T0),
             case Result of
                 {confirmed, Detail, M} when is_map(M) -> {confirmed, Detail, M#{prediction => Prediction}};
                 {confirmed, Detail} -> {confirmed, Detail, #{prediction => Prediction}};

@@ -161,6 +161,9 @@ impl TypedOperation<BeamTarget> for RegistryCorrupt {
             };
             ctx.on_victim(want, |v| async move {
                 let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+                let name = v.name.clone().unwrap_or_default();
+                // Held from before it is taken: a kill drawn meanwhile sees it.
+                let names = ctx.hold_name(&name, v.app.as_deref());
                 let reply = ctx
                     .reply(
                         SNIPPET,
@@ -172,19 +175,20 @@ impl TypedOperation<BeamTarget> for RegistryCorrupt {
                         ],
                     )
                     .await;
-                let effect = reply.helper().map(|h| {
-                    let name = v.name.clone().unwrap_or_default();
-                    Box::new(
-                        ctx.held_by(
-                            h,
-                            Duration::from_millis(hold.max(0) as u64),
-                            format!("name {name} of {} taken away ({mode})", v.pid_text),
-                        )
-                        .clearing(ctx.affect(&v), &v.pid_text)
-                        .releasing_name(ctx.hold_name(&name), &name),
-                    ) as Box<dyn Effect>
-                });
-                (reply, effect)
+                let Some(h) = reply.helper() else {
+                    names.lock().unwrap().release(&name);
+                    return (reply, None);
+                };
+                let effect = Box::new(
+                    ctx.held_by(
+                        h,
+                        Duration::from_millis(hold.max(0) as u64),
+                        format!("name {name} of {} taken away ({mode})", v.pid_text),
+                    )
+                    .clearing(ctx.affect(&v), &v.pid_text)
+                    .releasing_name(names, &name),
+                ) as Box<dyn Effect>;
+                (reply, Some(effect))
             })
             .await
         })
