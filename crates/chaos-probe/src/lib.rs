@@ -109,6 +109,24 @@ pub trait Session: Send {
     fn request(&mut self, limit: Duration) -> BoxFuture<'_, Answer>;
 }
 
+/// One push of a [`SlowClient`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Push {
+    /// Requests (or messages) that make the service write to the slow client.
+    pub requests: u64,
+    /// The service stopped serving the slow client: our write did not go
+    /// through within its limit, or the service holds back what it would
+    /// send (a broker keeping messages queued).
+    pub stuck: bool,
+}
+
+/// A client that never reads, pushed again and again until the service stops
+/// serving it; dropping it closes its connection.
+pub trait SlowClient: Send {
+    /// Make the service send it more, within `limit`.
+    fn push(&mut self, limit: Duration) -> BoxFuture<'_, io::Result<Push>>;
+}
+
 /// A client of one service.
 pub trait Probe: Send + Sync + std::fmt::Debug {
     /// `line`, `tcp`, `http` or `amqp`.
@@ -164,10 +182,15 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
         limit: Duration,
     ) -> BoxFuture<'_, Result<LargeAnswer, String>>;
 
-    /// One request's bytes that can be sent again and again on one
-    /// connection without reading the answers (a slow consumer); `None`
-    /// when the protocol has none.
-    fn pipelined(&self) -> Option<Vec<u8>>;
+    /// A client that stops reading (a slow consumer), its connection's
+    /// receive window small, with about `bytes` in each answer it makes the
+    /// service send; `None` when the protocol has no way to make a service
+    /// push answers at a client that does not read them.
+    fn slow_client(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Option<io::Result<Box<dyn SlowClient>>>>;
 
     /// Remove what [`Probe::write`] and [`Probe::send_large`] left on the service.
     fn cleanup(&self, limit: Duration) -> BoxFuture<'_, ()>;

@@ -56,7 +56,9 @@ fn the_amqp_probe_against_rabbitmq() {
         let m = probe.malformed();
         assert!(m.len() >= 5);
         for bad in &m {
+            let t0 = std::time::Instant::now();
             let a = probe.send_malformed(bad, LIMIT).await;
+            eprintln!("{}: {:?} in {:?}", bad.kind, a.said, t0.elapsed());
             assert!(a.protocol_error, "{}: {a:?}", bad.kind);
             assert!(probe.ask(LIMIT).await.is_ok(), "after {}", bad.kind);
         }

@@ -39,6 +39,11 @@ impl RabbitNode {
     /// Start a node; `management` also enables the HTTP API plugin.
     /// Panics (with RabbitMQ's output) when it does not come up.
     pub fn start(management: bool) -> RabbitNode {
+        RabbitNode::start_with(management, "")
+    }
+
+    /// The same, with `extra` lines added to its `rabbitmq.conf`.
+    pub fn start_with(management: bool, extra: &str) -> RabbitNode {
         let name = unique_name("cmrmq");
         let dir = std::env::temp_dir().join(format!("cm-rabbit-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -70,6 +75,7 @@ impl RabbitNode {
                 "management.tcp.port = {p}\nmanagement.tcp.ip = 127.0.0.1\n"
             ));
         }
+        conf.push_str(extra);
         std::fs::write(dir.join("rabbitmq.conf"), conf).unwrap();
         let node = format!("{name}@localhost");
         let out = std::fs::File::create(dir.join("server.out")).unwrap();

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use crate::line::{error_kind, Line};
-pub use chaos_engine::deadline::within_io as within;
+pub use crate::line::error_kind;
 
 /// One probe's result.
 #[derive(Debug, Clone)]

@@ -18,6 +18,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 const ASK: Duration = Duration::from_secs(2);
+/// How long a refusal may take: some servers hold a close on bad input
+/// back on purpose (a broker waits 3 s before closing a connection that
+/// failed before it authenticated, to slow down probing).
+const REFUSAL: Duration = Duration::from_secs(5);
 
 /// Malformed requests; each must get a protocol error.
 pub struct InvalidPayload;
@@ -57,7 +61,7 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
                 if ctx.stop.is_stopped() {
                     break;
                 }
-                let a = probe.send_malformed(m, ASK).await;
+                let a = probe.send_malformed(m, REFUSAL).await;
                 if a.protocol_error {
                     detection.get_or_insert(start.elapsed());
                     last_error_at = Some(Instant::now());

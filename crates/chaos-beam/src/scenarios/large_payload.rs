@@ -52,8 +52,6 @@ impl Scenario<ScenarioCtx> for LargePayload {
                 Err(why) => return Observation::skipped(why),
             };
             let answered = start.elapsed();
-            // A payload the service kept (a queued message) goes.
-            probe.cleanup(ASK).await;
             let refused_at = Instant::now();
             let recovery = super::poll_until(
                 refused_at,

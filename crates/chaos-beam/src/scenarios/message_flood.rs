@@ -17,10 +17,10 @@
 //! request (an HTTP request, an AMQP round trip) at the normal rate per
 //! connection; refusals (`429`, `503`, a broker's close) count as holding back.
 
-use super::client::Line;
 use super::{Protocol, ScenarioCtx};
 use crate::chaos::BeamTarget;
 use crate::dist::json::to_json;
+use crate::line::Line;
 use chaos_engine::scenario::{Observation, Scenario};
 use chaos_probe::{Answer, Probe, Session};
 use futures::future::BoxFuture;

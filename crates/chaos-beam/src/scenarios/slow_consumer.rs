@@ -1,32 +1,30 @@
-//! `slow_consumer`: a client with a small receive window stores one big
-//! value (`PUT chaos_monkey_slow_consumer <value just under the request
-//! limit>`), then asks for it (`GET`) over and over for `load_duration`
-//! (2 s) and never reads an answer, so the server's writes to it back up.
+//! `slow_consumer`: a client with a small receive window makes the
+//! service write to it and never reads — its probe's [`SlowClient`]: with
+//! a line protocol it stores one big value (`PUT chaos_monkey_slow_consumer
+//! <value just under the request limit>`) and asks for it (`GET`) over and
+//! over; with HTTP it pipelines its request; with AMQP it consumes (no
+//! acks) a queue a publisher keeps filling — for `load_duration` (2 s).
 //! Other clients are the prober, asking the probe request every 20 ms.
-//! Detection: from the first unread request to the first write of ours
-//! that does not go through within 200 ms — the server stopped reading us
-//! because its writes to us are stuck. Recovery: from closing the slow
-//! client to the node's TCP connections back to their count before and a
-//! probe answered. Expected: other clients unaffected — every probe
-//! answered, p99 within `latency_objective` (500 ms).
+//! Detection: from the first push to the first sign that the service
+//! stopped serving the slow client (a write of ours that does not go
+//! through within 200 ms; a broker keeping messages queued). Recovery: from
+//! closing the slow client to the node's TCP connections back to their
+//! count before and a probe answered. Expected: other clients unaffected —
+//! every probe answered, p99 within `latency_objective` (500 ms). A bare
+//! TCP probe has no such client: skipped, saying so.
 //!
-//! That is the line protocol's slow client. With another protocol the slow
-//! client sends its probe's request again and again on one connection
-//! (HTTP/1.1 pipelining) and reads nothing; a protocol with no such
-//! request (a bare TCP probe, AMQP for now) is skipped, saying so.
+//! [`SlowClient`]: chaos_probe::SlowClient
 
-use super::client::{within, Line, Watch};
+use super::client::Watch;
 use super::connection_leak::tcp_connections;
-use super::{Protocol, ScenarioCtx};
+use super::ScenarioCtx;
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
-use futures::io::AsyncWriteExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 const ASK: Duration = Duration::from_secs(2);
 const STUCK: Duration = Duration::from_millis(200);
-const KEY: &str = "chaos_monkey_slow_consumer";
 
 /// A client that stops reading.
 pub struct SlowConsumer;
@@ -54,50 +52,24 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
                 Ok(p) => p,
                 Err(skip) => return *skip,
             };
-            let addr = probe.addr();
-            let p = &ctx.settings.protocol;
             let Some(sockets_before) = tcp_connections(&ctx.target).await else {
                 return Observation::judged(false, "could not count the node's TCP connections");
             };
-            let mut slow = match Line::connect_small_window(addr, 4096, ASK).await {
-                Ok(l) => l,
-                Err(e) => return Observation::judged(false, format!("could not connect: {e}")),
-            };
-            let (get, per_write, size) = if probe.kind() == "line" {
-                let size = ctx
-                    .settings
-                    .max_request_bytes
-                    .saturating_sub(64)
-                    .clamp(16, 64 * 1024) as usize;
-                let value = "s".repeat(size);
-                match slow.ask(&Protocol::fill(&p.put, KEY, &value), ASK).await {
-                    Ok(a) if p.put_ok.is_match(&a) => {}
-                    other => {
-                        return Observation::judged(
-                            false,
-                            format!("could not store the value to read: {other:?}"),
-                        )
-                    }
+            let size = ctx
+                .settings
+                .max_request_bytes
+                .saturating_sub(64)
+                .clamp(16, 64 * 1024) as usize;
+            let mut slow = match probe.slow_client(size, ASK).await {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => {
+                    return Observation::judged(false, format!("could not set up the slow client: {e}"))
                 }
-                (
-                    format!("{}\n", Protocol::fill(&p.get, KEY, &value))
-                        .repeat(64)
-                        .into_bytes(),
-                    64,
-                    size,
-                )
-            } else {
-                match probe.pipelined() {
-                    Some(one) => {
-                        let size = one.len();
-                        (one.repeat(16), 16, size)
-                    }
-                    None => {
-                        return Observation::skipped(format!(
-                            "the {} probe has no request that can be sent again and again without reading the answers",
-                            probe.kind()
-                        ))
-                    }
+                None => {
+                    return Observation::skipped(format!(
+                        "the {} probe cannot make a service push answers at a client (name one that speaks the service's protocol with --probe)",
+                        probe.kind()
+                    ))
                 }
             };
             let watch = Watch::start(probe.clone());
@@ -105,10 +77,14 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
             let mut stuck_at = None;
             let mut requests = 0u64;
             while start.elapsed() < ctx.settings.load_duration && !ctx.stop.is_stopped() {
-                match within(STUCK, slow.writer().write_all(&get)).await {
-                    Ok(()) => requests += per_write,
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        stuck_at.get_or_insert(start.elapsed());
+                match slow.push(STUCK).await {
+                    Ok(p) => {
+                        requests += p.requests;
+                        if p.stuck {
+                            stuck_at.get_or_insert(start.elapsed());
+                            // Stuck: keep it so, without piling more on.
+                            smol::Timer::after(Duration::from_millis(20)).await;
+                        }
                     }
                     Err(_) => break,
                 }
@@ -133,10 +109,10 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
                 .await;
             let w = watch.window(closed).await;
             let observed = format!(
-                "{requests} unread requests ({size} bytes each, or for a value of that size){}; other clients: {}; {}",
+                "{requests} unread requests (answers of about {size} bytes){}; other clients: {}; {}",
                 match stuck_at {
-                    Some(d) => format!(", the server stopped reading us {:.3} ms in", super::ms(d)),
-                    None => ", the server never stopped reading us".into(),
+                    Some(d) => format!(", the server stopped serving us {:.3} ms in", super::ms(d)),
+                    None => ", the server never stopped serving us".into(),
                 },
                 w.describe(),
                 match recovery {

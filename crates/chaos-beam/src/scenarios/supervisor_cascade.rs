@@ -71,10 +71,32 @@ impl Scenario<ScenarioCtx> for SupervisorCascade {
                 .map(|v| v.id.clone())
                 .unwrap_or_default();
             let Some(victim) = before.supervisors.iter().find(|s| s.pid == pid) else {
+                // Under a dynamic supervisor, which the steady state's walk does
+                // not enter: judged by its own restart, timed on the node.
+                let restarted = out
+                    .measurements
+                    .get("restart_ms")
+                    .and_then(Value::as_u64)
+                    .map(Duration::from_millis);
+                let detect = out
+                    .measurements
+                    .get("detect_us")
+                    .and_then(Value::as_u64)
+                    .map(Duration::from_micros);
                 return Observation::judged(
-                    false,
-                    format!("killed supervisor {pid}, which is not in the tree read before"),
-                );
+                    restarted.is_some_and(|r| r <= ctx.settings.subtree_restart),
+                    match restarted {
+                        Some(r) => format!(
+                            "killed supervisor {pid} (under a dynamic supervisor, so its subtree is not in the steady state's walk); restarted by its parent after {:.3} ms",
+                            super::ms(r)
+                        ),
+                        None => format!("killed supervisor {pid} (under a dynamic supervisor); not restarted by its parent"),
+                    },
+                )
+                .detected(detect)
+                .recovered(restarted)
+                .with_measurements(json!({ "supervisor": pid, "kill": out.measurements }))
+                .killing();
             };
             let key = victim.key.clone();
             let below = |k: &str| k == key || k.starts_with(&format!("{key}/"));

@@ -8,12 +8,15 @@
 //! never printed and scrubbed from error texts.
 
 use crate::line::{error_kind, within, Line};
-use crate::{Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, ReadBack, Secret, Session};
+use crate::{
+    Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, Push, ReadBack, Secret, Session,
+    SlowClient,
+};
 use futures::future::BoxFuture;
 use futures::io::AsyncWriteExt;
 use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    BasicGetOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
@@ -99,9 +102,9 @@ impl AmqpProbe {
         })
     }
 
-    async fn declare(&self, ch: &Channel) -> lapin::Result<()> {
+    async fn declare(&self, ch: &Channel, queue: &str) -> lapin::Result<()> {
         ch.queue_declare(
-            self.queue.as_str().into(),
+            queue.into(),
             QueueDeclareOptions {
                 durable: true,
                 ..QueueDeclareOptions::default()
@@ -112,12 +115,13 @@ impl AmqpProbe {
         .map(|_| ())
     }
 
-    /// Publish `body` persistently with a confirm: `Ok(true)` when the broker confirmed it.
-    async fn publish(&self, ch: &Channel, body: &[u8]) -> lapin::Result<bool> {
+    /// Publish `body` persistently to `queue` with a confirm: `Ok(true)`
+    /// when the broker confirmed it.
+    async fn publish(&self, ch: &Channel, queue: &str, body: &[u8]) -> lapin::Result<bool> {
         let confirm = ch
             .basic_publish(
                 "".into(),
-                self.queue.as_str().into(),
+                queue.into(),
                 BasicPublishOptions::default(),
                 body,
                 BasicProperties::default().with_delivery_mode(2),
@@ -125,6 +129,206 @@ impl AmqpProbe {
             .await?
             .await?;
         Ok(matches!(confirm, Confirmation::Ack(_)))
+    }
+}
+
+impl AmqpProbe {
+    /// A consumer that subscribes (no acknowledgements, so the broker pushes
+    /// everything it can) to a queue of its own, on a raw connection with a
+    /// small receive window, and then never reads; and a publisher that
+    /// fills that queue with messages of `bytes` bytes.
+    async fn slow_consumer(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> io::Result<Box<dyn SlowClient>> {
+        let queue = format!("{}_slow", self.queue);
+        let (conn, ch) = self.connect(limit).await.map_err(io::Error::other)?;
+        within(limit, async {
+            ch.queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions {
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(io::Error::other)
+        })
+        .await?;
+        let mut line = Line::connect_small_window(self.addr, 4096, limit).await?;
+        within(
+            limit,
+            raw::consume(
+                &mut line,
+                &self.credentials.0,
+                &self.credentials.1 .0,
+                &self.vhost,
+                &queue,
+            ),
+        )
+        .await?;
+        Ok(Box::new(SlowAmqp {
+            _consumer: line,
+            publisher: Some(conn),
+            channel: ch,
+            queue,
+            body: vec![b's'; bytes.clamp(16, 64 * 1024)],
+        }))
+    }
+}
+
+/// The slow consumer's two connections: the one that never reads (dropped,
+/// it closes and the auto-delete queue goes) and the publisher's.
+struct SlowAmqp {
+    _consumer: Line,
+    publisher: Option<Connection>,
+    channel: Channel,
+    queue: String,
+    body: Vec<u8>,
+}
+
+impl SlowClient for SlowAmqp {
+    /// Publish 16 messages; stuck once the queue keeps messages back (the
+    /// broker stopped pushing to the consumer that does not read).
+    fn push(&mut self, limit: Duration) -> BoxFuture<'_, io::Result<Push>> {
+        Box::pin(async move {
+            within(limit, async {
+                for _ in 0..16 {
+                    self.channel
+                        .basic_publish(
+                            "".into(),
+                            self.queue.as_str().into(),
+                            BasicPublishOptions::default(),
+                            &self.body,
+                            BasicProperties::default(),
+                        )
+                        .await
+                        .map_err(io::Error::other)?;
+                }
+                let q = self
+                    .channel
+                    .queue_declare(
+                        self.queue.as_str().into(),
+                        QueueDeclareOptions {
+                            passive: true,
+                            ..QueueDeclareOptions::default()
+                        },
+                        FieldTable::default(),
+                    )
+                    .await
+                    .map_err(io::Error::other)?;
+                Ok(Push {
+                    requests: 16,
+                    stuck: q.message_count() > 0,
+                })
+            })
+            .await
+        })
+    }
+}
+
+impl Drop for SlowAmqp {
+    fn drop(&mut self) {
+        if let Some(conn) = self.publisher.take() {
+            smol::spawn(close(conn)).detach();
+        }
+    }
+}
+
+/// Just enough of AMQP 0-9-1 by hand for a client that must stop reading
+/// its socket (a client library reads for us): the handshake, a channel,
+/// a consume.
+mod raw {
+    use super::{read_frame, HEADER_0_9_1};
+    use crate::line::Line;
+    use futures::io::AsyncWriteExt;
+    use std::io;
+
+    fn shortstr(out: &mut Vec<u8>, s: &str) {
+        out.push(s.len().min(255) as u8);
+        out.extend_from_slice(&s.as_bytes()[..s.len().min(255)]);
+    }
+
+    async fn send_method(
+        line: &mut Line,
+        channel: u16,
+        class: u16,
+        method: u16,
+        args: &[u8],
+    ) -> io::Result<()> {
+        let mut payload = Vec::with_capacity(4 + args.len());
+        payload.extend_from_slice(&class.to_be_bytes());
+        payload.extend_from_slice(&method.to_be_bytes());
+        payload.extend_from_slice(args);
+        let mut frame = vec![1u8];
+        frame.extend_from_slice(&channel.to_be_bytes());
+        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&payload);
+        frame.push(0xCE);
+        line.writer().write_all(&frame).await
+    }
+
+    /// The next method frame's arguments, which must be `class.method`.
+    async fn expect(line: &mut Line, class: u16, method: u16) -> io::Result<Vec<u8>> {
+        loop {
+            let (kind, _, payload) = read_frame(line).await?;
+            if kind != 1 || payload.len() < 4 {
+                continue;
+            }
+            let got = (
+                u16::from_be_bytes([payload[0], payload[1]]),
+                u16::from_be_bytes([payload[2], payload[3]]),
+            );
+            if got == (class, method) {
+                return Ok(payload[4..].to_vec());
+            }
+            return Err(io::Error::other(format!(
+                "expected method {class}.{method}, the broker sent {}.{}",
+                got.0, got.1
+            )));
+        }
+    }
+
+    /// Open a connection as `user` on `vhost`, a channel, and consume `queue` without acks.
+    pub(super) async fn consume(
+        line: &mut Line,
+        user: &str,
+        password: &str,
+        vhost: &str,
+        queue: &str,
+    ) -> io::Result<()> {
+        line.writer().write_all(HEADER_0_9_1).await?;
+        expect(line, 10, 10).await?; // connection.start
+        let mut args = Vec::new();
+        args.extend_from_slice(&0u32.to_be_bytes()); // client properties: none
+        shortstr(&mut args, "PLAIN");
+        let response = format!("\0{user}\0{password}");
+        args.extend_from_slice(&(response.len() as u32).to_be_bytes());
+        args.extend_from_slice(response.as_bytes());
+        shortstr(&mut args, "en_US");
+        send_method(line, 0, 10, 11, &args).await?; // start-ok
+        let tune = expect(line, 10, 30).await?;
+        let mut args = tune.get(..6).unwrap_or(&[0, 0, 0, 2, 0, 0]).to_vec();
+        args.extend_from_slice(&0u16.to_be_bytes()); // no heartbeats
+        send_method(line, 0, 10, 31, &args).await?; // tune-ok
+        let mut args = Vec::new();
+        shortstr(&mut args, vhost);
+        shortstr(&mut args, "");
+        args.push(0);
+        send_method(line, 0, 10, 40, &args).await?; // connection.open
+        expect(line, 10, 41).await?;
+        send_method(line, 1, 20, 10, &[0]).await?; // channel.open
+        expect(line, 20, 11).await?;
+        let mut args = 0u16.to_be_bytes().to_vec();
+        shortstr(&mut args, queue);
+        shortstr(&mut args, "chaos_monkey_slow");
+        args.push(0b0000_0010); // no-ack
+        args.extend_from_slice(&0u32.to_be_bytes()); // no arguments
+        send_method(line, 1, 60, 20, &args).await?; // basic.consume
+        expect(line, 60, 21).await?;
+        Ok(())
     }
 }
 
@@ -137,11 +341,11 @@ async fn close(conn: Connection) {
     .await;
 }
 
-/// One connection and channel, a queue declaration per request (a round trip).
+/// One connection and channel; each request a `basic.qos` round trip
+/// (it touches no queue, so sessions never contend for one).
 struct AmqpSession {
     conn: Option<Connection>,
     channel: Channel,
-    queue: String,
 }
 
 impl Session for AmqpSession {
@@ -149,21 +353,13 @@ impl Session for AmqpSession {
         Box::pin(async move {
             let r = within(limit, async {
                 self.channel
-                    .queue_declare(
-                        self.queue.as_str().into(),
-                        QueueDeclareOptions {
-                            exclusive: true,
-                            auto_delete: true,
-                            ..QueueDeclareOptions::default()
-                        },
-                        FieldTable::default(),
-                    )
+                    .basic_qos(0, BasicQosOptions::default())
                     .await
                     .map_err(io::Error::other)
             })
             .await;
             match r {
-                Ok(_) => Answer::Ok("declare-ok".into()),
+                Ok(()) => Answer::Ok("qos-ok".into()),
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => Answer::Failed("timeout".into()),
                 Err(e) => Answer::Failed(e.to_string().chars().take(200).collect()),
             }
@@ -276,6 +472,8 @@ impl Probe for AmqpProbe {
         Box::pin(async move {
             match self.connect(limit).await {
                 Ok((conn, _ch)) => {
+                    // Closed before answering, so no connection of the probe's
+                    // outlives it (the steady state counts connection handlers).
                     close(conn).await;
                     Answer::Ok("connection and channel open".into())
                 }
@@ -290,7 +488,6 @@ impl Probe for AmqpProbe {
             Ok(Box::new(AmqpSession {
                 conn: Some(conn),
                 channel,
-                queue: format!("{}_session", self.queue),
             }) as Box<dyn Session>)
         })
     }
@@ -309,14 +506,16 @@ impl Probe for AmqpProbe {
                 ch.confirm_select(ConfirmSelectOptions::default())
                     .await
                     .map_err(io::Error::other)?;
-                self.declare(&ch).await.map_err(io::Error::other)
+                self.declare(&ch, &self.queue)
+                    .await
+                    .map_err(io::Error::other)
             })
             .await;
             if ready.is_ok() {
                 for (key, value) in pairs {
                     let body = format!("{key}={value}");
                     let confirmed = within(limit, async {
-                        self.publish(&ch, body.as_bytes())
+                        self.publish(&ch, &self.queue, body.as_bytes())
                             .await
                             .map_err(io::Error::other)
                     })
@@ -359,10 +558,9 @@ impl Probe for AmqpProbe {
             .await;
             close(conn).await;
             match drained {
-                Err(e) => {
-                    // A queue that is gone (404) lost everything; else try again.
-                    all_lost(!e.to_string().contains("NOT_FOUND"))
-                }
+                // A queue restarting answers 404 for a while: the caller asks
+                // again until its bound, then counts what is still missing.
+                Err(_) => all_lost(true),
                 Ok(()) => ReadBack {
                     lost: pairs
                         .iter()
@@ -441,15 +639,20 @@ impl Probe for AmqpProbe {
                     })
                 }
             };
+            // A queue of its own, deleted after: the probe's writes are not touched.
+            let queue = format!("{}_large", self.queue);
             let body = vec![b'L'; bytes];
             let r = within(limit, async {
                 ch.confirm_select(ConfirmSelectOptions::default())
                     .await
                     .map_err(io::Error::other)?;
-                self.declare(&ch).await.map_err(io::Error::other)?;
-                self.publish(&ch, &body).await.map_err(io::Error::other)
+                self.declare(&ch, &queue).await.map_err(io::Error::other)?;
+                self.publish(&ch, &queue, &body)
+                    .await
+                    .map_err(io::Error::other)
             })
             .await;
+            delete_queues(&ch, &[&queue], limit).await;
             close(conn).await;
             let (said, refused, wrote) = match r {
                 Ok(true) => ("confirmed (accepted)".to_string(), false, Ok(())),
@@ -472,21 +675,33 @@ impl Probe for AmqpProbe {
         })
     }
 
-    fn pipelined(&self) -> Option<Vec<u8>> {
-        None
+    fn slow_client(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Option<io::Result<Box<dyn SlowClient>>>> {
+        Box::pin(async move { Some(self.slow_consumer(bytes, limit).await) })
     }
 
     fn cleanup(&self, limit: Duration) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Ok((conn, ch)) = self.connect(limit).await {
-                let _ = within(limit, async {
-                    ch.queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
-                        .await
-                        .map_err(io::Error::other)
-                })
-                .await;
+                let large = format!("{}_large", self.queue);
+                delete_queues(&ch, &[&self.queue, &large], limit).await;
                 close(conn).await;
             }
         })
+    }
+}
+
+/// Delete `queues` (a queue that is not there is no error worth a word).
+async fn delete_queues(ch: &Channel, queues: &[&str], limit: Duration) {
+    for q in queues {
+        let _ = within(limit, async {
+            ch.queue_delete((*q).into(), QueueDeleteOptions::default())
+                .await
+                .map_err(io::Error::other)
+        })
+        .await;
     }
 }

@@ -7,9 +7,11 @@
 //! pool, never through a proxy from the environment; credentials go in an
 //! `Authorization: Basic` header and never into reports.
 
-use crate::kinds::line::large_exchange;
+use crate::kinds::line::{large_exchange, Pipelined};
 use crate::line::{error_kind, within, Line};
-use crate::{Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, ReadBack, Secret, Session};
+use crate::{
+    Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, ReadBack, Secret, Session, SlowClient,
+};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use futures::future::BoxFuture;
 use futures::io::AsyncWriteExt;
@@ -446,9 +448,27 @@ impl Probe for HttpProbe {
         })
     }
 
-    fn pipelined(&self) -> Option<Vec<u8>> {
-        let body = self.body.clone().unwrap_or_default();
-        Some(self.request_bytes(&self.method, &self.path, body.as_bytes(), false))
+    fn slow_client(
+        &self,
+        _bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Option<io::Result<Box<dyn SlowClient>>>> {
+        Box::pin(async move {
+            let body = self.body.clone().unwrap_or_default();
+            let one = self.request_bytes(&self.method, &self.path, body.as_bytes(), false);
+            // HTTP/1.1 pipelining: requests one after another, answers never read.
+            Some(
+                Line::connect_small_window(self.addr, 4096, limit)
+                    .await
+                    .map(|line| {
+                        Box::new(Pipelined {
+                            line,
+                            batch: one.repeat(16),
+                            per_batch: 16,
+                        }) as Box<dyn SlowClient>
+                    }),
+            )
+        })
     }
 
     fn cleanup(&self, _limit: Duration) -> BoxFuture<'_, ()> {

@@ -3,7 +3,9 @@
 //! `PING`/`PUT k v`/`GET k`), and a regex for a protocol error.
 
 use crate::line::{ask_once, error_kind, read_line, within, Line};
-use crate::{Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, ReadBack, Session};
+use crate::{
+    Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, Push, ReadBack, Session, SlowClient,
+};
 use futures::future::BoxFuture;
 use futures::io::AsyncWriteExt;
 use regex::Regex;
@@ -309,8 +311,37 @@ impl Probe for LineProbe {
         })
     }
 
-    fn pipelined(&self) -> Option<Vec<u8>> {
-        Some(format!("{}\n", self.protocol.ping).into_bytes())
+    fn slow_client(
+        &self,
+        bytes: usize,
+        limit: Duration,
+    ) -> BoxFuture<'_, Option<io::Result<Box<dyn SlowClient>>>> {
+        Box::pin(async move {
+            let p = &self.protocol;
+            let value = "s".repeat(bytes.max(16));
+            let connect = async {
+                let mut slow = Line::connect_small_window(self.addr, 4096, limit).await?;
+                let key = "chaos_monkey_slow_consumer";
+                match slow
+                    .ask(&LineProtocol::fill(&p.put, key, &value), limit)
+                    .await
+                {
+                    Ok(a) if p.put_ok.is_match(&a) => {}
+                    other => {
+                        return Err(io::Error::other(format!(
+                            "could not store the value to read: {other:?}"
+                        )))
+                    }
+                }
+                let get = format!("{}\n", LineProtocol::fill(&p.get, key, &value)).repeat(64);
+                Ok(Box::new(Pipelined {
+                    line: slow,
+                    batch: get.into_bytes(),
+                    per_batch: 64,
+                }) as Box<dyn SlowClient>)
+            };
+            Some(connect.await)
+        })
     }
 
     fn cleanup(&self, _limit: Duration) -> BoxFuture<'_, ()> {
@@ -369,5 +400,31 @@ pub(crate) async fn large_exchange(
         said,
         refused,
         wrote: wrote.map_err(|e| error_kind(&e)),
+    }
+}
+
+/// A slow client that writes a batch of requests again and again on a
+/// connection with a small receive window and never reads the answers.
+pub(crate) struct Pipelined {
+    pub(crate) line: Line,
+    pub(crate) batch: Vec<u8>,
+    pub(crate) per_batch: u64,
+}
+
+impl SlowClient for Pipelined {
+    fn push(&mut self, limit: Duration) -> BoxFuture<'_, io::Result<Push>> {
+        Box::pin(async move {
+            match within(limit, self.line.writer().write_all(&self.batch)).await {
+                Ok(()) => Ok(Push {
+                    requests: self.per_batch,
+                    stuck: false,
+                }),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(Push {
+                    requests: 0,
+                    stuck: true,
+                }),
+                Err(e) => Err(e),
+            }
+        })
     }
 }

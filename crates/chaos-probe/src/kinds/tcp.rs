@@ -5,7 +5,9 @@
 //! CPU saturation still measure something.
 
 use crate::line::{error_kind, within};
-use crate::{Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, ReadBack, Session};
+use crate::{
+    Answer, LargeAnswer, Malformed, MalformedAnswer, Probe, ReadBack, Session, SlowClient,
+};
 use futures::future::BoxFuture;
 use futures::io::AsyncReadExt;
 use smol::net::TcpStream;
@@ -138,8 +140,12 @@ impl Probe for TcpProbe {
         })
     }
 
-    fn pipelined(&self) -> Option<Vec<u8>> {
-        None
+    fn slow_client(
+        &self,
+        _bytes: usize,
+        _limit: Duration,
+    ) -> BoxFuture<'_, Option<io::Result<Box<dyn SlowClient>>>> {
+        Box::pin(async { None })
     }
 
     fn cleanup(&self, _limit: Duration) -> BoxFuture<'_, ()> {
