@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const CRATES: &[&str] = &[
     "chaos-engine",
     "chaos-beam",
+    "chaos-probe",
     "chaos-proxy",
     "chaos-report",
     "chaos-monkey",

@@ -128,6 +128,7 @@ pub fn error_kind(e: &io::Error) -> String {
         io::ErrorKind::ConnectionReset => "reset".into(),
         io::ErrorKind::UnexpectedEof => "closed".into(),
         io::ErrorKind::BrokenPipe => "broken pipe".into(),
+        io::ErrorKind::Other => e.to_string().chars().take(160).collect(),
         other => format!("{other:?}"),
     }
 }
