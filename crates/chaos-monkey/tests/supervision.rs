@@ -692,3 +692,67 @@ fn a_process_predicted_gone_for_good_is_checked_by_its_name() {
     assert_eq!(p.came_true, Some(false), "{p:?}");
     assert_eq!(p.unchecked, None, "{p:?}");
 }
+
+/// A decoy's end reaches every caller waiting on it (`gen:call` monitors
+/// the decoy). Unless collapse is allowed the decoy hands what it swallowed
+/// back to the victim and passes each answer on before it goes: a waiting
+/// caller is late, not dead. Past the budget it swallows for good.
+#[test]
+fn a_caller_waiting_on_a_decoy_gets_the_real_answer_unless_collapse_is_allowed() {
+    let w = Weak::start("weak_held_name", |b, _| b);
+    smol::block_on(async {
+        for (policy, profile) in [
+            (BudgetPolicy::Spare, Profile::Demo),
+            (BudgetPolicy::Collapse, Profile::Aggressive),
+        ] {
+            let mut t = target(&w, policy, profile).await;
+            t.safety.only_apps = vec!["weak_held_name".into()];
+            let ops = builtin();
+            let op = ops.iter().find(|o| o.name() == "registry_corrupt").unwrap();
+            let mut effect = None;
+            for _ in 0..40 {
+                t.invalidate().await;
+                let params = serde_json::json!({"mode": "decoy", "hold_ms": 4_000});
+                let out = op.run(&t, &params).await;
+                assert_eq!(out.status, Status::Confirmed, "{out:?}");
+                let name = out.victim.as_ref().and_then(|v| v.attr("registered_name"));
+                if name == Some("weak_held_name_server") {
+                    effect = out.effect;
+                    break;
+                }
+                out.effect.expect("held").undo().await.expect("undone");
+            }
+            let effect = effect.expect("the server's name was taken");
+            // A caller that waits for as long as it takes, on the decoy.
+            assert_eq!(
+                w.eval(
+                    "application:unset_env(weak_held_name, answer), \
+                     spawn(fun() -> \
+                         R = try gen_server:call(weak_held_name_server, {register, self()}, infinity) \
+                             catch exit:E -> {died, element(1, E)} end, \
+                         application:set_env(weak_held_name, answer, R) \
+                     end), ok."
+                ),
+                "ok"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert_eq!(
+                w.eval("application:get_env(weak_held_name, answer)."),
+                "undefined",
+                "the caller waits on the decoy"
+            );
+            effect.undo().await.expect("the name given back");
+            w.wait_true(
+                "application:get_env(weak_held_name, answer) =/= undefined.",
+                std::time::Duration::from_secs(5),
+                "the caller has its answer",
+            );
+            let answer = w.eval("application:get_env(weak_held_name, answer).");
+            if policy == BudgetPolicy::Collapse {
+                assert_eq!(answer, "{ok,{died,{undone,ok}}}", "{policy:?}");
+            } else {
+                assert_eq!(answer, "{ok,ok}", "{policy:?}");
+            }
+        }
+    });
+}

@@ -227,32 +227,34 @@ BudgetGate = fun(Victim, _Signal) when not is_pid(Victim) -> {ok, []};
 end,
 %% Did the prediction come true within 10 s (inside the snippet limit of
 %% 15 s)? #{predicted, application, came_true, after_ms, unchecked}; Check
-%% is what BudgetGate said to watch: {app, App} (it stops), {gives_up, S}
-%% (the supervisor exits), {name, N} (nobody registers it again: true after
-%% 10 s), or {unchecked, Why} (came_true null, and why).
+%% is what BudgetGate said to watch: {app, App} (its application master
+%% exits: read from the controller's table, never by a call — the
+%% controller is busy while an application stops, and busier while the
+%% node halts), {gives_up, S} (the supervisor exits), {name, N} (nobody
+%% registers it again: true after 10 s), or {unchecked, Why} (came_true
+%% null, and why).
 BgCheck = fun(Text, _App, {unchecked, Why}, _T0) ->
                   #{predicted => Text, application => null, came_true => null, after_ms => null,
                     unchecked => Why};
              (Text, App, Check, T0) ->
     Deadline = T0 + 10000,
-    Mon = case Check of {gives_up, S0} -> erlang:monitor(process, S0); _ -> none end,
-    %% The application controller is busy while an application stops: a
-    %% call that times out means "not yet", not an error.
-    Running = fun(A) ->
-        try lists:keymember(A, 1, application:which_applications(500))
-        catch exit:{timeout, _} -> true
-        end
-    end,
+    Watched = case Check of
+                  {gives_up, S0} when is_atom(S0) -> erlang:whereis(S0);
+                  {gives_up, S0} -> S0;
+                  {app, A0} -> application_controller:get_master(A0);
+                  _ -> none
+              end,
+    Mon = case is_pid(Watched) of true -> erlang:monitor(process, Watched); false -> none end,
     %% {true | false, AfterMs} once decided, else undecided.
     Seen = fun() ->
         Now = erlang:monotonic_time(millisecond) - T0,
         case Check of
-            {app, A} ->
-                case Running(A) of false -> {true, Now}; true -> undecided end;
-            {gives_up, _} ->
-                receive {'DOWN', Mon, process, _, _} -> {true, Now} after 0 -> undecided end;
             {name, N} ->
-                case erlang:whereis(N) of undefined -> undecided; _ -> {false, null} end
+                case erlang:whereis(N) of undefined -> undecided; _ -> {false, null} end;
+            %% Nothing to watch any more (no master, no supervisor): gone already.
+            _ when Mon =:= none -> {true, Now};
+            _ ->
+                receive {'DOWN', Mon, process, _, _} -> {true, Now} after 0 -> undecided end
         end
     end,
     Poll = fun Loop() ->

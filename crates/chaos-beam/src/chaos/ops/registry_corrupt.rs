@@ -4,7 +4,18 @@
 //! * `unregister` — the name is simply gone: calls and sends by name fail
 //!   (`noproc`, `badarg`);
 //! * `decoy` — the helper registers itself under the name and swallows every
-//!   message (including `'$gen_call'`s, so callers time out).
+//!   message (including `'$gen_call'`s: callers wait).
+//!
+//! A decoy's end reaches every caller waiting on it (they monitor the decoy:
+//! `gen:call` exits with the decoy's exit reason), which the restart-budget
+//! gate cannot see — the fifth RabbitMQ run lost connection supervisors
+//! (restart intensity 0) to readers that died with `{{undone,ok},…}`. So
+//! unless collapse is allowed the decoy holds the name below the default
+//! 5 s call timeout, and on release hands what it swallowed back to the
+//! victim in order: calls (`'$gen_call'`, `system`, a gen_event manager's)
+//! are relayed, and each waiting caller gets the victim's answer from the
+//! decoy before the decoy goes (late, not lost). With `--allow-collapse`
+//! the decoy swallows for good and its end takes its waiting callers down.
 //!
 //! Confirmed by `whereis(Name)` returning `undefined` / the decoy. On release,
 //! or at its own deadline, the helper gives up the decoy name and registers
@@ -44,23 +55,58 @@ case erlang:process_info(Victim, registered_name) of
             Parent ! {took, Me, Took},
             %% The janitor: if the monkey's lease ends, give the name back at once.
             LeaseRef = erlang:monitor(process, Lease),
-            Loop = fun L(Dropped) ->
+            %% What the decoy swallowed (newest first), kept to hand back.
+            Loop = fun L(Kept) ->
                 Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
                 receive
-                    release -> Dropped;
-                    {'DOWN', LeaseRef, process, _, _} -> Dropped;
+                    release -> Kept;
+                    {'DOWN', LeaseRef, process, _, _} -> Kept;
                     {'DOWN', Mon, process, _, _} ->
                         %% the victim died: free the name for its replacement
                         _ = whereis(Name) =:= Me andalso unregister(Name),
-                        L(Dropped);
-                    _ -> L(Dropped + 1)
-                after Left -> Dropped
+                        L(Kept);
+                    Msg when HandBack -> L([Msg | Kept]);
+                    _ -> L(Kept)
+                after Left -> Kept
                 end
+            end,
+            %% Hand the swallowed messages back to the victim, in order. A
+            %% call is relayed under the decoy's own tag, and the answer
+            %% passed on to its caller, who monitors the decoy: the decoy
+            %% stays until every answer is in (at most 5 s).
+            HandOver = fun(Msgs) ->
+                VMon = erlang:monitor(process, Victim),
+                Calls = lists:foldl(
+                    fun({Label, {P, _} = From, Req}, Acc)
+                          when is_pid(P), (Label =:= '$gen_call' orelse Label =:= system
+                                           orelse is_pid(Label)) ->
+                            R = erlang:make_ref(),
+                            Victim ! {case is_pid(Label) of true -> Me; false -> Label end,
+                                      {Me, R}, Req},
+                            Acc#{R => From};
+                       (M, Acc) ->
+                            Victim ! M,
+                            Acc
+                    end, #{}, Msgs),
+                Until = erlang:monotonic_time(millisecond) + 5000,
+                Answer = fun A(Open) when map_size(Open) =:= 0 -> ok;
+                             A(Open) ->
+                                 Wait = max(0, Until - erlang:monotonic_time(millisecond)),
+                                 receive
+                                     {R, Reply} when is_map_key(R, Open) ->
+                                         _ = gen:reply(maps:get(R, Open), Reply),
+                                         A(maps:remove(R, Open));
+                                     {'DOWN', VMon, process, _, _} -> ok
+                                 after Wait -> ok
+                                 end
+                         end,
+                _ = Answer(Calls),
+                erlang:demonitor(VMon, [flush])
             end,
             case Took of
                 gone -> exit(normal);
                 _ ->
-                    _ = Loop(0),
+                    Kept = Loop([]),
                     _ = whereis(Name) =:= Me andalso unregister(Name),
                     Undone = case whereis(Name) of
                                  undefined ->
@@ -81,6 +127,8 @@ case erlang:process_info(Victim, registered_name) of
                                      end;
                                  _ -> ok  %% back already, or held by a replacement: left alone
                              end,
+                    _ = Kept =/= [] andalso erlang:is_process_alive(Victim)
+                        andalso HandOver(lists:reverse(Kept)),
                     exit({undone, Undone})
             end
         end),
@@ -93,6 +141,11 @@ case erlang:process_info(Victim, registered_name) of
                         {confirmed, iolist_to_binary(io_lib:format(
                             "~0p unregistered from ~0p, whereis returns undefined; registered again after ~b ms",
                             [Name, Victim, HoldMs])), #{}, Helper};
+                    {decoy, Helper} when HandBack ->
+                        {confirmed, iolist_to_binary(io_lib:format(
+                            "~0p taken from ~0p by the decoy ~0p (holds every message), whereis returns the decoy; "
+                            "given back after ~b ms, with what the decoy held", [Name, Victim, Helper, HoldMs])),
+                         #{}, Helper};
                     {decoy, Helper} ->
                         {confirmed, iolist_to_binary(io_lib:format(
                             "~0p taken from ~0p by the decoy ~0p (swallows every message), whereis returns the decoy; "
@@ -153,8 +206,14 @@ impl TypedOperation<BeamTarget> for RegistryCorrupt {
 
     fn run<'a>(&'a self, ctx: &'a BeamTarget, p: RegistryCorruptParams) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let hold = p.hold_ms;
             let mode = p.mode.as_str();
+            // A decoy keeps its callers waiting: below the call timeout
+            // unless collapse is allowed (then it swallows for good).
+            let hand_back = ctx.safety.budget != crate::chaos::BudgetPolicy::Collapse;
+            let hold = match mode {
+                "decoy" => ctx.suspension_cap(p.hold_ms),
+                _ => p.hold_ms,
+            };
             let want = Want {
                 named_only: true,
                 ..Want::default()
@@ -172,6 +231,7 @@ impl TypedOperation<BeamTarget> for RegistryCorrupt {
                             ("Mode", atom(mode)),
                             ("HoldMs", int(hold)),
                             ("DeadlineMs", int(deadline)),
+                            ("HandBack", atom(if hand_back { "true" } else { "false" })),
                         ],
                     )
                     .await;
