@@ -15,14 +15,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
-/// One scenario against a target whose context type is `C`.
-pub trait Scenario<C: ?Sized>: Send + Sync {
+/// One scenario against a target whose context type is `C` and whose
+/// settings (thresholds, sizes) are `S` — apart, so what a scenario
+/// expects can be said without a target (`scenarios --list`).
+pub trait Scenario<C: ?Sized, S: ?Sized = C>: Send + Sync {
     /// Stable name (`process_crash`, ...), used with `--only` and in reports.
     fn name(&self) -> &'static str;
     /// The fault, in one line.
     fn fault(&self) -> &'static str;
     /// What is expected, with the configured thresholds filled in.
-    fn expected(&self, ctx: &C) -> String;
+    fn expected(&self, settings: &S) -> String;
     /// Do the fault, undo it, and say what was seen.
     fn run<'a>(&'a self, ctx: &'a C) -> BoxFuture<'a, Observation>;
 }

@@ -54,15 +54,17 @@ pub enum Command {
     /// recovery times; text, plus JSON (--report) and JUnit (--junit).
     ///
     /// Scenarios that talk to the service (everything but process_crash and
-    /// supervisor_cascade) use --service IP:PORT (or `service` in the
-    /// config's [scenarios] table); without it, the lowest loopback TCP
-    /// port an application on the node listens on (found on the node, the
-    /// way the network operations find listeners). The probes speak a line
-    /// protocol, by default the demo's (PING/PONG, PUT k v/OK, GET k/VALUE v,
-    /// ERR ...), configurable in [scenarios].
+    /// supervisor_cascade) go through a probe in its own protocol: --probe
+    /// URL (amqp://, http://, line://, tcp://; or [scenarios.probe]), else
+    /// --service IP:PORT asked what it speaks, else a listener of the node's
+    /// applications (as `inspect` lists them), asked the same. The line
+    /// protocol is by default the demo's (PING/PONG, PUT k v/OK, GET k/VALUE
+    /// v, ERR ...), configurable in [scenarios]. Safety is a run's: --only-app,
+    /// --protect-*, [safety]; supervisor_cascade needs --allow-supervisor-kill.
     ///
     /// Exit codes: 0 every scenario that ran passed; 1 a scenario failed; 2
-    /// usage or config error; 3 could not connect; 4 the node went down.
+    /// usage or config error; 3 could not connect; 4 the node went down; 5
+    /// inconclusive (more than half the scenarios skipped).
     Scenarios(Box<ScenariosArgs>),
     /// The main demo: start a fresh demo node, run 60 s of demo-level chaos
     /// against it, print the report, stop the node.
@@ -127,63 +129,13 @@ pub struct RunArgs {
     /// operation instead of microseconds.
     #[arg(long)]
     pub no_compile: bool,
-    /// Only touch processes of this application (repeatable).
-    #[arg(long, value_name = "APP")]
-    pub only_app: Vec<String>,
-    /// Never touch processes of this application (repeatable).
-    #[arg(long, value_name = "APP")]
-    pub protect_app: Vec<String>,
-    /// Never touch processes whose registered name matches this glob, like 'db_*' (repeatable).
-    #[arg(long, value_name = "PATTERN")]
-    pub protect_name: Vec<String>,
-    /// Also touch processes of the runtime's own applications, those Erlang/OTP and Elixir ship (kernel, stdlib, sasl, compiler and logger stay protected).
-    #[arg(long)]
-    pub include_otp_apps: bool,
-    /// Also touch processes that belong to no application.
-    #[arg(long)]
-    pub include_no_app: bool,
-    /// At most this many kills per second [default: 5].
-    #[arg(long, value_name = "N")]
-    pub max_kills_per_sec: Option<u32>,
-    /// At most this share (0–1) of one application's processes under an effect at once [default: 0.25].
-    #[arg(long, value_name = "SHARE")]
-    pub max_app_share: Option<f64>,
-    /// Spend supervisors' restart budgets up to their last restart, never
-    /// past it (by default every budget keeps one restart spare). Each kill,
-    /// exit signal and crash chain is checked on the node against the live
-    /// restart counts of the supervisors it would charge.
-    #[arg(long, conflicts_with = "allow_collapse")]
-    pub edge: bool,
-    /// Let kills exhaust restart budgets and hit single points of failure
-    /// (aggressive profile only): before each such kill the monkey records
-    /// its prediction ("killing X: S gives up; application A stops") and
-    /// afterwards whether it came true. Can stop applications and halt the node.
-    #[arg(long)]
-    pub allow_collapse: bool,
     /// The lease term: when the monkey goes silent (killed, frozen, cut off)
     /// every effect on the node is undone this long after its last renewal
     /// (renewed 4 times a term, at most every 250 ms) [default: 1s; 200ms–10m].
     #[arg(long, value_name = "DURATION")]
     pub lease: Option<String>,
-    /// Allow a gated operation (aggressive profile only): kill_supervisor
-    /// (not the top one), atom_exhaustion (atoms are never freed; bounded to a
-    /// small share of the free table), port_exhaustion (bounded, released),
-    /// node_loss (cluster runs: stop a whole member; never the last two).
-    /// Repeat it or separate names with commas.
-    #[arg(long, value_name = "OP", value_delimiter = ',')]
-    pub allow: Vec<String>,
-    /// Same as `--allow kill_supervisor`.
-    #[arg(long)]
-    pub allow_supervisor_kill: bool,
-    /// Same as `--allow atom_exhaustion`.
-    #[arg(long)]
-    pub allow_atom_exhaustion: bool,
-    /// Same as `--allow port_exhaustion`.
-    #[arg(long)]
-    pub allow_port_exhaustion: bool,
-    /// Same as `--allow node_loss`.
-    #[arg(long)]
-    pub allow_node_kill: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// A broken steady state may last this long before it counts as a failure mode [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub recovery_window: Option<String>,
@@ -228,6 +180,8 @@ pub struct RunArgs {
 /// `chaos-monkey scenarios`. Thresholds not given as flags come from the
 /// `[scenarios]` table of --config (see docs/chaos.example.toml).
 #[derive(Debug, Args)]
+// `--list` needs no node: it says what each scenario would do with these settings.
+#[command(mut_arg("node", |a| a.required_unless_present_any(["release", "list"])))]
 pub struct ScenariosArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -272,12 +226,8 @@ pub struct ScenariosArgs {
     /// The seed for victim choices [default: random, printed].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Let process_crash and supervisor_cascade kill where a restart budget
-    /// has no restart to spare or a single point of failure is hit (by
-    /// default they pick victims whose loss the supervisors can absorb,
-    /// keeping one restart spare). Can stop applications and halt the node.
-    #[arg(long)]
-    pub allow_collapse: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
 }
 
 /// How to reach a node.
@@ -475,4 +425,62 @@ mod tests {
             .unwrap_err()
             .contains("not a duration"));
     }
+}
+
+/// Which processes chaos may touch and how hard: shared by `run` and
+/// `scenarios` (flags over the config's `[safety]` and `[allow]` tables).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SafetyArgs {
+    /// Only touch processes of this application (repeatable).
+    #[arg(long, value_name = "APP")]
+    pub only_app: Vec<String>,
+    /// Never touch processes of this application (repeatable).
+    #[arg(long, value_name = "APP")]
+    pub protect_app: Vec<String>,
+    /// Never touch processes whose registered name matches this glob, like 'db_*' (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub protect_name: Vec<String>,
+    /// Also touch processes of the runtime's own applications, those Erlang/OTP and Elixir ship (kernel, stdlib, sasl, compiler and logger stay protected).
+    #[arg(long)]
+    pub include_otp_apps: bool,
+    /// Also touch processes that belong to no application.
+    #[arg(long)]
+    pub include_no_app: bool,
+    /// At most this many kills per second [default: 5].
+    #[arg(long, value_name = "N")]
+    pub max_kills_per_sec: Option<u32>,
+    /// At most this share (0–1) of one application's processes under an effect at once [default: 0.25].
+    #[arg(long, value_name = "SHARE")]
+    pub max_app_share: Option<f64>,
+    /// Spend supervisors' restart budgets up to their last restart, never
+    /// past it (by default every budget keeps one restart spare). Each kill,
+    /// exit signal and crash chain is checked on the node against the live
+    /// restart counts of the supervisors it would charge.
+    #[arg(long, conflicts_with = "allow_collapse")]
+    pub edge: bool,
+    /// Let kills exhaust restart budgets and hit single points of failure
+    /// (aggressive profile only): before each such kill the monkey records
+    /// its prediction ("killing X: S gives up; application A stops") and
+    /// afterwards whether it came true. Can stop applications and halt the node.
+    #[arg(long)]
+    pub allow_collapse: bool,
+    /// Allow a gated operation (aggressive profile only): kill_supervisor
+    /// (not the top one), atom_exhaustion (atoms are never freed; bounded to a
+    /// small share of the free table), port_exhaustion (bounded, released),
+    /// node_loss (cluster runs: stop a whole member; never the last two).
+    /// Repeat it or separate names with commas.
+    #[arg(long, value_name = "OP", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Same as `--allow kill_supervisor`.
+    #[arg(long)]
+    pub allow_supervisor_kill: bool,
+    /// Same as `--allow atom_exhaustion`.
+    #[arg(long)]
+    pub allow_atom_exhaustion: bool,
+    /// Same as `--allow port_exhaustion`.
+    #[arg(long)]
+    pub allow_port_exhaustion: bool,
+    /// Same as `--allow node_loss`.
+    #[arg(long)]
+    pub allow_node_kill: bool,
 }

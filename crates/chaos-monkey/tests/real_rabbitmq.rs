@@ -63,6 +63,7 @@ fn scenarios_and_probes_against_rabbitmq() {
         disk.to_str().unwrap(),
         "--report",
         report.to_str().unwrap(),
+        "--allow-supervisor-kill",
         "--seed",
         "1",
     ]));

@@ -72,6 +72,7 @@ fn the_demo_system_passes_the_whole_suite() {
         html.to_str().unwrap(),
         "--disk-dir",
         disk.to_str().unwrap(),
+        "--allow-supervisor-kill",
         "--seed",
         "3",
     ]));
@@ -240,6 +241,97 @@ fn a_service_without_limits_fails_flood_leak_and_large_payload() {
     assert!(page.contains("card bad"), "{page}");
     assert_eq!(page.matches(">failed</span>").count(), 3, "{page}");
     assert_eq!(page.matches(">skipped</span>").count(), 1, "{page}");
+}
+
+#[test]
+fn scenarios_honour_the_safety_settings_of_a_run() {
+    let demo = Demo::start("scnsafe");
+    let json = demo.file("safe.json");
+    let go = |extra: &[&str]| {
+        let mut c = monkey();
+        c.args([
+            "scenarios",
+            "--node",
+            &demo.name(),
+            "--cookie-file",
+            &demo.cookie_file(),
+            "--only",
+            "process_crash,supervisor_cascade",
+            "--report",
+            json.to_str().unwrap(),
+        ])
+        .args(extra);
+        let (code, out, err) = run(&mut c);
+        let r = report(&json);
+        (code, format!("exit {code}\n{out}\n{err}"), r)
+    };
+    // Killing a supervisor is gated, as in a run.
+    let (_, ctx, r) = go(&[]);
+    let cascade = result(&r, "supervisor_cascade");
+    assert!(
+        cascade["skipped"]
+            .as_str()
+            .is_some_and(|w| w.contains("--allow-supervisor-kill")),
+        "{ctx}"
+    );
+    assert_eq!(result(&r, "process_crash")["passed"], true, "{ctx}");
+    // --protect-app: the demo's processes are out of reach; nothing to kill.
+    let (code, ctx, r) = go(&["--protect-app", "chaos_demo", "--allow-supervisor-kill"]);
+    for name in ["process_crash", "supervisor_cascade"] {
+        let res = result(&r, name);
+        assert!(
+            res["skipped"].is_string() || res["passed"] == false,
+            "{name} ran against a protected application: {ctx}"
+        );
+        assert!(
+            !res["observed"]
+                .as_str()
+                .unwrap_or("")
+                .contains("chaos_demo"),
+            "{name}: {ctx}"
+        );
+    }
+    assert_ne!(code, 0, "{ctx}");
+    // The same from the config's [safety] table.
+    let cfg = demo.file("safety.toml");
+    std::fs::write(&cfg, "[safety]\nprotect_apps = [\"chaos_demo\"]\n").unwrap();
+    let (_, ctx, r) = go(&["--config", cfg.to_str().unwrap()]);
+    let crash = result(&r, "process_crash");
+    assert!(
+        crash["passed"] == false || crash["skipped"].is_string(),
+        "{ctx}"
+    );
+    // A bad safety value is a usage error, like run's.
+    let (code, _, err) = run(monkey().args([
+        "scenarios",
+        "--node",
+        &demo.name(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--max-app-share",
+        "2",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-app-share"), "{err}");
+}
+
+#[test]
+fn the_list_needs_no_node() {
+    let (code, out, err) = run(monkey().args([
+        "scenarios",
+        "--list",
+        "--only",
+        "large_payload",
+        "--max-request-bytes",
+        "1000",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("large_payload"), "{out}");
+    assert!(
+        out.contains("a 100000-byte request (100x the 1000-byte limit)"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! Expected: nothing accepted past the limit (refusal), recovery after.
 
 use super::client::error_kind;
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use crate::chaos::BeamTarget;
 use crate::dist::json::to_json;
 use chaos_engine::scenario::{Observation, Scenario};
@@ -31,7 +31,7 @@ length([P || P <- erlang:ports(), erlang:port_info(P, name) =:= {name, "tcp_inet
 /// Open connections past the service's limit.
 pub struct ConnectionLeak;
 
-impl Scenario<ScenarioCtx> for ConnectionLeak {
+impl Scenario<ScenarioCtx, Settings> for ConnectionLeak {
     fn name(&self) -> &'static str {
         "connection_leak"
     }
@@ -40,12 +40,12 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
         "open connections up to the service's limit + 50%"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "at most {} connections accepted of {} opened (refusal past the limit); the node's connections back to their count before, and the service answering, within {} ms after they close",
-            ctx.settings.connection_limit,
-            attempts(ctx),
-            ctx.settings.recovery.as_millis()
+            settings.connection_limit,
+            attempts(settings),
+            settings.recovery.as_millis()
         )
     }
 
@@ -64,7 +64,7 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
             let mut first_refusal = None;
             let start = Instant::now();
             let mut cut_short = false;
-            for i in 0..attempts(ctx) {
+            for i in 0..attempts(&ctx.settings) {
                 if ctx.stop.is_stopped() {
                     break;
                 }
@@ -145,8 +145,8 @@ impl Scenario<ScenarioCtx> for ConnectionLeak {
     }
 }
 
-fn attempts(ctx: &ScenarioCtx) -> usize {
-    ctx.settings.connection_limit as usize * 3 / 2
+fn attempts(settings: &Settings) -> usize {
+    settings.connection_limit as usize * 3 / 2
 }
 
 /// The node's TCP connections (sockets that are not listening).

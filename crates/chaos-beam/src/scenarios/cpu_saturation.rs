@@ -10,7 +10,7 @@
 //! `latency_objective` (500 ms).
 
 use super::client::{latency_ms, Watch};
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use crate::chaos::ops::scheduler_contention::SNIPPET;
 use crate::chaos::Reply;
 use crate::dist::term::{atom, int};
@@ -24,7 +24,7 @@ const ASK: Duration = Duration::from_secs(5);
 /// Keep every scheduler busy.
 pub struct CpuSaturation;
 
-impl Scenario<ScenarioCtx> for CpuSaturation {
+impl Scenario<ScenarioCtx, Settings> for CpuSaturation {
     fn name(&self) -> &'static str {
         "cpu_saturation"
     }
@@ -33,11 +33,11 @@ impl Scenario<ScenarioCtx> for CpuSaturation {
         "busy processes on every scheduler"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "the service answers every probe during {} ms of busy schedulers, p99 at most {} ms",
-            ctx.settings.load_duration.as_millis(),
-            ctx.settings.latency_objective.as_millis()
+            settings.load_duration.as_millis(),
+            settings.latency_objective.as_millis()
         )
     }
 

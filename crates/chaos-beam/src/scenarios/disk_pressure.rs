@@ -10,7 +10,7 @@
 //! cleanly while the disk is under pressure; the file gone after.
 
 use super::client::Watch;
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -64,7 +64,7 @@ fn available(dir: &Path) -> std::io::Result<u64> {
     Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
-impl Scenario<ScenarioCtx> for DiskPressure {
+impl Scenario<ScenarioCtx, Settings> for DiskPressure {
     fn name(&self) -> &'static str {
         "disk_pressure"
     }
@@ -73,11 +73,11 @@ impl Scenario<ScenarioCtx> for DiskPressure {
         "fill a file in a directory the user names, up to a bound"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "the service answers or refuses cleanly while a file of up to {} MiB fills the disk for {} ms; the file is gone after",
-            ctx.settings.disk_bytes >> 20,
-            ctx.settings.load_duration.as_millis()
+            settings.disk_bytes >> 20,
+            settings.load_duration.as_millis()
         )
     }
 

@@ -3,7 +3,7 @@
 //! around it (steady state before, probe writes, recovery wait, cascading
 //! failures, data loss) comes for free from `harness::run_one`.
 
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use std::time::Instant;
 /// Spawn and end a short-lived process on the node; the node stays whole.
 pub struct ExampleBlip;
 
-impl Scenario<ScenarioCtx> for ExampleBlip {
+impl Scenario<ScenarioCtx, Settings> for ExampleBlip {
     fn name(&self) -> &'static str {
         "example_blip"
     }
@@ -20,7 +20,7 @@ impl Scenario<ScenarioCtx> for ExampleBlip {
         "start one process that ends at once (a test-only example)"
     }
 
-    fn expected(&self, _ctx: &ScenarioCtx) -> String {
+    fn expected(&self, _settings: &Settings) -> String {
         "the node stays whole".into()
     }
 

@@ -15,7 +15,7 @@
 //! 6. data loss: the acknowledged writes read back; what the writes left
 //!    on the service removed.
 
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use crate::chaos::detect::{supervision, Supervision};
 use chaos_engine::scenario::{Around, Observation, Scenario, ScenarioResult, Verdict};
 use std::time::{Duration, Instant};
@@ -23,20 +23,24 @@ use std::time::{Duration, Instant};
 const ASK: Duration = Duration::from_secs(2);
 
 /// A scenario not run, for `reason`.
-pub fn not_run(ctx: &ScenarioCtx, s: &dyn Scenario<ScenarioCtx>, reason: &str) -> ScenarioResult {
+pub fn not_run(
+    ctx: &ScenarioCtx,
+    s: &dyn Scenario<ScenarioCtx, Settings>,
+    reason: &str,
+) -> ScenarioResult {
     ScenarioResult::judge(
         s.name(),
         s.fault(),
-        s.expected(ctx),
+        s.expected(&ctx.settings),
         Observation::skipped(reason),
         Around::default(),
     )
 }
 
 /// Run one scenario with the steady-state check before and the recovery wait after.
-pub async fn run_one(ctx: &ScenarioCtx, s: &dyn Scenario<ScenarioCtx>) -> ScenarioResult {
+pub async fn run_one(ctx: &ScenarioCtx, s: &dyn Scenario<ScenarioCtx, Settings>) -> ScenarioResult {
     let t0 = Instant::now();
-    let expected = s.expected(ctx);
+    let expected = s.expected(&ctx.settings);
     let judge = |obs: Observation, around: Around| {
         ScenarioResult::judge(s.name(), s.fault(), expected.clone(), obs, around)
     };

@@ -11,7 +11,7 @@
 //! protocol error, or the close the protocol prescribes), and the handler
 //! (or the service) still answering.
 
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -26,7 +26,7 @@ const REFUSAL: Duration = Duration::from_secs(5);
 /// Malformed requests; each must get a protocol error.
 pub struct InvalidPayload;
 
-impl Scenario<ScenarioCtx> for InvalidPayload {
+impl Scenario<ScenarioCtx, Settings> for InvalidPayload {
     fn name(&self) -> &'static str {
         "invalid_payload"
     }
@@ -35,7 +35,7 @@ impl Scenario<ScenarioCtx> for InvalidPayload {
         "malformed requests"
     }
 
-    fn expected(&self, _ctx: &ScenarioCtx) -> String {
+    fn expected(&self, _settings: &Settings) -> String {
         "a protocol error for each malformed request; the handler survives (answers the probe next)"
             .into()
     }

@@ -9,7 +9,7 @@
 //! connection (the service, and a new handler, still work). Expected:
 //! refused, the service still answering.
 
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -21,7 +21,7 @@ const ANSWER: Duration = Duration::from_secs(10);
 /// A request far over the size limit.
 pub struct LargePayload;
 
-impl Scenario<ScenarioCtx> for LargePayload {
+impl Scenario<ScenarioCtx, Settings> for LargePayload {
     fn name(&self) -> &'static str {
         "large_payload"
     }
@@ -30,13 +30,13 @@ impl Scenario<ScenarioCtx> for LargePayload {
         "a request 100x the size limit"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "a {}-byte request ({}x the {}-byte limit) refused; the service answering within {} ms after",
-            size(ctx),
-            ctx.settings.payload_factor,
-            ctx.settings.max_request_bytes,
-            ctx.settings.recovery.as_millis()
+            size(settings),
+            settings.payload_factor,
+            settings.max_request_bytes,
+            settings.recovery.as_millis()
         )
     }
 
@@ -47,7 +47,7 @@ impl Scenario<ScenarioCtx> for LargePayload {
                 Err(skip) => return *skip,
             };
             let start = Instant::now();
-            let a = match probe.send_large(size(ctx) as usize, ANSWER).await {
+            let a = match probe.send_large(size(&ctx.settings) as usize, ANSWER).await {
                 Ok(a) => a,
                 Err(why) => return Observation::skipped(why),
             };
@@ -86,6 +86,6 @@ impl Scenario<ScenarioCtx> for LargePayload {
     }
 }
 
-fn size(ctx: &ScenarioCtx) -> u64 {
-    ctx.settings.max_request_bytes * ctx.settings.payload_factor
+fn size(settings: &Settings) -> u64 {
+    settings.max_request_bytes * settings.payload_factor
 }

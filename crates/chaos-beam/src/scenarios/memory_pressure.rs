@@ -9,7 +9,7 @@
 //! refused with a protocol error, during the pressure.
 
 use super::client::Watch;
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use crate::chaos::helper::DEADLINE_MARGIN;
 use crate::chaos::ops::hold_binary::SNIPPET;
 use crate::chaos::{BeamTarget, Reply};
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 /// Raise the node's memory with a held binary.
 pub struct MemoryPressure;
 
-impl Scenario<ScenarioCtx> for MemoryPressure {
+impl Scenario<ScenarioCtx, Settings> for MemoryPressure {
     fn name(&self) -> &'static str {
         "memory_pressure"
     }
@@ -33,12 +33,12 @@ impl Scenario<ScenarioCtx> for MemoryPressure {
         "raise node memory with held binaries"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "with node memory {} % higher for {} ms the service keeps answering or refuses cleanly; memory back within {} ms",
-            ctx.settings.memory_percent,
-            ctx.settings.memory_hold.as_millis(),
-            ctx.settings.recovery.as_millis()
+            settings.memory_percent,
+            settings.memory_hold.as_millis(),
+            settings.recovery.as_millis()
         )
     }
 

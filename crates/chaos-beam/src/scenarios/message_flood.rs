@@ -17,7 +17,7 @@
 //! request (an HTTP request, an AMQP round trip) at the normal rate per
 //! connection; refusals (`429`, `503`, a broker's close) count as holding back.
 
-use super::{Protocol, ScenarioCtx};
+use super::{Protocol, ScenarioCtx, Settings};
 use crate::chaos::BeamTarget;
 use crate::dist::json::to_json;
 use crate::line::Line;
@@ -48,7 +48,7 @@ Name = case erlang:process_info(P, registered_name) of {registered_name, N} -> N
 /// Ten times the normal request rate at the service's port.
 pub struct MessageFlood;
 
-impl Scenario<ScenarioCtx> for MessageFlood {
+impl Scenario<ScenarioCtx, Settings> for MessageFlood {
     fn name(&self) -> &'static str {
         "message_flood"
     }
@@ -57,12 +57,12 @@ impl Scenario<ScenarioCtx> for MessageFlood {
         "10x the normal request rate at the service's port"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "rate limiting or bounded queues: no message queue on the node past {} during a {}x flood; queues drained and the service answering within {} ms after",
-            ctx.settings.mailbox_bound,
-            ctx.settings.flood_factor,
-            ctx.settings.recovery.as_millis()
+            settings.mailbox_bound,
+            settings.flood_factor,
+            settings.recovery.as_millis()
         )
     }
 

@@ -122,6 +122,9 @@ pub struct Settings {
     pub max_data_loss: u64,
     /// Hold the killing scenarios to `max_data_loss` too.
     pub kills_keep_data: bool,
+    /// supervisor_cascade may kill a supervisor (`--allow-supervisor-kill`,
+    /// as for a run); without it that scenario is skipped, saying so.
+    pub allow_supervisor_kill: bool,
 }
 
 impl Default for Settings {
@@ -149,6 +152,7 @@ impl Default for Settings {
             probe_keys: 5,
             max_data_loss: 0,
             kills_keep_data: false,
+            allow_supervisor_kill: false,
         }
     }
 }
@@ -282,9 +286,9 @@ impl ScenarioCtx {
 const GUESS: Duration = Duration::from_millis(1500);
 
 /// Every scenario, in the order the suite runs them.
-pub fn all() -> Vec<Arc<dyn Scenario<ScenarioCtx>>> {
+pub fn all() -> Vec<Arc<dyn Scenario<ScenarioCtx, Settings>>> {
     #[allow(unused_mut)]
-    let mut all: Vec<Arc<dyn Scenario<ScenarioCtx>>> = vec![
+    let mut all: Vec<Arc<dyn Scenario<ScenarioCtx, Settings>>> = vec![
         Arc::new(process_crash::ProcessCrash),
         Arc::new(supervisor_cascade::SupervisorCascade),
         Arc::new(network_partition::NetworkPartition),
@@ -310,7 +314,7 @@ pub const INTERRUPTED: &str = "interrupted before it ran";
 /// node went away (the results so far are in it).
 pub async fn run_suite(
     ctx: &ScenarioCtx,
-    scenarios: &[Arc<dyn Scenario<ScenarioCtx>>],
+    scenarios: &[Arc<dyn Scenario<ScenarioCtx, Settings>>],
     mut each: impl FnMut(&ScenarioResult),
 ) -> Result<Vec<ScenarioResult>, (String, Vec<ScenarioResult>)> {
     let mut out = Vec::new();

@@ -10,7 +10,7 @@
 //! faults end with it).
 
 use super::client::Prober;
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use chaos_engine::scenario::{Observation, Scenario};
 use chaos_probe::Probe;
 use chaos_proxy::{Direction, Fault, Proxy};
@@ -25,7 +25,7 @@ const ASK: Duration = Duration::from_millis(500);
 /// Cut all traffic to the service through a proxy.
 pub struct NetworkPartition;
 
-impl Scenario<ScenarioCtx> for NetworkPartition {
+impl Scenario<ScenarioCtx, Settings> for NetworkPartition {
     fn name(&self) -> &'static str {
         "network_partition"
     }
@@ -34,11 +34,11 @@ impl Scenario<ScenarioCtx> for NetworkPartition {
         "cut all traffic through a proxy in front of the service"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "clients see errors during the {} ms partition; the service answers again within {} ms after it",
-            ctx.settings.partition.as_millis(),
-            ctx.settings.recovery.as_millis()
+            settings.partition.as_millis(),
+            settings.recovery.as_millis()
         )
     }
 

@@ -5,7 +5,7 @@
 //! or its supervisor back to as many children), both measured on the node.
 //! Expected: back within `process_restart` (1 s).
 
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use crate::chaos::ops::monitor_kill::SNIPPET;
 use crate::chaos::Want;
 use crate::dist::term::int;
@@ -17,7 +17,7 @@ use std::time::Duration;
 /// Kill one supervised worker.
 pub struct ProcessCrash;
 
-impl Scenario<ScenarioCtx> for ProcessCrash {
+impl Scenario<ScenarioCtx, Settings> for ProcessCrash {
     fn name(&self) -> &'static str {
         "process_crash"
     }
@@ -26,10 +26,10 @@ impl Scenario<ScenarioCtx> for ProcessCrash {
         "kill a supervised worker"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "restarted by its supervisor within {} ms",
-            ctx.settings.process_restart.as_millis()
+            settings.process_restart.as_millis()
         )
     }
 

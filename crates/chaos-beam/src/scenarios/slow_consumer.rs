@@ -17,7 +17,7 @@
 
 use super::client::Watch;
 use super::connection_leak::tcp_connections;
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use chaos_engine::scenario::{Observation, Scenario};
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -29,7 +29,7 @@ const STUCK: Duration = Duration::from_millis(200);
 /// A client that stops reading.
 pub struct SlowConsumer;
 
-impl Scenario<ScenarioCtx> for SlowConsumer {
+impl Scenario<ScenarioCtx, Settings> for SlowConsumer {
     fn name(&self) -> &'static str {
         "slow_consumer"
     }
@@ -38,11 +38,11 @@ impl Scenario<ScenarioCtx> for SlowConsumer {
         "a client that stops reading"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "other clients unaffected while a client stops reading for {} ms: every probe answered, p99 at most {} ms",
-            ctx.settings.load_duration.as_millis(),
-            ctx.settings.latency_objective.as_millis()
+            settings.load_duration.as_millis(),
+            settings.latency_objective.as_millis()
         )
     }
 

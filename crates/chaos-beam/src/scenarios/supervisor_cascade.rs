@@ -8,7 +8,7 @@
 //! restart-budget gate: by default only a subtree whose loss its parent can
 //! absorb with a restart to spare is picked (`--allow-collapse` lifts that).
 
-use super::ScenarioCtx;
+use super::{ScenarioCtx, Settings};
 use crate::chaos::detect::supervision;
 use crate::chaos::ops::kill_supervisor::KillSupervisor;
 use chaos_engine::scenario::{Observation, Scenario};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// Kill one supervisor below an application's top supervisor.
 pub struct SupervisorCascade;
 
-impl Scenario<ScenarioCtx> for SupervisorCascade {
+impl Scenario<ScenarioCtx, Settings> for SupervisorCascade {
     fn name(&self) -> &'static str {
         "supervisor_cascade"
     }
@@ -29,15 +29,20 @@ impl Scenario<ScenarioCtx> for SupervisorCascade {
         "kill a mid-level supervisor"
     }
 
-    fn expected(&self, ctx: &ScenarioCtx) -> String {
+    fn expected(&self, settings: &Settings) -> String {
         format!(
             "its subtree restarted within {} ms",
-            ctx.settings.subtree_restart.as_millis()
+            settings.subtree_restart.as_millis()
         )
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Observation> {
         Box::pin(async move {
+            if !ctx.settings.allow_supervisor_kill {
+                return Observation::skipped(
+                    "killing a supervisor is gated, as in a run: pass --allow-supervisor-kill (or --allow kill_supervisor, [allow] ops)",
+                );
+            }
             let t = &ctx.target;
             let before = match supervision(t).await {
                 Ok(b) => b,

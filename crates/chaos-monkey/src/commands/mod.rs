@@ -1,12 +1,13 @@
 //! The commands, one module each, and what they share: attaching to a
-//! target ([`attach`]) and reading settings flag > file > default
-//! ([`layered`]).
+//! target ([`attach`]), reading settings flag > file > default
+//! ([`layered`]), and the safety settings ([`safety`]).
 
 pub mod attach;
 mod demo;
 mod inspect;
 pub(crate) mod layered;
 pub mod run;
+pub(crate) mod safety;
 mod scenarios;
 
 use crate::cli::{Cli, Command};

@@ -8,7 +8,7 @@ use crate::commands::layered::{layered, layered_duration};
 use crate::config::{self, ScenariosConfig};
 use crate::exit::{self, CliError};
 use chaos_beam::chaos::detect::DetectSettings;
-use chaos_beam::chaos::{BeamTarget, BudgetPolicy, Safety};
+use chaos_beam::chaos::{BeamTarget, BudgetPolicy};
 use chaos_beam::scenarios::{self, Protocol, ScenarioCtx, Settings};
 use chaos_engine::scenario::{ScenarioResult, SuiteReport, SuiteVerdict};
 use chaos_engine::{Profile, StopSignal};
@@ -39,7 +39,32 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         .into_iter()
         .filter(|s| args.only.is_empty() || args.only.iter().any(|n| n == s.name()))
         .collect();
-    let (settings, html) = settings(args)?;
+    let (file, text, cfg_path) = match &args.config {
+        Some(p) => {
+            let (f, t) = config::load(p).map_err(CliError::usage)?;
+            (f, t, p.clone())
+        }
+        None => (config::FileConfig::default(), String::new(), PathBuf::new()),
+    };
+    let at = |key: &str| config::locate(&cfg_path, &text, key);
+    let (mut settings, html) = settings(args, &file.scenarios, &at)?;
+    // The same safety as a run's: [safety] and [allow], --only-app, --protect-*, --allow-….
+    let mut safety = crate::commands::safety::safety(&args.safety, &file, None, &at)?;
+    let allow = super::run::allow::allowed(&args.safety, &file, &at)?;
+    settings.allow_supervisor_kill = allow.contains("kill_supervisor");
+    if args.list {
+        // What each would do with these settings; no node needed.
+        for s in &chosen {
+            println!(
+                "{:<20} {}\n{:<20} expected: {}",
+                s.name(),
+                s.fault(),
+                "",
+                s.expected(&settings)
+            );
+        }
+        return Ok(());
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
 
     let mut target = args.target.clone();
@@ -51,12 +76,9 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         ..DetectSettings::default()
     };
     // The scenarios' kills go through the same restart-budget gate as a run's.
-    let mut safety = Safety::default();
-    safety.budget = if args.allow_collapse {
-        BudgetPolicy::Collapse
-    } else {
-        BudgetPolicy::Spare
-    };
+    if args.safety.allow_collapse {
+        safety.budget = BudgetPolicy::Collapse;
+    }
     let target = smol::block_on(async {
         BeamTarget::new(client.clone(), Profile::Demo, safety, seed)
             .await?
@@ -66,19 +88,6 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::unreachable(format!("cannot read the node's steady state: {e}")))?;
     let stop = StopSignal::new();
     let ctx = smol::block_on(ScenarioCtx::new(target, settings, stop.clone()));
-    if args.list {
-        for s in &chosen {
-            println!(
-                "{:<20} {}\n{:<20} expected: {}",
-                s.name(),
-                s.fault(),
-                "",
-                s.expected(&ctx)
-            );
-        }
-        client.close();
-        return Ok(());
-    }
     {
         let presses = std::sync::atomic::AtomicUsize::new(0);
         // Ctrl-C / SIGTERM: the running scenario undoes its fault, the rest are skipped.
@@ -170,19 +179,11 @@ fn write(path: &Path, text: &str, what: &str) -> Result<(), CliError> {
 
 /// Flags over the config's `[scenarios]` table over the defaults; and
 /// where the HTML page goes, if anywhere.
-fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliError> {
-    let (file, text, path) = match &args.config {
-        Some(p) => {
-            let (f, t) = config::load(p).map_err(CliError::usage)?;
-            (f.scenarios, t, p.clone())
-        }
-        None => (
-            ScenariosConfig::default(),
-            String::new(),
-            Default::default(),
-        ),
-    };
-    let at = |key: &str| config::locate(&path, &text, key);
+fn settings(
+    args: &ScenariosArgs,
+    file: &ScenariosConfig,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(Settings, Option<PathBuf>), CliError> {
     let mut s = Settings::default();
     let durations: [(Option<&String>, &Option<String>, &str, &mut Duration); 8] = [
         (
@@ -335,7 +336,7 @@ fn settings(args: &ScenariosArgs) -> Result<(Settings, Option<PathBuf>), CliErro
         }
         s.disk_dir = Some(dir.clone());
     }
-    s.protocol = protocol(&file, &at)?;
+    s.protocol = protocol(file, &at)?;
     let probe = match (&args.probe, &file.probe) {
         (Some(url), _) => Some((
             crate::probes::ServiceProbeConfig::url(url),

@@ -4,7 +4,7 @@
 //! [...]`. The older one-flag-per-operation switches (`--allow-supervisor-kill`,
 //! `[allow] supervisor_kill = true`, ...) stay as aliases.
 
-use crate::cli::RunArgs;
+use crate::cli::SafetyArgs;
 use crate::config::FileConfig;
 use crate::exit::CliError;
 use chaos_engine::Profile;
@@ -43,8 +43,8 @@ pub fn gated() -> Vec<(&'static str, &'static str)> {
 
 /// The gated operations the flags and the file allow, checked: each one
 /// exists and is gated (the profile is checked by [`only_aggressive`]).
-pub(super) fn allowed(
-    args: &RunArgs,
+pub(crate) fn allowed(
+    args: &SafetyArgs,
     file: &FileConfig,
     at: &dyn Fn(&str) -> String,
 ) -> Result<BTreeSet<String>, CliError> {
