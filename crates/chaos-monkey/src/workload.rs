@@ -1,12 +1,14 @@
-//! The demo's client workload: a few connections speaking the demo system's
-//! line protocol (`PING`, `PUT k v`, `GET k`) at a steady rate, through the
-//! fault proxy when there is one, so network faults are felt by a real
-//! client. It counts what the client saw: answers, errors, latencies, and
-//! writes that were acknowledged but read back wrong or missing.
+//! A client workload: a few clients of a service speaking its protocol
+//! through its probe (`chaos_probe::Probe`; the demo's is the line
+//! protocol), at a steady rate, through the fault proxy when there is one,
+//! so network faults are felt by a real client. Each round writes a value
+//! and reads it back (where the protocol can) and asks a request on a
+//! connection it keeps. It counts what the clients saw: answers, refusals,
+//! connection failures, latencies, and writes that were acknowledged but
+//! read back wrong or missing.
 
-use chaos_beam::line::Line;
+use chaos_probe::{error_kind, Answer, Probe, Session};
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,11 +22,11 @@ pub struct WorkloadStats {
     pub requests: u64,
     /// Expected answers.
     pub ok: u64,
-    /// `ERR ...` answers, by reason.
+    /// Clean refusals (`ERR ...`, `503`, a broker's close) and writes not acknowledged, by answer.
     pub err_answers: std::collections::BTreeMap<String, u64>,
     /// Connection failures (refused, reset, timed out, closed).
     pub connection_errors: std::collections::BTreeMap<String, u64>,
-    /// `PUT` acknowledged, then `GET` gave another value or nothing.
+    /// Writes acknowledged, then read back with another value or not at all.
     pub lost_writes: u64,
     /// Round-trip latency of answered requests.
     pub latency_p50_us: u64,
@@ -39,7 +41,7 @@ pub struct Workload {
     stop: Arc<AtomicBool>,
     tasks: Vec<smol::Task<()>>,
     shared: Arc<Mutex<Shared>>,
-    address: SocketAddr,
+    address: String,
 }
 
 #[derive(Default)]
@@ -52,21 +54,22 @@ struct Shared {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Workload {
-    /// Start `clients` connections, each sending `rate_per_client` requests per second to `address`.
-    pub fn start(address: SocketAddr, clients: usize, rate_per_client: f64) -> Workload {
+    /// Start `clients` clients of `probe`'s service, each doing
+    /// `rate_per_client` rounds per second.
+    pub fn start(probe: Arc<dyn Probe>, clients: usize, rate_per_client: f64) -> Workload {
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Mutex::new(Shared::default()));
         let tasks = (0..clients)
             .map(|i| {
-                let (stop, shared) = (stop.clone(), shared.clone());
-                smol::spawn(client(i, address, rate_per_client, stop, shared))
+                let (stop, shared, probe) = (stop.clone(), shared.clone(), probe.clone());
+                smol::spawn(client(i, probe, rate_per_client, stop, shared))
             })
             .collect();
         Workload {
             stop,
             tasks,
             shared,
-            address,
+            address: probe.addr().to_string(),
         }
     }
 
@@ -85,7 +88,7 @@ impl Workload {
                 .unwrap_or(0)
         };
         let mut stats = shared.stats.clone();
-        stats.address = self.address.to_string();
+        stats.address = self.address.clone();
         stats.latency_p50_us = pick(0.5);
         stats.latency_p99_us = pick(0.99);
         stats.latency_max_us = lat.last().copied().unwrap_or(0);
@@ -95,90 +98,94 @@ impl Workload {
 
 async fn client(
     id: usize,
-    address: SocketAddr,
+    probe: Arc<dyn Probe>,
     rate: f64,
     stop: Arc<AtomicBool>,
     shared: Arc<Mutex<Shared>>,
 ) {
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
-    let mut conn: Option<Line> = None;
+    let mut session: Option<Box<dyn Session>> = None;
     let mut n: u64 = 0;
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         smol::Timer::at(next).await;
         next += interval;
-        if conn.is_none() {
-            match Line::connect(address, REQUEST_TIMEOUT).await {
-                Ok(line) => conn = Some(line),
+        n += 1;
+        // A write and its read-back, in the service's own protocol.
+        let pair = [(format!("wl{id}_{n}"), format!("v{n}"))];
+        let t0 = Instant::now();
+        if let Some(acked) = probe.write(&pair, REQUEST_TIMEOUT).await {
+            let took = t0.elapsed();
+            {
+                let mut sh = shared.lock().unwrap();
+                sh.stats.requests += 1;
+                if acked.is_empty() {
+                    *sh.stats
+                        .err_answers
+                        .entry("write not acknowledged (refused, or no connection)".into())
+                        .or_default() += 1;
+                } else {
+                    sh.stats.ok += 1;
+                    sh.latencies.push(took.as_micros() as u64);
+                }
+            }
+            if !acked.is_empty() {
+                let back = probe.read_back(&acked, REQUEST_TIMEOUT).await;
+                let mut sh = shared.lock().unwrap();
+                sh.stats.requests += 1;
+                if back.unsure {
+                    *sh.stats
+                        .connection_errors
+                        .entry("read-back failed".into())
+                        .or_default() += 1;
+                } else if back.lost > 0 {
+                    sh.stats.lost_writes += back.lost;
+                } else {
+                    sh.stats.ok += 1;
+                }
+            }
+        }
+        // A request on the connection this client keeps.
+        if session.is_none() {
+            match probe.open(REQUEST_TIMEOUT).await {
+                Ok(s) => session = Some(s),
                 Err(e) => {
-                    count_conn_error(&shared, &e);
+                    shared.lock().unwrap().stats.requests += 1;
+                    count(&shared, |st| &mut st.connection_errors, error_kind(&e));
                     continue;
                 }
             }
         }
-        let line = conn.as_mut().expect("connected above");
-        n += 1;
-        let key = format!("wl{id}_{n}");
-        let value = format!("v{n}");
-        // One PUT and its GET, then a PING: a round of three requests.
-        let script = [
-            (format!("PUT {key} {value}"), "OK".to_string()),
-            (format!("GET {key}"), format!("VALUE {value}")),
-            ("PING".to_string(), "PONG".to_string()),
-        ];
-        let mut put_acked = false;
-        for (i, (request, expected)) in script.iter().enumerate() {
-            let t0 = Instant::now();
-            let answer = line.ask(request, REQUEST_TIMEOUT).await;
-            let mut sh = shared.lock().unwrap();
-            sh.stats.requests += 1;
-            match answer {
-                Ok(line) => {
-                    sh.latencies.push(t0.elapsed().as_micros() as u64);
-                    if line == *expected {
-                        sh.stats.ok += 1;
-                        if i == 0 {
-                            put_acked = true;
-                        }
-                    } else if let Some(reason) = line.strip_prefix("ERR ") {
-                        *sh.stats.err_answers.entry(reason.to_string()).or_default() += 1;
-                    } else if i == 1
-                        && put_acked
-                        && (line == "NOT_FOUND" || line.starts_with("VALUE "))
-                    {
-                        sh.stats.lost_writes += 1;
-                    } else {
-                        *sh.stats
-                            .err_answers
-                            .entry(format!("unexpected answer {line:?}"))
-                            .or_default() += 1;
-                    }
-                }
-                Err(e) => {
-                    drop(sh);
-                    count_conn_error(&shared, &e);
-                    conn = None;
-                    break;
-                }
+        let t0 = Instant::now();
+        let answer = session
+            .as_mut()
+            .expect("opened above")
+            .request(REQUEST_TIMEOUT)
+            .await;
+        let took = t0.elapsed();
+        shared.lock().unwrap().stats.requests += 1;
+        match answer {
+            Answer::Ok(_) => {
+                let mut sh = shared.lock().unwrap();
+                sh.stats.ok += 1;
+                sh.latencies.push(took.as_micros() as u64);
+            }
+            Answer::Refused(what) => count(&shared, |st| &mut st.err_answers, what),
+            Answer::Failed(what) => {
+                count(&shared, |st| &mut st.connection_errors, what);
+                session = None;
             }
         }
     }
 }
 
-fn count_conn_error(shared: &Arc<Mutex<Shared>>, e: &std::io::Error) {
-    let kind = match e.kind() {
-        std::io::ErrorKind::TimedOut => "timeout".to_string(),
-        std::io::ErrorKind::ConnectionRefused => "refused".to_string(),
-        std::io::ErrorKind::ConnectionReset => "reset".to_string(),
-        std::io::ErrorKind::UnexpectedEof => "closed".to_string(),
-        std::io::ErrorKind::BrokenPipe => "broken pipe".to_string(),
-        other => format!("{other:?}"),
-    };
-    *shared
-        .lock()
-        .unwrap()
-        .stats
-        .connection_errors
-        .entry(kind)
+/// One more of `what` in the map `field` picks.
+fn count(
+    shared: &Arc<Mutex<Shared>>,
+    field: impl Fn(&mut WorkloadStats) -> &mut std::collections::BTreeMap<String, u64>,
+    what: String,
+) {
+    *field(&mut shared.lock().unwrap().stats)
+        .entry(what)
         .or_default() += 1;
 }

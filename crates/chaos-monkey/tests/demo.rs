@@ -208,6 +208,29 @@ fn demo_command_runs_chaos_and_leaves_nothing_running() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["seed"], 3);
+    // The client workload spoke the demo's protocol through its probe:
+    // writes acknowledged and read back, requests answered on kept connections.
+    let w = &r["extras"]["workload"];
+    let (requests, ok) = (w["requests"].as_u64().unwrap(), w["ok"].as_u64().unwrap());
+    assert!(requests >= 20 && ok >= 10, "{w:#}");
+    assert!(w["latency_p50_us"].as_u64().unwrap() > 0, "{w:#}");
+    assert!(w["lost_writes"].is_u64(), "{w:#}");
+    // What went wrong under the proxy's faults is counted, by what the client saw.
+    let counted = |m: &Value| {
+        m.as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    };
+    // Every request ends one way: answered, refused, failed, or a lost write.
+    assert_eq!(
+        ok + counted(&w["err_answers"])
+            + counted(&w["connection_errors"])
+            + w["lost_writes"].as_u64().unwrap(),
+        requests,
+        "{w:#}"
+    );
     assert!(
         DemoNode::load(&demo.state, &demo.name).unwrap().is_none(),
         "state left behind"

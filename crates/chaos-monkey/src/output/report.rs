@@ -197,7 +197,7 @@ pub fn report_text(r: &Report) -> String {
         let _ = writeln!(s, "- connection errors: {}", w["connection_errors"]);
         let _ = writeln!(
             s,
-            "- lost writes (acknowledged PUT, wrong or missing GET): {}",
+            "- lost writes (acknowledged, then read back wrong or missing): {}",
             w["lost_writes"]
         );
     }

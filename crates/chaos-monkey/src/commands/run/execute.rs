@@ -208,7 +208,10 @@ pub(super) fn execute_on<T: RunTarget>(
             .find(|p| p.upstream_addr() == addr)
             .map(|p| p.listen_addr())
             .unwrap_or(addr);
-        crate::workload::Workload::start(via, clients, rate)
+        // The demo's service speaks the line protocol.
+        let probe =
+            chaos_probe::kinds::line::LineProbe::new(via, chaos_probe::LineProtocol::default());
+        crate::workload::Workload::start(std::sync::Arc::new(probe), clients, rate)
     });
     let record = smol::block_on(chaos_engine::run(
         target.clone(),
