@@ -138,6 +138,47 @@ write_path = "/kv/{{key}}"
 }
 
 #[test]
+fn a_service_that_takes_no_probe_write_cannot_pass_on_no_data_lost() {
+    let (w, port) = web();
+    let cfg = w.file("nowhere.toml");
+    // PUT to a path the service has not: 404 for every probe write.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[scenarios.probe]\nurl = \"http://127.0.0.1:{port}/health\"\nwrite_path = \"/nowhere/{{key}}\"\n"
+        ),
+    )
+    .unwrap();
+    let report = w.file("nowhere.json");
+    let (code, out, err) = run(monkey().args([
+        "scenarios",
+        "--node",
+        &w.node.name,
+        "--cookie-file",
+        w.cookie_file.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--only",
+        "process_crash",
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    let ctx = format!("exit {code}\n{out}\n{err}");
+    assert_eq!(code, 1, "{ctx}");
+    let r = json(&report);
+    let res = &r["results"][0];
+    assert_eq!(res["passed"], false, "{ctx}");
+    assert!(
+        res["observed"]
+            .as_str()
+            .unwrap()
+            .contains("none of the 5 probe writes was acknowledged"),
+        "{ctx}"
+    );
+    assert!(res["data_loss"].is_null(), "{ctx}");
+}
+
+#[test]
 fn a_suite_that_mostly_skipped_is_inconclusive() {
     let (w, port) = web();
     let junit = w.file("suite.xml");

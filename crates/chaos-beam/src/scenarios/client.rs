@@ -199,11 +199,14 @@ pub struct Window {
 }
 
 impl Window {
-    /// The probes of `samples` sent at or after `from` and ended by `to`.
+    /// The probes of `samples` sent at or after `from` and before `to`,
+    /// each with its real outcome — also one still in flight when the
+    /// window closed (the prober finishes it before its samples are read):
+    /// a probe a fault stalls ends failed (its timeout), never dropped.
     pub fn of(samples: &[ProbeSample], from: Instant, to: Instant) -> Window {
         let during: Vec<ProbeSample> = samples
             .iter()
-            .filter(|s| s.sent >= from && s.done <= to)
+            .filter(|s| s.sent >= from && s.sent < to)
             .cloned()
             .collect();
         let refusal = |s: &ProbeSample| s.refused;
@@ -268,4 +271,43 @@ pub fn latency_ms(samples: &[ProbeSample]) -> (f64, f64, f64) {
     let pick = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
     let r = |x: f64| (x * 1e3).round() / 1e3;
     (r(pick(0.5)), r(pick(0.99)), r(*l.last().unwrap()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t0: Instant, sent_ms: u64, done_ms: u64, ok: bool) -> ProbeSample {
+        ProbeSample {
+            sent: t0 + Duration::from_millis(sent_ms),
+            done: t0 + Duration::from_millis(done_ms),
+            ok,
+            refused: false,
+            what: if ok { "PONG".into() } else { "reset".into() },
+        }
+    }
+
+    #[test]
+    fn a_probe_in_flight_when_the_window_closes_is_counted_not_dropped() {
+        let t0 = Instant::now();
+        let mut stalled = sample(t0, 91, 2091, false);
+        stalled.what = "timeout".into();
+        let samples = vec![
+            sample(t0, 0, 5, true),
+            sample(t0, 10, 15, false),
+            // Sent inside, answered just after the window's end: answered.
+            sample(t0, 90, 93, true),
+            // Sent inside, stalled past the end until its timeout: failed.
+            stalled,
+            // Sent after the end: not this window's.
+            sample(t0, 120, 125, true),
+        ];
+        let w = Window::of(&samples, t0, t0 + Duration::from_millis(92));
+        assert_eq!((w.probes, w.answered, w.failed), (4, 2, 2), "{w:?}");
+        assert!(!w.clean());
+        // A window in which every answer stalls has failed probes, not none.
+        let w = Window::of(&samples[3..4], t0, t0 + Duration::from_millis(100));
+        assert_eq!((w.probes, w.failed), (1, 1), "{w:?}");
+        assert_eq!(w.first_failure.as_deref(), Some("timeout"));
+    }
 }

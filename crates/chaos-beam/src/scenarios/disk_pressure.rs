@@ -3,8 +3,8 @@
 //! more than half the space free there), synced, held for `load_duration`
 //! (2 s), and deleted — also when interrupted (a guard deletes it when
 //! dropped). The service is probed every 20 ms throughout. Detection: from
-//! the first byte written to the filesystem reporting at least 90 % of the
-//! file's size taken. Recovery: from the deletion to the filesystem
+//! the file written and synced (the write is the injection, not counted) to
+//! the filesystem reporting at least 90 % of the file's size taken. Recovery: from the deletion to the filesystem
 //! reporting 90 % of it given back (compared with just before the
 //! deletion) and the service answering. Expected: every probe answered or refused
 //! cleanly while the disk is under pressure; the file gone after.
@@ -109,23 +109,22 @@ impl Scenario<ScenarioCtx, Settings> for DiskPressure {
             )));
             let watch = Watch::start(probe.clone());
             let start = watch.start;
-            let mut detection = None;
-            let written = write_fill(&fill.0, bytes, ctx, || {
-                if detection.is_none() {
-                    if let Ok(now) = available(&dir) {
-                        if free.saturating_sub(now) >= bytes / 10 * 9 {
-                            detection = Some(start.elapsed());
-                        }
-                    }
-                }
-            });
-            if detection.is_none() {
-                if let Ok(now) = available(&dir) {
-                    if free.saturating_sub(now) >= bytes / 10 * 9 {
-                        detection = Some(start.elapsed());
-                    }
-                }
-            }
+            // The file is written and synced first; detection is timed from
+            // there (the write itself is the injection, not its detection).
+            let written = write_fill(&fill.0, bytes, ctx);
+            let filled = Instant::now();
+            let detection = super::poll_until(
+                filled,
+                ctx.settings.load_duration,
+                Duration::from_millis(5),
+                || async {
+                    ctx.stop.is_stopped()
+                        || available(&dir)
+                            .is_ok_and(|now| free.saturating_sub(now) >= bytes / 10 * 9)
+                },
+            )
+            .await
+            .filter(|_| !ctx.stop.is_stopped());
             ctx.pause(ctx.settings.load_duration.saturating_sub(start.elapsed()))
                 .await;
             let path = fill.0.clone();
@@ -182,12 +181,7 @@ impl Scenario<ScenarioCtx, Settings> for DiskPressure {
 
 /// Write `bytes` of zeros to `path` in 1 MiB chunks, calling `each` after
 /// every chunk; synced at the end. Stops early on the stop signal.
-fn write_fill(
-    path: &Path,
-    bytes: u64,
-    ctx: &ScenarioCtx,
-    mut each: impl FnMut(),
-) -> std::io::Result<u64> {
+fn write_fill(path: &Path, bytes: u64, ctx: &ScenarioCtx) -> std::io::Result<u64> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -201,7 +195,6 @@ fn write_fill(
         if done.is_multiple_of(8 * CHUNK as u64) {
             f.sync_data()?;
         }
-        each();
     }
     f.sync_all()?;
     Ok(done)

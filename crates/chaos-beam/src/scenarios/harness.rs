@@ -63,6 +63,23 @@ pub async fn run_one(ctx: &ScenarioCtx, s: &dyn Scenario<ScenarioCtx, Settings>)
     if ctx.stop.is_stopped() {
         return not_run(ctx, s, super::INTERRUPTED);
     }
+    // A service that took none of the probe writes cannot show that none was lost.
+    if writes.as_ref().is_some_and(|w| w.is_empty()) && ctx.settings.probe_keys > 0 {
+        return judge(
+            Observation::judged(
+                false,
+                format!(
+                    "not in steady state before the fault: none of the {} probe writes was acknowledged ({}), so no data loss could be measured",
+                    ctx.settings.probe_keys,
+                    ctx.probe.as_ref().map(|p| p.describe()).unwrap_or_default()
+                ),
+            ),
+            Around {
+                duration: t0.elapsed(),
+                ..Around::default()
+            },
+        );
+    }
     let mut obs = s.run(ctx).await;
     if matches!(obs.verdict, Verdict::Skipped(_)) {
         return judge(

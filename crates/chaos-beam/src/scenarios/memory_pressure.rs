@@ -3,7 +3,8 @@
 //! with the same snippet as the `hold_binary` operation (released through
 //! its helper; it frees itself at a deadline or when the monkey's lease
 //! ends). The service is probed every 20 ms meanwhile. Detection: from the
-//! allocation's start to the node reporting the raised memory. Recovery:
+//! memory held (the allocation itself not counted) to the node reporting
+//! the raised memory. Recovery:
 //! from the release to the node's memory back (within a tenth of the
 //! increase) and the service answering. Expected: every probe answered, or
 //! refused with a protocol error, during the pressure.
@@ -81,14 +82,16 @@ impl Scenario<ScenarioCtx, Settings> for MemoryPressure {
                 };
                 return Observation::judged(false, format!("could not hold the memory: {why}"));
             };
-            // Detection: the node reports the raised memory.
+            // Detection: the node reports the raised memory — timed from the
+            // moment the helper holds it, so the allocation itself is not counted.
+            let held = Instant::now();
             let mut detection = None;
             let mut peak = before;
             while start.elapsed() < hold {
                 if let Some(m) = memory(t).await {
                     peak = peak.max(m);
                     if detection.is_none() && m >= before + bytes * 9 / 10 {
-                        detection = Some(start.elapsed());
+                        detection = Some(held.elapsed());
                     }
                 }
                 if detection.is_some() || ctx.stop.is_stopped() {
