@@ -218,6 +218,9 @@ pub struct CustomOpConfig {
     #[serde(default = "one")]
     pub weight: i64,
     pub erlang: String,
+    /// Erlang case-clause heads (a pattern, optionally `when` a guard) the
+    /// value must match to count as confirmed [default: true, ok, {ok, _}].
+    pub success: Option<Vec<String>>,
 }
 
 fn one() -> i64 {

@@ -156,7 +156,8 @@ fn custom_operations_from_the_config_run() {
             "node = \"{}\"\nduration = \"2s\"\nrate = 10\nseed = 1\n[weights]\nstate = 1\n\
              [ops.ets_modify]\nenabled = false\n[ops.ets_delete]\nenabled = false\n\
              [ops.registry_corrupt]\nenabled = false\n[ops.clear_mailbox]\nenabled = false\n\
-             [[ops.custom]]\nname = \"count_rows\"\ncategory = \"state\"\nerlang = \"{{rows, ets:info(chaos_demo_store, size), Seed >= 0}}.\"\n",
+             [[ops.custom]]\nname = \"count_rows\"\ncategory = \"state\"\nerlang = \"{{rows, ets:info(chaos_demo_store, size), Seed >= 0}}.\"\n\
+             success = [\"{{rows, N, true}} when N > 0\"]\n",
             demo.name()
         ),
     )
@@ -178,6 +179,34 @@ fn custom_operations_from_the_config_run() {
         assert_eq!(e["op"], "count_rows");
         assert_eq!(e["outcome"], "confirmed", "{e}");
         assert_eq!(e["detail"], "returned {rows,100,true}", "{e}");
+    }
+    // Without `success`, only true, ok or {ok, _} confirm: a value that is
+    // none of them leaves the operation unconfirmed, with the value.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("success = [\"{rows, N, true} when N > 0\"]\n", "")
+            .replace("duration = \"2s\"", "duration = \"1s\""),
+    )
+    .unwrap();
+    let (code, out, err) = run(monkey().args([
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--events",
+        events.to_str().unwrap(),
+    ]));
+    assert!([0, 5].contains(&code), "{out}\n{err}");
+    let evs = support::events(&events);
+    assert!(!evs.is_empty());
+    for e in &evs {
+        assert_eq!(e["outcome"], "unconfirmed", "{e}");
+        assert_eq!(
+            e["detail"], "returned {rows,100,true}, which matches none of its success patterns",
+            "{e}"
+        );
     }
 }
 

@@ -1,29 +1,42 @@
 //! Custom operations from the config (`[[ops.custom]]`): an Erlang
-//! expression evaluated on the target. It is confirmed when the expression
-//! returns, and failed (with the exception) when it raises. The expression
-//! gets `Seed` (an integer drawn from the run's seed) as a binding.
+//! expression evaluated on the target. It is confirmed only when its value
+//! matches one of the operation's success patterns (by default `true`,
+//! `ok` or `{ok, _}`), matched on the node; another value leaves it
+//! unconfirmed, with the value; an exception fails it. The expression gets
+//! `Seed` (an integer drawn from the run's seed) as a binding.
 
 use super::BeamTarget;
-use crate::dist::term::{int, show};
+use crate::dist::term::{int, show, TermExt};
 use crate::eval::eval_with_timeout;
 use chaos_engine::{Category, Operation, Outcome, Profile, SeededRng};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
+/// What a custom operation's value must match when the config says nothing.
+pub const DEFAULT_SUCCESS: [&str; 3] = ["true", "ok", "{ok, _}"];
+
 /// A user-defined operation.
 pub struct CustomOp {
     name: &'static str,
     category: Category,
+    /// The expression, and the match of its value against the success
+    /// patterns, as one source evaluated on the node.
     source: String,
 }
 
 impl CustomOp {
-    /// A custom operation; the name lives for the whole program.
-    pub fn new(name: &str, category: Category, source: &str) -> Self {
+    /// A custom operation whose value must match one of `success` (Erlang
+    /// case-clause heads); the name lives for the whole program.
+    pub fn new(name: &str, category: Category, source: &str, success: &[String]) -> Self {
+        let expr = source.trim().trim_end_matches('.');
+        let clauses: String = success.iter().map(|p| format!("{p} -> true; ")).collect();
         Self {
             name: Box::leak(name.to_string().into_boxed_str()),
             category,
-            source: source.to_string(),
+            source: format!(
+                "ChaosMonkeyCustomValue = begin {expr} end,\n\
+                 {{ChaosMonkeyCustomValue, case ChaosMonkeyCustomValue of {clauses}_ -> false end}}."
+            ),
         }
     }
 }
@@ -57,12 +70,22 @@ impl Operation<BeamTarget> for CustomOp {
             .await
             {
                 Ok(v) => {
-                    let mut text = show(&v);
+                    let (value, matched) = match v.as_tuple() {
+                        Some([value, m]) => (value.clone(), m.as_atom() == Some("true")),
+                        _ => (v.clone(), false),
+                    };
+                    let mut text = show(&value);
                     if text.len() > 200 {
                         text.truncate(200);
                         text.push('…');
                     }
-                    Outcome::confirmed(format!("returned {text}"))
+                    if matched {
+                        Outcome::confirmed(format!("returned {text}"))
+                    } else {
+                        Outcome::unconfirmed(format!(
+                            "returned {text}, which matches none of its success patterns"
+                        ))
+                    }
                 }
                 Err(e) => Outcome::failed(e.to_string()),
             }

@@ -46,5 +46,5 @@ pub fn weighted<C: ?Sized>(
 pub fn custom_ops(s: &RunSettings) -> impl Iterator<Item = (Arc<CustomOp>, u32)> + '_ {
     s.custom
         .iter()
-        .map(|(name, cat, w, src)| (Arc::new(CustomOp::new(name, *cat, src)), *w))
+        .map(|(name, cat, w, src, success)| (Arc::new(CustomOp::new(name, *cat, src, success)), *w))
 }

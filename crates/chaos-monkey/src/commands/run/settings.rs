@@ -37,7 +37,8 @@ pub struct RunSettings {
     /// The gated operations the user allowed (`--allow`).
     pub allow: BTreeSet<String>,
     pub op_settings: BTreeMap<String, (bool, u32)>,
-    pub custom: Vec<(String, Category, u32, String)>,
+    /// `[[ops.custom]]`: name, category, weight, expression, success patterns.
+    pub custom: Vec<(String, Category, u32, String, Vec<String>)>,
     pub max_in_flight: usize,
     /// The lease term (`--lease`): a silent monkey's effects end this long after its last renewal.
     pub lease: Duration,
@@ -219,7 +220,7 @@ pub fn settings_from(
         if known.contains(&c.name.as_str())
             || custom
                 .iter()
-                .any(|(n, ..): &(String, Category, u32, String)| *n == c.name)
+                .any(|(n, ..): &(String, Category, u32, String, Vec<String>)| *n == c.name)
         {
             return Err(usage(format!(
                 "{loc}: custom operation name '{}' is already taken",
@@ -250,7 +251,24 @@ pub fn settings_from(
         if c.erlang.trim().is_empty() {
             return Err(usage(format!("{loc}: `erlang` is empty")));
         }
-        custom.push((c.name.clone(), cat, w, c.erlang.clone()));
+        let success = match &c.success {
+            Some(p) if p.is_empty() || p.iter().any(|x| x.trim().is_empty()) => {
+                return Err(usage(format!(
+                    "{loc}: `success` needs at least one pattern, and no empty one"
+                )))
+            }
+            Some(p) if p.iter().any(|x| x.contains("->") || x.contains(';')) => {
+                return Err(usage(format!(
+                    "{loc}: `success` takes patterns (optionally `when` a guard), like \"{{ok, _}}\", not clauses"
+                )))
+            }
+            Some(p) => p.clone(),
+            None => chaos_beam::chaos::custom::DEFAULT_SUCCESS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        custom.push((c.name.clone(), cat, w, c.erlang.clone(), success));
     }
 
     let mut conn = args.conn.clone();
