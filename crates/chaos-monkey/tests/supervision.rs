@@ -636,7 +636,8 @@ fn a_supervisor_predicted_to_give_up_is_checked_by_its_exit() {
             "{p}"
         );
         assert_eq!(p["came_true"], serde_json::Value::Bool(true), "{p}");
-        assert!(p["after_ms"].as_u64().is_some(), "{p}");
+        // Measured beside the kill, not after its wait for a restart.
+        assert!(p["after_ms"].as_u64().is_some_and(|ms| ms < 2000), "{p}");
         let note = out.budget.as_ref().unwrap().prediction.as_ref().unwrap();
         assert_eq!(note.came_true, Some(true));
         assert_eq!(note.unchecked, None);

@@ -230,9 +230,9 @@ end,
 %% is what BudgetGate said to watch: {app, App} (its application master
 %% exits: read from the controller's table, never by a call — the
 %% controller is busy while an application stops, and busier while the
-%% node halts), {gives_up, S} (the supervisor exits), {name, N} (nobody
-%% registers it again: true after 10 s), or {unchecked, Why} (came_true
-%% null, and why).
+%% node halts), {gives_up, S} (the supervisor exits), {name, N} (no
+%% process but its holder before the kill registers it: true after 10 s),
+%% or {unchecked, Why} (came_true null, and why).
 BgCheck = fun(Text, _App, {unchecked, Why}, _T0) ->
                   #{predicted => Text, application => null, came_true => null, after_ms => null,
                     unchecked => Why};
@@ -242,15 +242,24 @@ BgCheck = fun(Text, _App, {unchecked, Why}, _T0) ->
                   {gives_up, S0} when is_atom(S0) -> erlang:whereis(S0);
                   {gives_up, S0} -> S0;
                   {app, A0} -> application_controller:get_master(A0);
+                  {name, N0} -> erlang:whereis(N0);   %% its holder before the kill
                   _ -> none
               end,
-    Mon = case is_pid(Watched) of true -> erlang:monitor(process, Watched); false -> none end,
+    Mon = case Check of
+              {name, _} -> none;
+              _ when is_pid(Watched) -> erlang:monitor(process, Watched);
+              _ -> none
+          end,
     %% {true | false, AfterMs} once decided, else undecided.
     Seen = fun() ->
         Now = erlang:monotonic_time(millisecond) - T0,
         case Check of
             {name, N} ->
-                case erlang:whereis(N) of undefined -> undecided; _ -> {false, null} end;
+                case erlang:whereis(N) of
+                    undefined -> undecided;
+                    Watched -> undecided;        %% not yet gone
+                    _ -> {false, null}           %% someone took it again
+                end;
             %% Nothing to watch any more (no master, no supervisor): gone already.
             _ when Mon =:= none -> {true, Now};
             _ ->
@@ -274,6 +283,39 @@ BgCheck = fun(Text, _App, {unchecked, Why}, _T0) ->
     #{predicted => Text, application => case App of none -> null; _ -> App end,
       came_true => Came, after_ms => After}
 end,
+%% The check runs beside the kill, from just before it (so how fast it
+%% came true is measured, not the kill's own wait for a restart): a watcher
+%% that answers when asked, after the kill. An answer that does not come is
+%% a prediction NOT checked.
+BgWatch = fun(Text, App, Check, T0) ->
+    Asker = self(),
+    {W, WMon} = erlang:spawn_monitor(fun() ->
+        Result = BgCheck(Text, App, Check, T0),
+        AskerMon = erlang:monitor(process, Asker),
+        receive
+            {bg_collect, Asker, Tag} -> Asker ! {Tag, Result};
+            {'DOWN', AskerMon, process, _, _} -> ok
+        after 30000 -> ok
+        end
+    end),
+    fun() ->
+        Tag = erlang:make_ref(),
+        W ! {bg_collect, Asker, Tag},
+        Wait = max(500, T0 + 10500 - erlang:monotonic_time(millisecond)),
+        Got = receive
+                  {Tag, R} -> R;
+                  {'DOWN', WMon, process, _, Why} ->
+                      #{predicted => Text, application => null, came_true => null, after_ms => null,
+                        unchecked => iolist_to_binary(io_lib:format("the check failed: ~0p", [Why]))}
+              after Wait ->
+                  exit(W, kill),
+                  #{predicted => Text, application => null, came_true => null, after_ms => null,
+                    unchecked => <<"the check did not answer in time">>}
+              end,
+        erlang:demonitor(WMon, [flush]),
+        Got
+    end
+end,
 GatedKill = fun(Victim, Signal, Act) ->
     case BudgetGate(Victim, Signal) of
         {ok, []} -> Act();
@@ -285,9 +327,9 @@ GatedKill = fun(Victim, Signal, Act) ->
             end;
         {guarded, Why} -> {guarded, Why};
         {collapse, Text, App, _Halts, Check} ->
-            T0 = erlang:monotonic_time(millisecond),
+            Collect = BgWatch(Text, App, Check, erlang:monotonic_time(millisecond)),
             Result = Act(),
-            Prediction = BgCheck(Text, App, Check, T0),
+            Prediction = Collect(),
             case Result of
                 {confirmed, Detail, M} when is_map(M) -> {confirmed, Detail, M#{prediction => Prediction}};
                 {confirmed, Detail} -> {confirmed, Detail, #{prediction => Prediction}};
