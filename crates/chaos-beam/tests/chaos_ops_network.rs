@@ -76,11 +76,13 @@ fn malformed_input_gets_errors_and_the_service_keeps_serving() {
     let port = demo.info().service_port;
     smol::block_on(async {
         let t = demo.target(Profile::Demo).await;
-        for (kind, expect) in [
-            ("overlong_line", "ERR line_too_long"),
-            ("prefix_then_garbage", "ERR"),
-            ("random_bytes", ""),
-            ("half_frame", ""),
+        // What the demo's line protocol answers each: an error line, or —
+        // for half a frame — nothing while it waits for the rest.
+        for (kind, answer) in [
+            ("overlong_line", "ERR line_too_long\n"),
+            ("prefix_then_garbage", "ERR invalid_utf8\n"),
+            ("random_bytes", "ERR invalid_utf8\n"),
+            ("half_frame", "no_answer"),
         ] {
             let out = run_op(
                 &t,
@@ -90,12 +92,33 @@ fn malformed_input_gets_errors_and_the_service_keeps_serving() {
             )
             .await;
             assert_eq!(out.status, Status::Confirmed, "{kind}: {out:?}");
-            assert!(out.detail.contains(expect), "{kind}: {out:?}");
+            let m = &out.measurements;
+            let got = m["answer"].as_str().unwrap_or_default();
+            assert!(got.starts_with(answer), "{kind}: {out:?} {m}");
+            let shown = if answer.starts_with("ERR") {
+                format!("{{answered,<<\"{}", answer.trim_end())
+            } else {
+                format!(": {answer}")
+            };
+            assert!(out.detail.contains(&shown), "{kind}: {out:?}");
             assert!(
-                out.measurements["port"].as_u64() == Some(u64::from(port)),
+                m["port"].as_u64() == Some(u64::from(port)),
                 "{kind}: {out:?}"
             );
         }
+        // Half a frame is exactly the request's beginning, nothing more.
+        let out = run_op(
+            &t,
+            "malformed_data",
+            5,
+            Some(("kind", serde_json::json!("half_frame"))),
+        )
+        .await;
+        assert_eq!(
+            out.measurements["bytes"].as_u64(),
+            Some("PUT chaos_monkey_half_frame".len() as u64),
+            "{out:?}"
+        );
         let out = run_op(&t, "mid_request_disconnect", 9, None).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         let apps = t

@@ -246,17 +246,53 @@ fn registry_and_timing_ops_are_confirmed_and_undone() {
             assert!(m["queue_after"].as_i64().unwrap() < sent, "{m}");
         }
 
-        // scheduler_contention
+        // scheduler_contention: confirmed by the scheduling latency of
+        // normal-priority work, not by the spinners having run.
         let schedulers = ev(&t, "erlang:system_info(schedulers_online).", &[])
             .await
             .as_i64()
             .unwrap();
-        let out = run_op(&t, "scheduler_contention", 1).await;
+        let contend = |busy_ms: i64, priority: &str| serde_json::json!({ "busy_ms": busy_ms, "priority": priority });
+        // High priority: normal work waits for (about) the whole burst.
+        let out = run_with(&t, "scheduler_contention", &contend(200, "high")).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         let m = &out.measurements;
         assert_eq!(m["processes"].as_i64(), Some(schedulers), "{m}");
-        assert!((1..=50).contains(&m["busy_ms"].as_i64().unwrap()), "{m}");
-        assert!(m["reductions"].as_i64().unwrap() > 0, "{m}");
+        let before = m["latency_before_us"].as_i64().unwrap();
+        let during = m["latency_during_us"].as_i64().unwrap();
+        assert!(before < 100_000, "{m}");
+        assert!(during >= 100_000, "normal work waited half the burst: {m}");
+        assert_eq!(m["rise_us"].as_i64(), Some(during - before), "{m}");
+        assert!(
+            out.detail
+                .contains(&format!("{before} us before, {during} us while")),
+            "{out:?}"
+        );
+        // Low priority: the same spinners for as long, but normal work runs
+        // first — the latency does not rise, so nothing is confirmed.
+        let out = run_with(&t, "scheduler_contention", &contend(200, "low")).await;
+        assert_eq!(out.status, Status::Unconfirmed, "{out:?}");
+        assert!(out.detail.contains("below the 100000 us"), "{out:?}");
+        // A planned burst (1–50 ms): confirmed exactly when the measured
+        // rise reaches half of it.
+        let params = plan("scheduler_contention", 1);
+        let busy = params["busy_ms"].as_i64().unwrap();
+        assert!((1..=50).contains(&busy), "{params}");
+        assert_eq!(params["priority"], "high", "{params}");
+        let out = run_with(&t, "scheduler_contention", &params).await;
+        match out.status {
+            Status::Confirmed => {
+                let rise = out.measurements["rise_us"].as_i64().unwrap();
+                assert!(rise >= busy * 500, "{out:?}");
+            }
+            Status::Unconfirmed => assert!(out.detail.contains("below the"), "{out:?}"),
+            _ => panic!("{out:?}"),
+        }
+        // Parameters it refuses.
+        for bad in [contend(0, "high"), contend(10, "max")] {
+            let out = run_with(&t, "scheduler_contention", &bad).await;
+            assert_eq!(out.status, Status::Failed, "{bad}: {out:?}");
+        }
 
         finish(&t).await;
     });

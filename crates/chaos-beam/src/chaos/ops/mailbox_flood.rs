@@ -1,8 +1,14 @@
 //! Memory chaos: flood a random OTP worker's mailbox with 500–10000 tagged
 //! messages `{'$chaos_monkey_flood', Ref, N}` (a bounded count; OTP
 //! processes drop unknown messages in their `handle_info`). Confirmed by the
-//! victim's `message_queue_len`, sampled while sending and right after (it
-//! may already have consumed some: the peak observed is reported), or by its
+//! victim's own queue holding this flood's messages: its queue is read
+//! (`process_info(Victim, messages)`, when at most 50,000 long) at every
+//! sample while sending until some are found, and right after the last
+//! send, and the messages carrying this flood's reference counted
+//! (`ours_in_queue`, the most seen at once;
+//! a queue too long to read confirms by its growth above its length before
+//! the flood) — a queue that was merely non-empty, with the victim's own
+//! traffic, confirms nothing. Or confirmed by the victim's
 //! death under the flood, which then counts as a kill (it waits up to 2 s
 //! for the queue to drain: processes that stop on unknown messages, such as
 //! some gen_server look-alikes, die at the first). Behind the restart-budget
@@ -27,15 +33,38 @@ case erlang:is_process_alive(Victim) of
                 undefined -> 0
             end
         end,
-        Peak0 = lists:foldl(
-            fun(I, PeakAcc) ->
+        Before = QueueLen(),
+        Most = fun(unknown, B) -> B; (A, unknown) -> A; (A, B) -> max(A, B) end,
+        %% A look at the queue. Until some of this flood's messages were
+        %% found in it, and after the last send, its messages are read and
+        %% ours counted — in the same snapshot as its length (a fast consumer
+        %% empties it between two calls) — unless it was last seen longer
+        %% than MaxRead (too long to copy); otherwise only its length.
+        Look = fun({PeakAcc, HeldAcc, LastLen}, Last) ->
+            Found = is_integer(HeldAcc) andalso HeldAcc > 0,
+            case (Last orelse not Found) andalso LastLen =< MaxRead of
+                true ->
+                    case erlang:process_info(Victim, messages) of
+                        {messages, Ms} ->
+                            QL = length(Ms),
+                            N = length([x || {'$chaos_monkey_flood', T, _} <- Ms, T =:= Tag]),
+                            {max(PeakAcc, QL), Most(HeldAcc, N), QL};
+                        undefined -> {PeakAcc, HeldAcc, LastLen}
+                    end;
+                false ->
+                    QL = QueueLen(),
+                    {max(PeakAcc, QL), HeldAcc, QL}
+            end
+        end,
+        Looked = lists:foldl(
+            fun(I, Acc) ->
                 Victim ! {'$chaos_monkey_flood', Tag, I},
                 case I rem SampleEvery of
-                    0 -> max(PeakAcc, QueueLen());
-                    _ -> PeakAcc
+                    0 -> Look(Acc, false);
+                    _ -> Acc
                 end
-            end, 0, lists:seq(1, Count)),
-        Peak = max(Peak0, QueueLen()),
+            end, {Before, unknown, Before}, lists:seq(1, Count)),
+        {Peak, Held, _} = Look(Looked, true),
         %% Until the queue is drained or the process died of it (a
         %% process that stops on unknown messages dies at the first one).
         SettleBy = erlang:monotonic_time(millisecond) + 2000,
@@ -43,7 +72,7 @@ case erlang:is_process_alive(Victim) of
             receive
                 {'DOWN', R, process, _, SWhy} -> {died, SWhy}
             after 10 ->
-                case QueueLen() =:= 0 orelse erlang:monotonic_time(millisecond) >= SettleBy of
+                case QueueLen() =< Before orelse erlang:monotonic_time(millisecond) >= SettleBy of
                     true -> alive;
                     false -> S()
                 end
@@ -54,28 +83,44 @@ case erlang:is_process_alive(Victim) of
                       alive -> receive {'DOWN', R, process, _, LWhy} -> {died, LWhy} after 20 -> alive end;
                       Died -> Died
                   end,
+        M0 = #{sent => Count, queue_before => Before, queue_len => Peak,
+               ours_in_queue => case Held of unknown -> null; _ -> Held end},
+        Seen = iolist_to_binary(case Held of
+            unknown -> io_lib:format("its queue went from ~b to a peak of ~b (too long to read)", [Before, Peak]);
+            _ -> io_lib:format("~b of them were in its queue (~b before the flood, peak ~b)", [Held, Before, Peak])
+        end),
         case Settled of
             {died, Why} ->
                 {confirmed,
-                 iolist_to_binary(io_lib:format("sent ~b messages; the process died under the flood with ~0p (peak queue ~b)",
-                                                [Count, Why, Peak])),
-                 #{sent => Count, queue_len => Peak, died => true}};
+                 iolist_to_binary(io_lib:format("sent ~b messages; ~s; the process died under the flood with ~0p",
+                                                [Count, Seen, Why])),
+                 M0#{died => true}};
             alive ->
                 erlang:demonitor(R, [flush]),
-                case Peak of
-                    0 ->
+                %% Confirmed by this flood's own messages in the victim's own
+                %% queue; when the queue is too long to read, by its growth
+                %% above its length before the flood.
+                Flooded = case Held of
+                              unknown -> Peak > Before;
+                              _ -> Held > 0
+                          end,
+                case Flooded of
+                    false ->
                         {unconfirmed,
-                         iolist_to_binary(io_lib:format("sent ~b messages, but its queue was empty at every sample", [Count]))};
-                    _ ->
+                         iolist_to_binary(io_lib:format("sent ~b messages, but none was seen in its queue: ~s", [Count, Seen]))};
+                    true ->
                         {confirmed,
-                         iolist_to_binary(io_lib:format("sent ~b messages; queue peaked at ~b observed (now ~b)",
-                                                        [Count, Peak, QueueLen()])),
-                         #{sent => Count, queue_len => Peak, died => false}}
+                         iolist_to_binary(io_lib:format("sent ~b messages; ~s (now ~b)", [Count, Seen, QueueLen()])),
+                         M0#{died => false}}
                 end
         end
 end
 "#
 );
+
+/// The longest queue whose messages are read to count the flood's own
+/// (a copy of the queue on the node).
+const MAX_READ: i64 = 50_000;
 
 /// The parameters of one mailbox flood.
 #[derive(Debug, Serialize, Deserialize)]
@@ -97,7 +142,7 @@ impl TypedOperation<BeamTarget> for MailboxFlood {
     }
 
     fn describe(&self) -> &'static str {
-        "send 500–10000 tagged messages to a random OTP worker; confirmed by its message_queue_len"
+        "send 500–10000 tagged messages to a random OTP worker; confirmed by those messages in its own queue"
     }
 
     fn plan(&self, rng: &mut SeededRng, profile: Profile) -> MailboxFloodParams {
@@ -127,6 +172,7 @@ impl TypedOperation<BeamTarget> for MailboxFlood {
                                 ("Victim", v.pid.clone().into()),
                                 ("Count", count.clone()),
                                 ("SampleEvery", int(100)),
+                                ("MaxRead", int(MAX_READ)),
                             ],
                         )
                         .await,

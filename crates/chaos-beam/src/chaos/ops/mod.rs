@@ -201,6 +201,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         port_exhaustion::SNIPPET,
         priority::SNIPPET,
         registry_corrupt::SNIPPET,
+        scheduler_contention::MEASURED,
         scheduler_contention::SNIPPET,
         spawn_burst::SNIPPET,
         suspend::SNIPPET,
