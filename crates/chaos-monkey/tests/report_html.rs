@@ -125,6 +125,15 @@ fn a_demo_runs_html_renders_in_chromium_and_its_junit_validates() {
     let page = std::fs::read_to_string(&html).unwrap();
 
     assert_self_contained(&page);
+    // With a probe, the probe check looked: its case is not skipped.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let probe_case = &xml[xml.find("<testcase name=\"no probe_failure\"").unwrap()..];
+    let probe_case = &probe_case[..probe_case.find("<testcase").map_or(probe_case.len(), |_| {
+        probe_case[1..]
+            .find("<testcase")
+            .map_or(probe_case.len(), |i| i + 1)
+    })];
+    assert!(!probe_case.contains("<skipped"), "{probe_case}");
 
     // Chromium parses it: one chart for the operations and one per resource,
     // the probe's latency among them, each with its data drawn.

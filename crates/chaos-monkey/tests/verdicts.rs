@@ -67,6 +67,21 @@ fn no_eligible_victim_is_inconclusive_and_a_real_run_is_not() {
         case.contains("<failure") && case.contains("inconclusive"),
         "{case}"
     );
+    // No probe configured: the probe check did not look, so its case is
+    // skipped with the reason, not passed.
+    let probe_case = &xml[xml
+        .find("<testcase name=\"no probe_failure\"")
+        .expect("a probe_failure case")..];
+    let probe_case = &probe_case[..probe_case.find("</testcase>").unwrap_or(probe_case.len())];
+    assert!(
+        probe_case.contains("<skipped") && probe_case.contains("no probe configured"),
+        "{probe_case}"
+    );
+    assert!(
+        r["extras"]["detectors_not_run"]["probe_failure"].is_string(),
+        "{}",
+        r["extras"]
+    );
 
     // The same node, default rules: the chaos happens; reach counts the demo's workers.
     let out = demo.file("real.json");

@@ -38,6 +38,10 @@ fn evidence_line(evidence: &serde_json::Value) -> String {
         .unwrap_or_else(|| evidence.to_string())
 }
 
+/// The report's `extras` key under which a target lists the failure kinds
+/// its detectors could not look for (kind → why); JUnit marks them skipped.
+pub const DETECTORS_NOT_RUN: &str = "detectors_not_run";
+
 /// The test suite of a run: `kinds` are the failure-mode kinds the
 /// detectors know (kinds found but not listed get a case too).
 pub fn run_suite(r: &Report, kinds: &[&str]) -> TestSuite {
@@ -55,9 +59,22 @@ pub fn run_suite(r: &Report, kinds: &[&str]) -> TestSuite {
             all.push(&f.kind);
         }
     }
+    let not_run = r.extras.get(DETECTORS_NOT_RUN);
     for kind in all {
         let found: Vec<_> = r.failure_modes.iter().filter(|f| f.kind == kind).collect();
         let name = format!("no {kind}");
+        // A detector that could not run found nothing because it did not look.
+        if let (true, Some(why)) = (
+            found.is_empty(),
+            not_run.and_then(|m| m.get(kind)).and_then(|v| v.as_str()),
+        ) {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(format!("not looked for: {why}"));
+            let mut case = TestCase::new(name, status);
+            case.set_classname(RUN_CLASS);
+            suite.add_test_case(case);
+            continue;
+        }
         if found.is_empty() {
             suite.add_test_case(passed(&name));
             continue;

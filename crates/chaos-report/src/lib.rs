@@ -10,4 +10,4 @@ pub mod junit;
 
 pub use html::run::render as run_html;
 pub use html::scenarios::render as scenarios_html;
-pub use junit::run_junit;
+pub use junit::{run_junit, DETECTORS_NOT_RUN};

@@ -224,6 +224,11 @@ impl BeamTarget {
         self.detection.lock().unwrap().settings.recovery_window
     }
 
+    /// The failure kinds this run's detectors could not look for, and why.
+    pub fn detectors_not_run(&self) -> Vec<(&'static str, String)> {
+        self.detection.lock().unwrap().not_run()
+    }
+
     /// Detection settings and probes; takes the steady-state baseline now.
     pub async fn with_detection(self, settings: detect::DetectSettings) -> Result<Self, EvalError> {
         let baseline = detect::take(&self, &settings).await?;

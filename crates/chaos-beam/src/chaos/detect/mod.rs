@@ -173,6 +173,28 @@ pub struct Detector {
     started: Option<Instant>,
 }
 
+impl Detector {
+    /// The failure kinds this run could not look for, and why: the memory
+    /// check without a machine memory read on the node, the probe check
+    /// without a probe. A report's JUnit shows them as skipped, not passed.
+    pub fn not_run(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.baseline.machine_memory.is_none() {
+            out.push((
+                FailureKind::MemoryExhaustion.name(),
+                "the machine's memory could not be read on the node, so node memory had nothing to be compared with".to_string(),
+            ));
+        }
+        if self.settings.probes.is_empty() {
+            out.push((
+                FailureKind::ProbeFailure.name(),
+                "no probe configured (--probe URL, --probe-tcp, [[probes]])".to_string(),
+            ));
+        }
+        out
+    }
+}
+
 impl Default for Detector {
     fn default() -> Self {
         Detector::new(DetectSettings::default(), Baseline::default())

@@ -105,6 +105,18 @@ impl RunTarget for BeamTarget {
     }
 
     fn finish_report(&self, report: &mut Report, _record: &chaos_engine::RunRecord) {
+        // What the detectors could not look for (JUnit: skipped, with why).
+        let not_run: serde_json::Map<String, serde_json::Value> = self
+            .detectors_not_run()
+            .into_iter()
+            .map(|(kind, why)| (kind.to_string(), serde_json::Value::String(why)))
+            .collect();
+        if !not_run.is_empty() {
+            report.extras.insert(
+                chaos_report::DETECTORS_NOT_RUN.to_string(),
+                serde_json::Value::Object(not_run),
+            );
+        }
         let mut section = self.supervision_section(report.supervision.take());
         section.restarts_not_ours = self.restarts_not_ours();
         report.supervision = Some(section);
