@@ -119,8 +119,15 @@ fn malformed_input_gets_errors_and_the_service_keeps_serving() {
             Some("PUT chaos_monkey_half_frame".len() as u64),
             "{out:?}"
         );
+        // Confirmed by the server side: its socket for the connection closed after the reset.
         let out = run_op(&t, "mid_request_disconnect", 9, None).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        assert!(
+            out.detail.contains("the server's side (owned by <"),
+            "{out:?}"
+        );
+        let closed = out.measurements["server_closed_us"].as_u64().unwrap();
+        assert!(closed < 1_000_000, "{out:?}");
         let apps = t
             .client
             .call("application", "which_applications", vec![])
@@ -167,5 +174,46 @@ fn distribution_and_epmd_connections_are_never_chosen() {
         assert_eq!(ports_before, ports_after);
         assert!(client.closed_reason().is_none());
         assert!(client.call("erlang", "node", vec![]).await.is_ok());
+    });
+}
+
+#[test]
+fn a_server_that_keeps_its_side_open_leaves_mid_request_disconnect_unconfirmed() {
+    // A listener (of no application) that accepts and never reads: the
+    // reset reaches a socket nobody looks at, which stays open.
+    let node = TestNode::start("net_deaf");
+    smol::block_on(async {
+        let opts = ConnectOptions::new(
+            node.name.parse().unwrap(),
+            Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
+        );
+        let client = DistClient::connect(&opts).await.unwrap();
+        let started = chaos_beam::eval::eval(
+            &client,
+            "Parent = self(),
+             Pid = proc_lib:spawn(fun() ->
+                 {ok, L} = gen_tcp:listen(0, [binary, {ip, {127,0,0,1}}, {active, false}]),
+                 Parent ! {deaf_listening, self()},
+                 Accept = fun Loop(Held) -> {ok, C} = gen_tcp:accept(L), Loop([C | Held]) end,
+                 Accept([])
+             end),
+             receive {deaf_listening, Pid} -> ok after 5000 -> timeout end.",
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(chaos_beam::dist::term::show(&started), "ok");
+        let mut safety = Safety::default();
+        safety.include_no_app = true;
+        let t = BeamTarget::new(client.clone(), Profile::Demo, safety, 1)
+            .await
+            .unwrap();
+        let out = run_op(&t, "mid_request_disconnect", 3, None).await;
+        assert_eq!(out.status, Status::Unconfirmed, "{out:?}");
+        assert!(
+            out.detail
+                .contains("the server's side was still open 1000 ms after the reset"),
+            "{out:?}"
+        );
     });
 }

@@ -1,7 +1,10 @@
 //! Network chaos on the node: open a connection to an application's
 //! listener from a helper on the node, send part of a request, and drop the
-//! connection abruptly (RST) in the middle of it. Confirmed when the
-//! connection was accepted, the bytes were sent and the reset went out.
+//! connection abruptly (RST) in the middle of it. Confirmed by what the
+//! server side did: its socket for this connection (found on the node by
+//! its peer address) was open, with its owner, before the reset, and closed
+//! within 1 s after it; a server that never accepted, or kept its side
+//! open, leaves the operation unconfirmed, saying which.
 
 use super::prelude::*;
 
@@ -21,16 +24,57 @@ case Listeners of
                 {failed, iolist_to_binary(io_lib:format("could not connect to port ~b: ~0p", [Port, Why]))};
             {ok, S} ->
                 ConnectUs = erlang:monotonic_time(microsecond) - T0,
+                {ok, {_, Mine}} = inet:sockname(S),
+                %% The server's side: the socket whose peer is ours (accepted a little later, maybe).
+                ServerSide = fun Find(Deadline) ->
+                    case [P || P <- erlang:ports(), erlang:port_info(P, name) =:= {name, "tcp_inet"},
+                               inet:peername(P) =:= {ok, {{127,0,0,1}, Mine}}] of
+                        [P | _] -> P;
+                        [] -> case erlang:monotonic_time(millisecond) < Deadline of
+                                  true -> timer:sleep(2), Find(Deadline);
+                                  false -> none
+                              end
+                    end
+                end,
+                Theirs = ServerSide(erlang:monotonic_time(millisecond) + 500),
+                Owner = case Theirs of
+                            none -> none;
+                            _ -> case erlang:port_info(Theirs, connected) of {connected, O} -> O; _ -> none end
+                        end,
                 Request = <<"CALL sleep 200\n">>,
                 Part = binary:part(Request, 0, max(1, min(Cut, byte_size(Request)))),
                 Sent = gen_tcp:send(S, Part),
                 timer:sleep(PauseMs),
                 ok = gen_tcp:close(S),
+                Reset = erlang:monotonic_time(microsecond),
+                Closed = fun Wait(Deadline) ->
+                    case erlang:port_info(Theirs) of
+                        undefined -> erlang:monotonic_time(microsecond) - Reset;
+                        _ -> case erlang:monotonic_time(millisecond) < Deadline of
+                                 true -> timer:sleep(2), Wait(Deadline);
+                                 false -> open
+                             end
+                    end
+                end,
                 Detail = iolist_to_binary(io_lib:format("sent ~b of ~b request bytes to port ~b, then reset the connection after ~b ms",
                                                         [byte_size(Part), byte_size(Request), Port, PauseMs])),
-                case Sent of
-                    ok -> {confirmed, Detail, #{port => Port, connect_us => ConnectUs, bytes => byte_size(Part)}};
-                    {error, E} -> {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, E]))}
+                case {Sent, Theirs} of
+                    {{error, E}, _} ->
+                        {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, E]))};
+                    {ok, none} ->
+                        {unconfirmed, <<Detail/binary, "; the server never accepted the connection (no socket of its own for it within 500 ms)">>};
+                    {ok, _} ->
+                        case Closed(erlang:monotonic_time(millisecond) + 1000) of
+                            open ->
+                                {unconfirmed, <<Detail/binary, "; the server's side was still open 1000 ms after the reset">>};
+                            Us ->
+                                OwnerText = case Owner of none -> <<"?">>; _ -> list_to_binary(pid_to_list(Owner)) end,
+                                {confirmed,
+                                 iolist_to_binary(io_lib:format("~s; the server's side (owned by ~s) closed ~.3f ms later",
+                                                                [Detail, OwnerText, Us / 1000])),
+                                 #{port => Port, connect_us => ConnectUs, bytes => byte_size(Part),
+                                   server_closed_us => Us, server_owner => OwnerText}}
+                        end
                 end
         end
 end.
