@@ -217,3 +217,50 @@ fn a_server_that_keeps_its_side_open_leaves_mid_request_disconnect_unconfirmed()
         );
     });
 }
+
+#[test]
+fn silence_after_half_a_frame_confirms_only_an_accepted_connection() {
+    // A listener (of no application) that never accepts: the kernel takes
+    // the connection into its backlog, the server never sees it, and its
+    // silence says nothing about how it handles half a frame.
+    let node = TestNode::start("net_noaccept");
+    smol::block_on(async {
+        let opts = ConnectOptions::new(
+            node.name.parse().unwrap(),
+            Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
+        );
+        let client = DistClient::connect(&opts).await.unwrap();
+        let started = chaos_beam::eval::eval(
+            &client,
+            "Parent = self(),
+             Pid = proc_lib:spawn(fun() ->
+                 {ok, L} = gen_tcp:listen(0, [binary, {ip, {127,0,0,1}}, {active, false}]),
+                 Parent ! {listening, self()},
+                 receive never -> L end
+             end),
+             receive {listening, Pid} -> ok after 5000 -> timeout end.",
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(chaos_beam::dist::term::show(&started), "ok");
+        let mut safety = Safety::default();
+        safety.include_no_app = true;
+        let t = BeamTarget::new(client.clone(), Profile::Demo, safety, 1)
+            .await
+            .unwrap();
+        let out = run_op(
+            &t,
+            "malformed_data",
+            5,
+            Some(("kind", serde_json::json!("half_frame"))),
+        )
+        .await;
+        assert_eq!(out.status, Status::Unconfirmed, "{out:?}");
+        assert!(
+            out.detail
+                .contains("the server never accepted the connection"),
+            "{out:?}"
+        );
+    });
+}

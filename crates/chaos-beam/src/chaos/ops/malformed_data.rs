@@ -3,7 +3,9 @@
 //! traffic stays on the node's loopback): random bytes, an overlong line,
 //! half a frame then silence, or a valid-looking prefix then garbage. The
 //! answer (an error line, or the server closing the connection) is recorded;
-//! confirmed when the data was delivered and the server reacted.
+//! confirmed when the data was delivered and the server reacted — for half
+//! a frame, silence confirms only when the server accepted the connection
+//! (its own socket for it exists) and still listens.
 
 use super::prelude::*;
 
@@ -37,6 +39,17 @@ case Listeners of
                     {error, timeout} -> no_answer;
                     {error, E} -> {error, E}
                 end,
+                %% Silence means something only if the server took the connection
+                %% (its own socket for it exists) and still listens.
+                {ok, {_, Mine}} = inet:sockname(S),
+                TcpPorts = [P || P <- erlang:ports(), erlang:port_info(P, name) =:= {name, "tcp_inet"}],
+                Accepted = lists:any(fun(P) -> inet:peername(P) =:= {ok, {{127,0,0,1}, Mine}} end, TcpPorts),
+                StillListening = lists:any(fun(P) ->
+                                               case {inet:sockname(P), prim_inet:getstatus(P)} of
+                                                   {{ok, {_, Port}}, {ok, St}} -> lists:member(listen, St);
+                                                   _ -> false
+                                               end
+                                           end, TcpPorts),
                 gen_tcp:close(S),
                 Detail = iolist_to_binary(io_lib:format("sent ~s (~b bytes) to port ~b: ~0p", [Kind, byte_size(Payload), Port, Answer])),
                 M = #{port => Port, bytes => byte_size(Payload),
@@ -44,7 +57,11 @@ case Listeners of
                 case {Sent, Answer} of
                     {ok, {answered, _}} -> {confirmed, Detail, M};
                     {ok, closed} -> {confirmed, Detail, M};
-                    {ok, no_answer} when Then =:= silence -> {confirmed, Detail, M};
+                    {ok, no_answer} when Then =:= silence, Accepted, StillListening -> {confirmed, Detail, M};
+                    {ok, no_answer} when Then =:= silence, not Accepted ->
+                        {unconfirmed, <<Detail/binary, "; the server never accepted the connection">>};
+                    {ok, no_answer} when Then =:= silence ->
+                        {unconfirmed, <<Detail/binary, "; the listener is gone">>};
                     {ok, _} -> {unconfirmed, Detail};
                     {{error, SE}, _} -> {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, SE]))}
                 end
