@@ -32,6 +32,7 @@ use proptest::test_runner::{Config, TestCaseError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Proptest's default config (so `PROPTEST_CASES` applies), without
 /// regression files written next to the sources.
@@ -43,6 +44,51 @@ fn config() -> Config {
 }
 
 // ---------------------------------------------------------------- values --
+
+/// Every unit humantime reads, with its length in nanoseconds written out
+/// by hand (a month is 30.44 days, a year 365.25 days).
+const UNITS: &[(&str, u128)] = &[
+    ("ns", 1),
+    ("nsec", 1),
+    ("nanos", 1),
+    ("us", 1_000),
+    ("usec", 1_000),
+    ("µs", 1_000),
+    ("ms", 1_000_000),
+    ("msec", 1_000_000),
+    ("millis", 1_000_000),
+    ("s", 1_000_000_000),
+    ("sec", 1_000_000_000),
+    ("secs", 1_000_000_000),
+    ("second", 1_000_000_000),
+    ("seconds", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("min", 60_000_000_000),
+    ("mins", 60_000_000_000),
+    ("minute", 60_000_000_000),
+    ("minutes", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("hr", 3_600_000_000_000),
+    ("hrs", 3_600_000_000_000),
+    ("hour", 3_600_000_000_000),
+    ("hours", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+    ("day", 86_400_000_000_000),
+    ("days", 86_400_000_000_000),
+    ("w", 604_800_000_000_000),
+    ("wk", 604_800_000_000_000),
+    ("wks", 604_800_000_000_000),
+    ("week", 604_800_000_000_000),
+    ("weeks", 604_800_000_000_000),
+    ("M", 2_630_016_000_000_000),
+    ("month", 2_630_016_000_000_000),
+    ("months", 2_630_016_000_000_000),
+    ("y", 31_557_600_000_000_000),
+    ("yr", 31_557_600_000_000_000),
+    ("yrs", 31_557_600_000_000_000),
+    ("year", 31_557_600_000_000_000),
+    ("years", 31_557_600_000_000_000),
+];
 
 /// Texts that sit on the edges of what the parsers accept.
 const EDGES: &[&str] = &[
@@ -162,11 +208,58 @@ proptest! {
     #[test]
     fn durations_never_panic_and_match_humantime(s in prop_oneof![3 => duration_text(), 1 => value()]) {
         let ours = cli::parse_duration(&s);
-        prop_assert_eq!(&ours, &config::parse_duration(&s));
-        // humantime itself, where it does not panic, agrees on every value.
+        // humantime itself, where it does not panic, agrees on every value;
+        // what it refuses (or panics on) is refused with the flag's message.
         match std::panic::catch_unwind(|| humantime::parse_duration(&s)) {
             Ok(Ok(d)) if !d.is_zero() => prop_assert_eq!(ours, Ok(d)),
-            _ => prop_assert!(ours.is_err()),
+            Ok(Ok(_)) => prop_assert!(ours.unwrap_err().contains("greater than zero")),
+            _ => prop_assert!(ours.unwrap_err().contains("is not a duration")),
+        }
+    }
+
+    /// Against values worked out by hand (not by humantime): a sum of
+    /// terms `N UNIT` is the sum of N times the unit's length; zero is
+    /// refused as zero; a sum past `Duration::MAX` is refused, not wrapped.
+    #[test]
+    fn durations_are_the_sum_of_their_terms(
+        terms in prop::collection::vec((prop_oneof![0u64..2_000, any::<u64>()], select(UNITS)), 1..4),
+        sep in select(&[" ", ""][..]),
+    ) {
+        let text = terms.iter().map(|(n, (u, _))| format!("{n}{u}")).collect::<Vec<_>>().join(sep);
+        let ns: u128 = terms.iter().map(|(n, (_, k))| u128::from(*n) * k).sum();
+        let got = cli::parse_duration(&text);
+        // humantime refuses a single term past u64::MAX nanoseconds (584
+        // years): either answer is fine there, but never a wrong value.
+        let huge = terms.iter().any(|(n, (_, k))| u128::from(*n) * k > u128::from(u64::MAX));
+        if ns == 0 {
+            prop_assert!(got.unwrap_err().contains("greater than zero"), "{}", text);
+        } else if huge && got.is_err() {
+            prop_assert!(got.unwrap_err().contains("is not a duration"), "{}", text);
+        } else if ns > Duration::MAX.as_nanos() {
+            prop_assert!(got.unwrap_err().contains("is not a duration"), "{}", text);
+        } else {
+            prop_assert_eq!(got.map(|d| d.as_nanos()), Ok(ns), "{}", text);
+        }
+    }
+
+    /// Round trip: whatever humantime writes, the parser reads back exactly.
+    #[test]
+    fn written_durations_read_back(secs in prop_oneof![0u64..1_000_000, any::<u64>()], nanos in 0u32..1_000_000_000) {
+        let d = Duration::new(secs, nanos);
+        prop_assume!(!d.is_zero());
+        let text = humantime::format_duration(d).to_string();
+        prop_assert_eq!(cli::parse_duration(&text), Ok(d), "{}", text);
+    }
+
+    /// A number with a unit nobody knows, or no unit at all, is refused
+    /// with the message that names the text and gives examples.
+    #[test]
+    fn durations_with_an_unknown_unit_are_refused(n in 1u64..1_000_000, unit in "[a-zA-Z]{1,6}") {
+        prop_assume!(!UNITS.iter().any(|(u, _)| *u == unit));
+        for text in [format!("{n}{unit}"), n.to_string()] {
+            let e = cli::parse_duration(&text).unwrap_err();
+            prop_assert!(e.contains(&format!("'{text}' is not a duration")), "{}", e);
+            prop_assert!(e.contains("500ms"), "{}", e);
         }
     }
 
