@@ -31,6 +31,59 @@ const PAST_THE_BUDGET: &[&str] = &[
     "--allow-collapse",
 ];
 
+/// A failure mode's evidence text (its `detail`).
+fn detail(mode: &serde_json::Value) -> String {
+    let e = &mode["evidence"];
+    e["detail"]
+        .as_str()
+        .or(e.as_str())
+        .map_or_else(|| e.to_string(), String::from)
+}
+
+/// The numbers in a failure mode's evidence text, in order.
+fn numbers(mode: &serde_json::Value) -> Vec<i64> {
+    detail(mode)
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}
+
+/// From `memory_exhaustion` evidence ("node memory U bytes is over P% of
+/// the machine's T bytes"): U and T.
+fn memory_evidence(modes: &[serde_json::Value]) -> (i64, i64) {
+    let m = &modes[0];
+    assert_eq!(m["subject"], "node memory", "{m}");
+    let n = numbers(m);
+    assert!(n.len() >= 3, "{m}");
+    (n[0], n[n.len() - 1])
+}
+
+/// The machine's memory in bytes, read here.
+fn machine_memory() -> i64 {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let line = info.lines().find(|l| l.starts_with("MemTotal:")).unwrap();
+    let kb: i64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// A limit's failure mode names it (`what`) and gives its count past the
+/// threshold of the node's real limit ("ports: C of L (…)").
+fn assert_limit_evidence(modes: &[serde_json::Value], what: &str, limit: i64, threshold: f64) {
+    assert!(
+        modes.iter().any(|m| {
+            let n = numbers(m);
+            m["subject"] == what
+                && detail(m).starts_with(&format!("{what}: "))
+                && n.len() >= 2
+                && n[1] == limit
+                && n[0] as f64 >= threshold * limit as f64
+                && n[0] <= limit
+        }),
+        "no {what} failure mode with a count past {threshold} of the node's limit {limit}: {modes:?}"
+    );
+}
+
 #[test]
 fn process_crash_a_temporary_worker_is_killed_and_never_restarted() {
     let w = Weak::start("weak_process_crash", |b, _| b);
@@ -83,7 +136,20 @@ fn memory_exhaustion_a_worker_holds_200_mb() {
         w.eval_int("erlang:memory(binary).") >= 200 * MB,
         "fixture: the hog should hold 200 MB of binaries"
     );
-    run.assert_mode("memory_exhaustion", Some("memory"));
+    let modes = run.assert_mode("memory_exhaustion", None);
+    // The evidence names the node's real memory (the hog's 200 MB in it)
+    // against the machine's.
+    let (used, total) = memory_evidence(&modes);
+    assert!(
+        used >= 200 * MB,
+        "node memory {used} without the hog's 200 MB"
+    );
+    assert!(used < total, "{used} of {total}");
+    let host = machine_memory();
+    assert!(
+        total.abs_diff(host) <= host.unsigned_abs() / 100,
+        "the machine's memory: {total} in the evidence, {host} in /proc/meminfo"
+    );
     assert_eq!(run.code, 1, "{}", run.context());
 }
 
@@ -223,7 +289,9 @@ fn port_exhaustion_udp_sockets_pile_up_past_80_percent() {
         "true",
         "fixture: the port count should be past 80% of the limit"
     );
-    run.assert_mode("port_exhaustion", Some("port"));
+    let modes = run.assert_mode("port_exhaustion", None);
+    let limit = w.eval_int("erlang:system_info(port_limit).");
+    assert_limit_evidence(&modes, "ports", limit, 0.8);
     assert_eq!(run.code, 1, "{}", run.context());
 }
 
@@ -240,7 +308,9 @@ fn atom_exhaustion_atoms_pile_up_past_80_percent() {
         "true",
         "fixture: the atom count should be past 80% of the limit"
     );
-    run.assert_mode("atom_exhaustion", Some("atom"));
+    let modes = run.assert_mode("atom_exhaustion", None);
+    let limit = w.eval_int("erlang:system_info(atom_limit).");
+    assert_limit_evidence(&modes, "atoms", limit, 0.8);
     assert_eq!(run.code, 1, "{}", run.context());
 }
 
