@@ -177,37 +177,44 @@ fn distribution_and_epmd_connections_are_never_chosen() {
     });
 }
 
+/// A target on `node` whose only service is a listener of no application,
+/// owned by a process that runs `then` on its listen socket `L` once it
+/// listens; victims of no application are allowed.
+async fn lone_listener(node: &TestNode, then: &str) -> BeamTarget {
+    let opts = ConnectOptions::new(
+        node.name.parse().unwrap(),
+        Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
+    );
+    let client = DistClient::connect(&opts).await.unwrap();
+    let source = format!(
+        "Parent = self(),
+         Pid = proc_lib:spawn(fun() ->
+             {{ok, L}} = gen_tcp:listen(0, [binary, {{ip, {{127,0,0,1}}}}, {{active, false}}]),
+             Parent ! {{listening, self()}},
+             {then}
+         end),
+         receive {{listening, Pid}} -> ok after 5000 -> timeout end."
+    );
+    let started = chaos_beam::eval::eval(&client, &source, &[]).await.unwrap();
+    assert_eq!(chaos_beam::dist::term::show(&started), "ok");
+    let mut safety = Safety::default();
+    safety.include_no_app = true;
+    BeamTarget::new(client, Profile::Demo, safety, 1)
+        .await
+        .unwrap()
+}
+
 #[test]
 fn a_server_that_keeps_its_side_open_leaves_mid_request_disconnect_unconfirmed() {
-    // A listener (of no application) that accepts and never reads: the
-    // reset reaches a socket nobody looks at, which stays open.
+    // It accepts and never reads: the reset reaches a socket nobody looks
+    // at, which stays open.
     let node = TestNode::start("net_deaf");
     smol::block_on(async {
-        let opts = ConnectOptions::new(
-            node.name.parse().unwrap(),
-            Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
-        );
-        let client = DistClient::connect(&opts).await.unwrap();
-        let started = chaos_beam::eval::eval(
-            &client,
-            "Parent = self(),
-             Pid = proc_lib:spawn(fun() ->
-                 {ok, L} = gen_tcp:listen(0, [binary, {ip, {127,0,0,1}}, {active, false}]),
-                 Parent ! {deaf_listening, self()},
-                 Accept = fun Loop(Held) -> {ok, C} = gen_tcp:accept(L), Loop([C | Held]) end,
-                 Accept([])
-             end),
-             receive {deaf_listening, Pid} -> ok after 5000 -> timeout end.",
-            &[],
+        let t = lone_listener(
+            &node,
+            "Accept = fun Loop(Held) -> {ok, C} = gen_tcp:accept(L), Loop([C | Held]) end, Accept([])",
         )
-        .await
-        .unwrap();
-        assert_eq!(chaos_beam::dist::term::show(&started), "ok");
-        let mut safety = Safety::default();
-        safety.include_no_app = true;
-        let t = BeamTarget::new(client.clone(), Profile::Demo, safety, 1)
-            .await
-            .unwrap();
+        .await;
         let out = run_op(&t, "mid_request_disconnect", 3, None).await;
         assert_eq!(out.status, Status::Unconfirmed, "{out:?}");
         assert!(
@@ -220,35 +227,12 @@ fn a_server_that_keeps_its_side_open_leaves_mid_request_disconnect_unconfirmed()
 
 #[test]
 fn silence_after_half_a_frame_confirms_only_an_accepted_connection() {
-    // A listener (of no application) that never accepts: the kernel takes
-    // the connection into its backlog, the server never sees it, and its
-    // silence says nothing about how it handles half a frame.
+    // It never accepts: the kernel takes the connection into its backlog,
+    // the server never sees it, and its silence says nothing about how it
+    // handles half a frame.
     let node = TestNode::start("net_noaccept");
     smol::block_on(async {
-        let opts = ConnectOptions::new(
-            node.name.parse().unwrap(),
-            Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
-        );
-        let client = DistClient::connect(&opts).await.unwrap();
-        let started = chaos_beam::eval::eval(
-            &client,
-            "Parent = self(),
-             Pid = proc_lib:spawn(fun() ->
-                 {ok, L} = gen_tcp:listen(0, [binary, {ip, {127,0,0,1}}, {active, false}]),
-                 Parent ! {listening, self()},
-                 receive never -> L end
-             end),
-             receive {listening, Pid} -> ok after 5000 -> timeout end.",
-            &[],
-        )
-        .await
-        .unwrap();
-        assert_eq!(chaos_beam::dist::term::show(&started), "ok");
-        let mut safety = Safety::default();
-        safety.include_no_app = true;
-        let t = BeamTarget::new(client.clone(), Profile::Demo, safety, 1)
-            .await
-            .unwrap();
+        let t = lone_listener(&node, "receive never -> L end").await;
         let out = run_op(
             &t,
             "malformed_data",

@@ -22,6 +22,19 @@ fn web() -> (Weak, u16) {
     (w, port)
 }
 
+/// `chaos-monkey scenarios` against the fixture, with `args`.
+fn scenarios(w: &Weak, args: &[&str]) -> (i32, String, String) {
+    run(monkey()
+        .args([
+            "scenarios",
+            "--node",
+            &w.node.name,
+            "--cookie-file",
+            w.cookie_file.to_str().unwrap(),
+        ])
+        .args(args))
+}
+
 fn json(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -82,19 +95,17 @@ write_path = "/kv/{{key}}"
     )
     .unwrap();
     let report = w.file("suite.json");
-    let (code, out, err) = run(monkey().args([
-        "scenarios",
-        "--node",
-        &w.node.name,
-        "--cookie-file",
-        w.cookie_file.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--only",
-        "large_payload,slow_consumer,process_crash",
-        "--report",
-        report.to_str().unwrap(),
-    ]));
+    let (code, out, err) = scenarios(
+        &w,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--only",
+            "large_payload,slow_consumer,process_crash",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     let ctx = format!("exit {code}\n{out}\n{err}");
     let r = json(&report);
     assert_eq!(r["context"]["probe"]["kind"], "http", "{ctx}");
@@ -150,19 +161,17 @@ fn a_service_that_takes_no_probe_write_cannot_pass_on_no_data_lost() {
     )
     .unwrap();
     let report = w.file("nowhere.json");
-    let (code, out, err) = run(monkey().args([
-        "scenarios",
-        "--node",
-        &w.node.name,
-        "--cookie-file",
-        w.cookie_file.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--only",
-        "process_crash",
-        "--report",
-        report.to_str().unwrap(),
-    ]));
+    let (code, out, err) = scenarios(
+        &w,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--only",
+            "process_crash",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     let ctx = format!("exit {code}\n{out}\n{err}");
     assert_eq!(code, 1, "{ctx}");
     let r = json(&report);
@@ -184,21 +193,19 @@ fn a_suite_that_mostly_skipped_is_inconclusive() {
     let junit = w.file("suite.xml");
     let report = w.file("suite.json");
     // A bare TCP probe can tell neither a protocol error nor a payload's refusal.
-    let (code, out, err) = run(monkey().args([
-        "scenarios",
-        "--node",
-        &w.node.name,
-        "--cookie-file",
-        w.cookie_file.to_str().unwrap(),
-        "--probe",
-        &format!("tcp://127.0.0.1:{port}"),
-        "--only",
-        "invalid_payload,large_payload,process_crash",
-        "--junit",
-        junit.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-    ]));
+    let (code, out, err) = scenarios(
+        &w,
+        &[
+            "--probe",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--only",
+            "invalid_payload,large_payload,process_crash",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     let ctx = format!("exit {code}\n{out}\n{err}");
     assert_eq!(code, 5, "{ctx}");
     assert!(out.contains("verdict: inconclusive"), "{ctx}");
