@@ -388,8 +388,14 @@ fn demo_app_survives_all_process_and_memory_ops() {
         for (i, name) in OPS.iter().enumerate() {
             for profile in [Profile::Demo, Profile::Aggressive] {
                 let (_, out) = run_op(&t, name, 100 + i as u64, profile).await;
+                // A flood whose victim kept up (none of ours ever in its queue)
+                // flooded nothing and says so; the test with a victim that
+                // does not read (chaos_ops_victims.rs) checks the confirmation.
+                let kept_up = *name == "mailbox_flood"
+                    && out.status == Status::Unconfirmed
+                    && out.detail.contains("but none was seen in its queue");
                 assert!(
-                    matches!(out.status, Status::Confirmed),
+                    matches!(out.status, Status::Confirmed) || kept_up,
                     "{name} {profile:?}: {out:?}"
                 );
                 effects.extend(out.effect);
