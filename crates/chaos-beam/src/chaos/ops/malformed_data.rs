@@ -31,6 +31,8 @@ case Listeners of
             {error, Why} ->
                 {failed, iolist_to_binary(io_lib:format("could not connect to port ~b: ~0p", [Port, Why]))};
             {ok, S} ->
+                %% Our end's address now: a server that closes at once makes it unreadable later.
+                Mine = case inet:sockname(S) of {ok, {_, MyPort}} -> MyPort; _ -> none end,
                 Sent = gen_tcp:send(S, Payload),
                 Wait = case Then of read -> 1500; silence -> SilenceMs end,
                 Answer = case gen_tcp:recv(S, 0, Wait) of
@@ -41,7 +43,6 @@ case Listeners of
                 end,
                 %% Silence means something only if the server took the connection
                 %% (its own socket for it exists) and still listens.
-                {ok, {_, Mine}} = inet:sockname(S),
                 TcpPorts = [P || P <- erlang:ports(), erlang:port_info(P, name) =:= {name, "tcp_inet"}],
                 Accepted = lists:any(fun(P) -> inet:peername(P) =:= {ok, {{127,0,0,1}, Mine}} end, TcpPorts),
                 StillListening = lists:any(fun(P) ->

@@ -41,6 +41,8 @@ case Listeners of
                             none -> none;
                             _ -> case erlang:port_info(Theirs, connected) of {connected, O} -> O; _ -> none end
                         end,
+                %% No socket of the server's: it may have accepted and closed at once.
+                ClosedByServer = Theirs =:= none andalso gen_tcp:recv(S, 0, 0) =:= {error, closed},
                 Request = <<"CALL sleep 200\n">>,
                 Part = binary:part(Request, 0, max(1, min(Cut, byte_size(Request)))),
                 Sent = gen_tcp:send(S, Part),
@@ -61,6 +63,8 @@ case Listeners of
                 case {Sent, Theirs} of
                     {{error, E}, _} ->
                         {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, E]))};
+                    {ok, none} when ClosedByServer ->
+                        {unconfirmed, <<Detail/binary, "; the server closed the connection itself before the request (nothing to cut)">>};
                     {ok, none} ->
                         {unconfirmed, <<Detail/binary, "; the server never accepted the connection (no socket of its own for it within 500 ms)">>};
                     {ok, _} ->
