@@ -127,7 +127,7 @@ fn malformed_input_gets_errors_and_the_service_keeps_serving() {
             "{out:?}"
         );
         let closed = out.measurements["server_closed_us"].as_u64().unwrap();
-        assert!(closed < 1_000_000, "{out:?}");
+        assert!(closed < 300_000, "{out:?}");
         let apps = t
             .client
             .call("application", "which_applications", vec![])
@@ -219,7 +219,7 @@ fn a_server_that_keeps_its_side_open_leaves_mid_request_disconnect_unconfirmed()
         assert_eq!(out.status, Status::Unconfirmed, "{out:?}");
         assert!(
             out.detail
-                .contains("the server's side was still open 1000 ms after the reset"),
+                .contains("the server's side was still open 300 ms after the reset"),
             "{out:?}"
         );
     });
