@@ -292,16 +292,24 @@ fn memory_ops_are_confirmed_and_undone() {
         assert_clean(&t, &shielded).await;
 
         // mailbox_flood: the flood's own messages were seen in the victim's queue.
+        // (A demo worker may keep up with the whole flood: then none of it
+        // was ever queued, and the operation says so, unconfirmed; the
+        // confirmation itself is tested with a victim that never reads, in
+        // chaos_ops_victims.rs.)
         let (p, out) = run_op(&t, "mailbox_flood", 2, Profile::Demo).await;
-        assert_eq!(out.status, Status::Confirmed, "{out:?}");
-        assert_eq!(num(&out.measurements, "sent"), num(&p, "count"));
-        let (before, peak) = (
-            num(&out.measurements, "queue_before"),
-            num(&out.measurements, "queue_len"),
-        );
-        let ours = num(&out.measurements, "ours_in_queue");
-        assert!(ours > 0 && ours <= num(&p, "count"), "{out:?}");
-        assert!(peak >= ours && peak <= before + num(&p, "count"), "{out:?}");
+        let kept_up = out.status == Status::Unconfirmed
+            && out.detail.contains("but none was seen in its queue");
+        assert!(out.status == Status::Confirmed || kept_up, "{out:?}");
+        if !kept_up {
+            assert_eq!(num(&out.measurements, "sent"), num(&p, "count"));
+            let (before, peak) = (
+                num(&out.measurements, "queue_before"),
+                num(&out.measurements, "queue_len"),
+            );
+            let ours = num(&out.measurements, "ours_in_queue");
+            assert!(ours > 0 && ours <= num(&p, "count"), "{out:?}");
+            assert!(peak >= ours && peak <= before + num(&p, "count"), "{out:?}");
+        }
         assert_eq!(
             out.victim.as_ref().unwrap().attr("application"),
             Some("chaos_demo")

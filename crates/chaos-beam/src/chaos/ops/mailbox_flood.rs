@@ -171,7 +171,10 @@ impl TypedOperation<BeamTarget> for MailboxFlood {
                             &[
                                 ("Victim", v.pid.clone().into()),
                                 ("Count", count.clone()),
-                                ("SampleEvery", int(100)),
+                                // Looks are slow (the queue is copied): one every
+                                // 1,000 sends, so a quick consumer cannot drain
+                                // between every look.
+                                ("SampleEvery", int(1000)),
                                 ("MaxRead", int(MAX_READ)),
                             ],
                         )
