@@ -108,32 +108,18 @@ pub(super) async fn run_probe(
             if proxied_fault(target, client.addr()) {
                 return (None, None);
             }
-            let limit = (*objective * 4).max(Duration::from_secs(2));
+            let limit = ask_limit(*objective);
             let t0 = Instant::now();
             let answer = client.ask(limit).await;
             let took = t0.elapsed();
             let found = match &answer {
-                chaos_probe::Answer::Ok(_) if took > *objective => Some(problem(
-                    FailureKind::TimingAnomaly,
-                    probe.label(),
-                    format!(
-                        "answered in {} ms, objective {} ms",
-                        took.as_millis(),
-                        objective.as_millis()
-                    ),
-                    false,
-                )),
+                chaos_probe::Answer::Ok(_) if took > *objective => {
+                    Some(slow(probe, took, *objective))
+                }
                 chaos_probe::Answer::Ok(_) => None,
-                chaos_probe::Answer::Failed(w) if w == "timeout" => Some(problem(
-                    FailureKind::TimingAnomaly,
-                    probe.label(),
-                    format!(
-                        "no answer within {} ms (objective {} ms)",
-                        limit.as_millis(),
-                        objective.as_millis()
-                    ),
-                    false,
-                )),
+                chaos_probe::Answer::Failed(w) if w == "timeout" => {
+                    Some(no_answer(probe, limit, *objective))
+                }
                 chaos_probe::Answer::Refused(w) => Some(problem(
                     FailureKind::ProbeFailure,
                     probe.label(),
@@ -158,7 +144,7 @@ pub(super) async fn run_probe(
             if proxied_fault(target, *addr) {
                 return (None, None);
             }
-            let limit = (*objective * 4).max(Duration::from_secs(2));
+            let limit = ask_limit(*objective);
             let t0 = Instant::now();
             let answer = crate::line::ask_once(*addr, send, limit).await;
             let took = t0.elapsed();
@@ -173,27 +159,11 @@ pub(super) async fn run_probe(
                     ),
                     false,
                 )),
-                Ok(_) if took > *objective => Some(problem(
-                    FailureKind::TimingAnomaly,
-                    probe.label(),
-                    format!(
-                        "answered in {} ms, objective {} ms",
-                        took.as_millis(),
-                        objective.as_millis()
-                    ),
-                    false,
-                )),
+                Ok(_) if took > *objective => Some(slow(probe, took, *objective)),
                 Ok(_) => None,
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Some(problem(
-                    FailureKind::TimingAnomaly,
-                    probe.label(),
-                    format!(
-                        "no answer within {} ms (objective {} ms)",
-                        limit.as_millis(),
-                        objective.as_millis()
-                    ),
-                    false,
-                )),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    Some(no_answer(probe, limit, *objective))
+                }
                 Err(e) => Some(problem(
                     FailureKind::ProbeFailure,
                     probe.label(),
@@ -212,4 +182,37 @@ fn proxied_fault(target: &BeamTarget, addr: SocketAddr) -> bool {
         .proxies
         .iter()
         .any(|p| p.listen_addr() == addr && !p.active_faults().is_empty())
+}
+
+/// How long a probe with `objective` waits for its answer.
+fn ask_limit(objective: Duration) -> Duration {
+    (objective * 4).max(Duration::from_secs(2))
+}
+
+/// A probe answered, but slower than its objective.
+fn slow(probe: &Probe, took: Duration, objective: Duration) -> Problem {
+    problem(
+        FailureKind::TimingAnomaly,
+        probe.label(),
+        format!(
+            "answered in {} ms, objective {} ms",
+            took.as_millis(),
+            objective.as_millis()
+        ),
+        false,
+    )
+}
+
+/// A probe got no answer within `limit`.
+fn no_answer(probe: &Probe, limit: Duration, objective: Duration) -> Problem {
+    problem(
+        FailureKind::TimingAnomaly,
+        probe.label(),
+        format!(
+            "no answer within {} ms (objective {} ms)",
+            limit.as_millis(),
+            objective.as_millis()
+        ),
+        false,
+    )
 }
