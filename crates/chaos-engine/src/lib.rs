@@ -36,7 +36,7 @@ pub mod weights;
 
 pub use category::{Category, Profile};
 pub use operation::{
-    admit, Effect, NoParams, Operation, Outcome, Recovery, Status, TypedOperation, Victim,
+    admit, Effect, NoParams, Operation, Outcome, Recovery, Status, TypedOperation, Verdict, Victim,
 };
 pub use record::{Event, Problem, Sample};
 pub use report::{FailureMode, Reach, Report, ReportInput};

@@ -208,6 +208,29 @@ pub trait Effect: Send + Sync {
     fn hold(&self) -> Duration;
     /// Put things back; `Err` says what could not be undone.
     fn undo(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// `true` for an effect whose operation is judged by what happened while
+    /// it was in place (a proxy fault that must touch traffic): the runner
+    /// holds the operation's event until the effect is undone, then lets
+    /// [`Effect::verdict`] re-grade it. Such an effect must undo promptly.
+    fn judged_when_undone(&self) -> bool {
+        false
+    }
+    /// Called after [`Effect::undo`] when [`Effect::judged_when_undone`]:
+    /// the operation's final status and detail; `None` keeps the outcome.
+    fn verdict(&self) -> Option<Verdict> {
+        None
+    }
+}
+
+/// How an effect judged at its end re-grades its operation.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The final status.
+    pub status: Status,
+    /// What happened while the effect was in place.
+    pub detail: String,
+    /// Figures merged into the operation's measurements.
+    pub measurements: Value,
 }
 
 /// What one execution of an operation reports.

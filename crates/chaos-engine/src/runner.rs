@@ -188,7 +188,15 @@ pub async fn run<C: Target>(
                         recovery: outcome.recovery,
                         budget: outcome.budget.clone(),
                     };
-                    let _ = tx.send(Msg::Event(Box::new(event))).await;
+                    let judged = outcome
+                        .effect
+                        .as_ref()
+                        .is_some_and(|e| e.judged_when_undone());
+                    let mut event = Some(event);
+                    if !judged {
+                        let event = event.take().expect("not sent yet");
+                        let _ = tx.send(Msg::Event(Box::new(event))).await;
+                    }
                     if let Some(effect) = outcome.effect {
                         effects.fetch_add(1, Ordering::SeqCst);
                         in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -198,6 +206,12 @@ pub async fn run<C: Target>(
                             let _ = tx
                                 .send(Msg::UndoFailed(format!("{}: {e}", effect.describe())))
                                 .await;
+                        }
+                        if let Some(mut event) = event.take() {
+                            if let Some(verdict) = effect.verdict() {
+                                regrade(&mut event, verdict);
+                            }
+                            let _ = tx.send(Msg::Event(Box::new(event))).await;
                         }
                         effects.fetch_sub(1, Ordering::SeqCst);
                     } else {
@@ -414,6 +428,17 @@ fn handle(msg: Msg, record: &mut RunRecord, observer: &mut (dyn FnMut(Update<'_>
             record.undo_failures.push(what);
         }
         Msg::Gone(_) | Msg::ScheduleDone => {}
+    }
+}
+
+/// An operation's event re-graded by its effect's verdict at the effect's end.
+fn regrade(event: &mut Event, verdict: crate::operation::Verdict) {
+    event.outcome = verdict.status;
+    event.detail = verdict.detail;
+    match (&mut event.measurements, verdict.measurements) {
+        (Value::Object(into), Value::Object(from)) => into.extend(from),
+        (_, Value::Null) => {}
+        (slot, from) => *slot = from,
     }
 }
 

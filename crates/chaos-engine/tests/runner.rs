@@ -353,3 +353,134 @@ fn shares_follow_the_weights_closely() {
         );
     }
 }
+
+/// A fault judged by what happened while it was on: its verdict, given at
+/// undo, says whether anything "touched" it (drawn in its params here).
+struct Judged;
+
+struct JudgedEffect {
+    touched: bool,
+    undone: Arc<AtomicI64>,
+}
+
+impl Effect for JudgedEffect {
+    fn describe(&self) -> String {
+        "a judged fault".into()
+    }
+    fn hold(&self) -> Duration {
+        Duration::from_millis(150)
+    }
+    fn undo(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.undone.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+    fn judged_when_undone(&self) -> bool {
+        true
+    }
+    fn verdict(&self) -> Option<chaos_engine::Verdict> {
+        // Judged after the undo: the undo has run by now.
+        assert!(self.undone.load(Ordering::SeqCst) > 0);
+        Some(chaos_engine::Verdict {
+            status: if self.touched {
+                Status::Confirmed
+            } else {
+                Status::Unconfirmed
+            },
+            detail: if self.touched {
+                "touched traffic".into()
+            } else {
+                "no traffic while it was on".into()
+            },
+            measurements: json!({ "touched": self.touched }),
+        })
+    }
+}
+
+impl Operation<Counter> for Judged {
+    fn name(&self) -> &'static str {
+        "judged"
+    }
+    fn category(&self) -> Category {
+        Category::Network
+    }
+    fn describe(&self) -> &'static str {
+        "a fault judged at its end"
+    }
+    fn plan(&self, rng: &mut SeededRng, _p: Profile) -> Value {
+        json!({ "touch": rng.range_inclusive(0, 1) == 1 })
+    }
+    fn run<'a>(&'a self, _ctx: &'a Counter, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            Outcome::confirmed("on")
+                .with_measurements(json!({ "on_for_ms": 150 }))
+                .with_effect(Box::new(JudgedEffect {
+                    touched: params["touch"].as_bool().unwrap(),
+                    undone: Arc::new(AtomicI64::new(0)),
+                }))
+        })
+    }
+}
+
+#[test]
+fn an_effect_judged_at_its_end_regrades_its_operation() {
+    let target = Arc::new(Counter::default());
+    let cfg = RunConfig {
+        duration: Duration::from_millis(800),
+        sample_every: Duration::from_millis(200),
+        ..RunConfig::default()
+    };
+    let ops: Vec<(Arc<dyn Operation<Counter>>, u32)> = vec![(Arc::new(Judged), 1)];
+    let weights: BTreeMap<Category, u32> = [(Category::Network, 1)].into();
+    let schedule = Schedule::new(
+        3,
+        40.0,
+        Duration::from_millis(800),
+        Profile::Demo,
+        &weights,
+        ops,
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut seen: Vec<(Event, Duration)> = Vec::new();
+    let mut observer = |u: Update<'_>| {
+        if let Update::Event(e) = u {
+            seen.push((e.clone(), started.elapsed()));
+        }
+    };
+    let record = smol::block_on(run(
+        target,
+        schedule,
+        &cfg,
+        StopSignal::new(),
+        &mut observer,
+    ));
+    assert_eq!(seen.len() as u64, record.tally.total.ops);
+    assert!(seen.len() >= 20, "{} operations", seen.len());
+    let mut both = (0, 0);
+    for (e, at) in &seen {
+        let touched = e.params["touch"].as_bool().unwrap();
+        let (status, detail) = if touched {
+            both.0 += 1;
+            (Status::Confirmed, "touched traffic")
+        } else {
+            both.1 += 1;
+            (Status::Unconfirmed, "no traffic while it was on")
+        };
+        assert_eq!(e.outcome, status, "{e:?}");
+        assert_eq!(e.detail, detail);
+        // The effect's figures join the operation's own.
+        assert_eq!(e.measurements["touched"], touched);
+        assert_eq!(e.measurements["on_for_ms"], 150);
+        // The event waited for the effect's end (or the run's).
+        let ended = Duration::from_millis(e.t_ms + 150).min(cfg.duration);
+        assert!(*at >= ended, "seen at {at:?}, before its end {ended:?}");
+    }
+    assert!(both.0 > 0 && both.1 > 0, "{both:?}");
+    assert_eq!(
+        record.tally.total.ops,
+        record.tally.total.confirmed + record.tally.total.unconfirmed
+    );
+}

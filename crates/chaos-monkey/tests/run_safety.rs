@@ -254,6 +254,37 @@ fn proxy_faults_run_against_the_service_and_end_with_the_run() {
     let events = demo.file("events.jsonl");
     let report = demo.file("report.json");
     let proxy = format!("{listen}=127.0.0.1:{port}");
+    // A user's client talking to the service through the proxy (a `run`
+    // starts no workload of its own): a PING every 10 ms on a kept
+    // connection, a new one after any error.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            use std::io::{BufRead, Write};
+            let mut answered = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok(conn) = std::net::TcpStream::connect(listen) else {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                };
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_millis(300)));
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut writer = conn;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let mut line = String::new();
+                    if writer.write_all(b"PING\n").is_err()
+                        || reader.read_line(&mut line).map_or(true, |n| n == 0)
+                    {
+                        break;
+                    }
+                    answered += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+            answered
+        })
+    };
     let (code, out, err) = run(monkey_run(&demo).args([
         "--duration",
         "4s",
@@ -270,6 +301,9 @@ fn proxy_faults_run_against_the_service_and_end_with_the_run() {
         "--report",
         report.to_str().unwrap(),
     ]));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let answered = client.join().unwrap();
+    assert!(answered > 20, "the client got {answered} answers");
     assert!(code == 0 || code == 1, "{out}\n{err}");
     let evs = support::events(&events);
     let proxy_ops: Vec<&serde_json::Value> = evs
@@ -281,13 +315,34 @@ fn proxy_faults_run_against_the_service_and_end_with_the_run() {
         "{} proxy operations",
         proxy_ops.len()
     );
-    assert!(
-        proxy_ops
-            .iter()
-            .filter(|e| e["outcome"] == "confirmed")
-            .count()
-            >= proxy_ops.len() / 2
-    );
+    // Each fault is judged when it ends by the traffic it touched: the
+    // workload goes through the proxy, so most touched some.
+    let confirmed = proxy_ops
+        .iter()
+        .filter(|e| e["outcome"] == "confirmed")
+        .count();
+    let details: Vec<String> = proxy_ops
+        .iter()
+        .map(|e| format!("{} {}: {}", e["op"], e["outcome"], e["detail"]))
+        .collect();
+    assert!(confirmed >= proxy_ops.len() / 2, "{details:#?}");
+    for e in &proxy_ops {
+        let touched = e["measurements"]["touched_connections"].as_u64();
+        let reset = e["measurements"]["connections_reset"].as_u64();
+        match e["outcome"].as_str().unwrap() {
+            // Confirmed by what it touched (a reset by the connections it reset).
+            "confirmed" => assert!(touched.or(reset).unwrap_or(0) > 0, "{e}"),
+            "unconfirmed" => assert!(
+                e["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no traffic while it was on")
+                    || e["op"] == "proxy_reset",
+                "{e}"
+            ),
+            _ => {}
+        }
+    }
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["extras"]["proxies"][0]["listen_addr"], listen.to_string());

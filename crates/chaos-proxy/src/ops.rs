@@ -4,8 +4,11 @@
 //! fault ends by itself, and the engine also removes it when its hold is up,
 //! when the run ends and when the monkey is stopped.
 
+use crate::stats::FaultCounters;
 use crate::{Direction, Fault, FaultId, FaultKind, Proxy};
-use chaos_engine::{Category, Effect, Operation, Outcome, Profile, SeededRng, TypedOperation};
+use chaos_engine::{
+    Category, Effect, Operation, Outcome, Profile, SeededRng, Status, TypedOperation, Verdict,
+};
 use futures_lite::future::Boxed;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -64,12 +67,18 @@ pub struct ProxyFaultParams {
     pub fault: Fault,
 }
 
-/// Removes a fault from its proxy (a no-op when it already ended by itself).
+/// Removes a fault from its proxy (a no-op when it already ended by itself),
+/// then judges its operation by the traffic it touched while it was on: a
+/// fault nothing went through did nothing.
 struct RemoveFault {
     proxy: Proxy,
     id: FaultId,
     hold: Duration,
     what: String,
+    /// The fault's own counters, taken while it was active.
+    touched: Arc<FaultCounters>,
+    kind: FaultKind,
+    added: std::time::Instant,
 }
 
 impl Effect for RemoveFault {
@@ -84,6 +93,55 @@ impl Effect for RemoveFault {
     fn undo(&self) -> Boxed<Result<(), String>> {
         self.proxy.remove_fault(self.id);
         Box::pin(async { Ok(()) })
+    }
+
+    fn judged_when_undone(&self) -> bool {
+        true
+    }
+
+    fn verdict(&self) -> Option<Verdict> {
+        let (bytes, conns) = (self.touched.bytes(), self.touched.connections());
+        let on_ms = self.added.elapsed().as_millis() as u64;
+        let what = &self.what;
+        let (status, detail) = match (self.kind, conns, bytes) {
+            (_, 0, 0) => (
+                Status::Unconfirmed,
+                format!("{what}: unconfirmed: no traffic while it was on ({on_ms} ms)"),
+            ),
+            (FaultKind::Refuse, n, _) => (
+                Status::Confirmed,
+                format!("{what}: {n} connection(s) refused in {on_ms} ms"),
+            ),
+            (_, n, b) => (
+                Status::Confirmed,
+                format!(
+                    "{what}: touched {n} connection direction(s), {b} byte(s) {} in {on_ms} ms",
+                    touched_bytes(self.kind)
+                ),
+            ),
+        };
+        Some(Verdict {
+            status,
+            detail,
+            measurements: json!({
+                "touched_connections": conns,
+                "touched_bytes": bytes,
+                "on_ms": on_ms,
+            }),
+        })
+    }
+}
+
+/// What a fault's byte counter counts (see [`crate::FaultStats`]).
+fn touched_bytes(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Latency => "delayed",
+        FaultKind::Bandwidth => "throttled",
+        FaultKind::Stall => "held back",
+        FaultKind::HalfOpen => "dropped",
+        FaultKind::Slicer => "sliced",
+        FaultKind::Corrupt => "changed",
+        FaultKind::Reset | FaultKind::Refuse => "",
     }
 }
 
@@ -167,17 +225,23 @@ impl<C: ProxyHost + 'static> TypedOperation<C> for ProxyFaultOp {
             let lifetime = Duration::from_millis(params.lifetime_ms);
             let fault = params.fault;
             let before = proxy.stats();
+            let added = std::time::Instant::now();
             let id = proxy.add_fault(fault.clone(), dir, lifetime);
-            let active = proxy.active_faults().iter().any(|f| f.id == id);
+            let touched = proxy.counters_of(id);
             let after = proxy.stats();
             let place = format!("{} → {}", proxy.listen_addr(), proxy.upstream_addr());
             let what = format!("{kind} ({dir:?}) on proxy {place}");
             let live = after.connections_active;
-            let effect = Box::new(RemoveFault {
-                proxy: proxy.clone(),
-                id,
-                hold: lifetime,
-                what: what.clone(),
+            let effect = touched.map(|touched| {
+                Box::new(RemoveFault {
+                    proxy: proxy.clone(),
+                    id,
+                    hold: lifetime,
+                    what: what.clone(),
+                    touched,
+                    kind,
+                    added,
+                })
             });
             let measurements =
                 json!({ "live_connections": live, "lifetime_ms": lifetime.as_millis() as u64 });
@@ -194,13 +258,18 @@ impl<C: ProxyHost + 'static> TypedOperation<C> for ProxyFaultOp {
                         Outcome::unconfirmed(format!("{detail} (none was open)"))
                     }
                 }
-                _ if active => Outcome::confirmed(format!(
-                    "{what} active for {} ms, {live} live connection(s)",
-                    lifetime.as_millis()
-                ))
-                .with_measurements(measurements)
-                .with_effect(effect),
-                _ => Outcome::failed(format!("{what}: the proxy did not report the fault active")),
+                // Judged when it ends, by the traffic it touched (RemoveFault::verdict).
+                _ => match effect {
+                    Some(effect) => Outcome::confirmed(format!(
+                        "{what} on for {} ms, {live} live connection(s)",
+                        lifetime.as_millis()
+                    ))
+                    .with_measurements(measurements)
+                    .with_effect(effect),
+                    None => Outcome::failed(format!(
+                        "{what}: the proxy did not report the fault active"
+                    )),
+                },
             }
         })
     }

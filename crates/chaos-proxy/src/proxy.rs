@@ -166,6 +166,17 @@ impl Proxy {
         self.handle.shared.end_fault(id)
     }
 
+    /// The counters of a fault added by [`add_fault`](Self::add_fault),
+    /// while it is active (`None` after it ended: keep them from then).
+    pub(crate) fn counters_of(&self, id: FaultId) -> Option<Arc<FaultCounters>> {
+        let registry = self.handle.shared.registry.lock().unwrap();
+        registry
+            .active
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| f.counters.clone())
+    }
+
     /// The faults active now, oldest first.
     pub fn active_faults(&self) -> Vec<FaultInfo> {
         let shared = &self.handle.shared;
