@@ -188,3 +188,77 @@ mod tests {
         assert!(pick(&ls[2..3]).is_none());
     }
 }
+
+/// What to send a listener when a fault needs one of its requests
+/// (`mid_request_disconnect` cuts one short): the request of the probe the
+/// user configured for that port, else of the protocol the listener
+/// answers to when asked ([`guess`]), asked once per port.
+#[derive(Default)]
+pub struct Requests {
+    /// The probes the user configured (`--probe`, `[[probes]]`).
+    configured: Vec<Arc<dyn Probe>>,
+    /// Port → its protocol and request, or `None` for a protocol with no request.
+    asked: std::sync::Mutex<std::collections::HashMap<u16, Option<ProtocolRequest>>>,
+}
+
+/// A protocol's name and one whole request of it.
+type ProtocolRequest = (String, Vec<u8>);
+
+/// How long each try of [`guess`] may take when a fault asks a listener.
+const ASK_LIMIT: Duration = Duration::from_millis(1500);
+
+impl Requests {
+    /// With the probes the user configured.
+    pub fn configured(probes: Vec<Arc<dyn Probe>>) -> Self {
+        Self {
+            configured: probes,
+            ..Self::default()
+        }
+    }
+
+    /// The protocol and one whole request for the listener on `port` (on
+    /// loopback), or `Err(why not)`.
+    pub async fn for_port(&self, port: u16) -> Result<ProtocolRequest, String> {
+        if let Some(p) = self
+            .configured
+            .iter()
+            .find(|p| p.addr().port() == port && p.addr().ip().is_loopback())
+        {
+            return p
+                .request_bytes()
+                .map(|r| (p.kind().to_string(), r))
+                .ok_or_else(|| {
+                    format!(
+                        "the {} probe configured for port {port} has no request",
+                        p.kind()
+                    )
+                });
+        }
+        let known = self.asked.lock().unwrap().get(&port).cloned();
+        let known = match known {
+            Some(k) => k,
+            None => {
+                let line = LineProtocol::default();
+                let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+                let g = guess(addr, &line, ASK_LIMIT).await;
+                let l = Listener {
+                    ip: "127.0.0.1".into(),
+                    port,
+                    owner: String::new(),
+                    owner_name: None,
+                    application: None,
+                    reach: Some(addr),
+                    protocol: Some(g.into()),
+                };
+                let k = l
+                    .probe(&line)
+                    .and_then(|p| p.request_bytes().map(|r| (p.kind().to_string(), r)));
+                self.asked.lock().unwrap().insert(port, k.clone());
+                k
+            }
+        };
+        known.ok_or_else(|| {
+            format!("the listener on port {port} speaks no protocol known here (asked with a line request and HTTP)")
+        })
+    }
+}

@@ -122,6 +122,12 @@ fn malformed_input_gets_errors_and_the_service_keeps_serving() {
         // Confirmed by the server side: its socket for the connection closed after the reset.
         let out = run_op(&t, "mid_request_disconnect", 9, None).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        // The request cut short is the listener's own: asked, it answered a
+        // line request ("PING\n"), so part of one of those was sent.
+        assert_eq!(out.measurements["protocol"], "line", "{out:?}");
+        assert_eq!(out.measurements["request_bytes"], 5, "{out:?}");
+        let sent = out.measurements["bytes"].as_u64().unwrap();
+        assert!((1..5).contains(&sent), "{out:?}");
         assert!(
             out.detail.contains("the server's side (owned by <"),
             "{out:?}"
@@ -179,8 +185,8 @@ fn distribution_and_epmd_connections_are_never_chosen() {
 
 /// A target on `node` whose only service is a listener of no application,
 /// owned by a process that runs `then` on its listen socket `L` once it
-/// listens; victims of no application are allowed.
-async fn lone_listener(node: &TestNode, then: &str) -> BeamTarget {
+/// listens; victims of no application are allowed. With the listener's port.
+async fn lone_listener(node: &TestNode, then: &str) -> (BeamTarget, u16) {
     let opts = ConnectOptions::new(
         node.name.parse().unwrap(),
         Cookie::new(node.cookie.clone(), CookieSource::Flag).unwrap(),
@@ -190,18 +196,22 @@ async fn lone_listener(node: &TestNode, then: &str) -> BeamTarget {
         "Parent = self(),
          Pid = proc_lib:spawn(fun() ->
              {{ok, L}} = gen_tcp:listen(0, [binary, {{ip, {{127,0,0,1}}}}, {{active, false}}]),
-             Parent ! {{listening, self()}},
+             {{ok, Port}} = inet:port(L),
+             Parent ! {{listening, self(), Port}},
              {then}
          end),
-         receive {{listening, Pid}} -> ok after 5000 -> timeout end."
+         receive {{listening, Pid, P}} -> P after 5000 -> timeout end."
     );
     let started = chaos_beam::eval::eval(&client, &source, &[]).await.unwrap();
-    assert_eq!(chaos_beam::dist::term::show(&started), "ok");
+    let port: u16 = chaos_beam::dist::term::show(&started)
+        .parse()
+        .expect("the listener's port");
     let mut safety = Safety::default();
     safety.include_no_app = true;
-    BeamTarget::new(client, Profile::Demo, safety, 1)
+    let t = BeamTarget::new(client, Profile::Demo, safety, 1)
         .await
-        .unwrap()
+        .unwrap();
+    (t, port)
 }
 
 #[test]
@@ -210,11 +220,25 @@ fn a_server_that_keeps_its_side_open_leaves_mid_request_disconnect_unconfirmed()
     // at, which stays open.
     let node = TestNode::start("net_deaf");
     smol::block_on(async {
-        let t = lone_listener(
+        let (t, port) = lone_listener(
             &node,
             "Accept = fun Loop(Held) -> {ok, C} = gen_tcp:accept(L), Loop([C | Held]) end, Accept([])",
         )
         .await;
+        // Asked what it speaks, it answers nothing: no request of its
+        // protocol is known, so none is cut.
+        let out = run_op(&t, "mid_request_disconnect", 3, None).await;
+        assert_eq!(out.status, Status::Skipped, "{out:?}");
+        assert!(
+            out.detail.contains(&format!(
+                "the listener on port {port} speaks no protocol known here"
+            )),
+            "{out:?}"
+        );
+        // A probe configured for its port says what it speaks.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let probe = chaos_probe::kinds::line::LineProbe::new(addr, Default::default());
+        let t = t.with_request_probes(vec![std::sync::Arc::new(probe)]);
         let out = run_op(&t, "mid_request_disconnect", 3, None).await;
         assert_eq!(out.status, Status::Unconfirmed, "{out:?}");
         assert!(
@@ -232,7 +256,7 @@ fn silence_after_half_a_frame_confirms_only_an_accepted_connection() {
     // handles half a frame.
     let node = TestNode::start("net_noaccept");
     smol::block_on(async {
-        let t = lone_listener(&node, "receive never -> L end").await;
+        let (t, _) = lone_listener(&node, "receive never -> L end").await;
         let out = run_op(
             &t,
             "malformed_data",

@@ -166,6 +166,11 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
     /// tell a protocol error from a crash (a bare TCP connect).
     fn malformed(&self) -> Vec<Malformed>;
 
+    /// One whole, harmless request of this protocol as a fresh connection
+    /// sends it (its preamble included), for faults that cut a request short
+    /// (`mid_request_disconnect`); `None` when the protocol is unknown.
+    fn request_bytes(&self) -> Option<Vec<u8>>;
+
     /// Send `m` on a fresh connection and see what the service does.
     fn send_malformed<'a>(
         &'a self,

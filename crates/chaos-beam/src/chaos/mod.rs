@@ -96,6 +96,8 @@ pub struct BeamTarget {
     baseline_apps: Vec<String>,
     /// The fault proxies in front of the node's services.
     proxies: Vec<chaos_proxy::Proxy>,
+    /// What each listener is sent when a fault needs one of its requests.
+    requests: crate::services::Requests,
     /// The supervision model read before the run's clock started.
     supervision: Mutex<Option<Vec<crate::supervision::Application>>>,
     /// The node's supervisor reports while the run lasts.
@@ -158,6 +160,7 @@ impl BeamTarget {
             detection: Mutex::new(detect::Detector::default()),
             baseline_apps,
             proxies: Vec::new(),
+            requests: Default::default(),
             supervision: Mutex::new(None),
             causes: causes::Causes::default(),
         })
@@ -230,10 +233,21 @@ impl BeamTarget {
     }
 
     /// Detection settings and probes; takes the steady-state baseline now.
+    /// The service probes among them also say what their ports speak, for
+    /// faults that need a request of a listener's protocol (a probe aimed
+    /// through a proxy names the proxy's port, so its listener is asked).
     pub async fn with_detection(self, settings: detect::DetectSettings) -> Result<Self, EvalError> {
         let baseline = detect::take(&self, &settings).await?;
+        let services = settings
+            .probes
+            .iter()
+            .filter_map(|p| match p {
+                detect::Probe::Service { probe, .. } => Some(probe.clone()),
+                _ => None,
+            })
+            .collect();
         *self.detection.lock().unwrap() = detect::Detector::new(settings, baseline);
-        Ok(self)
+        Ok(self.with_request_probes(services))
     }
 
     /// Compile snippets into temporary modules on the target for the rest of
@@ -256,6 +270,22 @@ impl BeamTarget {
         all.extend_from_slice(extra);
         crate::compiled::prime(&self.client, &all).await;
         Ok(())
+    }
+
+    /// The probes the user configured: a fault that needs a listener's
+    /// request takes it from the probe of that port (else it asks the
+    /// listener what it speaks).
+    pub fn with_request_probes(
+        mut self,
+        probes: Vec<std::sync::Arc<dyn chaos_probe::Probe>>,
+    ) -> Self {
+        self.requests = crate::services::Requests::configured(probes);
+        self
+    }
+
+    /// What to send a listener when a fault needs one of its requests.
+    pub(crate) fn requests(&self) -> &crate::services::Requests {
+        &self.requests
     }
 
     /// Fault proxies in front of the node's services (for the proxy operations).

@@ -378,6 +378,18 @@ impl Probe for HttpProbe {
         })
     }
 
+    fn request_bytes(&self) -> Option<Vec<u8>> {
+        // A GET of the liveness path (never its method, which may write),
+        // without credentials: completed, it changes nothing.
+        Some(
+            format!(
+                "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.path, self.addr
+            )
+            .into_bytes(),
+        )
+    }
+
     fn malformed(&self) -> Vec<Malformed> {
         malformed_requests(&self.addr.to_string())
     }

@@ -248,6 +248,10 @@ impl Probe for LineProbe {
         })
     }
 
+    fn request_bytes(&self) -> Option<Vec<u8>> {
+        Some(format!("{}\n", self.protocol.ping).into_bytes())
+    }
+
     fn malformed(&self) -> Vec<Malformed> {
         malformed_lines(&self.protocol)
     }

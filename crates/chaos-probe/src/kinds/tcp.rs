@@ -116,6 +116,10 @@ impl Probe for TcpProbe {
         Vec::new()
     }
 
+    fn request_bytes(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     fn send_malformed<'a>(
         &'a self,
         _m: &'a Malformed,

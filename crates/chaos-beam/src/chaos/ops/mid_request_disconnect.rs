@@ -1,6 +1,10 @@
 //! Network chaos on the node: open a connection to an application's
 //! listener from a helper on the node, send part of a request, and drop the
-//! connection abruptly (RST) in the middle of it. Confirmed by what the
+//! connection abruptly (RST) in the middle of it. The request is one of the
+//! listener's own protocol: the request of the probe configured for its
+//! port, else of what it answers to when asked (a line request, HTTP, AMQP's
+//! header; see `services::Requests`); a listener that speaks nothing known
+//! is skipped, saying so. Confirmed by what the
 //! server side did: its socket for this connection (found on the node by
 //! its peer address) was open, with its owner, before the reset, and closed
 //! within 300 ms after it; a server that never accepted, or kept its side
@@ -12,13 +16,11 @@ use super::prelude::*;
 /// Drop a connection in the middle of a request.
 pub struct MidRequestDisconnect;
 
-pub(crate) const SNIPPET: &str = concat!(
-    listeners!(),
-    r#"
-case Listeners of
-    [] -> {skipped, <<"no application listens on TCP">>};
-    _ ->
-        Port = lists:nth(1 + Pick rem length(Listeners), Listeners),
+/// The ports the eligible applications listen on.
+pub(crate) const LISTENERS: &str = concat!(listeners!(), "Listeners.\n");
+
+/// Cut `Request` (of `Protocol`) after `Cut` bytes on a new connection to `Port`.
+pub(crate) const SNIPPET: &str = r#"
         T0 = erlang:monotonic_time(microsecond),
         case gen_tcp:connect({127,0,0,1}, Port, [binary, {active, false}, {nodelay, true}, {linger, {true, 0}}], 2000) of
             {error, Why} ->
@@ -44,8 +46,7 @@ case Listeners of
                         end,
                 %% No socket of the server's: it may have accepted and closed at once.
                 ClosedByServer = Theirs =:= none andalso gen_tcp:recv(S, 0, 0) =:= {error, closed},
-                Request = <<"CALL sleep 200\n">>,
-                Part = binary:part(Request, 0, max(1, min(Cut, byte_size(Request)))),
+                Part = binary:part(Request, 0, max(1, min(Cut, byte_size(Request) - 1))),
                 Sent = gen_tcp:send(S, Part),
                 timer:sleep(PauseMs),
                 ok = gen_tcp:close(S),
@@ -59,8 +60,8 @@ case Listeners of
                              end
                     end
                 end,
-                Detail = iolist_to_binary(io_lib:format("sent ~b of ~b request bytes to port ~b, then reset the connection after ~b ms",
-                                                        [byte_size(Part), byte_size(Request), Port, PauseMs])),
+                Detail = iolist_to_binary(io_lib:format("sent ~b of the ~b bytes of a request in ~s to port ~b, then reset the connection after ~b ms",
+                                                        [byte_size(Part), byte_size(Request), Protocol, Port, PauseMs])),
                 case {Sent, Theirs} of
                     {{error, E}, _} ->
                         {unconfirmed, iolist_to_binary(io_lib:format("~s; send failed: ~0p", [Detail, E]))};
@@ -78,20 +79,20 @@ case Listeners of
                                  iolist_to_binary(io_lib:format("~s; the server's side (owned by ~s) closed ~.3f ms later",
                                                                 [Detail, OwnerText, Us / 1000])),
                                  #{port => Port, connect_us => ConnectUs, bytes => byte_size(Part),
+                                   request_bytes => byte_size(Request), protocol => Protocol,
                                    server_closed_us => Us, server_owner => OwnerText}}
                         end
                 end
-        end
-end.
-"#
-);
+        end.
+"#;
 
 /// The parameters of one cut request.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MidRequestDisconnectParams {
-    /// How many bytes of the request are sent before the reset.
-    pub cut: i64,
+    /// How much of the request is sent before the reset, in thousandths
+    /// of its length (at least one byte, never all of it).
+    pub cut_permille: i64,
     /// How long to wait between sending them and the reset.
     pub pause_ms: i64,
     /// Picks the listener among the eligible ones (modulo their number).
@@ -115,7 +116,7 @@ impl TypedOperation<BeamTarget> for MidRequestDisconnect {
 
     fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> MidRequestDisconnectParams {
         MidRequestDisconnectParams {
-            cut: rng.range_inclusive(1, 15) as i64,
+            cut_permille: rng.range_inclusive(1, 999) as i64,
             pause_ms: rng.range_inclusive(0, 50) as i64,
             pick: rng.range_inclusive(0, 1_000_000_000) as i64,
         }
@@ -135,12 +136,34 @@ impl TypedOperation<BeamTarget> for MidRequestDisconnect {
                 .iter()
                 .map(|c| Term::from(c.pid.clone()))
                 .collect();
+            let ports: Vec<u16> = match ctx.exec(LISTENERS, &[("Candidates", list(pids))]).await {
+                Ok(Term::List(l)) => l
+                    .elements
+                    .iter()
+                    .filter_map(|t| t.as_i64())
+                    .filter_map(|p| u16::try_from(p).ok())
+                    .collect(),
+                Ok(other) => {
+                    return Outcome::failed(format!("listeners: unexpected answer {other}"))
+                }
+                Err(e) => return Outcome::failed(format!("could not list listeners: {e}")),
+            };
+            if ports.is_empty() {
+                return Outcome::skipped("no application listens on TCP");
+            }
+            let port = ports[p.pick as usize % ports.len()];
+            let (protocol, request) = match ctx.requests().for_port(port).await {
+                Ok(r) => r,
+                Err(why) => return Outcome::skipped(why),
+            };
+            let cut = (request.len() as i64 * p.cut_permille / 1000).max(1);
             ctx.reply(
                 SNIPPET,
                 &[
-                    ("Candidates", list(pids)),
-                    ("Pick", int(p.pick)),
-                    ("Cut", int(p.cut)),
+                    ("Port", int(port as i64)),
+                    ("Protocol", binary(protocol.as_bytes())),
+                    ("Request", binary(&request)),
+                    ("Cut", int(cut)),
                     ("PauseMs", int(p.pause_ms)),
                 ],
             )

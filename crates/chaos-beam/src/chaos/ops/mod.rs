@@ -157,7 +157,7 @@ use std::sync::Arc;
 #[allow(unused_imports)]
 pub(crate) mod prelude {
     pub use super::super::{BeamTarget, Candidate, HelperEffect, Reply, Want};
-    pub use crate::dist::term::{atom, int, list, tuple, Term, TermExt};
+    pub use crate::dist::term::{atom, binary, int, list, tuple, Term, TermExt};
     pub use chaos_engine::{
         Category, Effect, NoParams, Operation, Outcome, Profile, SeededRng, Status, TypedOperation,
     };
@@ -197,6 +197,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         malformed_data::SNIPPET,
         memory_hog::SNIPPET,
         mid_request_disconnect::SNIPPET,
+        mid_request_disconnect::LISTENERS,
         monitor_kill::SNIPPET,
         port_exhaustion::SNIPPET,
         priority::SNIPPET,

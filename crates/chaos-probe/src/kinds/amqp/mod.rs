@@ -304,6 +304,12 @@ impl Probe for AmqpProbe {
         })
     }
 
+    fn request_bytes(&self) -> Option<Vec<u8>> {
+        // A client's first request: the protocol header (the broker answers
+        // with connection.start).
+        Some(frames::HEADER_0_9_1.to_vec())
+    }
+
     fn malformed(&self) -> Vec<Malformed> {
         malformed_frames()
     }
