@@ -69,6 +69,16 @@ pub enum Command {
     /// The main demo: start a fresh demo node, run 60 s of demo-level chaos
     /// against it, print the report, stop the node.
     Demo(DemoArgs),
+    /// List the recorded runs (every run, demo and scenarios suite is kept
+    /// in the history file unless --no-history).
+    History(crate::commands::history::HistoryListArgs),
+    /// Compare two recorded runs: failure modes new and gone, recovery
+    /// times per application, survival, skipped share, resource peaks,
+    /// operations per second (text, --json, --html with trends).
+    Compare(crate::commands::compare::CompareArgs),
+    /// Run a recorded run again with its settings and seed (the same
+    /// operations in the same order) and compare the two.
+    Replay(crate::commands::replay::ReplayArgs),
 }
 
 /// `chaos-monkey run`. Every option can also be set in the TOML file given
@@ -175,6 +185,10 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
+    #[command(flatten)]
+    pub gate: crate::commands::history::GateArgs,
 }
 
 /// `chaos-monkey scenarios`. Thresholds not given as flags come from the
@@ -228,6 +242,8 @@ pub struct ScenariosArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub safety: SafetyArgs,
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
 }
 
 /// How to reach a node.
@@ -372,6 +388,8 @@ pub struct DemoArgs {
     /// Leave the demo node running afterwards.
     #[arg(long)]
     pub keep: bool,
+    #[command(flatten)]
+    pub history: crate::commands::history::HistoryArgs,
 }
 
 fn parse_node(s: &str) -> Result<NodeName, String> {

@@ -139,6 +139,10 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     settings.html = args.html.clone();
     settings.junit = args.junit.clone();
     settings.progress = !args.no_progress;
+    settings.history = super::history::HistorySettings::from_flags(
+        &args.history,
+        chaos_history::record::KIND_DEMO,
+    );
     // A fault proxy in front of the demo service, and a small client workload
     // through it, so network chaos is felt by a real client.
     let service = std::net::SocketAddr::from(([127, 0, 0, 1], node.info.service_port));

@@ -3,9 +3,12 @@
 //! ([`layered`]), and the safety settings ([`safety`]).
 
 pub mod attach;
+pub mod compare;
 mod demo;
+pub mod history;
 mod inspect;
 pub(crate) mod layered;
+pub mod replay;
 pub mod run;
 pub(crate) mod safety;
 mod scenarios;
@@ -21,5 +24,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::DemoNode(cmd) => demo::node_command(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Scenarios(args) => scenarios::run(&args),
+        Command::History(args) => history::list(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Replay(args) => replay::run(&args, cli.global.verbose > 0, cli.global.quiet),
     }
 }

@@ -106,6 +106,7 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
         ctx.service_source
     );
     let started = Instant::now();
+    let started_at_ms = chaos_history::now_ms();
     let outcome = smol::block_on(scenarios::run_suite(&ctx, &chosen, print_result));
     let (results, lost) = match outcome {
         Ok(r) => (r, None),
@@ -147,6 +148,15 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     if let Some(p) = &args.junit {
         write(p, &junit(&report)?, "JUnit file")?;
     }
+    super::history::record_suite(
+        &super::history::HistorySettings::from_flags(
+            &args.history,
+            chaos_history::record::KIND_SCENARIOS,
+        ),
+        &report,
+        started_at_ms,
+        seed,
+    );
     if let Some(why) = lost {
         return Err(CliError::with_code(
             exit::NODE_DOWN,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 pub(super) fn execute_on<T: RunTarget>(
     s: &RunSettings,
     target: T,
+    identity: chaos_history::TargetIdentity,
 ) -> Result<Option<Report>, CliError> {
     // Fault proxies (real runs only; a dry run starts nothing).
     let mut proxies = Vec::new();
@@ -158,9 +159,12 @@ pub(super) fn execute_on<T: RunTarget>(
     let mut ops_done = 0u64;
     let mut errors = 0u64;
     let mut healthy = true;
+    // The operations by schedule position, for the history (replay checks them).
+    let mut ops_run: Vec<(u64, &'static str)> = Vec::new();
     let mut observer = |u: Update<'_>| match u {
         Update::Event(e) => {
             ops_done += 1;
+            ops_run.push((e.seq, e.op));
             if e.outcome == Status::Failed {
                 errors += 1;
             }
@@ -213,6 +217,7 @@ pub(super) fn execute_on<T: RunTarget>(
             chaos_probe::kinds::line::LineProbe::new(via, chaos_probe::LineProtocol::default());
         crate::workload::Workload::start(std::sync::Arc::new(probe), clients, rate)
     });
+    let started_at_ms = chaos_history::now_ms();
     let record = smol::block_on(chaos_engine::run(
         target.clone(),
         schedule,
@@ -278,6 +283,9 @@ pub(super) fn execute_on<T: RunTarget>(
     }
     target.finish_report(&mut report, &record);
     target.close();
+    // Recorded (and gated) before the files are written, so they carry the
+    // run's history id and the gate; a history that fails is only a warning.
+    crate::commands::history::finish_run(&s.history, identity, &mut report, started_at_ms, ops_run);
     if let Some(p) = &s.report {
         std::fs::write(
             p,
@@ -305,8 +313,14 @@ fn write_html_and_junit(s: &RunSettings, report: &Report) -> Result<(), CliError
         if s.cluster.is_some() {
             kinds.extend(chaos_beam::cluster::detect::CLUSTER_FAILURE_KINDS);
         }
-        let xml = chaos_report::run_junit(report, &kinds)
-            .map_err(|e| CliError::failed(format!("cannot write JUnit XML: {e}")))?;
+        let suites = std::iter::once(chaos_report::junit::run_suite(report, &kinds))
+            .chain(crate::commands::history::gate_suite(report));
+        let xml = chaos_report::junit::document(
+            "chaos-monkey",
+            std::time::Duration::from_secs_f64(report.duration_s.max(0.0)),
+            suites,
+        )
+        .map_err(|e| CliError::failed(format!("cannot write JUnit XML: {e}")))?;
         write(p, "JUnit file", xml)?;
     }
     Ok(())

@@ -45,6 +45,7 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
             format!("the node went down during the run: {why}"),
         ));
     }
+    let gate = crate::commands::history::gate_failure(r);
     if !r.failure_modes.is_empty() || !r.survived {
         return Err(CliError::with_code(
             exit::FAILURE,
@@ -59,6 +60,9 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
             ),
         ));
     }
+    if let Some(why) = gate {
+        return Err(CliError::with_code(exit::FAILURE, why));
+    }
     if !r.inconclusive.is_empty() {
         return Err(CliError::with_code(
             exit::INCONCLUSIVE,
@@ -71,10 +75,20 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
 /// Run (or dry-run) with `s`; `None` for a dry run.
 pub fn execute(s: &RunSettings) -> Result<Option<Report>, CliError> {
     match &s.cluster {
-        Some(c) => execute::execute_on(s, cluster::attach(s, c)?),
-        None => execute::execute_on(
+        Some(c) => execute::execute_on(
             s,
-            target::beam_target(s, super::attach::connect(&s.target)?)?,
+            cluster::attach(s, c)?,
+            chaos_history::TargetIdentity::default(),
         ),
+        None => {
+            let client = super::attach::connect(&s.target)?;
+            // Read before the run (and only when it is recorded): what the target was.
+            let identity = if s.history.path.is_some() && !s.dry_run {
+                crate::commands::history::identity(&client, &s.target.node().to_string())
+            } else {
+                chaos_history::TargetIdentity::default()
+            };
+            execute::execute_on(s, target::beam_target(s, client)?, identity)
+        }
     }
 }

@@ -56,6 +56,8 @@ pub struct RunSettings {
     pub breaker: Option<Duration>,
     /// A run across a cluster (`--cluster`, several `--node`, `[cluster]`).
     pub cluster: Option<super::cluster_settings::ClusterSettings>,
+    /// Where the run is recorded, and the regression gate.
+    pub history: crate::commands::history::HistorySettings,
 }
 
 impl RunSettings {
@@ -92,6 +94,7 @@ impl RunSettings {
             },
             breaker: Some(Duration::from_secs(30)),
             cluster: None,
+            history: Default::default(),
         }
     }
 }
@@ -339,6 +342,7 @@ pub fn settings_from(
         detect,
         breaker,
         cluster,
+        history: crate::commands::history::HistorySettings::for_run(&args.history, &args.gate)?,
     })
 }
 

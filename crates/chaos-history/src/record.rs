@@ -1,0 +1,544 @@
+//! What history keeps of one run: a [`RecordedRun`], built from the run's
+//! report ([`RecordedRun::from_report`]) plus what only the command knows
+//! (the target's identity, the settings, the operation sequence).
+//!
+//! Sizes are bounded whatever the run's length: the timeline is the
+//! report's (at most 240 buckets), kept as columns of numbers; the
+//! operation sequence is one byte per operation (an index into its names),
+//! so an hour at 10 operations a second is 36 kB.
+
+use chaos_engine::Report;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Which command made the run.
+pub const KIND_RUN: &str = "run";
+/// `chaos-monkey demo`.
+pub const KIND_DEMO: &str = "demo";
+/// `chaos-monkey scenarios`.
+pub const KIND_SCENARIOS: &str = "scenarios";
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// It ran to its planned end (or its circuit breaker stopped the chaos).
+    Finished,
+    /// Stopped by Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The target went away.
+    TargetLost,
+}
+
+impl RunEnd {
+    /// The word stored and printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunEnd::Finished => "finished",
+            RunEnd::Interrupted => "interrupted",
+            RunEnd::TargetLost => "target_lost",
+        }
+    }
+
+    /// The inverse of [`RunEnd::name`].
+    pub fn from_name(s: &str) -> RunEnd {
+        match s {
+            "interrupted" => RunEnd::Interrupted,
+            "target_lost" => RunEnd::TargetLost,
+            _ => RunEnd::Finished,
+        }
+    }
+}
+
+/// Which target a run was against, as far as comparing runs needs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetIdentity {
+    /// `name@host`.
+    pub node: String,
+    /// The node's OTP release, when it could be read.
+    pub otp_release: Option<String>,
+    /// The user's applications (not those Erlang/OTP and Elixir ship) and their versions.
+    pub applications: BTreeMap<String, String>,
+}
+
+/// Outcome counts of one category or one operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    /// `category` or `operation` (for a suite: `scenario`).
+    pub scope: String,
+    /// Its name.
+    pub name: String,
+    /// Executed.
+    pub ops: u64,
+    /// Confirmed.
+    pub confirmed: u64,
+    /// Unconfirmed.
+    pub unconfirmed: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+/// A failure mode, without its evidence (the report file keeps that).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FailureSighting {
+    /// Its kind (`process_crash`, ...).
+    pub kind: String,
+    /// What exactly.
+    pub subject: String,
+    /// First sighting, ms from the start.
+    pub first_seen_ms: u64,
+    /// Last sighting.
+    pub last_seen_ms: u64,
+    /// Gone by the end.
+    pub recovered: bool,
+}
+
+/// Time to recover from kills, for one application (`by` = the target's
+/// victim group, `application` on the BEAM) or one operation (`by` = `operation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryFigures {
+    /// What the kills are grouped by.
+    pub by: String,
+    /// Which one.
+    pub key: String,
+    /// Kills watched.
+    pub kills: u64,
+    /// Back within the recovery window.
+    pub recovered: u64,
+    /// Milliseconds.
+    pub p50_ms: u64,
+    /// Milliseconds.
+    pub p95_ms: u64,
+    /// Milliseconds.
+    pub max_ms: u64,
+}
+
+/// Start, peak and end of one resource count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceFigures {
+    /// First sample.
+    pub start: u64,
+    /// Highest sample.
+    pub peak: u64,
+    /// Last sample.
+    pub end: u64,
+}
+
+/// The report's timeline as columns: per bucket the operations, kills,
+/// failed operations and unhealthy samples, and each resource's highest value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompactTimeline {
+    /// Bucket width, milliseconds.
+    pub bucket_ms: u64,
+    /// Operations started.
+    pub ops: Vec<u64>,
+    /// Kills.
+    pub kills: Vec<u64>,
+    /// Failed operations.
+    pub failed: Vec<u64>,
+    /// Health samples that were not healthy.
+    pub unhealthy: Vec<u64>,
+    /// Resource → highest sample per bucket (0 where none).
+    pub resources: BTreeMap<String, Vec<u64>>,
+}
+
+impl CompactTimeline {
+    /// The columns of `t`.
+    pub fn of(t: &chaos_engine::Timeline) -> Self {
+        let mut c = CompactTimeline {
+            bucket_ms: t.bucket_ms,
+            ..Default::default()
+        };
+        let names = t.resource_names();
+        for b in &t.buckets {
+            c.ops.push(b.ops.values().sum());
+            c.kills.push(b.kills);
+            c.failed.push(b.failed);
+            c.unhealthy.push(b.unhealthy);
+            for n in &names {
+                c.resources
+                    .entry(n.clone())
+                    .or_default()
+                    .push(b.resources.get(n).map_or(0, |s| s.max));
+            }
+        }
+        c
+    }
+}
+
+/// The operations of a run in schedule order, one byte each (an index into
+/// `names`), so a replay can be checked against its original.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpSequence {
+    /// The operation names, in order of first use.
+    pub names: Vec<String>,
+    /// Per operation, by schedule position, its index in `names`.
+    pub codes: Vec<u8>,
+}
+
+impl OpSequence {
+    /// Built from `(schedule position, operation)` pairs in any order (the
+    /// order operations end in is not the order they were planned in).
+    /// Positions that never ran (an interrupted run) are simply absent.
+    pub fn from_events(mut seq: Vec<(u64, String)>) -> Self {
+        seq.sort_by_key(|(s, _)| *s);
+        let mut out = OpSequence::default();
+        for (_, op) in seq {
+            let code = match out.names.iter().position(|n| *n == op) {
+                Some(i) => i,
+                None => {
+                    out.names.push(op);
+                    out.names.len() - 1
+                }
+            };
+            // More than 256 distinct operations in one run: the rest share the last code.
+            out.codes.push(code.min(255) as u8);
+        }
+        out
+    }
+
+    /// The operation names in order.
+    pub fn ops(&self) -> impl Iterator<Item = &str> {
+        self.codes
+            .iter()
+            .map(|c| self.names.get(*c as usize).map_or("?", String::as_str))
+    }
+
+    /// How many operations.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// No operation at all.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// The first position where the two differ (`None`: same sequence).
+    pub fn first_difference(&self, other: &OpSequence) -> Option<usize> {
+        let mut a = self.ops();
+        let mut b = other.ops();
+        let mut i = 0;
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return None,
+                (Some(x), Some(y)) if x == y => i += 1,
+                _ => return Some(i),
+            }
+        }
+    }
+
+    /// Stored form: names joined by `\n`, a 0 byte, then the codes.
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut v = self.names.join("\n").into_bytes();
+        v.push(0);
+        v.extend_from_slice(&self.codes);
+        v
+    }
+
+    /// The inverse of [`OpSequence::to_blob`].
+    pub fn from_blob(b: &[u8]) -> Self {
+        let Some(at) = b.iter().position(|x| *x == 0) else {
+            return OpSequence::default();
+        };
+        let names = String::from_utf8_lossy(&b[..at]);
+        OpSequence {
+            names: if names.is_empty() {
+                Vec::new()
+            } else {
+                names.split('\n').map(str::to_string).collect()
+            },
+            codes: b[at + 1..].to_vec(),
+        }
+    }
+}
+
+/// One run as history keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRun {
+    /// Its id in the store (0 before it is stored).
+    pub id: i64,
+    /// `run`, `demo` or `scenarios` ([`KIND_RUN`], ...).
+    pub kind: String,
+    /// When it started, Unix time in milliseconds.
+    pub started_at_ms: i64,
+    /// The target.
+    pub target: TargetIdentity,
+    /// The seed.
+    pub seed: u64,
+    /// The resolved settings (never the cookie nor a password), enough to replay the run.
+    pub settings: Value,
+    /// How it ended.
+    pub end: RunEnd,
+    /// The report's verdict.
+    pub verdict: String,
+    /// The target was whole at the end.
+    pub survived: bool,
+    /// Share (0–1) of healthy samples.
+    pub survival_rate: f64,
+    /// Planned duration, seconds.
+    pub planned_duration_s: f64,
+    /// Actual duration, seconds.
+    pub duration_s: f64,
+    /// Operations per second.
+    pub ops_per_sec: f64,
+    /// Operations executed.
+    pub total_ops: u64,
+    /// Outcomes.
+    pub confirmed: u64,
+    /// Outcomes.
+    pub unconfirmed: u64,
+    /// Outcomes.
+    pub skipped: u64,
+    /// Outcomes.
+    pub failed: u64,
+    /// Victims killed.
+    pub kills: u64,
+    /// Per category and per operation.
+    pub outcomes: Vec<OutcomeCounts>,
+    /// What broke.
+    pub failure_modes: Vec<FailureSighting>,
+    /// Time to recover.
+    pub recovery: Vec<RecoveryFigures>,
+    /// Resource counts.
+    pub resources: BTreeMap<String, ResourceFigures>,
+    /// The run over time.
+    pub timeline: CompactTimeline,
+    /// The operations in schedule order.
+    pub op_sequence: OpSequence,
+}
+
+impl RecordedRun {
+    /// What history keeps of a `run` or `demo` report.
+    pub fn from_report(kind: &str, r: &Report, started_at_ms: i64) -> Self {
+        let mut outcomes: Vec<OutcomeCounts> = r
+            .by_category
+            .iter()
+            .map(|(name, c)| OutcomeCounts {
+                scope: "category".into(),
+                name: name.clone(),
+                ops: c.ops,
+                confirmed: c.confirmed,
+                unconfirmed: c.unconfirmed,
+                skipped: c.skipped,
+                failed: c.failed,
+            })
+            .collect();
+        outcomes.extend(r.by_op.iter().map(|(name, o)| OutcomeCounts {
+            scope: "operation".into(),
+            name: name.clone(),
+            ops: o.ops,
+            confirmed: o.confirmed,
+            unconfirmed: o.unconfirmed,
+            skipped: o.skipped,
+            failed: o.failed,
+        }));
+        RecordedRun {
+            id: 0,
+            kind: kind.to_string(),
+            started_at_ms,
+            target: TargetIdentity {
+                node: r.target.clone(),
+                ..Default::default()
+            },
+            seed: r.seed,
+            settings: Value::Null,
+            end: if r.target_lost.is_some() {
+                RunEnd::TargetLost
+            } else if r.interrupted {
+                RunEnd::Interrupted
+            } else {
+                RunEnd::Finished
+            },
+            verdict: r.verdict.clone(),
+            survived: r.survived,
+            survival_rate: r.survival_rate,
+            planned_duration_s: r.planned_duration_s,
+            duration_s: r.duration_s,
+            ops_per_sec: r.ops_per_sec,
+            total_ops: r.total_ops,
+            confirmed: r.confirmed,
+            unconfirmed: r.unconfirmed,
+            skipped: r.skipped,
+            failed: r.errors,
+            kills: r.kills,
+            outcomes,
+            failure_modes: r
+                .failure_modes
+                .iter()
+                .map(|f| FailureSighting {
+                    kind: f.kind.clone(),
+                    subject: f.subject.clone(),
+                    first_seen_ms: f.first_seen_ms,
+                    last_seen_ms: f.last_seen_ms,
+                    recovered: f.recovered,
+                })
+                .collect(),
+            recovery: r
+                .recovery
+                .iter()
+                .map(|x| RecoveryFigures {
+                    by: x.by.clone(),
+                    key: x.key.clone(),
+                    kills: x.kills,
+                    recovered: x.recovered,
+                    p50_ms: x.p50_ms,
+                    p95_ms: x.p95_ms,
+                    max_ms: x.max_ms,
+                })
+                .collect(),
+            resources: r
+                .resources
+                .iter()
+                .map(|(k, t)| {
+                    (
+                        k.clone(),
+                        ResourceFigures {
+                            start: t.start,
+                            peak: t.peak,
+                            end: t.end,
+                        },
+                    )
+                })
+                .collect(),
+            timeline: CompactTimeline::of(&r.timeline),
+            op_sequence: OpSequence::default(),
+        }
+    }
+
+    /// What history keeps of a `scenarios` suite: one "operation" per
+    /// scenario (confirmed: passed), its failures as failure modes, its
+    /// measured recovery as a recovery row.
+    pub fn from_suite(
+        r: &chaos_engine::scenario::SuiteReport,
+        started_at_ms: i64,
+        seed: u64,
+    ) -> Self {
+        let mut outcomes = Vec::new();
+        let mut failure_modes = Vec::new();
+        let mut recovery = Vec::new();
+        for x in &r.results {
+            let skipped = x.skipped.is_some();
+            outcomes.push(OutcomeCounts {
+                scope: "scenario".into(),
+                name: x.scenario.clone(),
+                ops: 1,
+                confirmed: u64::from(!skipped && x.passed),
+                unconfirmed: 0,
+                skipped: u64::from(skipped),
+                failed: u64::from(!skipped && !x.passed),
+            });
+            failure_modes.extend(x.failures.iter().map(|f| FailureSighting {
+                kind: x.scenario.clone(),
+                subject: f.clone(),
+                first_seen_ms: 0,
+                last_seen_ms: 0,
+                recovered: false,
+            }));
+            if let Some(ms) = x.recovery_time_ms {
+                let ms = ms.max(0.0).round() as u64;
+                recovery.push(RecoveryFigures {
+                    by: "scenario".into(),
+                    key: x.scenario.clone(),
+                    kills: 1,
+                    recovered: 1,
+                    p50_ms: ms,
+                    p95_ms: ms,
+                    max_ms: ms,
+                });
+            }
+        }
+        let s = &r.summary;
+        let ran = (s.total - s.skipped) as u64;
+        RecordedRun {
+            id: 0,
+            kind: KIND_SCENARIOS.into(),
+            started_at_ms,
+            target: TargetIdentity {
+                node: r.target.clone(),
+                ..Default::default()
+            },
+            seed,
+            settings: Value::Null,
+            end: if r.context.get("target_lost").is_some_and(|v| !v.is_null()) {
+                RunEnd::TargetLost
+            } else if r.interrupted {
+                RunEnd::Interrupted
+            } else {
+                RunEnd::Finished
+            },
+            verdict: s.verdict.as_str().to_string(),
+            survived: s.failed == 0,
+            survival_rate: if ran == 0 {
+                0.0
+            } else {
+                s.passed as f64 / ran as f64
+            },
+            planned_duration_s: r.duration_s,
+            duration_s: r.duration_s,
+            ops_per_sec: 0.0,
+            total_ops: s.total as u64,
+            confirmed: s.passed as u64,
+            unconfirmed: 0,
+            skipped: s.skipped as u64,
+            failed: s.failed as u64,
+            kills: 0,
+            outcomes,
+            failure_modes,
+            recovery,
+            resources: BTreeMap::new(),
+            timeline: CompactTimeline::default(),
+            op_sequence: OpSequence::from_events(
+                r.results
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| (i as u64, x.scenario.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Share (0–1) of the executed operations that were skipped.
+    pub fn skipped_share(&self) -> f64 {
+        if self.total_ops == 0 {
+            0.0
+        } else {
+            self.skipped as f64 / self.total_ops as f64
+        }
+    }
+
+    /// Recovery rows per application (every grouping but `operation`).
+    pub fn recovery_by_application(&self) -> impl Iterator<Item = &RecoveryFigures> {
+        self.recovery.iter().filter(|r| r.by != "operation")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_is_sorted_by_position_and_survives_its_blob() {
+        let s = OpSequence::from_events(vec![
+            (2, "suspend".into()),
+            (0, "kill_worker".into()),
+            (1, "suspend".into()),
+        ]);
+        assert_eq!(
+            s.ops().collect::<Vec<_>>(),
+            ["kill_worker", "suspend", "suspend"]
+        );
+        assert_eq!(OpSequence::from_blob(&s.to_blob()), s);
+        assert_eq!(
+            OpSequence::from_blob(&OpSequence::default().to_blob()),
+            OpSequence::default()
+        );
+        let mut t = s.clone();
+        t.codes.push(0);
+        assert_eq!(s.first_difference(&t), Some(3));
+        assert_eq!(s.first_difference(&s), None);
+    }
+}

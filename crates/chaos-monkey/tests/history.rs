@@ -1,0 +1,294 @@
+//! The run history against real nodes: runs recorded and listed, a
+//! regression planted in a fixture (`weak_slow_restart`, whose workers'
+//! start sleeps `init_delay_ms`) seen by `compare` and by the gate, replay,
+//! two runs recorded at once, an interrupted run, and a corrupted history
+//! file that leaves the run and its report alone. Every test has its own
+//! history file (`--history`), never the user's.
+
+mod detect_support;
+mod support;
+
+use detect_support::Weak;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Stdio;
+use support::{monkey, monkey_run, run, wait_for_events, Demo};
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// `chaos-monkey history --json` of `h`.
+fn history(h: &Path, node: &str) -> Vec<Value> {
+    let (code, out, err) = run(monkey().args([
+        "history",
+        "--json",
+        "--last",
+        "100",
+        "--node",
+        node,
+        "--history",
+        h.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    json(&out).as_array().unwrap().clone()
+}
+
+#[test]
+fn a_slower_restart_is_a_regression_compare_and_the_gate_see() {
+    let w = Weak::start("weak_slow_restart", |b, _| b);
+    let h = w.file("history.db");
+    let hs = h.to_str().unwrap();
+    let junit = w.file("junit.xml");
+    let go = |extra: &[&str]| {
+        let mut a = vec!["--weights", "process=1", "--history", hs];
+        a.extend_from_slice(extra);
+        w.monkey("3s", &a)
+    };
+    let first = go(&[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let ids: Vec<i64> = history(&h, &w.node.name)
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let baseline = ids[0].to_string();
+
+    // The planted regression: every restart now waits 400 ms in init.
+    assert_eq!(
+        w.eval("application:set_env(weak_slow_restart, init_delay_ms, 400)"),
+        "ok"
+    );
+    let gate = [
+        "--max-regression",
+        "recovery_p95=150,survival=5",
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    let slow = go(&[&["--baseline", "last"][..], &gate[..]].concat());
+    assert_eq!(
+        slow.code, 1,
+        "the gate fails on the regression:\n{}",
+        slow.stderr
+    );
+    assert!(
+        slow.stderr.contains("gate FAILED: recovery_p95"),
+        "{}",
+        slow.stderr
+    );
+    assert!(
+        slow.stderr.contains("regression gate failed"),
+        "{}",
+        slow.stderr
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("no regression in recovery_p95"), "{xml}");
+    assert!(xml.contains("no regression in survival"), "{xml}");
+    assert!(xml.contains("type=\"regression\""), "{xml}");
+
+    let (code, out, err) = run(monkey().args([
+        "compare",
+        "previous",
+        "last",
+        "--json",
+        "--node",
+        &w.node.name,
+        "--history",
+        hs,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let c = json(&out);
+    let p95 = c["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "recovery_p95")
+        .unwrap_or_else(|| panic!("no recovery_p95 in {c}"));
+    let (a, b) = (p95["a"].as_f64().unwrap(), p95["b"].as_f64().unwrap());
+    assert!(b >= a + 300.0, "p95 {a} ms → {b} ms");
+    let app = format!("recovery_p95[{}]", w.app);
+    assert!(
+        c["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == app.as_str()),
+        "{c}"
+    );
+    let page = w.file("compare.html");
+    let (code, text, err) = run(monkey().args([
+        "compare",
+        &baseline,
+        "last",
+        "--history",
+        hs,
+        "--html",
+        page.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("recovery_p95") && text.contains("worse"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Trends across the target") && html.contains("<svg"));
+    support::assert_self_contained(&html);
+
+    // Fixed again: the same gate against the first run passes.
+    assert_eq!(
+        w.eval("application:set_env(weak_slow_restart, init_delay_ms, 0)"),
+        "ok"
+    );
+    let fixed = go(&[&["--baseline", &baseline][..], &gate[..]].concat());
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    assert!(
+        fixed.stderr.contains("gate ok: recovery_p95"),
+        "{}",
+        fixed.stderr
+    );
+    let runs = history(&h, &w.node.name);
+    assert_eq!(runs.len(), 3);
+    let r: Value = json(&std::fs::read_to_string(w.file("report.json")).unwrap());
+    assert_eq!(
+        r["extras"]["gate"]["passed"], true,
+        "{}",
+        r["extras"]["gate"]
+    );
+    assert_eq!(r["extras"]["history"]["id"], runs[2]["id"]);
+    assert_eq!(
+        runs[2]["target"]["applications"][&w.app], "0.1.0",
+        "the user's applications and versions: {}",
+        runs[2]["target"]
+    );
+    assert!(runs[2]["target"]["applications"].get("kernel").is_none());
+}
+
+#[test]
+fn demo_runs_are_listed_replayed_recorded_at_once_and_survive_a_bad_file() {
+    let demo = Demo::start("hist");
+    let h = demo.file("history.db");
+    let hs = h.to_str().unwrap().to_string();
+    let short = |extra: &[&str]| {
+        let mut c = monkey_run(&demo);
+        c.args(["--duration", "2s", "--history", &hs]).args(extra);
+        c
+    };
+    let (code, _, err) = run(&mut short(&["--seed", "7"]));
+    assert!([0, 1, 5].contains(&code), "{code}: {err}");
+    let first = history(&h, &demo.name());
+    assert_eq!(first.len(), 1);
+    let id = first[0]["id"].as_i64().unwrap();
+    assert_eq!(first[0]["seed"], 7);
+    assert!(first[0]["total_ops"].as_u64().unwrap() > 0);
+    assert_eq!(first[0]["end"], "finished");
+    assert!(
+        first[0]["target"]["otp_release"].is_string(),
+        "{}",
+        first[0]["target"]
+    );
+
+    // Two runs at once, both recorded.
+    let a = short(&[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = short(&[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("not in the history"), "{err}");
+    }
+    assert_eq!(history(&h, &demo.name()).len(), 3);
+
+    // A replay: the same operations in the same order.
+    let (code, out, err) = run(monkey().args([
+        "replay",
+        &id.to_string(),
+        "--history",
+        &hs,
+        "--cookie-file",
+        &demo.cookie_file(),
+        "--no-progress",
+        "--json",
+    ]));
+    assert!([0, 1, 5].contains(&code), "{code}: {err}");
+    // The replay's own report comes first, then the comparison.
+    let at = out.rfind("\n{\n").map_or(0, |i| i + 1);
+    let c = json(&out[at..]);
+    assert_eq!(c["same_operations"], true, "{c}");
+    assert_eq!(c["a"], id);
+    let runs = history(&h, &demo.name());
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[3]["settings"]["replay_of"], id);
+    assert_eq!(runs[3]["seed"], 7);
+
+    // Interrupted: recorded as such.
+    let events = demo.file("events.jsonl");
+    // (`short` has its own --duration: this one is built by hand.)
+    let child = monkey_run(&demo)
+        .args([
+            "--duration",
+            "60s",
+            "--history",
+            &hs,
+            "--events",
+            events.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_events(&events, 5);
+    support::signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = history(&h, &demo.name());
+    assert_eq!(runs.len(), 5);
+    assert_eq!(runs[4]["end"], "interrupted");
+
+    // The cookie is nowhere in the history.
+    let cookie = std::fs::read_to_string(demo.cookie_file()).unwrap();
+    let bytes = std::fs::read(&h).unwrap();
+    let wal = std::fs::read(h.with_extension("db-wal")).unwrap_or_default();
+    for b in [&bytes, &wal] {
+        assert!(
+            !b.windows(cookie.trim().len())
+                .any(|w| w == cookie.trim().as_bytes()),
+            "the cookie is in the history file"
+        );
+    }
+
+    // A corrupted file: a clear error naming it; the run and its report are unaffected.
+    let bad = demo.file("bad.db");
+    std::fs::write(&bad, b"not a database at all\n".repeat(100)).unwrap();
+    let report = demo.file("report.json");
+    let (code, _, err) = run(monkey_run(&demo).args([
+        "--duration",
+        "2s",
+        "--history",
+        bad.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    assert!([0, 1, 5].contains(&code), "{code}: {err}");
+    assert!(
+        err.contains(&format!("history database {}", bad.display())) && err.contains("corrupted"),
+        "{err}"
+    );
+    let r = json(&std::fs::read_to_string(&report).unwrap());
+    assert!(r["total_ops"].as_u64().unwrap() > 0);
+    assert!(r["extras"].get("history").is_none());
+    let (code, _, err) = run(monkey().args(["history", "--history", bad.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    assert!(err.contains(&bad.display().to_string()), "{err}");
+}
