@@ -232,6 +232,12 @@ impl BeamTarget {
         self.detection.lock().unwrap().not_run()
     }
 
+    /// What node memory is compared with (host RAM, or the node's cgroup
+    /// limit when lower), read on the node at the baseline.
+    pub fn memory_limit(&self) -> Option<detect::MemoryLimit> {
+        self.detection.lock().unwrap().memory_limit().cloned()
+    }
+
     /// Detection settings and probes; takes the steady-state baseline now.
     /// The service probes among them also say what their ports speak, for
     /// faults that need a request of a listener's protocol (a probe aimed

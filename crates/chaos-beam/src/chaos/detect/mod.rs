@@ -18,9 +18,11 @@
 
 mod checks;
 mod detector;
+mod memory_limit;
 mod probe;
 mod supervision;
 
+pub use memory_limit::{LimitSource, MemoryLimit};
 use probe::run_probe;
 pub use probe::Probe;
 pub(crate) use supervision::supervision;
@@ -28,7 +30,7 @@ pub use supervision::{Supervision, SupervisorView};
 
 use super::BeamTarget;
 use crate::dist::json::to_json;
-use crate::dist::term::{atom, int, list};
+use crate::dist::term::{atom, int, list, TermExt};
 use crate::eval::{eval_with_timeout, EvalError};
 use crate::failure_kind::FailureKind;
 use chaos_engine::Problem;
@@ -44,11 +46,10 @@ pub(crate) const STEADY: &str = concat!(
     include_str!("../../snippets/steady.erl")
 );
 
-/// The machine's memory, from the node's `/proc/meminfo`.
-pub(crate) const MEMTOTAL: &str = "case file:read_file(\"/proc/meminfo\") of \
-    {ok, B} -> case re:run(B, \"MemTotal:\\\\s+(\\\\d+) kB\", [{capture, all_but_first, list}]) of \
-                   {match, [K]} -> list_to_integer(K) * 1024; _ -> null end; \
-    _ -> null end.";
+/// Files read on the node (`Paths`, binaries): each one's content, or
+/// `null` when it cannot be read. For the memory limit ([`memory_limit`]).
+pub(crate) const READ_FILES: &str =
+    "[case file:read_file(P) of {ok, B} -> B; _ -> null end || P <- Paths].";
 
 /// Every failure-mode kind the detectors (and the report) can name, for
 /// reports that list what was checked (one JUnit test case per kind).
@@ -161,7 +162,8 @@ pub struct Baseline {
     supervisors: BTreeMap<String, u64>,
     processes: u64,
     ets_tables: u64,
-    machine_memory: Option<u64>,
+    /// What node memory is compared with: host RAM or the node's cgroup limit.
+    memory_limit: Option<MemoryLimit>,
 }
 
 /// The detectors' state across samples.
@@ -179,10 +181,10 @@ impl Detector {
     /// without a probe. A report's JUnit shows them as skipped, not passed.
     pub fn not_run(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        if self.baseline.machine_memory.is_none() {
+        if self.baseline.memory_limit.is_none() {
             out.push((
                 FailureKind::MemoryExhaustion.name(),
-                "the machine's memory could not be read on the node, so node memory had nothing to be compared with".to_string(),
+                "neither the machine's memory nor a cgroup memory limit could be read on the node, so node memory had nothing to be compared with".to_string(),
             ));
         }
         if self.settings.probes.is_empty() {
@@ -192,6 +194,13 @@ impl Detector {
             ));
         }
         out
+    }
+}
+
+impl Detector {
+    /// What node memory is compared with (host RAM or a cgroup limit).
+    pub fn memory_limit(&self) -> Option<&MemoryLimit> {
+        self.baseline.memory_limit.as_ref()
     }
 }
 
@@ -217,10 +226,7 @@ pub(crate) async fn take(
     settings: &DetectSettings,
 ) -> Result<Baseline, EvalError> {
     let steady = steady(target, settings, &[], &[]).await?;
-    let machine_memory = eval_with_timeout(&target.client, MEMTOTAL, &[], super::OP_TIMEOUT)
-        .await
-        .ok()
-        .and_then(|t| to_json(&t).as_u64());
+    let memory_limit = read_memory_limit(target).await;
     let own: BTreeSet<&String> = steady.own_applications.iter().collect();
     Ok(Baseline {
         apps: steady.applications.clone(),
@@ -243,8 +249,65 @@ pub(crate) async fn take(
             .collect(),
         processes: steady.processes,
         ets_tables: steady.ets_tables,
-        machine_memory,
+        memory_limit,
     })
+}
+
+/// Read `paths` on the node: each one's text, `None` when unreadable.
+async fn read_files(target: &BeamTarget, paths: &[String]) -> Vec<Option<String>> {
+    let bindings = [(
+        "Paths",
+        list(
+            paths
+                .iter()
+                .map(|p| crate::dist::term::binary(p.as_bytes()))
+                .collect(),
+        ),
+    )];
+    let Ok(t) = eval_with_timeout(&target.client, READ_FILES, &bindings, super::OP_TIMEOUT).await
+    else {
+        return vec![None; paths.len()];
+    };
+    let mut out: Vec<Option<String>> = t
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|v| match v.as_atom() {
+            Some("null") => None,
+            _ => v.as_text(),
+        })
+        .collect();
+    out.resize(paths.len(), None);
+    out
+}
+
+/// The limit node memory is compared with, read on the node: its cgroup's
+/// (v2 `memory.max`, v1 `memory.limit_in_bytes`, ancestors included) when
+/// lower than the machine's RAM, else the RAM ([`memory_limit`]).
+async fn read_memory_limit(target: &BeamTarget) -> Option<MemoryLimit> {
+    let own = ["/proc/meminfo", "/proc/self/cgroup", "/proc/self/mountinfo"].map(String::from);
+    let [meminfo, cgroup, mountinfo]: [Option<String>; 3] =
+        read_files(target, &own).await.try_into().ok()?;
+    let host = meminfo.as_deref().and_then(memory_limit::parse_memtotal);
+    let files = match (cgroup, mountinfo) {
+        (Some(c), Some(m)) => memory_limit::limit_files(
+            &memory_limit::parse_proc_cgroup(&c),
+            &memory_limit::parse_mountinfo(&m),
+        ),
+        _ => Vec::new(),
+    };
+    let paths: Vec<String> = files.iter().map(|(_, p)| p.clone()).collect();
+    let texts = if paths.is_empty() {
+        Vec::new()
+    } else {
+        read_files(target, &paths).await
+    };
+    let read: Vec<_> = files
+        .into_iter()
+        .zip(texts)
+        .map(|((source, path), text)| (source, path, text))
+        .collect();
+    memory_limit::choose(host, &read)
 }
 
 async fn steady(

@@ -117,6 +117,13 @@ impl RunTarget for BeamTarget {
                 serde_json::Value::Object(not_run),
             );
         }
+        // Which memory limit the memory check compared with, and its figure.
+        if let Some(limit) = self.memory_limit() {
+            report.extras.insert(
+                "memory_limit".to_string(),
+                serde_json::to_value(limit).expect("serialisable"),
+            );
+        }
         let mut section = self.supervision_section(report.supervision.take());
         section.restarts_not_ours = self.restarts_not_ours();
         report.supervision = Some(section);
