@@ -54,3 +54,52 @@ fn suspend_is_confirmed_and_undone() {
         assert!(audit.is_empty(), "{audit:?}");
     });
 }
+
+#[test]
+fn the_audit_reports_a_priority_the_monkey_left_not_one_it_found() {
+    let demo = Demo::start("op_prio_audit");
+    smol::block_on(async {
+        // Left by the monkey: while its effect holds, the audit names it.
+        let t = demo.target(Profile::Demo).await;
+        let out = run_op(&t, "priority", 1).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let audit = t.audit().await.unwrap();
+        assert!(
+            audit.iter().any(|a| a
+                .detail
+                .contains("still runs at priority low, which the monkey gave it (it had normal)")),
+            "{audit:?}"
+        );
+        out.effect.expect("an effect").undo().await.expect("undo");
+        let audit = t.audit().await.unwrap();
+        assert!(audit.is_empty(), "{audit:?}");
+
+        // Found low: every OTP process of the demo already runs at low
+        // when the monkey comes; giving one low again leaves nothing of ours.
+        let each_otp_process = |priority: &str| {
+            format!(
+                "[catch sys:replace_state(P, fun(S) -> process_flag(priority, {priority}), S end, 1000)
+                  || P <- erlang:processes(), application:get_application(P) =:= {{ok, chaos_demo}},
+                     proc_lib:initial_call(P) =/= false],
+                 ok."
+            )
+        };
+        let client = &t.client;
+        chaos_beam::eval::eval(client, &each_otp_process("low"), &[])
+            .await
+            .unwrap();
+        let t2 = demo.target(Profile::Demo).await;
+        let out = run_op(&t2, "priority", 1).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        assert_eq!(out.measurements["previous"], "low", "{out:?}");
+        let audit = t2.audit().await.unwrap();
+        assert!(
+            !audit.iter().any(|a| a.detail.contains("priority")),
+            "a priority it found was reported: {audit:?}"
+        );
+        out.effect.expect("an effect").undo().await.expect("undo");
+        chaos_beam::eval::eval(client, &each_otp_process("normal"), &[])
+            .await
+            .unwrap();
+    });
+}

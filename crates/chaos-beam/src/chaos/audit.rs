@@ -2,6 +2,7 @@
 //! everything (helpers alive, processes suspended, priorities, modules).
 
 use super::*;
+use crate::dist::term::tuple;
 use crate::failure_kind::FailureKind;
 use chaos_engine::AuditFinding;
 
@@ -28,10 +29,18 @@ impl BeamTarget {
             .cloned()
             .map(Term::from)
             .collect();
+        let priorities: Vec<Term> = self
+            .ledger
+            .priorities
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(pid, (had, set))| tuple(vec![pid.clone().into(), atom(had), atom(set)]))
+            .collect();
         // Helpers still alive (each holds an effect: memory, ports, tables, a
         // decoy name, a saved row); any process left suspended; and the
-        // processes an effect was put on: still sys-suspended, or not at
-        // normal priority.
+        // processes an effect was put on: still sys-suspended, or still at a
+        // priority the monkey gave them (one they had before is not ours).
         let snippet = r#"
             Fmt = fun(F, A) -> iolist_to_binary(io_lib:format(F, A)) end,
             Me = self(),
@@ -48,9 +57,9 @@ impl BeamTarget {
                                                           erlang:process_info(P, status) =:= {status, suspended},
                                                           (catch erts_internal:is_system_process(P)) =/= true] ++
             [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
-            [Fmt("process ~p still runs at priority ~p", [P, Pr]) || P <- Alive,
-                                                                     {priority, Pr} <- [erlang:process_info(P, priority)],
-                                                                     Pr =/= normal] ++
+            [Fmt("process ~p still runs at priority ~p, which the monkey gave it (it had ~p)", [P, Set, Had])
+             || {P, Had, Set} <- Priorities, Set =/= Had,
+                erlang:process_info(P, priority) =:= {priority, Set}] ++
             [Fmt("module ~p is still loaded", [M]) || Prefix =/= <<>>, {M, _} <- code:all_loaded(),
                                                       lists:prefix(binary_to_list(Prefix), atom_to_list(M))]."#;
         let t = self
@@ -59,6 +68,7 @@ impl BeamTarget {
                 &[
                     ("Helpers", list(helpers)),
                     ("Touched", list(touched)),
+                    ("Priorities", list(priorities)),
                     ("Prefix", binary(prefix.unwrap_or_default().as_bytes())),
                 ],
             )

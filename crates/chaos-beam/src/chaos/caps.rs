@@ -31,6 +31,18 @@ impl BeamTarget {
         self.budget.affected.clone()
     }
 
+    /// The monkey set `pid`'s priority from `had` to `set` (the first
+    /// priority seen is the one it had before the monkey came).
+    pub(crate) fn priority_changed(&self, pid: &Pid, had: &str, set: &str) {
+        let mut changed = self.ledger.priorities.lock().unwrap();
+        if changed.len() < MAX_TOUCHED {
+            let entry = changed
+                .entry(pid.clone())
+                .or_insert_with(|| (had.to_string(), set.to_string()));
+            entry.1 = set.to_string();
+        }
+    }
+
     pub(super) async fn app_share_ok(&self, victim: &Candidate) -> bool {
         let Some(app) = &victim.app else { return true };
         let total = self

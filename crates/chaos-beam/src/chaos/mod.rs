@@ -124,6 +124,9 @@ struct Ledger {
     chaos_names: ChaosNames,
     /// Every process an effect was ever put on (audited at the end).
     touched: Mutex<HashSet<Pid>>,
+    /// Processes whose priority the monkey changed: the priority each had
+    /// first, and the one it was given (the audit reports only those).
+    priorities: Mutex<HashMap<Pid, (String, String)>>,
 }
 
 /// Helpers not yet seen gone, shared with the effects that release them.

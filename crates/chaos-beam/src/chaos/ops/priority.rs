@@ -80,7 +80,7 @@ case erlang:is_process_alive(Victim) of
                     {priority, New} ->
                         {confirmed, iolist_to_binary(io_lib:format(
                             "priority of ~0p set from ~0p to ~0p (process_info confirms); restored after ~b ms",
-                            [Victim, Old, New, HoldMs])), #{}, Helper};
+                            [Victim, Old, New, HoldMs])), #{previous => Old, set => New}, Helper};
                     undefined ->
                         Helper ! release,
                         {unconfirmed, <<"the process died right after its priority was changed">>};
@@ -181,6 +181,12 @@ impl TypedOperation<BeamTarget> for Priority {
                         .clearing(ctx.affect(&v), &v.pid_text),
                     ) as Box<dyn Effect>
                 });
+                // What it had and what it was given, for the after-run audit.
+                if let Reply::Confirmed(_, m, _) = &reply {
+                    if let (Some(had), Some(set)) = (m["previous"].as_str(), m["set"].as_str()) {
+                        ctx.priority_changed(&v.pid, had, set);
+                    }
+                }
                 (reply, effect)
             })
             .await
