@@ -482,6 +482,11 @@ pub struct SafetyArgs {
     /// afterwards whether it came true. Can stop applications and halt the node.
     #[arg(long)]
     pub allow_collapse: bool,
+    /// Let clear_mailbox drop an OTP process's real queued messages
+    /// (aggressive profile only; counted, the loss in the report); without
+    /// it, clear_mailbox drains only the monkey's own tagged messages.
+    #[arg(long)]
+    pub allow_message_loss: bool,
     /// Allow a gated operation (aggressive profile only): kill_supervisor
     /// (not the top one), atom_exhaustion (atoms are never freed; bounded to a
     /// small share of the free table), port_exhaustion (bounded, released),

@@ -174,6 +174,8 @@ pub struct SafetyConfig {
     pub edge: Option<bool>,
     /// `--allow-collapse`.
     pub allow_collapse: Option<bool>,
+    /// `--allow-message-loss`.
+    pub allow_message_loss: Option<bool>,
 }
 
 /// `[allow]`.

@@ -43,6 +43,11 @@ impl BeamTarget {
         }
     }
 
+    /// `true` while an effect is in place on this victim.
+    pub(crate) fn is_affected(&self, pid_text: &str) -> bool {
+        self.budget.affected.lock().unwrap().contains_key(pid_text)
+    }
+
     pub(super) async fn app_share_ok(&self, victim: &Candidate) -> bool {
         let Some(app) = &victim.app else { return true };
         let total = self

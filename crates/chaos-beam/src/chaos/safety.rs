@@ -26,6 +26,10 @@ pub struct Safety {
     pub max_app_share: f64,
     /// How much of a supervisor's restart budget a kill may spend.
     pub budget: BudgetPolicy,
+    /// `clear_mailbox` may drop an OTP process's real queued messages
+    /// (`--allow-message-loss`, aggressive profile only); otherwise it
+    /// drains only the monkey's own tagged messages.
+    pub allow_message_loss: bool,
 }
 
 /// How much of a supervisor's restart budget chaos may spend (the budget
@@ -98,6 +102,7 @@ impl Default for Safety {
             max_kills_per_sec: 5,
             max_app_share: 0.25,
             budget: BudgetPolicy::Spare,
+            allow_message_loss: false,
         }
     }
 }

@@ -1,12 +1,12 @@
 //! `process_crash`: kill a supervised worker (`exit(Pid, kill)`, a
 //! registered one when there is one, else any) with the same snippet as the
-//! `monitor_kill` operation. Detection: from the kill to its `'DOWN'`;
+//! `kill_worker` operation. Detection: from the kill to its `'DOWN'`;
 //! recovery: from the `'DOWN'` to the worker back (its name on a new pid,
 //! or its supervisor back to as many children), both measured on the node.
 //! Expected: back within `process_restart` (1 s).
 
 use super::{ScenarioCtx, Settings};
-use crate::chaos::ops::monitor_kill::SNIPPET;
+use crate::chaos::ops::kill_worker::SNIPPET;
 use crate::chaos::Want;
 use crate::dist::term::int;
 use chaos_engine::scenario::{Observation, Scenario};

@@ -65,6 +65,17 @@ pub(crate) fn safety(
         (true, _) => chaos_beam::chaos::BudgetPolicy::Edge,
         _ => chaos_beam::chaos::BudgetPolicy::Spare,
     };
+    safety.allow_message_loss = args.allow_message_loss || s.allow_message_loss.unwrap_or(false);
+    if safety.allow_message_loss && profile.is_some_and(|p| p != Profile::Aggressive) {
+        return Err(usage(format!(
+            "{}: dropping real messages needs the aggressive profile (add --profile aggressive)",
+            if args.allow_message_loss {
+                "--allow-message-loss".to_string()
+            } else {
+                at("allow_message_loss")
+            }
+        )));
+    }
     let safety = safety
         .with_protect_names(pick(&args.protect_name, &s.protect_names))
         .map_err(|e| {

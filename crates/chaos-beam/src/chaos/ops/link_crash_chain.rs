@@ -1,10 +1,15 @@
 //! Process chaos: spawn a chain of 3–10 processes, each linked to the one
 //! before it, and crash the tail with `exit(Tail, chaos_test)`: the crash
 //! travels the links to the head. Confirmed by monitoring the whole chain and
-//! receiving every `'DOWN'`. In the demo profile the chain is only our own
-//! processes; in the aggressive profile its head is also linked to a random
-//! worker, so the crash reaches a real process (a kill when it dies, survival
-//! when it traps exits). Chain processes live at most 5 s; when the chain
+//! receiving every `'DOWN'`. In both profiles the chain's head is linked to
+//! a random worker where the supervision budgets allow it (the
+//! restart-budget gate, per victim, and one kill from the kills-per-second
+//! cap), so the crash reaches a real process (a kill when it dies, survival
+//! when it traps exits); when no worker may be hit (every one guarded, none
+//! eligible, the cap reached) the chain is the monkey's own processes only.
+//! The detail starts with which it was ("linked to a real victim" / "own
+//! processes only", with why), and `real_victim` says it too. Chain
+//! processes live at most 5 s; when the chain
 //! cannot be built they are told to stop with reason `normal`, which does not
 //! travel the links, so a half-built chain never hurts the linked worker.
 
@@ -118,7 +123,8 @@ end
 pub struct LinkCrashChainParams {
     /// How many linked processes the chain has.
     pub chain_length: i64,
-    /// Whether the chain is also linked to a real victim, which then dies with it.
+    /// Whether the chain is also linked to a real victim (where the budgets
+    /// allow), which then dies with it; planned `true` in both profiles.
     pub link_victim: bool,
 }
 
@@ -137,11 +143,11 @@ impl TypedOperation<BeamTarget> for LinkCrashChain {
         "crash the tail of a chain of 3–10 linked processes; confirmed by every one's 'DOWN'"
     }
 
-    fn plan(&self, rng: &mut SeededRng, profile: Profile) -> LinkCrashChainParams {
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> LinkCrashChainParams {
         let length = rng.range_inclusive(3, 10);
         LinkCrashChainParams {
             chain_length: length as i64,
-            link_victim: matches!(profile, Profile::Aggressive),
+            link_victim: true,
         }
     }
 
@@ -155,11 +161,19 @@ impl TypedOperation<BeamTarget> for LinkCrashChain {
                     ("ChainWaitMs", int(5_000)),
                 ]
             };
+            let own = |why: String| async move {
+                let mut out = ctx.reply(SNIPPET, &bindings(atom("none"))).await.outcome();
+                out.detail = format!("own processes only ({why}): {}", out.detail);
+                if let Some(m) = out.measurements.as_object_mut() {
+                    m.insert("real_victim".into(), Value::Bool(false));
+                }
+                out
+            };
             if !p.link_victim {
-                return ctx.reply(SNIPPET, &bindings(atom("none"))).await.outcome();
+                return own("a real victim was not planned".into()).await;
             }
             if !ctx.take_kill() {
-                return Outcome::skipped("blast-radius cap: maximum kills per second reached");
+                return own("blast-radius cap: maximum kills per second reached".into()).await;
             }
             let out = ctx
                 .on_victim(Want::KILL, |v| {
@@ -168,7 +182,21 @@ impl TypedOperation<BeamTarget> for LinkCrashChain {
                 })
                 .await;
             ctx.victim_gone().await;
+            if out.victim.is_none() && out.status == Status::Skipped {
+                // Every worker guarded, or none eligible: the own chain, saying why.
+                let guarded = out.budget.clone();
+                let mut own_out = own(out.detail.clone()).await;
+                if let Some(note) = guarded {
+                    own_out = own_out.with_budget(note);
+                }
+                return own_out;
+            }
             let died = out.measurements.get("victim_died") == Some(&Value::Bool(true));
+            let mut out = out;
+            out.detail = format!("linked to a real victim: {}", out.detail);
+            if let Some(m) = out.measurements.as_object_mut() {
+                m.insert("real_victim".into(), Value::Bool(true));
+            }
             if out.status == Status::Confirmed && died {
                 ctx.killed(out)
             } else {

@@ -134,17 +134,19 @@ mod exit_signal;
 mod force_gc;
 pub(crate) mod hold_binary;
 pub(crate) mod kill_supervisor;
-mod kill_worker;
+pub(crate) mod kill_worker;
 mod link_crash_chain;
 mod mailbox_flood;
 mod malformed_data;
 mod memory_hog;
+mod message_delay;
 mod mid_request_disconnect;
 pub(crate) mod monitor_kill;
 mod port_exhaustion;
 mod priority;
 mod registry_corrupt;
 pub(crate) mod scheduler_contention;
+mod socket_delay;
 mod spawn_burst;
 mod suspend;
 mod sys_suspend;
@@ -182,6 +184,7 @@ pub(crate) mod prelude {
 pub(crate) fn snippets() -> Vec<&'static str> {
     vec![
         atom_exhaustion::SNIPPET,
+        clear_mailbox::LOSS,
         clear_mailbox::SNIPPET,
         drop_connection::SNIPPET,
         ets_churn::SNIPPET,
@@ -195,9 +198,11 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         link_crash_chain::SNIPPET,
         mailbox_flood::SNIPPET,
         malformed_data::SNIPPET,
+        message_delay::SNIPPET,
         memory_hog::SNIPPET,
         mid_request_disconnect::SNIPPET,
         mid_request_disconnect::LISTENERS,
+        kill_worker::SNIPPET,
         monitor_kill::SNIPPET,
         port_exhaustion::SNIPPET,
         priority::SNIPPET,
@@ -205,6 +210,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         registry_corrupt::SNIPPET,
         scheduler_contention::MEASURED,
         scheduler_contention::SNIPPET,
+        socket_delay::OWNERS,
         spawn_burst::SNIPPET,
         suspend::SNIPPET,
         sys_suspend::SNIPPET,
@@ -243,11 +249,13 @@ pub fn builtin() -> Vec<Arc<dyn Operation<BeamTarget>>> {
         Arc::new(drop_connection::DropConnection),
         Arc::new(malformed_data::MalformedData),
         Arc::new(mid_request_disconnect::MidRequestDisconnect),
+        Arc::new(socket_delay::SocketDelay),
         // timing
         Arc::new(suspend::Suspend),
         Arc::new(priority::Priority),
         Arc::new(scheduler_contention::SchedulerContention),
         Arc::new(sys_suspend::SysSuspend),
+        Arc::new(message_delay::MessageDelay),
         // gated: irreversible or able to take the node down
         Arc::new(kill_supervisor::KillSupervisor),
         Arc::new(atom_exhaustion::AtomExhaustion),

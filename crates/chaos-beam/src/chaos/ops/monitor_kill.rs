@@ -1,155 +1,164 @@
-//! Process chaos: monitor a random worker, kill it (`exit(Pid, kill)`), take
-//! its `'DOWN'`, then time how long its supervisor takes to bring it back
-//! (up to 5 s). A registered victim is back when `whereis(Name)` returns a
-//! new pid; any other victim when its supervisor (the head of
-//! `'$ancestors'`, or a linked supervisor for a process started without
-//! proc_lib; read before the kill) counts as many active children as
-//! before (`count_children`, each call with a timeout). Confirmed by the
-//! `'DOWN'`; `restart_ms` is null when nothing came back in time or there is
-//! no supervisor to ask (the detail says which).
+//! Process chaos: kill a process that another application process
+//! monitors, while watching that monitoring process — the fault is the
+//! `'DOWN'` it gets, and the test is what it does with it.
+//!
+//! The victim is a worker of an eligible application whose
+//! `process_info(P, monitored_by)` names a process of an eligible
+//! application (a candidate: never the monkey's own processes, system
+//! processes or OTP's applications, by the same safety rules). Before the
+//! kill each such *watcher*'s reductions, queue length and monitors are
+//! read; the victim is killed (`exit(P, kill)`, behind the restart-budget
+//! gate like every kill) and its `'DOWN'` taken; then each watcher is
+//! polled for up to 1 s: it **died** (with its reason), **handled** the
+//! `'DOWN'` (its monitor of the victim is gone, no `'DOWN'` about the
+//! victim left in its queue, its reductions grew: how many, and how long
+//! after the kill), or still has it **queued**. Confirmed when the victim's
+//! `'DOWN'` came and at least one watcher shows the delivery (died,
+//! handled or queued); a watcher that still lists its monitor and has no
+//! `'DOWN'` queued when the second is up leaves it unconfirmed. Skipped,
+//! saying so, when no eligible process is monitored by another one. Only
+//! the kill counts as a kill; `kill_worker` is the plain kill with its
+//! restart timed.
 
 use super::prelude::*;
 
-/// Kill one worker and measure its restart.
+/// Kill a monitored process and watch its monitor's reaction.
 pub struct MonitorKill;
 
-/// Shared with `kill_worker`: every kill measures time to detect and to recover.
+/// Candidates (`Candidates`, the kill-eligible ones) monitored by another
+/// application process (one of `AppProcs`, never one of `Exclude`):
+/// `[{Victim, [Watcher]}]`, sorted.
+pub(crate) const MONITORED: &str = r#"
+Apps = maps:from_list([{P, true} || P <- AppProcs]),
+Own = maps:from_list([{P, true} || P <- Exclude]),
+lists:sort([{V, Ws} || V <- Candidates,
+                       {monitored_by, By} <- [erlang:process_info(V, monitored_by)],
+                       Ws <- [[W || W <- By, is_pid(W), W =/= V, maps:is_key(W, Apps),
+                                    not maps:is_key(W, Own)]],
+                       Ws =/= []]).
+"#;
+
 pub(crate) const SNIPPET: &str = gated_kill!(
     "kill",
     r#"
-case erlang:process_info(Victim, [registered_name, dictionary]) of
-    undefined -> gone;
-    [{registered_name, RegName}, {dictionary, _Dict}] ->
-        Name = case RegName of [] -> none; _ -> RegName end,
-        %% Its supervisor, as the budget gate finds it (budget_read.erl).
-        SupPid = BgSupOf(Victim),
-        IsSup = is_pid(SupPid),
-        SupName = case IsSup of
-                      true ->
-                          case erlang:process_info(SupPid, registered_name) of
-                              {registered_name, SN} when is_atom(SN) -> SN;
-                              _ -> SupPid
-                          end;
-                      false -> none
-                  end,
-        Active = fun(TimeoutMs) ->
-            try gen_server:call(SupPid, count_children, max(1, TimeoutMs)) of
-                Counts when is_list(Counts) -> proplists:get_value(active, Counts, 0);
-                _ -> error
-            catch _:_ -> error
-            end
-        end,
-        %% A temporary child is not restarted by design (a connection handler,
-        %% a pool member replaced by someone else): only wait for it when named.
-        %% Read inside the supervisor (budget_read.erl): never with
-        %% supervisor:get_childspec/2, which takes a child id, not a pid, and
-        %% crashes Elixir's DynamicSupervisor and Task.Supervisor.
-        RestartType = case IsSup of
-            true -> case BgBudget(SupPid, Victim) of
-                        #{restart := RT} -> RT;
-                        _ -> unknown
-                    end;
-            false -> none
-        end,
-        Before = case Name =:= none andalso IsSup of
-                     true -> Active(1000);
-                     false -> none
-                 end,
+VictimName = case erlang:process_info(Victim, registered_name) of
+                 {registered_name, RN} -> RN;
+                 _ -> none
+             end,
+About = fun(Who) -> Who =:= Victim orelse Who =:= {VictimName, node()} end,
+Read = fun(W) ->
+    case erlang:process_info(W, [reductions, message_queue_len, monitors]) of
+        [{reductions, Rd}, {message_queue_len, Q}, {monitors, Ms}] -> {Rd, Q, Ms};
+        undefined -> dead
+    end
+end,
+Watching = [{W, Rd, Q, erlang:monitor(process, W)}
+            || W <- Watchers, {Rd, Q, Ms} <- [Read(W)],
+               lists:any(fun({process, Who}) -> About(Who); (_) -> false end, Ms)],
+case {erlang:is_process_alive(Victim), Watching} of
+    {false, _} -> [erlang:demonitor(M, [flush]) || {_, _, _, M} <- Watching], gone;
+    {true, []} ->
+        {skipped, <<"its monitoring processes no longer monitor it">>};
+    {true, _} ->
         R = erlang:monitor(process, Victim),
         Sent = erlang:monotonic_time(microsecond),
         erlang:exit(Victim, kill),
         receive
-            {'DOWN', R, process, _, noproc} -> gone;
+            {'DOWN', R, process, _, noproc} ->
+                [erlang:demonitor(M, [flush]) || {_, _, _, M} <- Watching], gone;
             {'DOWN', R, process, _, Why} ->
                 Killed = erlang:monotonic_time(microsecond),
-                DetectUs = Killed - Sent,
-                Deadline = Killed + RestartDeadlineMs * 1000,
-                Back = case {Name, Before} of
-                           {none, error} -> fun() -> false end;
-                           {none, none} -> fun() -> false end;
-                           {none, _} ->
-                               fun() ->
-                                   case Active((Deadline - erlang:monotonic_time(microsecond)) div 1000) of
-                                       error -> false;
-                                       NowActive -> NowActive >= Before
-                                   end
-                               end;
-                           _ ->
-                               fun() ->
-                                   case erlang:whereis(Name) of
-                                       NewPid when is_pid(NewPid), NewPid =/= Victim -> true;
-                                       _ -> false
-                                   end
-                               end
-                       end,
-                Waitable = Name =/= none orelse (Before =/= none andalso Before =/= error),
-                %% Back, and still back 50 ms later: a restart whose init
-                %% crashes (registered, then gone) is not a recovery.
-                Poll = fun Loop() ->
-                    case Back() of
-                        true ->
-                            At = erlang:monotonic_time(microsecond) - Killed,
-                            receive after 50 -> ok end,
-                            case Back() of
-                                true -> {restarted, At};
-                                false -> Loop()
+                Deadline = Killed + DeadlineMs * 1000,
+                Pending = fun(W) ->
+                    case erlang:process_info(W, message_queue_len) of
+                        {message_queue_len, L} when L =< 10000 ->
+                            case erlang:process_info(W, messages) of
+                                {messages, Msgs} ->
+                                    lists:any(fun({'DOWN', _, process, Who, _}) -> About(Who); (_) -> false end, Msgs);
+                                undefined -> false
                             end;
-                        false ->
-                            case erlang:monotonic_time(microsecond) >= Deadline of
-                                true -> timeout;
-                                false -> receive after 1 -> Loop() end
-                            end
+                        _ -> false
                     end
                 end,
-                %% A temporary child is not restarted by its supervisor, but
-                %% the application may start a replacement (a pool): the
-                %% active count coming back measures that.
-                Restart = case Waitable of true -> Poll(); false -> not_waited end,
-                Killing = iolist_to_binary(io_lib:format("killed, 'DOWN' with ~0p", [Why])),
-                case Restart of
-                    {restarted, Us} ->
-                        By = case {Name, SupName} of
-                                 {none, _} -> io_lib:format("its supervisor ~0p is back to ~b active children", [SupName, Before]);
-                                 {_, none} -> io_lib:format("~0p re-registered", [Name]);
-                                 _ -> io_lib:format("~0p restarted by ~0p", [Name, SupName])
-                             end,
-                        {confirmed,
-                         iolist_to_binary(io_lib:format("~s; ~s in ~b ms", [Killing, By, (Us + 500) div 1000])),
-                         #{restart_ms => (Us + 500) div 1000, restart_us => Us, detect_us => DetectUs,
-                           registered => Name =/= none, restart_type => RestartType, recovered => true}};
-                    timeout when RestartType =:= temporary, Name =:= none ->
-                        {confirmed,
-                         iolist_to_binary(io_lib:format("~s; a temporary child of ~0p, not restarted by design", [Killing, SupName])),
-                         #{restart_ms => null, detect_us => DetectUs, registered => false, restart_type => temporary}};
-                    timeout ->
-                        {confirmed,
-                         iolist_to_binary(io_lib:format("~s; not restarted within ~b ms", [Killing, RestartDeadlineMs])),
-                         #{restart_ms => null, detect_us => DetectUs, registered => Name =/= none,
-                           restart_type => RestartType, recovered => false,
-                           supervisor => iolist_to_binary(io_lib:format("~0p", [SupName])),
-                           name => case Name of none -> null; _ -> Name end}};
-                    not_waited ->
-                        NoSup = case {IsSup, Before} of
-                                    {false, _} -> "it has no supervisor (none in its '$ancestors' or links)";
-                                    _ -> "its supervisor did not answer count_children"
-                                end,
-                        {confirmed,
-                         iolist_to_binary(io_lib:format("~s; restart not measured: ~s", [Killing, NoSup])),
-                         #{restart_ms => null, detect_us => DetectUs, registered => false,
-                           %% An unnamed process nobody supervises is not expected back.
-                           recovered => null,
-                           unsupervised => not IsSup}}
+                %% One look at a watcher: died | handled | queued | waiting.
+                Look = fun({W, Rd0, _Q0, M}) ->
+                    receive {'DOWN', M, process, _, WWhy} -> {died, WWhy}
+                    after 0 ->
+                        case Read(W) of
+                            dead -> {died, unknown};
+                            {Rd, Q, Ms} ->
+                                Listed = lists:member({process, Victim}, Ms),
+                                case Pending(W) of
+                                    true -> {queued, Q};
+                                    false when not Listed, Rd > Rd0 -> {handled, Rd - Rd0, Q};
+                                    false -> waiting
+                                end
+                        end
+                    end
+                end,
+                Kind = fun(waiting) -> waiting; (St) -> element(1, St) end,
+                Open = fun(St) -> Kind(St) =:= queued orelse St =:= waiting end,
+                Poll = fun PollLoop(Ws, Done) ->
+                    Now = erlang:monotonic_time(microsecond),
+                    Looked = [{Wt, Look(Wt)} || Wt <- Ws],
+                    Final = [{Wt, St, Now - Killed} || {Wt, St} <- Looked, not Open(St)],
+                    Left = [Wt || {Wt, St} <- Looked, Open(St)],
+                    case Left =:= [] orelse Now >= Deadline of
+                        true -> Done ++ Final ++ [{Wt, St, Now - Killed} || {Wt, St} <- Looked, Open(St)];
+                        false -> receive after 2 -> PollLoop(Left, Done ++ Final) end
+                    end
+                end,
+                Seen = Poll(Watching, []),
+                [erlang:demonitor(M, [flush]) || {_, _, _, M} <- Watching],
+                Text = fun(W) -> list_to_binary(erlang:pid_to_list(W)) end,
+                Say = fun({{W, _, _, _}, {died, WWhy}, Us}) ->
+                              io_lib:format("~0p died (~0P) ~b ms after the kill", [W, WWhy, 6, Us div 1000]);
+                         ({{W, _, _, _}, {handled, Red, _}, Us}) ->
+                              io_lib:format("~0p handled its 'DOWN' within ~b ms (+~b reductions)", [W, (Us + 999) div 1000, Red]);
+                         ({{W, _, _, _}, {queued, Q}, _}) ->
+                              io_lib:format("~0p has the 'DOWN' still queued after ~b ms (queue ~b)", [W, DeadlineMs, Q]);
+                         ({{W, _, _, _}, waiting, _}) ->
+                              io_lib:format("~0p still lists its monitor after ~b ms, no 'DOWN' queued", [W, DeadlineMs])
+                      end,
+                Reactions = [#{watcher => Text(W),
+                               reaction => Kind(S),
+                               after_us => Us,
+                               queue_before => Q0,
+                               reductions => case S of {handled, Red, _} -> Red; _ -> null end}
+                             || {{W, _, Q0, _}, S, Us} <- Seen],
+                Delivered = [x || {_, S, _} <- Seen, S =/= waiting],
+                Count = fun(K) -> length([x || {_, S, _} <- Seen, Kind(S) =:= K]) end,
+                Detail = iolist_to_binary(io_lib:format("killed, 'DOWN' with ~0p; watched by ~b: ~s",
+                                                        [Why, length(Seen), lists:join("; ", [Say(E) || E <- Seen])])),
+                Meas = #{detect_us => Killed - Sent, watchers => length(Seen), reactions => Reactions,
+                      handled => Count(handled), died => Count(died), queued => Count(queued),
+                      no_reaction => Count(waiting), restart_ms => null},
+                case Delivered of
+                    [] -> {unconfirmed, Detail};
+                    _ -> {confirmed, Detail, Meas}
                 end
         after 2000 ->
             erlang:demonitor(R, [flush]),
+            [erlang:demonitor(M, [flush]) || {_, _, _, M} <- Watching],
             {unconfirmed, <<"kill sent, but no 'DOWN' within 2 s">>}
         end
 end
 "#
 );
 
+/// The parameters of one monitored kill.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorKillParams {
+    /// Picks the first victim tried among the monitored ones (modulo their number).
+    pub pick: i64,
+}
+
+/// How many monitored victims are tried when the gate turns some away.
+const TRIES: usize = 8;
+
 impl TypedOperation<BeamTarget> for MonitorKill {
-    type Params = NoParams;
+    type Params = MonitorKillParams;
 
     fn name(&self) -> &'static str {
         "monitor_kill"
@@ -160,47 +169,132 @@ impl TypedOperation<BeamTarget> for MonitorKill {
     }
 
     fn describe(&self) -> &'static str {
-        "monitor and kill a random worker, then time its supervisor's restart (restart_ms)"
+        "kill a process another application process monitors; confirmed by the monitor's 'DOWN' and its reaction"
     }
 
-    fn plan(&self, _rng: &mut SeededRng, _profile: Profile) -> NoParams {
-        NoParams {}
+    fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> MonitorKillParams {
+        MonitorKillParams {
+            pick: rng.range_inclusive(0, 1_000_000_000) as i64,
+        }
     }
 
-    fn run<'a>(&'a self, ctx: &'a BeamTarget, _p: NoParams) -> BoxFuture<'a, Outcome> {
-        Box::pin(kill_and_time_recovery(ctx))
+    fn run<'a>(&'a self, ctx: &'a BeamTarget, p: MonitorKillParams) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            // A cached list may hold only the dead of earlier kills: once
+            // more with a fresh one before giving up.
+            let mut monitored = Vec::new();
+            for fresh in [false, true] {
+                if fresh {
+                    ctx.invalidate().await;
+                }
+                monitored = match find_monitored(ctx).await {
+                    Ok(m) => m,
+                    Err(e) => return Outcome::failed(e),
+                };
+                if !monitored.is_empty() {
+                    break;
+                }
+            }
+            if monitored.is_empty() {
+                return Outcome::skipped(
+                    "no eligible process is monitored by another application process (process_info(P, monitored_by))",
+                );
+            }
+            if !ctx.take_kill() {
+                return Outcome::skipped("blast-radius cap: maximum kills per second reached");
+            }
+            let deadline = int(1_000);
+            let mut guarded: Vec<String> = Vec::new();
+            let start = (p.pick as usize) % monitored.len();
+            for i in 0..monitored.len().min(TRIES) {
+                let (v, watchers) = &monitored[(start + i) % monitored.len()];
+                if !ctx.app_share_ok(v).await {
+                    continue;
+                }
+                let reply = ctx
+                    .reply(
+                        SNIPPET,
+                        &[
+                            ("Victim", v.pid.clone().into()),
+                            ("Watchers", watchers.clone()),
+                            ("DeadlineMs", deadline.clone()),
+                        ],
+                    )
+                    .await;
+                match reply {
+                    Reply::Guarded(why) => {
+                        guarded.push(crate::elixir::readable(&why).into_owned());
+                        continue;
+                    }
+                    Reply::Gone => {
+                        ctx.victim_dead(&v.pid_text).await;
+                        continue;
+                    }
+                    _ => {}
+                }
+                let mut out = reply.outcome().with_victim(Some(v.victim()));
+                if !guarded.is_empty() {
+                    let mut note = out.budget.take().unwrap_or_default();
+                    note.guarded += guarded.len() as u64;
+                    out = out.with_budget(note);
+                }
+                if out.status == Status::Confirmed {
+                    ctx.victim_dead(&v.pid_text).await;
+                    return ctx.killed(out);
+                }
+                ctx.victim_gone().await;
+                return out;
+            }
+            let n = guarded.len() as u64;
+            match guarded.into_iter().next() {
+                Some(first) => {
+                    Outcome::skipped(first).with_budget(super::super::reply::guarded(n))
+                }
+                None => Outcome::skipped(
+                    "every monitored process tried died before the kill, or its application is at the blast-radius cap",
+                ),
+            }
+        })
     }
 }
 
-/// Kill a random worker and time its recovery, within the run's recovery window.
-pub(super) async fn kill_and_time_recovery(ctx: &BeamTarget) -> Outcome {
-    let deadline = int(ctx.recovery_window().as_millis().clamp(1, 10_000) as i64);
-    let deadline = &deadline;
-    if !ctx.take_kill() {
-        return Outcome::skipped("blast-radius cap: maximum kills per second reached");
-    }
-    let out = ctx
-        .on_victim(Want::KILL, |v| async move {
-            (
-                ctx.reply(
-                    SNIPPET,
-                    &[
-                        ("Victim", v.pid.clone().into()),
-                        ("RestartDeadlineMs", deadline.clone()),
-                    ],
-                )
-                .await,
-                None,
-            )
-        })
+/// The kill-eligible candidates another application process monitors,
+/// each with its watchers.
+async fn find_monitored(ctx: &BeamTarget) -> Result<Vec<(Candidate, Term)>, String> {
+    let all = match ctx.candidates().await {
+        Ok(c) => c,
+        Err(e) => return Err(format!("could not list victims: {e}")),
+    };
+    let killable: Vec<&Candidate> = all
+        .iter()
+        .filter(|c| !c.supervisor && !ctx.is_affected(&c.pid_text))
+        .collect();
+    let pids = |cs: &mut dyn Iterator<Item = &Candidate>| {
+        list(cs.map(|c| Term::from(c.pid.clone())).collect())
+    };
+    let found = ctx
+        .exec(
+            MONITORED,
+            &[
+                ("Candidates", pids(&mut killable.iter().copied())),
+                ("AppProcs", pids(&mut all.iter())),
+                ("Exclude", list(ctx.own_pids())),
+            ],
+        )
         .await;
-    match &out.victim {
-        Some(v) if out.status == Status::Confirmed => ctx.victim_dead(&v.id).await,
-        _ => ctx.victim_gone().await,
-    }
-    if out.status == Status::Confirmed {
-        ctx.killed(out)
-    } else {
-        out
-    }
+    let monitored: Vec<(Candidate, Term)> = match found {
+        Ok(t) => t
+            .as_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                let [v, ws] = e.as_tuple()? else { return None };
+                let v = v.as_pid()?;
+                let c = killable.iter().find(|c| &c.pid == v)?;
+                Some(((*c).clone(), ws.clone()))
+            })
+            .collect(),
+        Err(e) => return Err(format!("could not list monitored processes: {e}")),
+    };
+    Ok(monitored)
 }
