@@ -320,9 +320,15 @@ fn message_delay_slows_every_message_and_is_removed_on_release_and_lease_end() {
             slowed <= 7,
             "{slowed} ticks in 1 s with a 200 ms delay each"
         );
+        // The after-run audit would see a hook left behind.
+        let hook_left = |a: &[chaos_engine::AuditFinding]| {
+            a.iter().any(|f| f.detail.contains("message-delay hook"))
+        };
+        assert!(hook_left(&t.audit().await.unwrap()));
         out.effect.expect("an effect").undo().await.expect("undo");
         let hooked = ev(&t, HOOKED, &[("P", ticker.clone())]).await;
         assert_eq!(hooked.as_bool(), Some(false), "the hook is removed");
+        assert!(!hook_left(&t.audit().await.unwrap()));
         let back = rate(500).await;
         assert!(back >= 20, "{back} ticks in 500 ms after the release");
 

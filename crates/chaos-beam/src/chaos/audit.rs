@@ -39,24 +39,27 @@ impl BeamTarget {
             .collect();
         // Helpers still alive (each holds an effect: memory, ports, tables, a
         // decoy name, a saved row); any process left suspended; and the
-        // processes an effect was put on: still sys-suspended, or still at a
-        // priority the monkey gave them (one they had before is not ours).
+        // processes an effect was put on: still sys-suspended, still with a
+        // message-delay hook, or still at a priority the monkey gave them
+        // (one they had before is not ours).
         let snippet = r#"
             Fmt = fun(F, A) -> iolist_to_binary(io_lib:format(F, A)) end,
             Me = self(),
             Alive = [P || P <- Touched, erlang:is_process_alive(P)],
             Askers = [{P, erlang:spawn(fun() -> Me ! {audit, self(), catch sys:get_status(P, 200)} end)}
                       || P <- Alive, erlang:process_info(P, status) =/= {status, suspended}],
-            SysSuspended = [P || {P, A} <- Askers,
-                                 receive {audit, A, {status, _, _, [_, suspended | _]}} -> true;
-                                         {audit, A, _} -> false
-                                 after 1000 -> false end],
+            Statuses = [{P, receive {audit, A, St} -> St after 1000 -> none end} || {P, A} <- Askers],
+            SysSuspended = [P || {P, {status, _, _, [_, suspended | _]}} <- Statuses],
+            %% message_delay's sys debug hook, still installed.
+            Hooked = [P || {P, {status, _, _, [_, _, _, Dbg | _]}} <- Statuses, is_list(Dbg),
+                           lists:any(fun({{chaos_monkey_delay, _}, _}) -> true; (_) -> false end, Dbg)],
             [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
             %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
             [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- erlang:processes(),
                                                           erlang:process_info(P, status) =:= {status, suspended},
                                                           (catch erts_internal:is_system_process(P)) =/= true] ++
             [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
+            [Fmt("process ~p still has the monkey's message-delay hook", [P]) || P <- Hooked] ++
             [Fmt("process ~p still runs at priority ~p, which the monkey gave it (it had ~p)", [P, Set, Had])
              || {P, Had, Set} <- Priorities, Set =/= Had,
                 erlang:process_info(P, priority) =:= {priority, Set}] ++
