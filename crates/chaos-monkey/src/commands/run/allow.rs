@@ -205,4 +205,24 @@ mod tests {
         );
         assert!(e.starts_with("c.toml:2"), "says where: {e}");
     }
+
+    #[test]
+    fn allow_message_loss_needs_the_aggressive_profile() {
+        let e = refused(&["--allow-message-loss"], "");
+        assert!(e.starts_with("--allow-message-loss:"), "{e}");
+        assert!(e.contains("aggressive"), "{e}");
+        let loss =
+            |flags: &[&str], toml: &str| settings(flags, toml).unwrap().safety.allow_message_loss;
+        assert!(loss(
+            &["--profile", "aggressive", "--allow-message-loss"],
+            ""
+        ));
+        assert!(loss(
+            &["--profile", "aggressive"],
+            "[safety]\nallow_message_loss = true\n"
+        ));
+        assert!(!loss(&["--profile", "aggressive"], ""));
+        let e = refused(&[], "[safety]\nallow_message_loss = true\n");
+        assert!(e.contains("aggressive"), "{e}");
+    }
 }
