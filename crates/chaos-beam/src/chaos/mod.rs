@@ -241,6 +241,13 @@ impl BeamTarget {
         self.detection.lock().unwrap().memory_limit().cloned()
     }
 
+    /// The ETS shape invariants for the report (`extras.ets_shapes`): the
+    /// tables' shapes learnt at the baseline, those that got none and why,
+    /// and the rows of the monkey's own `ets_modify` the check found.
+    pub fn ets_shapes(&self) -> Value {
+        self.detection.lock().unwrap().shapes_json()
+    }
+
     /// Detection settings and probes; takes the steady-state baseline now.
     /// The service probes among them also say what their ports speak, for
     /// faults that need a request of a listener's protocol (a probe aimed

@@ -8,7 +8,8 @@
 %% Bindings: IncludeOtpApps (bool), MailboxThreshold (integer),
 %%           Tables ([atom()], named tables to check), CallMs (integer),
 %%           Owners ([binary()], pids of the baseline's name owners),
-%%           MaxScan (integer).
+%%           MaxScan (integer), Shapes ([{Table, Arity, Tags}], the
+%%           baseline's table shapes), ShapeMaxRows (integer).
 Apps = [A || {A, _, _} <- application:which_applications()],
 Own = [A || A <- Apps, not lists:member(A, AlwaysProtectedApps), IncludeOtpApps orelse not IsOtpApp(A)],
 Masters = maps:from_list([{M, A} || A <- Own, is_pid(M = application_controller:get_master(A))]),
@@ -88,6 +89,31 @@ Big = ets:match_spec_run(lists:zip(lists:zipwith(fun erlang:process_info/2, Ps, 
 Queues = [#{pid => PidText(P), len => L, app => AppOf(P),
             name => case erlang:process_info(P, registered_name) of {registered_name, N} -> N; _ -> null end}
           || {L, P} <- lists:sublist(lists:reverse(lists:sort(Big)), 20)],
+%% Rows that break their table's shape (at most 10 a table, tables up to
+%% ShapeMaxRows rows; one ets:select in C each): wrong arity, or a value of
+%% another type where all rows agreed at the baseline (undefined and nil
+%% pass anywhere: a field not set). `injected` marks the
+%% monkey's own ets_modify rows (every non-key value its marker).
+ShapeBreaks = lists:append(
+    [case ets:info(T, size) of
+         N when is_integer(N), N =< ShapeMaxRows ->
+             Guard = lists:foldl(fun(C, Acc) -> {'orelse', Acc, C} end, {'=/=', {size, '$_'}, A},
+                                 [{'not', {'orelse', {G, El}, {'orelse', {'=:=', El, undefined}, {'=:=', El, nil}}}}
+                                  || {I, Tg} <- lists:zip(lists:seq(1, A), Tags), G <- [ShapeGuard(Tg)], G =/= none,
+                                     El <- [{element, I, '$_'}]]),
+             KeyPos = ets:info(T, keypos),
+             case catch ets:select(T, [{'_', [Guard], ['$_']}], 10) of
+                 {Rows, _} ->
+                     [#{table => T,
+                        key => iolist_to_binary(io_lib:format("~0P", [element(KeyPos, R), 12])),
+                        expected => ShapeText(Tags),
+                        found => ShapeText([ShapeTag(E) || E <- tuple_to_list(R)]),
+                        injected => lists:member(chaos_monkey_corrupted, tuple_to_list(R))}
+                      || R <- Rows];
+                 _ -> []
+             end;
+         _ -> []
+     end || {T, A, Tags} <- Shapes]),
 #{applications => Apps,
   own_applications => Own,
   supervisors => Supervisors,
@@ -96,6 +122,7 @@ Queues = [#{pid => PidText(P), len => L, app => AppOf(P),
   vanished_tables => Vanished,
   alive_owners => AliveOwners,
   queues => Queues,
+  shape_breaks => ShapeBreaks,
   processes => erlang:system_info(process_count),
   process_limit => erlang:system_info(process_limit),
   ports => erlang:system_info(port_count),

@@ -12,12 +12,18 @@ impl Detector {
             baseline,
             checks: checks::all(),
             started: None,
+            injected_rows_seen: 0,
         }
     }
 
     /// The baseline's named tables (checked every sample).
     pub(super) fn tables(&self) -> Vec<String> {
         self.baseline.tables.clone()
+    }
+
+    /// The baseline's table shapes (checked every sample).
+    pub(super) fn shapes(&self) -> Vec<TableShape> {
+        self.baseline.shapes.shapes.clone()
     }
 
     /// The baseline's name owners (checked for life every sample).
@@ -40,6 +46,7 @@ impl Detector {
             now,
             started,
         };
+        self.injected_rows_seen += s.shape_breaks.iter().filter(|b| b.injected).count() as u64;
         let mut out = Vec::new();
         for check in &mut self.checks {
             check.check(&seen, &mut out);

@@ -30,7 +30,7 @@ pub use supervision::{Supervision, SupervisorView};
 
 use super::BeamTarget;
 use crate::dist::json::to_json;
-use crate::dist::term::{atom, int, list, TermExt};
+use crate::dist::term::{atom, int, list, tuple, TermExt};
 use crate::eval::{eval_with_timeout, EvalError};
 use crate::failure_kind::FailureKind;
 use chaos_engine::Problem;
@@ -43,8 +43,22 @@ use std::time::{Duration, Instant};
 /// The steady state, aggregated on the node.
 pub(crate) const STEADY: &str = concat!(
     include_str!("../../snippets/safety_rules.erl"),
+    include_str!("../../snippets/shape_tag.erl"),
     include_str!("../../snippets/steady.erl")
 );
+
+/// The named tables' shape invariants, learnt at the baseline.
+pub(crate) const SHAPES: &str = concat!(
+    include_str!("../../snippets/shape_tag.erl"),
+    include_str!("../../snippets/shapes.erl")
+);
+
+/// Rows sampled per table to learn its shape (one `ets:select` chunk).
+const SHAPE_SAMPLE_ROWS: i64 = 50;
+
+/// Tables over this many rows get no shape invariant: checking one is a
+/// scan of the table every second.
+pub const SHAPE_MAX_ROWS: i64 = 100_000;
 
 /// Files read on the node (`Paths`, binaries): each one's content, or
 /// `null` when it cannot be read. For the memory limit ([`memory_limit`]).
@@ -102,6 +116,8 @@ pub struct Steady {
     vanished_tables: Vec<String>,
     alive_owners: Vec<String>,
     queues: Vec<QueueState>,
+    #[serde(default)]
+    shape_breaks: Vec<ShapeBreak>,
     processes: u64,
     process_limit: u64,
     ports: u64,
@@ -150,6 +166,41 @@ struct QueueState {
     name: Option<String>,
 }
 
+/// A row that breaks its table's shape, as the node reports it.
+#[derive(Debug, Clone, Deserialize)]
+struct ShapeBreak {
+    table: String,
+    key: String,
+    expected: String,
+    found: String,
+    /// The row carries the monkey's own `ets_modify` marker.
+    injected: bool,
+}
+
+/// A named table's shape at the baseline: its arity, and per position the
+/// type tag every sampled row agreed on (`any` where they differed).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct TableShape {
+    table: String,
+    arity: u64,
+    tags: Vec<String>,
+    /// How many rows it was learnt from.
+    rows: u64,
+}
+
+/// A named table that got no shape invariant, and why.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ShapeSkipped {
+    table: String,
+    why: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct Shapes {
+    shapes: Vec<TableShape>,
+    skipped: Vec<ShapeSkipped>,
+}
+
 /// What the steady state looked like before chaos.
 #[derive(Debug, Clone, Default)]
 pub struct Baseline {
@@ -164,6 +215,8 @@ pub struct Baseline {
     ets_tables: u64,
     /// What node memory is compared with: host RAM or the node's cgroup limit.
     memory_limit: Option<MemoryLimit>,
+    /// The named tables' shape invariants.
+    shapes: Shapes,
 }
 
 /// The detectors' state across samples.
@@ -173,6 +226,9 @@ pub struct Detector {
     baseline: Baseline,
     checks: Vec<Box<dyn checks::Check>>,
     started: Option<Instant>,
+    /// Rows carrying `ets_modify`'s marker that the shape check found (the
+    /// monkey's own corruption: evidence the check works, no failure mode).
+    injected_rows_seen: u64,
 }
 
 impl Detector {
@@ -202,6 +258,17 @@ impl Detector {
     pub fn memory_limit(&self) -> Option<&MemoryLimit> {
         self.baseline.memory_limit.as_ref()
     }
+
+    /// For the report: the shape invariants learnt at the baseline, the
+    /// tables that got none and why, and how many rows carrying the
+    /// monkey's own `ets_modify` marker the check found.
+    pub fn shapes_json(&self) -> Value {
+        serde_json::json!({
+            "tables": self.baseline.shapes.shapes,
+            "skipped": self.baseline.shapes.skipped,
+            "injected_rows_seen": self.injected_rows_seen,
+        })
+    }
 }
 
 impl Default for Detector {
@@ -225,8 +292,9 @@ pub(crate) async fn take(
     target: &BeamTarget,
     settings: &DetectSettings,
 ) -> Result<Baseline, EvalError> {
-    let steady = steady(target, settings, &[], &[]).await?;
+    let steady = steady(target, settings, &[], &[], &[]).await?;
     let memory_limit = read_memory_limit(target).await;
+    let shapes = learn_shapes(target, &steady.tables).await;
     let own: BTreeSet<&String> = steady.own_applications.iter().collect();
     Ok(Baseline {
         apps: steady.applications.clone(),
@@ -250,7 +318,28 @@ pub(crate) async fn take(
         processes: steady.processes,
         ets_tables: steady.ets_tables,
         memory_limit,
+        shapes,
     })
+}
+
+/// The named tables' shape invariants (`snippets/shapes.erl`); none when
+/// they cannot be read.
+async fn learn_shapes(target: &BeamTarget, tables: &[TableState]) -> Shapes {
+    let bindings = [
+        (
+            "Tables",
+            list(tables.iter().map(|t| atom(&t.name)).collect()),
+        ),
+        ("SampleRows", int(SHAPE_SAMPLE_ROWS)),
+        ("MaxRows", int(SHAPE_MAX_ROWS)),
+    ];
+    match eval_with_timeout(&target.client, SHAPES, &bindings, super::OP_TIMEOUT).await {
+        Ok(t) => serde_json::from_value(to_json(&t)).unwrap_or_default(),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not learn the tables' shapes");
+            Shapes::default()
+        }
+    }
 }
 
 /// Read `paths` on the node: each one's text, `None` when unreadable.
@@ -315,6 +404,7 @@ async fn steady(
     settings: &DetectSettings,
     tables: &[String],
     owners: &[String],
+    shapes: &[TableShape],
 ) -> Result<Steady, EvalError> {
     let bindings = [
         (
@@ -329,6 +419,22 @@ async fn steady(
         ("Tables", list(tables.iter().map(|t| atom(t)).collect())),
         ("CallMs", int(1000)),
         ("MaxScan", int(super::MAX_SCAN as i64)),
+        (
+            "Shapes",
+            list(
+                shapes
+                    .iter()
+                    .map(|s| {
+                        tuple(vec![
+                            atom(&s.table),
+                            int(s.arity as i64),
+                            list(s.tags.iter().map(|t| atom(t)).collect()),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ),
+        ("ShapeMaxRows", int(SHAPE_MAX_ROWS)),
         (
             "Owners",
             list(
@@ -360,11 +466,11 @@ fn problem(
 pub(crate) async fn sample(
     target: &BeamTarget,
 ) -> Result<(Vec<Problem>, BTreeMap<String, u64>), String> {
-    let (settings, tables, owners) = {
+    let (settings, tables, owners, shapes) = {
         let d = target.detection.lock().unwrap();
-        (d.settings.clone(), d.tables(), d.owners())
+        (d.settings.clone(), d.tables(), d.owners(), d.shapes())
     };
-    let s = steady(target, &settings, &tables, &owners)
+    let s = steady(target, &settings, &tables, &owners, &shapes)
         .await
         .map_err(|e| e.to_string())?;
     let mut problems = target.detection.lock().unwrap().check(&s);

@@ -33,7 +33,7 @@ pub struct SupervisorView {
 /// name and table checks).
 pub(crate) async fn supervision(target: &BeamTarget) -> Result<Supervision, EvalError> {
     let settings = target.detection.lock().unwrap().settings.clone();
-    let s = steady(target, &settings, &[], &[]).await?;
+    let s = steady(target, &settings, &[], &[], &[]).await?;
     Ok(Supervision {
         applications: s.applications,
         supervisors: s

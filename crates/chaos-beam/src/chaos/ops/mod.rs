@@ -217,6 +217,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         super::helper::KILL_HELPER,
         super::detect::STEADY,
         super::detect::READ_FILES,
+        super::detect::SHAPES,
         super::CANDIDATES,
         super::REACH,
         super::SAMPLE,

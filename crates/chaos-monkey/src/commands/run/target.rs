@@ -124,6 +124,9 @@ impl RunTarget for BeamTarget {
                 serde_json::to_value(limit).expect("serialisable"),
             );
         }
+        report
+            .extras
+            .insert("ets_shapes".to_string(), self.ets_shapes());
         let mut section = self.supervision_section(report.supervision.take());
         section.restarts_not_ours = self.restarts_not_ours();
         report.supervision = Some(section);
