@@ -203,6 +203,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         mid_request_disconnect::SNIPPET,
         mid_request_disconnect::LISTENERS,
         kill_worker::SNIPPET,
+        monitor_kill::MONITORED,
         monitor_kill::SNIPPET,
         port_exhaustion::SNIPPET,
         priority::SNIPPET,

@@ -208,6 +208,12 @@ impl TypedOperation<BeamTarget> for MonitorKill {
             let start = (p.pick as usize) % monitored.len();
             for i in 0..monitored.len().min(TRIES) {
                 let (v, watchers) = &monitored[(start + i) % monitored.len()];
+                // While chaos holds a name of its application, no kill lands there.
+                let held = super::super::gate::held_names_of_app(ctx, v);
+                if let Some(why) = ctx.name_hidden_in_app(&held, v) {
+                    guarded.push(why);
+                    continue;
+                }
                 if !ctx.app_share_ok(v).await {
                     continue;
                 }
