@@ -72,6 +72,7 @@ fn application_masters_and_their_helpers_are_never_picked() {
             );
         }
 
+        let mut ended = 0;
         for seed in 0..12 {
             for name in ["kill_worker", "exit_signal"] {
                 let ops = builtin();
@@ -81,6 +82,7 @@ fn application_masters_and_their_helpers_are_never_picked() {
                 if let Some(v) = &out.victim {
                     assert!(!protected.contains(&v.id), "{name} picked {v:?}");
                 }
+                ended += usize::from(out.killed);
             }
             // chaos_demo is still running: no master was hit.
             let running = t
@@ -93,6 +95,8 @@ fn application_masters_and_their_helpers_are_never_picked() {
             assert_eq!(running.as_bool(), Some(true), "seed {seed}");
             t.invalidate().await;
         }
+        // The picks were real: processes were ended around the masters.
+        assert!(ended > 0, "no operation ended a process");
         let audit = t.audit().await.unwrap();
         assert!(audit.is_empty(), "{audit:?}");
     });
