@@ -8,7 +8,10 @@ scripts/ensure-erlang.sh
 scripts/ensure-chromium.sh
 scripts/ensure-release-tools.sh
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The runs the tests make are recorded in a history of their own, never the user's.
+export XDG_DATA_HOME
+XDG_DATA_HOME=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$XDG_DATA_HOME"' EXIT
 status=0
 cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -69,7 +69,12 @@ impl Figure {
             (Some(a), Some(b)) => {
                 let d = b - a;
                 let pct = if a.abs() > 0.0 {
-                    format!(", {:+.0} %", d / a.abs() * 100.0)
+                    let p = d / a.abs() * 100.0;
+                    if p.abs() < 10.0 {
+                        format!(", {p:+.1} %")
+                    } else {
+                        format!(", {p:+.0} %")
+                    }
                 } else {
                     String::new()
                 };
@@ -116,6 +121,10 @@ pub struct Comparison {
     pub b: i64,
     /// Both were against the same node.
     pub same_target: bool,
+    /// The baseline's seed.
+    pub seed_a: u64,
+    /// The other run's seed.
+    pub seed_b: u64,
     /// The figures, in a stable order: overall first, then per application, then resources.
     pub figures: Vec<Figure>,
     /// Failure modes in `b` and not in `a`.
@@ -229,6 +238,16 @@ pub fn compare(a: &RecordedRun, b: &RecordedRun) -> Comparison {
             });
         }
     }
+    // Overall figures first, then per application, then resources (stable within each).
+    figures.sort_by_key(|f| {
+        if f.name.starts_with("peak[") {
+            2
+        } else if f.name.contains('[') {
+            1
+        } else {
+            0
+        }
+    });
     let keys = |r: &RecordedRun| -> BTreeSet<ModeKey> {
         r.failure_modes
             .iter()
@@ -249,6 +268,8 @@ pub fn compare(a: &RecordedRun, b: &RecordedRun) -> Comparison {
         a: a.id,
         b: b.id,
         same_target: a.target.node == b.target.node,
+        seed_a: a.seed,
+        seed_b: b.seed,
         figures,
         new_failure_modes: kb.difference(&ka).cloned().collect(),
         gone_failure_modes: ka.difference(&kb).cloned().collect(),
@@ -288,11 +309,118 @@ impl Comparison {
         modes("failure modes gone", &self.gone_failure_modes, &mut s);
         match (self.same_operations, self.first_difference) {
             (Some(true), _) => s.push_str("  operations: the same sequence\n"),
+            (Some(false), _) if self.seed_a != self.seed_b => s.push_str(&format!(
+                "  operations: different sequences (seeds {} and {})\n",
+                self.seed_a, self.seed_b
+            )),
             (Some(false), Some(i)) => s.push_str(&format!(
-                "  operations: the sequences differ from position {i}\n"
+                "  operations: the sequences differ from position {i}, with the same seed\n"
             )),
             _ => {}
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{FailureSighting, OpSequence, RecoveryFigures, RunEnd, TargetIdentity};
+
+    fn run(id: i64, p95s: &[(&str, u64)], modes: &[&str], ops: &[&str]) -> RecordedRun {
+        RecordedRun {
+            id,
+            kind: "run".into(),
+            started_at_ms: 0,
+            target: TargetIdentity {
+                node: "n@h".into(),
+                ..Default::default()
+            },
+            seed: 1,
+            settings: serde_json::Value::Null,
+            end: RunEnd::Finished,
+            verdict: String::new(),
+            survived: true,
+            survival_rate: 1.0,
+            planned_duration_s: 1.0,
+            duration_s: 1.0,
+            ops_per_sec: 10.0,
+            total_ops: 10,
+            confirmed: 10,
+            unconfirmed: 0,
+            skipped: 0,
+            failed: 0,
+            kills: 1,
+            outcomes: vec![],
+            failure_modes: modes
+                .iter()
+                .map(|m| FailureSighting {
+                    kind: "process_crash".into(),
+                    subject: m.to_string(),
+                    first_seen_ms: 0,
+                    last_seen_ms: 0,
+                    recovered: true,
+                })
+                .collect(),
+            recovery: p95s
+                .iter()
+                .map(|(k, p)| RecoveryFigures {
+                    by: if k.starts_with("op:") {
+                        "operation"
+                    } else {
+                        "application"
+                    }
+                    .into(),
+                    key: k.trim_start_matches("op:").into(),
+                    kills: 3,
+                    recovered: 3,
+                    p50_ms: p / 2,
+                    p95_ms: *p,
+                    max_ms: *p,
+                })
+                .collect(),
+            resources: Default::default(),
+            timeline: Default::default(),
+            op_sequence: OpSequence::from_events(
+                ops.iter()
+                    .enumerate()
+                    .map(|(i, o)| (i as u64, o.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn figures_modes_and_sequences() {
+        let a = run(
+            1,
+            &[("app", 10), ("other", 30), ("op:kill_worker", 900)],
+            &["x", "y"],
+            &["k", "s"],
+        );
+        let b = run(2, &[("app", 400), ("other", 30)], &["y", "z"], &["k", "s"]);
+        let c = compare(&a, &b);
+        // The slowest application's p95, never an operation row.
+        let p95 = c.figure("recovery_p95").unwrap();
+        assert_eq!((p95.a, p95.b), (Some(30.0), Some(400.0)));
+        assert_eq!(p95.worse_by(), Some(370.0));
+        assert_eq!(c.figure("recovery_p95[app]").unwrap().b, Some(400.0));
+        assert!(c.figure("recovery_p95[kill_worker]").is_none());
+        assert_eq!(c.new_failure_modes.len(), 1);
+        assert_eq!(c.new_failure_modes[0].subject, "z");
+        assert_eq!(c.gone_failure_modes[0].subject, "x");
+        assert_eq!(c.same_operations, Some(true));
+        let text = c.to_text();
+        assert!(
+            text.contains("30 ms → 400 ms (+370, +1233 %, worse)"),
+            "{text}"
+        );
+        assert!(text.contains("the same sequence"), "{text}");
+        let d = compare(&a, &run(3, &[], &[], &["k", "x"]));
+        assert_eq!(
+            (d.same_operations, d.first_difference),
+            (Some(false), Some(1))
+        );
+        assert_eq!(d.figure("recovery_p95").unwrap().b, None);
     }
 }

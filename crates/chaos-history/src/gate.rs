@@ -180,6 +180,8 @@ mod tests {
             a: 1,
             b: 2,
             same_target: true,
+            seed_a: 1,
+            seed_b: 1,
             figures,
             new_failure_modes: vec![],
             gone_failure_modes: vec![],

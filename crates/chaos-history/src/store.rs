@@ -103,7 +103,7 @@ pub enum HistoryError {
         known: i64,
     },
     /// Another process held it longer than [`BUSY_TIMEOUT`].
-    #[error("history database {0}: locked by another process for more than {t} s", t = BUSY_TIMEOUT.as_secs())]
+    #[error("history database {0}: locked by another process for longer than a write waits (up to {t} s)", t = BUSY_TIMEOUT.as_secs())]
     Locked(PathBuf),
     /// No write permission.
     #[error("history database {0}: read-only (no permission to write the file or its directory)")]
@@ -164,6 +164,11 @@ impl std::fmt::Debug for HistoryStore {
 impl HistoryStore {
     /// Open (creating it and its folder when missing) and migrate `path`.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        Self::open_waiting(path, BUSY_TIMEOUT)
+    }
+
+    /// [`HistoryStore::open`], a write waiting at most `busy` for another's.
+    pub fn open_waiting(path: &Path, busy: Duration) -> Result<Self, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| HistoryError::Other {
                 path: path.to_path_buf(),
@@ -178,7 +183,7 @@ impl HistoryStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        conn.busy_timeout(busy).map_err(err)?;
         // Reading the header is what finds a file that is not a database.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -401,7 +406,7 @@ impl HistoryStore {
 
     /// Run `id`, whole.
     pub fn get(&self, id: i64) -> Result<RecordedRun, HistoryError> {
-        self.load(&format!("WHERE id = {id}"), true)?
+        self.load("WHERE id = ?1", [id], true)?
             .pop()
             .ok_or_else(|| HistoryError::NoSuchRun {
                 path: self.path.clone(),
@@ -412,37 +417,33 @@ impl HistoryStore {
     /// The newest `last` runs (of `node` when given), oldest first, without
     /// their timelines and operation sequences.
     pub fn list(&self, node: Option<&str>, last: usize) -> Result<Vec<RecordedRun>, HistoryError> {
-        let filter = match node {
-            Some(n) => format!("WHERE node = '{}'", n.replace('\'', "''")),
-            None => String::new(),
-        };
-        let ids: Vec<i64> = {
-            let mut st = self
-                .conn
-                .prepare(&format!(
-                    "SELECT id FROM runs {filter} ORDER BY id DESC LIMIT {}",
-                    last.min(i64::MAX as usize)
-                ))
-                .map_err(|e| self.err(e))?;
-            let rows = st
-                .query_map([], |r| r.get(0))
-                .map_err(|e| self.err(e))?
-                .collect::<Result<Vec<i64>, _>>()
-                .map_err(|e| self.err(e))?;
-            rows
-        };
-        let Some(oldest) = ids.last() else {
+        let oldest: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT min(id) FROM (SELECT id FROM runs WHERE (?1 IS NULL OR node = ?1)
+                 ORDER BY id DESC LIMIT ?2)",
+                params![node, last.min(i64::MAX as usize) as i64],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let Some(oldest) = oldest else {
             return Ok(Vec::new());
         };
-        let clause = if filter.is_empty() {
-            format!("WHERE id >= {oldest}")
-        } else {
-            format!("{filter} AND id >= {oldest}")
-        };
-        self.load(&clause, false)
+        self.load(
+            "WHERE (?1 IS NULL OR node = ?1) AND id >= ?2",
+            params![node, oldest],
+            false,
+        )
     }
 
-    fn load(&self, clause: &str, bulk: bool) -> Result<Vec<RecordedRun>, HistoryError> {
+    /// The runs `clause` (with `args`) selects, oldest first; `bulk`: with
+    /// their timelines and operation sequences.
+    fn load(
+        &self,
+        clause: &str,
+        args: impl rusqlite::Params,
+        bulk: bool,
+    ) -> Result<Vec<RecordedRun>, HistoryError> {
         let e = |e| self.err(e);
         let mut st = self
             .conn
@@ -459,7 +460,7 @@ impl HistoryStore {
             ))
             .map_err(e)?;
         let mut runs = st
-            .query_map([], |r| {
+            .query_map(args, |r| {
                 let apps: String = r.get(5)?;
                 let seed: String = r.get(6)?;
                 let settings: String = r.get(7)?;
@@ -591,10 +592,7 @@ impl HistoryStore {
 
     /// Every run of `node`, oldest first, without timelines and sequences (for trends).
     pub fn runs_of(&self, node: &str) -> Result<Vec<RecordedRun>, HistoryError> {
-        self.load(
-            &format!("WHERE node = '{}'", node.replace('\'', "''")),
-            false,
-        )
+        self.load("WHERE node = ?1", [node], false)
     }
 }
 

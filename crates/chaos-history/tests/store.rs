@@ -290,20 +290,21 @@ fn a_lock_held_too_long_is_named() {
     HistoryStore::open(&path).unwrap();
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    // The store waits BUSY_TIMEOUT; a shorter wait shows the same mapping.
-    let c = rusqlite::Connection::open(&path).unwrap();
-    c.busy_timeout(std::time::Duration::from_millis(50))
-        .unwrap();
-    let e = c
-        .execute_batch("BEGIN IMMEDIATE; INSERT INTO outcomes VALUES (1,'a','b',0,0,0,0,0); COMMIT")
+    let started = std::time::Instant::now();
+    let e = HistoryStore::open_waiting(&path, std::time::Duration::from_millis(200))
+        .and_then(|mut s| s.record(&synthetic("a@host", 10, 1)))
         .unwrap_err();
-    assert_eq!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy),
-        "{e}"
+    assert!(matches!(e, HistoryError::Locked(_)), "{e:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    let text = e.to_string();
+    assert!(
+        text.contains(&path.display().to_string()) && text.contains("locked"),
+        "{text}"
     );
-    let text = HistoryError::Locked(path.clone()).to_string();
-    assert!(text.contains("h.db") && text.contains("locked"), "{text}");
+    // Once the other lets go, the write lands.
+    other.execute_batch("COMMIT").unwrap();
+    let mut s = HistoryStore::open(&path).unwrap();
+    s.record(&synthetic("a@host", 10, 1)).unwrap();
 }
 
 fn file_size(path: &Path) -> u64 {

@@ -208,6 +208,12 @@ impl Weak {
             .args(args)
             .env_remove("ERLANG_COOKIE")
             .env_remove("RUST_LOG")
+            // Runs are recorded in a test history, never the user's.
+            .env_remove("CHAOS_MONKEY_HISTORY")
+            .env(
+                "XDG_DATA_HOME",
+                std::env::temp_dir().join("cm-test-history"),
+            )
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(self.file("monkey.out")).unwrap())
             .stderr(std::fs::File::create(self.file("monkey.err")).unwrap())

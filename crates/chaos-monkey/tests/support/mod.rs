@@ -85,6 +85,11 @@ pub fn assert_self_contained(page: &str) {
 pub fn monkey() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chaos-monkey"));
     c.env_remove("ERLANG_COOKIE").env_remove("RUST_LOG");
+    // Runs are recorded in a test history, never the user's.
+    c.env_remove("CHAOS_MONKEY_HISTORY").env(
+        "XDG_DATA_HOME",
+        std::env::temp_dir().join("cm-test-history"),
+    );
     c
 }
 
