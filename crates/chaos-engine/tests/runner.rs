@@ -107,6 +107,27 @@ impl Operation<Counter> for Hold {
     }
 }
 
+/// A hold far longer than any run here: only an undo ends it.
+struct LongHold;
+
+impl Operation<Counter> for LongHold {
+    fn name(&self) -> &'static str {
+        "long_hold"
+    }
+    fn category(&self) -> Category {
+        Category::Memory
+    }
+    fn describe(&self) -> &'static str {
+        "hold a unit for a minute"
+    }
+    fn plan(&self, _rng: &mut SeededRng, _p: Profile) -> Value {
+        json!({ "hold_ms": 60_000 })
+    }
+    fn run<'a>(&'a self, ctx: &'a Counter, params: &'a Value) -> BoxFuture<'a, Outcome> {
+        Hold.run(ctx, params)
+    }
+}
+
 impl Operation<Counter> for Poke {
     fn name(&self) -> &'static str {
         "poke"
@@ -266,16 +287,30 @@ fn a_stop_ends_the_run_early_and_still_undoes_effects() {
         std::thread::sleep(Duration::from_millis(500));
         stopper.stop();
     });
+    // Holds of a minute: none can end by itself before the stop, so a
+    // counter back at 0 is the stop's undo.
+    let ops: Vec<(Arc<dyn Operation<Counter>>, u32)> =
+        vec![(Arc::new(LongHold), 1), (Arc::new(Poke), 1)];
+    let schedule = Schedule::new(
+        3,
+        20.0,
+        Duration::from_secs(30),
+        Profile::Demo,
+        &weights(),
+        ops,
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let mut holds = 0;
     let started = Instant::now();
-    let record = smol::block_on(run(
-        target.clone(),
-        schedule(3, 20.0, 30.0),
-        &cfg,
-        stop,
-        &mut |_| {},
-    ));
+    let record = smol::block_on(run(target.clone(), schedule, &cfg, stop, &mut |u| {
+        if let Update::Event(e) = u {
+            holds += usize::from(e.op == "long_hold" && e.outcome == Status::Confirmed);
+        }
+    }));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(record.interrupted);
+    assert!(holds > 0, "nothing was held when the run stopped");
     assert_eq!(target.held.load(Ordering::SeqCst), 0);
 }
 
