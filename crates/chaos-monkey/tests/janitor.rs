@@ -29,10 +29,11 @@ LowOrHigh = [P || P <- Own, {priority, Pr} <- [erlang:process_info(P, priority)]
 %% Asked in parallel, so a busy process costs 100 ms once, not per process.
 Me = self(),
 Askers = [{P, erlang:spawn(fun() -> Me ! {sys_status, self(), catch sys:get_status(P, 100)} end)} || P <- Own -- Suspended],
-SysSuspended = [P || {P, A} <- Askers,
-                     receive {sys_status, A, {status, _, _, [_, suspended | _]}} -> true;
-                             {sys_status, A, _} -> false
-                     after 1000 -> false end],
+Statuses = [{P, receive {sys_status, A, St} -> St after 1000 -> none end} || {P, A} <- Askers],
+SysSuspended = [P || {P, {status, _, _, [_, suspended | _]}} <- Statuses],
+%% message_delay's sys debug hook, still installed in an application process.
+Hooked = [P || {P, {status, _, _, [_, _, _, Dbg | _]}} <- Statuses, is_list(Dbg),
+               lists:any(fun({{chaos_monkey_delay, _}, _}) -> true; (_) -> false end, Dbg)],
 Names = [N || N <- [chaos_demo_registry, chaos_demo_store, chaos_demo_pool, chaos_demo_acceptor,
                     chaos_demo_sup, chaos_demo_session_sup, chaos_demo_tcp_sup, chaos_demo_conn_sup],
               not is_pid(erlang:whereis(N)) orelse not lists:member(erlang:whereis(N), Own)],
@@ -42,6 +43,7 @@ Rows = ets:info(chaos_demo_store, size),
 %% ticks it out): its port and its connection process are not effects.
 Connections = length(erlang:nodes(connected)),
 [{suspended, length(Suspended)}, {modules, Modules}, {priority, length(LowOrHigh)}, {sys_suspended, length(SysSuspended)},
+ {hooked, length(Hooked)},
  {names, Names}, {corrupted_rows, Corrupted}, {rows, Rows},
  {processes, erlang:system_info(process_count)}, {ets, erlang:system_info(ets_count)},
  {ports, erlang:system_info(port_count) - Connections}, {connections, Connections}, {binary, erlang:memory(binary)}].
@@ -170,12 +172,18 @@ fn silence_cleans_up(
                 })
             })
             .collect();
-        if confirmed.len() == kinds.len() {
+        // A delay hook is in place whether or not a message came to confirm it.
+        let hooked_once = text.lines().any(|l| {
+            l.contains("\"op\":\"message_delay\"")
+                && (l.contains("\"outcome\":\"confirmed\"")
+                    || l.contains("\"outcome\":\"unconfirmed\""))
+        });
+        if confirmed.len() == kinds.len() && hooked_once {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "only {confirmed:?} confirmed so far"
+            "only {confirmed:?} confirmed so far (a message_delay hook installed: {hooked_once})"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -186,6 +194,7 @@ fn silence_cleans_up(
         get(t, "suspended").as_i64() != Some(0)
             || get(t, "priority").as_i64() != Some(0)
             || get(t, "sys_suspended").as_i64() != Some(0)
+            || get(t, "hooked").as_i64() != Some(0)
             || get(t, "names")
                 .as_list()
                 .map(|l| !l.is_empty())

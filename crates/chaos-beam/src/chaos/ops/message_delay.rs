@@ -30,8 +30,9 @@
 //! the hook delays a message (the hook tells the monkey when it starts
 //! one): confirmed when it rose by at least half the delay; the hook's own
 //! count (`delayed`, read from the victim's debug state) is reported too.
-//! No message within the observation window (up to 1 s): unconfirmed,
-//! "nothing delayed yet", and the hook stays for its hold.
+//! No message through the hook within the observation window (up to 1 s:
+//! none arrived, or the process's loop does not call `sys:handle_debug/4`):
+//! unconfirmed, "nothing delayed yet", and the hook stays for its hold.
 
 use super::prelude::*;
 use crate::dist::term::binary;
@@ -215,7 +216,7 @@ case erlang:is_process_alive(Victim) of
                             no ->
                                 What = case Want of any -> "message"; socket -> "socket message" end,
                                 {unconfirmed, iolist_to_binary(io_lib:format(
-                                    "delay hook of ~b ms installed in ~0p, but no ~s arrived within ~b ms: nothing delayed yet (the hook stays for ~b ms)",
+                                    "delay hook of ~b ms installed in ~0p, but no ~s went through it within ~b ms (none arrived, or the process does not run sys debug functions): nothing delayed yet (the hook stays for ~b ms)",
                                     [DelayMs, Victim, What, ObserveMs, HoldMs])), #{}, Helper};
                             {yes, _} ->
                                 During = Ask(DelayMs + 2000),
