@@ -52,6 +52,8 @@ fn sigint_undoes_everything_and_writes_an_interrupted_report() {
     );
     assert_eq!(r["left_behind"]["pending_effects"], 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("INTERRUPTED"));
+    // Not only by the monkey's own audit: the node, looked at here.
+    demo.assert_nothing_left();
 }
 
 #[test]

@@ -147,4 +147,6 @@ fn sigterm_undoes_everything_and_writes_an_interrupted_report() {
         "{}",
         r["left_behind"]
     );
+    // Not only by the monkey's own audit: the node, looked at here.
+    demo.assert_nothing_left();
 }

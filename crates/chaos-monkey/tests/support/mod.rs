@@ -60,6 +60,54 @@ impl Demo {
     }
 }
 
+/// What a chaos effect could leave on a demo node, looked at by the test
+/// itself (not by the monkey's own audit): `[]` when nothing is left.
+const LEFT_BEHIND: &str = r#"
+Master = application_controller:get_master(chaos_demo),
+Own = [P || P <- erlang:processes(), {group_leader, G} <- [erlang:process_info(P, group_leader)], G =:= Master],
+%% ERTS's literal area collector waits suspended while a purged module's literals are collected.
+Suspended = [P || P <- erlang:processes(), erlang:process_info(P, status) =:= {status, suspended},
+                  not erts_internal:is_system_process(P)],
+Modules = [M || {M, _} <- code:all_loaded(), lists:prefix("chaos_monkey_", atom_to_list(M))],
+Priority = [P || P <- Own, {priority, Pr} <- [erlang:process_info(P, priority)], Pr =/= normal],
+%% Asked in parallel, so a busy process costs 100 ms once, not per process.
+Me = self(),
+Askers = [{P, erlang:spawn(fun() -> Me ! {sys_status, self(), catch sys:get_status(P, 100)} end)} || P <- Own -- Suspended],
+SysSuspended = [P || {P, A} <- Askers,
+                     receive {sys_status, A, {status, _, _, [_, suspended | _]}} -> true;
+                             {sys_status, A, _} -> false
+                     after 1000 -> false end],
+Missing = [N || N <- [chaos_demo_registry, chaos_demo_store, chaos_demo_pool, chaos_demo_acceptor,
+                      chaos_demo_sup, chaos_demo_session_sup, chaos_demo_tcp_sup, chaos_demo_conn_sup],
+                not lists:member(erlang:whereis(N), Own)],
+Corrupted = ets:select_count(chaos_demo_store, [{{'_', chaos_monkey_corrupted}, [], [true]}]),
+[{K, V} || {K, V} <- [{suspended, Suspended}, {modules, Modules}, {priority, Priority},
+                      {sys_suspended, SysSuspended}, {missing_names, Missing}, {corrupted_rows, Corrupted}],
+           V =/= [], V =/= 0].
+"#;
+
+impl Demo {
+    /// Nothing a chaos effect could leave is on the node (a killed
+    /// worker's restart may take a moment: 2 s at most), as the test sees it.
+    pub fn assert_nothing_left(&self) {
+        let watcher = smol::block_on(self.client());
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let left = smol::block_on(chaos_beam::eval::eval(&watcher, LEFT_BEHIND, &[])).unwrap();
+            let shown = chaos_beam::dist::term::show(&left);
+            if shown == "[]" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left on the node: {shown}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        watcher.close();
+    }
+}
+
 impl Drop for Demo {
     fn drop(&mut self) {
         if let Some(n) = self.node.take() {
