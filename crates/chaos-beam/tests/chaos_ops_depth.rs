@@ -128,25 +128,26 @@ const HOOKED: &str = "{status, _, _, [_, _, _, Dbg | _]} = sys:get_status(P, 200
 fn exit_signal_fans_out_within_the_kill_cap_and_the_restart_budgets() {
     let (node, _dir) = start_node("depth_exit");
     smol::block_on(async {
-        // At most 3 kills a second; only the two pools' workers (names protected).
+        // Only the two pools' workers (names protected).
         let mut safety = Safety::default()
             .with_protect_names(vec!["*".into()])
             .unwrap();
-        safety.max_kills_per_sec = 3;
-        let t = target(&node, Profile::Demo, safety).await;
+        safety.max_kills_per_sec = 10;
+        let mut t = target(&node, Profile::Demo, safety).await;
         let pool_before = children(&t, "depth_pool_sup").await;
         let tight_before = children(&t, "depth_tight_sup").await;
-        let out = run(&t, "exit_signal", json!({ "fanout": 4 })).await;
+        let out = run(&t, "exit_signal", json!({ "fanout": 3 })).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         let m = &out.measurements;
-        assert_eq!(num(m, "fanout"), 4);
-        assert_eq!(num(m, "capped"), 1, "the fourth is over the cap: {m}");
+        assert_eq!(num(m, "fanout"), 3);
+        assert_eq!(num(m, "capped"), 0, "{m}");
         assert_eq!(num(m, "signalled"), 3, "{m}");
         assert_eq!(num(m, "died"), 3, "{m}");
         assert!(out.killed);
         assert!(out.detail.contains("'DOWN' with chaos_test"), "{out:?}");
-        // On the node: exactly three pool workers were replaced, the tight
-        // pool (no restart to spare) was not touched.
+        // On the node: exactly three pool workers were replaced (three
+        // different victims), the tight pool (no restart to spare) was not
+        // touched: the gate turned its workers away when they were drawn.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let now = children(&t, "depth_pool_sup").await;
@@ -167,8 +168,33 @@ fn exit_signal_fans_out_within_the_kill_cap_and_the_restart_budgets() {
             );
         }
 
+        // The kills-per-second cap: one kill a second, three planned.
+        pause(1100).await;
+        t.safety.max_kills_per_sec = 1;
+        let pool_now = children(&t, "depth_pool_sup").await;
+        let out = run(&t, "exit_signal", json!({ "fanout": 3 })).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let m = &out.measurements;
+        assert_eq!((num(m, "signalled"), num(m, "capped")), (1, 2), "{m}");
+        assert!(
+            out.detail
+                .contains("2 not signalled: maximum kills per second reached"),
+            "{out:?}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = children(&t, "depth_pool_sup").await;
+            let replaced = pool_now.iter().filter(|p| !now.contains(p)).count();
+            if replaced == 1 && now.len() == 6 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{pool_now:?} -> {now:?}");
+            pause(20).await;
+        }
+
         // Only the tight pool left: every pick is guarded, nothing signalled.
         pause(1100).await;
+        t.safety.max_kills_per_sec = 10;
         only(&t, |c| tight_before.contains(&c.pid_text)).await;
         let out = run(&t, "exit_signal", json!({ "fanout": 2 })).await;
         assert_eq!(out.status, Status::Skipped, "{out:?}");
