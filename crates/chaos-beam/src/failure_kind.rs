@@ -39,6 +39,8 @@ pub enum FailureKind {
     NodeDown,
     /// A user's probe failed or answered wrong.
     ProbeFailure,
+    /// A user metric (`[[metrics]]`) over its `max`.
+    MetricThreshold,
     /// A cluster member left the cluster.
     NodeLeft,
     /// Members disagree about who is connected.
@@ -53,7 +55,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// The kinds a single node's detectors can name.
-    pub const NODE: [FailureKind; 15] = [
+    pub const NODE: [FailureKind; 16] = [
         FailureKind::ProcessCrash,
         FailureKind::SupervisorCollapse,
         FailureKind::MemoryExhaustion,
@@ -69,6 +71,7 @@ impl FailureKind {
         FailureKind::EtsLeak,
         FailureKind::NodeDown,
         FailureKind::ProbeFailure,
+        FailureKind::MetricThreshold,
     ];
 
     /// The kinds only a cluster's detectors name.
@@ -98,6 +101,7 @@ impl FailureKind {
             FailureKind::EtsLeak => "ets_leak",
             FailureKind::NodeDown => "node_down",
             FailureKind::ProbeFailure => "probe_failure",
+            FailureKind::MetricThreshold => "metric_threshold",
             FailureKind::NodeLeft => "node_left",
             FailureKind::ClusterPartition => "cluster_partition",
             FailureKind::GlobalNameConflict => "global_name_conflict",
@@ -164,6 +168,6 @@ mod tests {
             let back: FailureKind = serde_json::from_value(json).unwrap();
             assert_eq!(back, *k);
         }
-        assert_eq!(FailureKind::NODE.len() + FailureKind::CLUSTER.len(), 20);
+        assert_eq!(FailureKind::NODE.len() + FailureKind::CLUSTER.len(), 21);
     }
 }

@@ -53,6 +53,9 @@ pub struct FileConfig {
     /// Probes.
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,
+    /// User metrics, sampled every second.
+    #[serde(default)]
+    pub metrics: Vec<MetricConfig>,
     /// A cluster run: `[cluster]` and `[cluster.node."NAME@HOST"]`.
     #[serde(default)]
     pub cluster: ClusterConfig,
@@ -209,6 +212,18 @@ pub struct OpsConfig {
 pub struct OpSetting {
     pub enabled: Option<bool>,
     pub weight: Option<i64>,
+}
+
+/// `[[metrics]]`: an Erlang expression evaluated on the node with every
+/// health sample, returning a number; charted and trended in the report,
+/// a `metric_threshold` failure mode when over `max`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    pub name: String,
+    pub expr: String,
+    pub unit: Option<String>,
+    pub max: Option<f64>,
 }
 
 /// `[[ops.custom]]`.

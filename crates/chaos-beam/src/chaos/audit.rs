@@ -20,15 +20,14 @@ impl BeamTarget {
             )));
         }
         let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
-        let touched: Vec<Term> = self
-            .ledger
-            .touched
-            .lock()
-            .unwrap()
-            .iter()
-            .cloned()
-            .map(Term::from)
-            .collect();
+        let (touched, scan_all) = {
+            let touched = self.ledger.touched.lock().unwrap();
+            // Past the cap some touched processes were not remembered: then
+            // every process is looked at for a suspension.
+            let scan_all = touched.len() >= MAX_TOUCHED;
+            let list: Vec<Term> = touched.iter().cloned().map(Term::from).collect();
+            (list, scan_all)
+        };
         let priorities: Vec<Term> = self
             .ledger
             .priorities
@@ -53,9 +52,14 @@ impl BeamTarget {
             %% message_delay's sys debug hook, still installed.
             Hooked = [P || {P, {status, _, _, [_, _, _, Dbg | _]}} <- Statuses, is_list(Dbg),
                            lists:any(fun({{chaos_monkey_delay, _}, _}) -> true; (_) -> false end, Dbg)],
+            %% Only the monkey's suspensions are looked for: on the processes it
+            %% touched (not a scan of every process: a big node's end of run
+            %% stays short), or on all of them when too many were touched to
+            %% remember.
+            Suspects = case ScanAll of true -> erlang:processes(); false -> Alive end,
             [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
             %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
-            [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- erlang:processes(),
+            [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- Suspects,
                                                           erlang:process_info(P, status) =:= {status, suspended},
                                                           (catch erts_internal:is_system_process(P)) =/= true] ++
             [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++
@@ -72,6 +76,7 @@ impl BeamTarget {
                     ("Helpers", list(helpers)),
                     ("Touched", list(touched)),
                     ("Priorities", list(priorities)),
+                    ("ScanAll", atom(if scan_all { "true" } else { "false" })),
                     ("Prefix", binary(prefix.unwrap_or_default().as_bytes())),
                 ],
             )

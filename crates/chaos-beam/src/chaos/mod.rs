@@ -248,6 +248,17 @@ impl BeamTarget {
         self.detection.lock().unwrap().shapes_json()
     }
 
+    /// What each user metric gave (`extras.metrics`).
+    pub fn metrics_json(&self) -> Value {
+        self.detection.lock().unwrap().metrics_json()
+    }
+
+    /// Check every user metric once, before the run (it must parse, run
+    /// and return a number); the error names the metric and its place.
+    pub async fn check_metrics(&self, metrics: &[detect::metrics::Metric]) -> Result<(), String> {
+        detect::metrics::check(self, metrics).await
+    }
+
     /// Detection settings and probes; takes the steady-state baseline now.
     /// The service probes among them also say what their ports speak, for
     /// faults that need a request of a listener's protocol (a probe aimed

@@ -219,7 +219,9 @@ pub(super) fn recommendations(r: &Report, record: &RunRecord, words: &Vocabulary
     }
     for (name, t) in &r.resources {
         // Growth that matters: a fifth more, and more than noise in absolute terms.
-        if name.starts_with(crate::timeline::PROBE_LATENCY) {
+        if name.starts_with(crate::timeline::PROBE_LATENCY)
+            || name.starts_with(crate::timeline::METRIC)
+        {
             continue;
         }
         let floor = if name.ends_with("bytes") {

@@ -19,6 +19,9 @@ pub const MAX_MARKERS: usize = 200;
 /// Resource names starting with this are a probe's answer time in
 /// microseconds (`probe_latency_us:<probe>`), not a count.
 pub const PROBE_LATENCY: &str = "probe_latency_us";
+/// Resource names starting with this are a user metric (`[[metrics]]`) in
+/// thousandths (`metric_milli:<name>`): the engine keeps whole numbers.
+pub const METRIC: &str = "metric_milli";
 
 /// The run over time. Bucket `i` covers `[i * bucket_ms, (i + 1) * bucket_ms)`
 /// from the start of the run.

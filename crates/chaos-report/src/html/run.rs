@@ -191,11 +191,15 @@ fn resources_section(r: &Report) -> Markup {
                     (k.fmt)(tr.end as f64 / k.scale)
                 )
             });
-            let detail = [k.detail.clone(), trend.unwrap_or_default()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" — ");
+            let detail = [
+                k.detail.clone(),
+                metric_note(r, n),
+                trend.unwrap_or_default(),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" — ");
             figure(
                 &k.title,
                 &detail,
@@ -227,6 +231,39 @@ fn resources_section(r: &Report) -> Markup {
         Some("Measured on the target once a second, with the chaos events and the failure modes marked. A gap is a second without a measurement (a probe is not counted while a fault is on its proxy, or when it got no answer)."),
         body,
     )
+}
+
+/// A user metric's unit, threshold and errors (from `extras.metrics`).
+fn metric_note(r: &Report, resource: &str) -> String {
+    let Some(name) = resource
+        .strip_prefix(chaos_engine::timeline::METRIC)
+        .map(|n| n.trim_start_matches(':'))
+    else {
+        return String::new();
+    };
+    let Some(m) = r
+        .extras
+        .get("metrics")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.iter().find(|m| m["name"] == name))
+    else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(u) = m["unit"].as_str() {
+        parts.push(u.to_string());
+    }
+    if let Some(max) = m["max"].as_f64() {
+        parts.push(format!("max {max}, over it in {} samples", m["over_max"]));
+    }
+    if m["errors"].as_u64().unwrap_or(0) > 0 {
+        parts.push(format!(
+            "{} samples failed (last: {})",
+            m["errors"],
+            m["last_error"].as_str().unwrap_or("?")
+        ));
+    }
+    parts.join(" · ")
 }
 
 fn failures_section(r: &Report) -> Markup {

@@ -3,7 +3,7 @@
 //! category, resources, markers).
 
 use super::chart::{Overlay, Point, Stack};
-use chaos_engine::timeline::{Timeline, PROBE_LATENCY};
+use chaos_engine::timeline::{Timeline, METRIC, PROBE_LATENCY};
 use chaos_engine::Category;
 
 /// Colours of the categories, in [`Category::ALL`] order.
@@ -108,7 +108,24 @@ pub(super) fn resource_kind(name: &str) -> ResourceKind {
             scale: 1000.0,
             order: 6,
         },
-        other => plain(other, 7),
+        n if n.starts_with(METRIC) => ResourceKind {
+            title: format!(
+                "Metric {}",
+                n.strip_prefix(METRIC).unwrap_or("").trim_start_matches(':')
+            ),
+            detail: String::new(),
+            fmt: |v| {
+                if v.fract() == 0.0 && v.abs() < 1e15 {
+                    count(v.max(0.0) as u64)
+                } else {
+                    format!("{v:.3}")
+                }
+            },
+            min_step: 0.0,
+            scale: 1000.0,
+            order: 7,
+        },
+        other => plain(other, 8),
     }
 }
 

@@ -7,7 +7,13 @@ use super::*;
 impl Detector {
     /// Detectors over a baseline.
     pub fn new(settings: DetectSettings, baseline: Baseline) -> Self {
+        let metric_stats = settings
+            .metrics
+            .iter()
+            .map(super::metrics::MetricStats::of)
+            .collect();
         Self {
+            metric_stats,
             settings,
             baseline,
             checks: checks::all(),

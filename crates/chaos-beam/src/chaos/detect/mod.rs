@@ -19,6 +19,7 @@
 mod checks;
 mod detector;
 mod memory_limit;
+pub mod metrics;
 mod probe;
 mod supervision;
 
@@ -67,7 +68,7 @@ pub(crate) const READ_FILES: &str =
 
 /// Every failure-mode kind the detectors (and the report) can name, for
 /// reports that list what was checked (one JUnit test case per kind).
-pub const FAILURE_KINDS: [&str; 15] = FailureKind::names(FailureKind::NODE);
+pub const FAILURE_KINDS: [&str; 16] = FailureKind::names(FailureKind::NODE);
 
 /// Detection settings.
 #[derive(Debug, Clone)]
@@ -88,6 +89,8 @@ pub struct DetectSettings {
     pub probes: Vec<Probe>,
     /// Count OTP's own applications as the node's own.
     pub include_otp_apps: bool,
+    /// User metrics, sampled with every health sample.
+    pub metrics: Vec<metrics::Metric>,
 }
 
 impl Default for DetectSettings {
@@ -101,6 +104,7 @@ impl Default for DetectSettings {
             horizon: Duration::from_secs(60),
             probes: Vec::new(),
             include_otp_apps: false,
+            metrics: Vec::new(),
         }
     }
 }
@@ -229,6 +233,8 @@ pub struct Detector {
     /// Rows carrying `ets_modify`'s marker that the shape check found (the
     /// monkey's own corruption: evidence the check works, no failure mode).
     injected_rows_seen: u64,
+    /// What each user metric gave so far, in the settings' order.
+    metric_stats: Vec<metrics::MetricStats>,
 }
 
 impl Detector {
@@ -241,6 +247,12 @@ impl Detector {
             out.push((
                 FailureKind::MemoryExhaustion.name(),
                 "neither the machine's memory nor a cgroup memory limit could be read on the node, so node memory had nothing to be compared with".to_string(),
+            ));
+        }
+        if !self.settings.metrics.iter().any(|m| m.max.is_some()) {
+            out.push((
+                FailureKind::MetricThreshold.name(),
+                "no [[metrics]] with a max configured".to_string(),
             ));
         }
         if self.settings.probes.is_empty() {
@@ -257,6 +269,12 @@ impl Detector {
     /// What node memory is compared with (host RAM or a cgroup limit).
     pub fn memory_limit(&self) -> Option<&MemoryLimit> {
         self.baseline.memory_limit.as_ref()
+    }
+
+    /// For the report: what each user metric gave (start, peak, end,
+    /// samples, errors, samples over its max).
+    pub fn metrics_json(&self) -> Value {
+        serde_json::to_value(&self.metric_stats).unwrap_or_default()
     }
 
     /// For the report: the shape invariants learnt at the baseline, the
@@ -493,6 +511,32 @@ pub(crate) async fn sample(
             latencies.push((key, took.as_micros() as u64));
         }
     }
+    let metric_values = sample_metrics(target, &settings.metrics).await;
+    let mut metric_resources = Vec::new();
+    {
+        let mut d = target.detection.lock().unwrap();
+        for (i, (m, v)) in settings.metrics.iter().zip(&metric_values).enumerate() {
+            if let Some(st) = d.metric_stats.get_mut(i) {
+                st.add(v);
+            }
+            if let metrics::Reading::Number(x) = v {
+                metric_resources.push((m.resource(), metrics::milli(*x)));
+                if let Some(max) = m.max.filter(|max| x > max) {
+                    let unit = m
+                        .unit
+                        .as_deref()
+                        .map(|u| format!(" {u}"))
+                        .unwrap_or_default();
+                    problems.push(problem(
+                        FailureKind::MetricThreshold,
+                        format!("metric {}", m.name),
+                        format!("metric {} is {x}{unit}, over its max {max}{unit}", m.name),
+                        false,
+                    ));
+                }
+            }
+        }
+    }
     let mut resources: BTreeMap<String, u64> = [
         ("processes", s.processes),
         ("ports", s.ports),
@@ -505,5 +549,25 @@ pub(crate) async fn sample(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     resources.extend(latencies);
+    resources.extend(metric_resources);
     Ok((problems, resources))
+}
+
+/// Every user metric's value now (one snippet for all); when the snippet
+/// itself fails, an error for each.
+async fn sample_metrics(target: &BeamTarget, ms: &[metrics::Metric]) -> Vec<metrics::Reading> {
+    if ms.is_empty() {
+        return Vec::new();
+    }
+    match eval_with_timeout(
+        &target.client,
+        &metrics::snippet(ms),
+        &[],
+        super::OP_TIMEOUT,
+    )
+    .await
+    {
+        Ok(t) => metrics::values(&t, ms.len()),
+        Err(e) => vec![metrics::Reading::Error(e.to_string()); ms.len()],
+    }
 }

@@ -102,6 +102,7 @@ pub(super) fn detect_settings(
             probes.push(chaos_beam::chaos::detect::Probe::Erlang { expr: e.clone() });
         }
     }
+    let metrics = metrics(file, at)?;
     let detect = chaos_beam::chaos::detect::DetectSettings {
         recovery_window,
         mailbox_threshold: args
@@ -124,8 +125,53 @@ pub(super) fn detect_settings(
         horizon: duration,
         probes,
         include_otp_apps,
+        metrics,
     };
     Ok((detect, breaker))
+}
+
+/// The `[[metrics]]` tables: names unique (letters, digits, `_`), an
+/// expression, a finite `max`. Whether each expression runs and gives a
+/// number is checked on the node before the run.
+fn metrics(
+    file: &FileConfig,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Vec<chaos_beam::chaos::detect::metrics::Metric>, CliError> {
+    let mut out: Vec<chaos_beam::chaos::detect::metrics::Metric> = Vec::new();
+    for m in &file.metrics {
+        let first_line = m.expr.trim().lines().next().unwrap_or_default();
+        let location = if first_line.is_empty() {
+            at(&format!("\"{}\"", m.name))
+        } else {
+            at(first_line)
+        };
+        let bad = |why: String| usage(format!("{location}: metric {}: {why}", m.name));
+        if m.name.is_empty()
+            || !m
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(bad("the name must be letters, digits and '_'".into()));
+        }
+        if out.iter().any(|o| o.name == m.name) {
+            return Err(bad("the name is already taken".into()));
+        }
+        if first_line.is_empty() {
+            return Err(bad("expr is empty".into()));
+        }
+        if m.max.is_some_and(|x| !x.is_finite()) {
+            return Err(bad("max must be a finite number".into()));
+        }
+        out.push(chaos_beam::chaos::detect::metrics::Metric {
+            name: m.name.clone(),
+            expr: m.expr.clone(),
+            unit: m.unit.clone(),
+            max: m.max,
+            location,
+        });
+    }
+    Ok(out)
 }
 
 /// A service probe for the detector, from its table; `kind` is what the

@@ -50,6 +50,15 @@ impl RunTarget for BeamTarget {
         self,
         detect: chaos_beam::chaos::detect::DetectSettings,
     ) -> Result<Self, CliError> {
+        // User metrics must run and give a number before anything is put
+        // on the node (a bad one is a config error, exit 2).
+        smol::block_on(self.check_metrics(&detect.metrics)).map_err(|e| {
+            if self.client.closed_reason().is_some() {
+                CliError::unreachable(e)
+            } else {
+                CliError::usage(e)
+            }
+        })?;
         smol::block_on(BeamTarget::with_detection(self, detect)).map_err(baseline_error)
     }
 
@@ -127,6 +136,11 @@ impl RunTarget for BeamTarget {
         report
             .extras
             .insert("ets_shapes".to_string(), self.ets_shapes());
+        if !self.metrics_json().as_array().is_none_or(|a| a.is_empty()) {
+            report
+                .extras
+                .insert("metrics".to_string(), self.metrics_json());
+        }
         let mut section = self.supervision_section(report.supervision.take());
         section.restarts_not_ours = self.restarts_not_ours();
         report.supervision = Some(section);
