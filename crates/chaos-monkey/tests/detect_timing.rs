@@ -92,6 +92,17 @@ fn a_node_killed_mid_run_is_node_down_within_a_second() {
         .spawn()
         .unwrap();
     support::wait_for_events(&events, 10);
+    // The run's clock when the node is killed is at least the time of the
+    // last event written (the run's clock starts after it connected and
+    // compiled its snippets, which the time since the spawn would count).
+    // (The file is being written: a last line may be cut.)
+    let ran_ms = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| e["t_ms"].as_u64())
+        .max()
+        .unwrap();
     let kill_at = spawned.elapsed();
     assert!(std::process::Command::new("kill")
         .args(["-KILL", &demo.os_pid().to_string()])
@@ -113,8 +124,16 @@ fn a_node_killed_mid_run_is_node_down_within_a_second() {
         .iter()
         .find(|m| m["kind"] == "node_down")
         .expect("node_down");
-    // The run's clock starts after the process was spawned, so this bound is conservative.
+    // Within a second of the kill, on the run's clock: the last event is
+    // at most one operation (100 ms at the default rate) and the 20 ms
+    // poll before the kill, so 200 ms of slack.
     let seen = down["first_seen_ms"].as_u64().unwrap();
+    assert!(
+        seen <= ran_ms + 1200,
+        "node_down seen at {seen} ms on the run's clock, the last event before the kill at {ran_ms} ms"
+    );
+    // The bound this test had alone, on the time since the spawn: it also
+    // counts the seconds before the run's clock starts, so it is loose.
     assert!(
         seen <= kill_at.as_millis() as u64 + 1000,
         "node_down seen at {seen} ms, killed by {} ms",
