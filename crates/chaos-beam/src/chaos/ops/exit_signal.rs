@@ -195,15 +195,19 @@ fn fan_out_outcome(
             })
         })
         .collect();
-    let mut parts = vec![format!(
-        "exit signal chaos_test to {signalled} of {fanout} planned: {died} died, {survived} trap exits and are still alive"
-    )];
+    let mut parts = vec![if signalled == 0 {
+        format!("no exit signal sent ({fanout} planned)")
+    } else {
+        format!(
+            "exit signal chaos_test to {signalled} of {fanout} planned: {died} died, {survived} trap exits and are still alive"
+        )
+    }];
     if signalled > confirmed {
         parts.push(format!("{} unconfirmed", signalled - confirmed));
     }
     if guarded > 0 {
         parts.push(format!(
-            "{guarded} turned away by the restart-budget gate{}",
+            "{guarded} victim(s) turned away by the kill gate{}",
             guard_reason.map(|r| format!(" ({r})")).unwrap_or_default()
         ));
     }
