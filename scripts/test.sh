@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/ensure-erlang.sh
 scripts/ensure-chromium.sh
 scripts/ensure-release-tools.sh
+scripts/ensure-rabbitmq.sh
 log=$(mktemp)
 # The runs the tests make are recorded in a history of their own, never the user's.
 export XDG_DATA_HOME
