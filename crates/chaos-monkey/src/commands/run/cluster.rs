@@ -60,9 +60,13 @@ impl RunTarget for ClusterTarget {
         self,
         detect: chaos_beam::chaos::detect::DetectSettings,
     ) -> Result<Self, CliError> {
-        // Probes run once, against the first member.
+        // Probes and user metrics run once, against the first member.
+        if let Some(first) = self.members().first() {
+            smol::block_on(first.target.check_metrics(&detect.metrics)).map_err(CliError::usage)?;
+        }
         let quiet = chaos_beam::chaos::detect::DetectSettings {
             probes: Vec::new(),
+            metrics: Vec::new(),
             ..detect.clone()
         };
         let mut first = true;
