@@ -514,6 +514,7 @@ fn clear_mailbox_drops_real_messages_only_with_allow_message_loss() {
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
         assert_eq!(num(&out.measurements, "removed"), 100);
         assert!(!out.detail.contains("MESSAGE LOSS"), "{out:?}");
+        assert!(t.message_loss().is_none(), "nothing real was lost");
 
         // With it: the queue's real items are dropped, counted, and the
         // application's own counts show exactly that loss.
@@ -530,6 +531,12 @@ fn clear_mailbox_drops_real_messages_only_with_allow_message_loss() {
         assert_eq!(num(m, "message_loss"), dropped);
         assert!(num(m, "queue_in_after") <= num(m, "queue_in_before"), "{m}");
         assert_eq!(m["dropped_kinds"][0]["kind"], "$gen_cast", "{m}");
+        // The run's report gets the loss (extras.message_loss).
+        let loss = t
+            .message_loss()
+            .expect("the loss is recorded for the report");
+        assert_eq!(loss["total_dropped"].as_i64(), Some(dropped), "{loss}");
+        assert_eq!(loss["drops"][0]["name"], "depth_queue", "{loss}");
         let sent = ev(&t, "gen_server:call(depth_producer, stop_producing).", &[])
             .await
             .as_i64()

@@ -102,6 +102,8 @@ pub struct BeamTarget {
     supervision: Mutex<Option<Vec<crate::supervision::Application>>>,
     /// The node's supervisor reports while the run lasts.
     causes: causes::Causes,
+    /// Real messages `clear_mailbox` dropped (`--allow-message-loss`), for the report.
+    message_loss: Mutex<Vec<Value>>,
 }
 
 /// The monkey's lease on the node: every effect holder undoes when it
@@ -166,6 +168,7 @@ impl BeamTarget {
             requests: Default::default(),
             supervision: Mutex::new(None),
             causes: causes::Causes::default(),
+            message_loss: Mutex::new(Vec::new()),
         })
     }
 
@@ -428,6 +431,33 @@ impl BeamTarget {
             own.push(Term::from(lease.keeper()));
         }
         own
+    }
+
+    /// Record real messages `clear_mailbox` dropped from `victim`.
+    pub(crate) fn note_message_loss(&self, victim: &Victim, dropped: u64, kinds: Value) {
+        self.message_loss.lock().unwrap().push(serde_json::json!({
+            "victim": victim.id,
+            "name": victim.label,
+            "application": victim.group,
+            "dropped": dropped,
+            "kinds": kinds,
+        }));
+    }
+
+    /// The report's `message_loss` section: every real message
+    /// `clear_mailbox` dropped in this run (`--allow-message-loss`), in
+    /// total and per operation; `None` when nothing was dropped.
+    pub fn message_loss(&self) -> Option<Value> {
+        let drops = self.message_loss.lock().unwrap();
+        if drops.is_empty() {
+            return None;
+        }
+        let total: u64 = drops.iter().filter_map(|d| d["dropped"].as_u64()).sum();
+        Some(serde_json::json!({
+            "total_dropped": total,
+            "operations": drops.len(),
+            "drops": *drops,
+        }))
     }
 
     /// Every helper of this run not yet seen gone.

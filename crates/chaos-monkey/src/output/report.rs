@@ -182,6 +182,26 @@ pub fn report_text(r: &Report) -> String {
             );
         }
     }
+    if let Some(loss) = r.extras.get("message_loss") {
+        let _ = writeln!(s, "\n### Message loss (--allow-message-loss)");
+        let _ = writeln!(
+            s,
+            "- {} real queued messages dropped by clear_mailbox in {} operation(s)",
+            loss["total_dropped"], loss["operations"]
+        );
+        for d in loss["drops"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                s,
+                "- {} from {}{}",
+                d["dropped"],
+                d["victim"].as_str().unwrap_or("?"),
+                d["name"]
+                    .as_str()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     if let Some(w) = r.extras.get("workload") {
         let _ = writeln!(
             s,

@@ -295,7 +295,7 @@ impl TypedOperation<BeamTarget> for ClearMailbox {
             };
             if ctx.safety.allow_message_loss && ctx.profile == Profile::Aggressive {
                 let (window, max_drop) = (int(p.window_ms.clamp(1, 2_000)), int(p.max_drop.max(1)));
-                return ctx
+                let out = ctx
                     .on_victim(want, |v| {
                         let b = [
                             ("Victim", Term::from(v.pid.clone())),
@@ -305,6 +305,11 @@ impl TypedOperation<BeamTarget> for ClearMailbox {
                         async move { (ctx.reply(LOSS, &b).await, None) }
                     })
                     .await;
+                let dropped = out.measurements.get("dropped").and_then(Value::as_u64);
+                if let (Status::Confirmed, Some(n), Some(v)) = (out.status, dropped, &out.victim) {
+                    ctx.note_message_loss(v, n, out.measurements["dropped_kinds"].clone());
+                }
+                return out;
             }
             ctx.on_victim(want, |v| async move {
                 let reply = ctx

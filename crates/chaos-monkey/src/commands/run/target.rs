@@ -166,6 +166,10 @@ impl RunTarget for BeamTarget {
             }
         }
         report.extras.insert("lease".to_string(), lease_json(self));
+        // Real messages clear_mailbox dropped (--allow-message-loss).
+        if let Some(loss) = self.message_loss() {
+            report.extras.insert("message_loss".to_string(), loss);
+        }
         // Primed before the clock started, and compiled during the run
         // (custom snippets; each one's names are new atoms on its first time).
         report.extras.insert(
