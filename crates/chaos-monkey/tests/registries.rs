@@ -117,6 +117,9 @@ fn global_pg_and_registry_entries_are_taken_confirmed_on_the_node_and_given_back
         .unwrap();
     smol::block_on(async {
         let t = target(&w).await;
+        // As a run does: the snippets compiled on the node (the compiler is
+        // stricter about variables than the interpreter).
+        t.compile_snippets().await.expect("compiled snippets");
         for kind in &kinds {
             let worker = worker(&w, kind);
             let before = original(kind, &worker);
