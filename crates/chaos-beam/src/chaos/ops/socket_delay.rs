@@ -22,11 +22,14 @@ use super::prelude::*;
 pub struct SocketDelay;
 
 /// The owners of connected, non-listening TCP ports among `Candidates`:
-/// `[{Owner, Port, Peer}]`, sorted.
+/// `[{Owner, Port, Peer, Active}]`, sorted (`Active`: the socket's
+/// `active` option now; `{active, once}` reads `false` between a message
+/// and the owner re-arming it).
 pub(crate) const OWNERS: &str = r#"
 DistPorts = [P || {_, P} <- erlang:system_info(dist_ctrl), is_port(P)],
 Owners = maps:from_list([{O, true} || O <- Candidates]),
-lists:sort([{Owner, P, case inet:peername(P) of {ok, PN} -> PN; _ -> unknown end}
+lists:sort([{Owner, P, case inet:peername(P) of {ok, PN} -> PN; _ -> unknown end,
+             case inet:getopts(P, [active]) of {ok, [{active, A}]} -> A; _ -> unknown end}
             || P <- erlang:ports(),
                erlang:port_info(P, name) =:= {name, "tcp_inet"},
                not lists:member(P, DistPorts),
@@ -112,7 +115,19 @@ impl TypedOperation<BeamTarget> for SocketDelay {
                 Reply::Gone => Outcome::skipped("the connection's owner died before the operation"),
                 r => r.outcome(),
             };
-            out.detail = format!("{} (connection to {peer})", out.detail);
+            let active = chosen
+                .as_tuple()
+                .and_then(|t| t.get(3).map(crate::dist::term::show))
+                .unwrap_or_default();
+            out.detail = format!(
+                "{} (connection to {peer}, active mode {active})",
+                out.detail
+            );
+            if out.status == Status::Unconfirmed && active == "false" {
+                out.detail.push_str(
+                    "; in passive mode the owner reads with gen_tcp:recv, which no debug hook sees",
+                );
+            }
             if let Some(m) = out.measurements.as_object_mut() {
                 m.insert("connections".into(), json!(owners.len()));
             }

@@ -2,7 +2,8 @@
 //! 1 ms–2 s (demo) / 1 ms–10 s (aggressive; capped at 4.5 s, below the
 //! default call timeout, unless `--allow-collapse`). Unlike `suspend`, the process
 //! keeps running its system loop: it still answers system messages but
-//! handles no calls, casts or other messages until resumed.
+//! handles no calls, casts or other messages until resumed. A full stop:
+//! `message_delay` is the slow process (each message handled, late).
 //!
 //! A helper suspends the victim (after checking, with `sys:get_status/2`,
 //! that it is not suspended already — someone else's suspension is never
