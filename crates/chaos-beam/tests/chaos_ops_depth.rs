@@ -474,7 +474,7 @@ fn socket_delay_delays_a_connections_reads_as_its_client_sees() {
         // A delay in progress at the release ends at once (shorter).
         let released = Instant::now();
         out.effect.expect("an effect").undo().await.expect("undo");
-        pause(300).await;
+        pause(500).await;
         stop.store(true, Ordering::SeqCst);
         client.join().unwrap();
         // The client saw it: round trips that ended while the hook held took
