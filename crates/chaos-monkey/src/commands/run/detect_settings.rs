@@ -140,11 +140,20 @@ fn metrics(
     let mut out: Vec<chaos_beam::chaos::detect::metrics::Metric> = Vec::new();
     for m in &file.metrics {
         let first_line = m.expr.trim().lines().next().unwrap_or_default();
-        let location = if first_line.is_empty() {
-            at(&format!("\"{}\"", m.name))
-        } else {
-            at(first_line)
-        };
+        // Its line: the expression as usually written, else its text, else
+        // the name (`at` answers the bare file when it finds nothing).
+        let unfound = at("\u{1}");
+        let location = [
+            format!("expr = \"{first_line}"),
+            format!("expr = '{first_line}"),
+            first_line.to_string(),
+            format!("\"{}\"", m.name),
+        ]
+        .iter()
+        .filter(|needle| !needle.trim_matches(['"', '\'']).is_empty())
+        .map(|needle| at(needle))
+        .find(|l| *l != unfound)
+        .unwrap_or(unfound);
         let bad = |why: String| usage(format!("{location}: metric {}: {why}", m.name));
         if m.name.is_empty()
             || !m
@@ -198,4 +207,54 @@ fn service_probe(
         return Err("the objective must be greater than zero".into());
     }
     Ok(chaos_beam::chaos::detect::Probe::Service { probe, objective })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The `[[metrics]]` of `text`, or the error's text.
+    fn metrics_of(text: &str) -> Result<Vec<String>, String> {
+        let path = Path::new("m.toml");
+        let (file, text) = config::load_str(text, path).map_err(|e| e.to_string())?;
+        let at = |k: &str| config::locate(path, &text, k);
+        metrics(&file, &at)
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| format!("{} {}", m.name, m.location))
+                    .collect()
+            })
+            .map_err(|e| {
+                assert_eq!(e.code(), crate::exit::USAGE);
+                e.to_string()
+            })
+    }
+
+    #[test]
+    fn metrics_are_named_once_with_an_expression_and_a_finite_max_each_located() {
+        let ok = "seed = 1\n[[metrics]]\nname = \"a\"\nexpr = \"1\"\n\n[[metrics]]\nname = \"b_2\"\nexpr = \"2.5\"\nunit = \"s\"\nmax = 3\n";
+        assert_eq!(metrics_of(ok).unwrap(), ["a m.toml:4", "b_2 m.toml:8"]);
+        let err = |t: &str| metrics_of(t).unwrap_err();
+        assert_eq!(
+            err("[[metrics]]\nname = \"a\"\nexpr = \"1\"\n[[metrics]]\nname = \"a\"\nexpr = \"3\"\n"),
+            "m.toml:6: metric a: the name is already taken"
+        );
+        assert_eq!(
+            err("[[metrics]]\nname = \"a b\"\nexpr = \"1\"\n"),
+            "m.toml:3: metric a b: the name must be letters, digits and '_'"
+        );
+        assert_eq!(
+            err("[[metrics]]\nname = \"e\"\nexpr = \"  \"\n"),
+            "m.toml:3: metric e: expr is empty"
+        );
+        assert_eq!(
+            err("[[metrics]]\nname = \"m\"\nexpr = \"1\"\nmax = nan\n"),
+            "m.toml:3: metric m: max must be a finite number"
+        );
+        // A field the table does not have is refused by the parser, with its line.
+        assert!(
+            err("[[metrics]]\nname = \"m\"\nexpr = \"1\"\nlimit = 3\n").starts_with("m.toml:4:")
+        );
+    }
 }
