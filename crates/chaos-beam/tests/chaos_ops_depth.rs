@@ -295,6 +295,43 @@ fn monitor_kill_confirms_the_monitors_down_and_its_reaction() {
         // The watcher's own state counted the 'DOWN'.
         assert_eq!(count(&t, "depth_watcher").await, 1);
 
+        // A watcher that cannot get to its mailbox (sys-suspended): the
+        // 'DOWN' is seen queued; behind 1,500 other messages, a backlog
+        // whose monitor fired. Both confirm; resumed, it counts them.
+        let watching = "W = whereis(depth_watcher), \
+            {monitored_by, By} = process_info(whereis(depth_watched), monitored_by), \
+            lists:member(W, By).";
+        for (flood, reaction) in [(0, "queued"), (1500, "backlog")] {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while ev(&t, watching, &[]).await.as_bool() != Some(true) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the watcher watches the new process"
+                );
+                pause(10).await;
+            }
+            ev(
+                &t,
+                "W = whereis(depth_watcher), ok = sys:suspend(W), [W ! junk || _ <- lists:seq(1, N)], ok.",
+                &[("N", chaos_beam::dist::term::int(flood))],
+            )
+            .await;
+            pause(1100).await; // the kills-per-second window
+            let out = run(&t, "monitor_kill", json!({ "pick": 0 })).await;
+            ev(&t, "sys:resume(whereis(depth_watcher)).", &[]).await;
+            assert_eq!(out.status, Status::Confirmed, "{out:?}");
+            let m = &out.measurements;
+            assert_eq!(m["reactions"][0]["reaction"], reaction, "{m}");
+            if reaction == "backlog" {
+                assert!(out.detail.contains("its monitor fired"), "{out:?}");
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while count(&t, "depth_watcher").await != 3 {
+            assert!(Instant::now() < deadline, "the watcher counts all three");
+            pause(10).await;
+        }
+
         // Nobody monitored (the watched process protected): skipped, saying why.
         let safety = Safety::default()
             .with_protect_names(vec!["depth_watched".into()])

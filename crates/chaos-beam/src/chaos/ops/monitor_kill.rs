@@ -12,10 +12,12 @@
 //! polled for up to 1 s: it **died** (with its reason), **handled** the
 //! `'DOWN'` (its monitor of the victim is gone, no `'DOWN'` about the
 //! victim left in its queue, its reductions grew: how many, and how long
-//! after the kill), or still has it **queued**. Confirmed when the victim's
-//! `'DOWN'` came and at least one watcher shows the delivery (died,
-//! handled or queued); a watcher that still lists its monitor and has no
-//! `'DOWN'` queued when the second is up leaves it unconfirmed. Skipped,
+//! after the kill), or still has it **queued** (a queue over 1,000 messages
+//! is not copied: a **backlog**, delivered when its pid monitor is gone).
+//! Confirmed when the victim's `'DOWN'` came and at least one watcher shows
+//! the delivery (died, handled, queued, or a backlog whose monitor fired);
+//! a watcher that still lists its monitor and has no `'DOWN'` queued when
+//! the second is up leaves it unconfirmed. Skipped,
 //! saying so, when no eligible process is monitored by another one. Only
 //! the kill counts as a kill; `kill_worker` is the plain kill with its
 //! restart timed.
@@ -71,16 +73,18 @@ case {erlang:is_process_alive(Victim), Watching} of
                 Deadline = Killed + DeadlineMs * 1000,
                 Pending = fun(W) ->
                     case erlang:process_info(W, message_queue_len) of
-                        {message_queue_len, L} when L =< 10000 ->
+                        {message_queue_len, L} when L =< 1000 ->
                             case erlang:process_info(W, messages) of
                                 {messages, Msgs} ->
                                     lists:any(fun({'DOWN', _, process, Who, _}) -> About(Who); (_) -> false end, Msgs);
                                 undefined -> false
                             end;
-                        _ -> false
+                        %% too long to copy every few milliseconds
+                        {message_queue_len, _} -> long;
+                        undefined -> false
                     end
                 end,
-                %% One look at a watcher: died | handled | queued | waiting.
+                %% One look at a watcher: died | handled | queued | backlog | waiting.
                 Look = fun({W, Rd0, _Q0, M}) ->
                     receive {'DOWN', M, process, _, WWhy} -> {died, WWhy}
                     after 0 ->
@@ -90,6 +94,8 @@ case {erlang:is_process_alive(Victim), Watching} of
                                 Listed = lists:member({process, Victim}, Ms),
                                 case Pending(W) of
                                     true -> {queued, Q};
+                                    %% its pid monitor of the victim is gone: the 'DOWN' came
+                                    long -> {backlog, Q, not Listed};
                                     false when not Listed, Rd > Rd0 -> {handled, Rd - Rd0, Q};
                                     false -> waiting
                                 end
@@ -97,7 +103,7 @@ case {erlang:is_process_alive(Victim), Watching} of
                     end
                 end,
                 Kind = fun(waiting) -> waiting; (St) -> element(1, St) end,
-                Open = fun(St) -> Kind(St) =:= queued orelse St =:= waiting end,
+                Open = fun(St) -> lists:member(Kind(St), [queued, backlog, waiting]) end,
                 Poll = fun PollLoop(Ws, Done) ->
                     Now = erlang:monotonic_time(microsecond),
                     Looked = [{Wt, Look(Wt)} || Wt <- Ws],
@@ -105,7 +111,7 @@ case {erlang:is_process_alive(Victim), Watching} of
                     Left = [Wt || {Wt, St} <- Looked, Open(St)],
                     case Left =:= [] orelse Now >= Deadline of
                         true -> Done ++ Final ++ [{Wt, St, Now - Killed} || {Wt, St} <- Looked, Open(St)];
-                        false -> receive after 2 -> PollLoop(Left, Done ++ Final) end
+                        false -> receive after 5 -> PollLoop(Left, Done ++ Final) end
                     end
                 end,
                 Seen = Poll(Watching, []),
@@ -117,6 +123,9 @@ case {erlang:is_process_alive(Victim), Watching} of
                               io_lib:format("~0p handled its 'DOWN' within ~b ms (+~b reductions)", [W, (Us + 999) div 1000, Red]);
                          ({{W, _, _, _}, {queued, Q}, _}) ->
                               io_lib:format("~0p has the 'DOWN' still queued after ~b ms (queue ~b)", [W, DeadlineMs, Q]);
+                         ({{W, _, _, _}, {backlog, Q, Fired}, _}) ->
+                              io_lib:format("~0p has ~b messages queued, too many to look for the 'DOWN' in (~s)",
+                                            [W, Q, case Fired of true -> "its monitor fired"; false -> "its monitor may not have fired" end]);
                          ({{W, _, _, _}, waiting, _}) ->
                               io_lib:format("~0p still lists its monitor after ~b ms, no 'DOWN' queued", [W, DeadlineMs])
                       end,
@@ -126,7 +135,8 @@ case {erlang:is_process_alive(Victim), Watching} of
                                queue_before => Q0,
                                reductions => case S of {handled, Red, _} -> Red; _ -> null end}
                              || {{W, _, Q0, _}, S, Us} <- Seen],
-                Delivered = [x || {_, S, _} <- Seen, S =/= waiting],
+                Delivered = [x || {_, S, _} <- Seen,
+                                  case S of waiting -> false; {backlog, _, false} -> false; _ -> true end],
                 Count = fun(K) -> length([x || {_, S, _} <- Seen, Kind(S) =:= K]) end,
                 Detail = iolist_to_binary(io_lib:format("killed, 'DOWN' with ~0p; watched by ~b: ~s",
                                                         [Why, length(Seen), lists:join("; ", [Say(E) || E <- Seen])])),
