@@ -40,10 +40,21 @@ fn a_slower_restart_is_a_regression_compare_and_the_gate_see() {
     let h = w.file("history.db");
     let hs = h.to_str().unwrap();
     let junit = w.file("junit.xml");
+    let cfg = w.file("chaos.toml");
+    // Kills whose restart is measured (kill_worker), below the 5-a-second
+    // kill cap, between harmless bursts; nothing else.
+    std::fs::write(
+        &cfg,
+        "[ops.kill_worker]\nweight = 1\n[ops.spawn_burst]\nweight = 2\n\
+         [ops.monitor_kill]\nenabled = false\n[ops.exit_signal]\nenabled = false\n\
+         [ops.link_crash_chain]\nenabled = false\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
     let go = |extra: &[&str]| {
-        let mut a = vec!["--weights", "process=1", "--history", hs];
+        let mut a = vec!["--weights", "process=1", "--config", cfg, "--history", hs];
         a.extend_from_slice(extra);
-        w.monkey("3s", &a)
+        w.monkey("2s", &a)
     };
     let first = go(&[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -173,22 +184,20 @@ fn demo_runs_are_listed_replayed_recorded_at_once_and_survive_a_bad_file() {
         c.args(["--duration", "2s", "--history", &hs]).args(extra);
         c
     };
-    let (code, _, err) = run(&mut short(&["--seed", "7"]));
-    assert!([0, 1, 5].contains(&code), "{code}: {err}");
-    let first = history(&h, &demo.name());
-    assert_eq!(first.len(), 1);
-    let id = first[0]["id"].as_i64().unwrap();
-    assert_eq!(first[0]["seed"], 7);
-    assert!(first[0]["total_ops"].as_u64().unwrap() > 0);
-    assert_eq!(first[0]["end"], "finished");
-    assert!(
-        first[0]["target"]["otp_release"].is_string(),
-        "{}",
-        first[0]["target"]
-    );
-
-    // Two runs at once, both recorded.
-    let a = short(&[])
+    // Two runs at once, both recorded; and at the same time a third whose
+    // history file is corrupted: a clear error naming it, and the run and
+    // its report unaffected.
+    let bad = demo.file("bad.db");
+    std::fs::write(&bad, b"not a database at all\n".repeat(100)).unwrap();
+    let report = demo.file("report.json");
+    let c = monkey_run(&demo)
+        .args(["--duration", "2s", "--history", bad.to_str().unwrap()])
+        .args(["--report", report.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let a = short(&["--seed", "7"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -203,7 +212,37 @@ fn demo_runs_are_listed_replayed_recorded_at_once_and_survive_a_bad_file() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("not in the history"), "{err}");
     }
-    assert_eq!(history(&h, &demo.name()).len(), 3);
+    let out = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 5)),
+        "{:?}: {err}",
+        out.status
+    );
+    assert!(
+        err.contains(&format!("history database {}", bad.display())) && err.contains("corrupted"),
+        "{err}"
+    );
+    let r = json(&std::fs::read_to_string(&report).unwrap());
+    assert!(r["total_ops"].as_u64().unwrap() > 0);
+    assert!(r["extras"].get("history").is_none());
+    let (code, _, err) = run(monkey().args(["history", "--history", bad.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    assert!(err.contains(&bad.display().to_string()), "{err}");
+    let runs = history(&h, &demo.name());
+    assert_eq!(runs.len(), 2, "both runs at once are recorded");
+    let first = runs
+        .iter()
+        .find(|r| r["seed"] == 7)
+        .expect("the seed-7 run");
+    let id = first["id"].as_i64().unwrap();
+    assert!(first["total_ops"].as_u64().unwrap() > 0);
+    assert_eq!(first["end"], "finished");
+    assert!(
+        first["target"]["otp_release"].is_string(),
+        "{}",
+        first["target"]
+    );
 
     // A replay: the same operations in the same order.
     let (code, out, err) = run(monkey().args([
@@ -223,9 +262,9 @@ fn demo_runs_are_listed_replayed_recorded_at_once_and_survive_a_bad_file() {
     assert_eq!(c["same_operations"], true, "{c}");
     assert_eq!(c["a"], id);
     let runs = history(&h, &demo.name());
-    assert_eq!(runs.len(), 4);
-    assert_eq!(runs[3]["settings"]["replay_of"], id);
-    assert_eq!(runs[3]["seed"], 7);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[2]["settings"]["replay_of"], id);
+    assert_eq!(runs[2]["seed"], 7);
 
     // Interrupted: recorded as such.
     let events = demo.file("events.jsonl");
@@ -253,8 +292,8 @@ fn demo_runs_are_listed_replayed_recorded_at_once_and_survive_a_bad_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     let runs = history(&h, &demo.name());
-    assert_eq!(runs.len(), 5);
-    assert_eq!(runs[4]["end"], "interrupted");
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[3]["end"], "interrupted");
 
     // The cookie is nowhere in the history.
     let cookie = std::fs::read_to_string(demo.cookie_file()).unwrap();
@@ -267,28 +306,110 @@ fn demo_runs_are_listed_replayed_recorded_at_once_and_survive_a_bad_file() {
             "the cookie is in the history file"
         );
     }
+}
 
-    // A corrupted file: a clear error naming it; the run and its report are unaffected.
-    let bad = demo.file("bad.db");
-    std::fs::write(&bad, b"not a database at all\n".repeat(100)).unwrap();
-    let report = demo.file("report.json");
-    let (code, _, err) = run(monkey_run(&demo).args([
-        "--duration",
-        "2s",
+/// Stops a demo node started by `chaos-monkey demo --keep`, pass or fail.
+struct KeptDemo {
+    name: String,
+    state: std::path::PathBuf,
+}
+
+impl Drop for KeptDemo {
+    fn drop(&mut self) {
+        let _ = monkey()
+            .args(["demo-node", "stop", "--name", &self.name, "--state-dir"])
+            .arg(&self.state)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+#[test]
+fn demo_and_scenarios_are_recorded_and_a_demo_replays() {
+    let name = format!("hist_demo_{}", std::process::id());
+    let kept = KeptDemo {
+        state: std::env::temp_dir().join(format!("cm-cli-test-{name}")),
+        name: name.clone(),
+    };
+    std::fs::create_dir_all(&kept.state).unwrap();
+    let h = kept.state.join("history.db");
+    let hs = h.to_str().unwrap();
+    let node = format!("{name}@localhost");
+    let demo = |extra: &[&str]| {
+        let mut c = monkey();
+        c.args([
+            "demo",
+            "--duration",
+            "2s",
+            "--name",
+            &name,
+            "--no-progress",
+            "--history",
+            hs,
+        ])
+        .arg("--state-dir")
+        .arg(&kept.state)
+        .args(extra);
+        c
+    };
+    let (code, _, err) = run(&mut demo(&["--seed", "11", "--keep"]));
+    assert!([0, 1, 5].contains(&code), "{code}: {err}");
+    let runs = history(&h, &node);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["kind"], "demo");
+    assert_eq!(
+        runs[0]["settings"]["argv"],
+        serde_json::json!(["--name", name])
+    );
+
+    // The kept node: a one-scenario suite, recorded too.
+    let (code, status, err) = run(monkey()
+        .args([
+            "demo-node",
+            "status",
+            "--json",
+            "--name",
+            &name,
+            "--state-dir",
+        ])
+        .arg(&kept.state));
+    assert_eq!(code, 0, "the demo node was kept: {err}");
+    let cookie = json(&status)["info"]["cookie_file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, err) = run(monkey().args([
+        "scenarios",
+        "--node",
+        &node,
+        "--cookie-file",
+        &cookie,
+        "--only",
+        "process_crash",
         "--history",
-        bad.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
+        hs,
     ]));
     assert!([0, 1, 5].contains(&code), "{code}: {err}");
-    assert!(
-        err.contains(&format!("history database {}", bad.display())) && err.contains("corrupted"),
-        "{err}"
-    );
-    let r = json(&std::fs::read_to_string(&report).unwrap());
-    assert!(r["total_ops"].as_u64().unwrap() > 0);
-    assert!(r["extras"].get("history").is_none());
-    let (code, _, err) = run(monkey().args(["history", "--history", bad.to_str().unwrap()]));
-    assert_eq!(code, 1);
-    assert!(err.contains(&bad.display().to_string()), "{err}");
+    let runs = history(&h, &node);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["kind"], "scenarios");
+    assert_eq!(runs[1]["outcomes"][0]["name"], "process_crash");
+    let (code, _, err) = run(monkey()
+        .args(["demo-node", "stop", "--name", &name, "--state-dir"])
+        .arg(&kept.state));
+    assert_eq!(code, 0, "{err}");
+
+    // A demo replays on a fresh demo node of the same name.
+    let (code, out, err) = run(monkey().env("CHAOS_MONKEY_STATE_DIR", &kept.state).args([
+        "replay",
+        &runs[0]["id"].to_string(),
+        "--history",
+        hs,
+        "--no-progress",
+    ]));
+    assert!([0, 1, 5].contains(&code), "{code}: {err}");
+    assert!(out.contains("operations: the same sequence"), "{out}");
+    let runs = history(&h, &node);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[2]["settings"]["replay_of"], runs[0]["id"]);
 }

@@ -143,6 +143,8 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         &args.history,
         chaos_history::record::KIND_DEMO,
     );
+    // What `replay` needs to start the same demo again (the seed is kept apart).
+    settings.history.argv = vec!["--name".into(), args.name.clone()];
     // A fault proxy in front of the demo service, and a small client workload
     // through it, so network chaos is felt by a real client.
     let service = std::net::SocketAddr::from(([127, 0, 0, 1], node.info.service_port));

@@ -133,6 +133,13 @@ pub fn run(args: &ReplayArgs, verbose: bool, quiet: bool) -> Result<(), CliError
                     "a demo run replays on a fresh demo node: drop --node",
                 ));
             }
+            // The demo node's short name, as recorded (`--name NAME`).
+            let argv = &original.settings["argv"];
+            let name = argv[1]
+                .as_str()
+                .filter(|_| argv[0] == "--name")
+                .unwrap_or("chaos_demo")
+                .to_string();
             super::demo::run(DemoArgs {
                 duration: format!("{}ms", (original.planned_duration_s * 1000.0).round() as u64),
                 seed: Some(original.seed),
@@ -141,7 +148,7 @@ pub fn run(args: &ReplayArgs, verbose: bool, quiet: bool) -> Result<(), CliError
                 html: args.html.clone(),
                 junit: args.junit.clone(),
                 no_progress: args.no_progress,
-                name: "chaos_demo".into(),
+                name,
                 state_dir: None,
                 keep: false,
                 history,

@@ -50,13 +50,14 @@ pub fn verdict(r: &Report) -> Result<(), CliError> {
         return Err(CliError::with_code(
             exit::FAILURE,
             format!(
-                "{} failure mode(s) found; the system {}",
+                "{} failure mode(s) found; the system {}{}",
                 r.failure_modes.len(),
                 if r.survived {
                     "survived"
                 } else {
                     "did not survive"
-                }
+                },
+                gate.map(|g| format!("; {g}")).unwrap_or_default()
             ),
         ));
     }
