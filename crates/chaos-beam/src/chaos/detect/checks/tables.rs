@@ -6,6 +6,7 @@
 //! problem.
 
 use super::*;
+use crate::chaos::detect::ShapeBreak;
 
 pub(crate) struct Tables;
 
@@ -19,20 +20,31 @@ impl Check for Tables {
                 false,
             ));
         }
+        // One problem per table, naming every breaking row found (at most
+        // 10 a sample): the failure mode's evidence is its last sighting.
+        let mut by_table: std::collections::BTreeMap<&str, Vec<&ShapeBreak>> = Default::default();
         for b in seen.steady.shape_breaks.iter().filter(|b| !b.injected) {
-            let rows = seen
+            by_table.entry(b.table.as_str()).or_default().push(b);
+        }
+        for (table, rows) in by_table {
+            let sampled = seen
                 .baseline
                 .shapes
                 .shapes
                 .iter()
-                .find(|s| s.table == b.table)
+                .find(|s| s.table == table)
                 .map_or(0, |s| s.rows);
+            let found: Vec<String> = rows
+                .iter()
+                .map(|b| format!("the row with key {} has the shape {}", b.key, b.found))
+                .collect();
             out.push(problem(
                 FailureKind::EtsCorruption,
-                format!("table {}", b.table),
+                format!("table {table}"),
                 format!(
-                    "table {}: the row with key {} has the shape {}, expected {} (every one of the {rows} rows sampled at the start)",
-                    b.table, b.key, b.found, b.expected
+                    "table {table}: {}, expected {} (every one of the {sampled} rows sampled at the start)",
+                    found.join("; "),
+                    rows[0].expected
                 ),
                 false,
             ));
