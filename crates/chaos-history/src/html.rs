@@ -46,22 +46,24 @@ pub fn render(c: &Comparison, a: &RecordedRun, b: &RecordedRun, runs: &[Recorded
     );
     let run_fact = |r: &RecordedRun| {
         (
-            format!("{} {} seed {}", r.kind, utc(r.started_at_ms), r.seed),
-            Some(r.verdict.clone()),
+            utc(r.started_at_ms),
+            Some(format!("{}, seed {}: {}", r.kind, r.seed, r.verdict)),
         )
     };
     let (fa, sa) = run_fact(a);
     let (fb, sb) = run_fact(b);
     let mut notes = Vec::new();
-    if let Some(same) = c.same_operations {
-        notes.push(if same {
-            "Both ran the same operations in the same order.".to_string()
-        } else {
-            format!(
-                "The operation sequences differ from position {}.",
-                c.first_difference.unwrap_or(0)
-            )
-        });
+    match c.same_operations {
+        Some(true) => notes.push("Both ran the same operations in the same order.".to_string()),
+        Some(false) if c.seed_a != c.seed_b => notes.push(format!(
+            "Different operation sequences (seeds {} and {}).",
+            c.seed_a, c.seed_b
+        )),
+        Some(false) => notes.push(format!(
+            "The operation sequences differ from position {}, with the same seed.",
+            c.first_difference.unwrap_or(0)
+        )),
+        None => {}
     }
     page.push(summary_card(
         &verdict,
@@ -170,6 +172,12 @@ fn f1(v: f64) -> String {
 fn trend(label: &str, points: &[(i64, f64)], marked: &[i64]) -> Markup {
     let lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    // Counts, times and shares are never negative: no axis below 0 for them.
+    let floor = if points.iter().all(|p| p.1 >= 0.0) {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    };
     let (lo, hi) = if points.is_empty() {
         (0.0, 1.0)
     } else if hi - lo < 1e-9 {
@@ -180,6 +188,7 @@ fn trend(label: &str, points: &[(i64, f64)], marked: &[i64]) -> Markup {
     } else {
         (lo - (hi - lo) * 0.1, hi + (hi - lo) * 0.1)
     };
+    let lo = lo.max(floor);
     let n = points.len().max(2) - 1;
     let x = |i: usize| LEFT + (W - LEFT - RIGHT) * (i as f64 / n as f64);
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));

@@ -413,3 +413,63 @@ fn demo_and_scenarios_are_recorded_and_a_demo_replays() {
     assert_eq!(runs.len(), 3);
     assert_eq!(runs[2]["settings"]["replay_of"], runs[0]["id"]);
 }
+
+#[test]
+fn bad_history_files_and_gate_flags_are_named_without_a_node() {
+    let dir = std::env::temp_dir().join(format!("cm-hist-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let newer = dir.join("newer.db");
+    // A history written by a newer chaos-monkey: a valid SQLite file, a higher schema version.
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_chaos-monkey"))
+        .args(["history", "--history"])
+        .arg(&newer)
+        .output()
+        .unwrap();
+    assert_eq!(made.status.code(), Some(1), "no file yet");
+    assert!(String::from_utf8_lossy(&made.stderr).contains("no such file"));
+    chaos_history::HistoryStore::open(&newer).unwrap();
+    rusqlite_set_version(&newer, 99);
+    let (code, _, err) = run(monkey().args(["history", "--history", newer.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&newer.display().to_string()) && err.contains("schema version 99 is newer"),
+        "{err}"
+    );
+    let cookie = dir.join("cookie");
+    std::fs::write(&cookie, "not_used").unwrap();
+    let cookie = cookie.to_str().unwrap();
+    let (code, _, err) = run(monkey().args([
+        "run",
+        "--node",
+        "x@localhost",
+        "--cookie-file",
+        cookie,
+        "--max-regression",
+        "speed=1",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--max-regression") && err.contains("speed"),
+        "{err}"
+    );
+    let (code, _, err) = run(monkey().args([
+        "run",
+        "--node",
+        "x@localhost",
+        "--cookie-file",
+        cookie,
+        "--no-history",
+        "--baseline",
+        "last",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("drop --no-history"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Set a history file's schema version (SQLite's `user_version`, at byte 60 of its header).
+fn rusqlite_set_version(path: &Path, v: u32) {
+    let mut b = std::fs::read(path).unwrap();
+    b[60..64].copy_from_slice(&v.to_be_bytes());
+    std::fs::write(path, b).unwrap();
+}
