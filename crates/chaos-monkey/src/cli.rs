@@ -69,16 +69,9 @@ pub enum Command {
     /// The main demo: start a fresh demo node, run 60 s of demo-level chaos
     /// against it, print the report, stop the node.
     Demo(DemoArgs),
-    /// List the recorded runs (every run, demo and scenarios suite is kept
-    /// in the history file unless --no-history).
-    History(crate::commands::history::HistoryListArgs),
-    /// Compare two recorded runs: failure modes new and gone, recovery
-    /// times per application, survival, skipped share, resource peaks,
-    /// operations per second (text, --json, --html with trends).
-    Compare(crate::commands::compare::CompareArgs),
-    /// Run a recorded run again with its settings and seed (the same
-    /// operations in the same order) and compare the two.
-    Replay(crate::commands::replay::ReplayArgs),
+    History(crate::history_args::HistoryListArgs),
+    Compare(crate::history_args::CompareArgs),
+    Replay(crate::history_args::ReplayArgs),
 }
 
 /// `chaos-monkey run`. Every option can also be set in the TOML file given
@@ -186,9 +179,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]
-    pub history: crate::commands::history::HistoryArgs,
-    #[command(flatten)]
-    pub gate: crate::commands::history::GateArgs,
+    pub history: crate::history_args::RunHistoryArgs,
 }
 
 /// `chaos-monkey scenarios`. Thresholds not given as flags come from the
@@ -243,7 +234,7 @@ pub struct ScenariosArgs {
     #[command(flatten)]
     pub safety: SafetyArgs,
     #[command(flatten)]
-    pub history: crate::commands::history::HistoryArgs,
+    pub history: crate::history_args::HistoryArgs,
 }
 
 /// How to reach a node.
@@ -389,7 +380,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub keep: bool,
     #[command(flatten)]
-    pub history: crate::commands::history::HistoryArgs,
+    pub history: crate::history_args::HistoryArgs,
 }
 
 fn parse_node(s: &str) -> Result<NodeName, String> {

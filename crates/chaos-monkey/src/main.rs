@@ -10,6 +10,7 @@ mod config;
 mod exit;
 #[cfg(test)]
 mod fuzz_tests;
+mod history_args;
 mod output;
 mod probes;
 mod workload;

@@ -12,6 +12,7 @@ const CRATES: &[&str] = &[
     "chaos-probe",
     "chaos-proxy",
     "chaos-report",
+    "chaos-history",
     "chaos-monkey",
     "chaos-testkit",
 ];

@@ -3,31 +3,7 @@
 
 use super::history::open_for_reading;
 use crate::exit::CliError;
-use std::path::PathBuf;
-
-/// `chaos-monkey compare`.
-#[derive(Debug, clap::Args)]
-pub struct CompareArgs {
-    /// The baseline: a run id, `last` or `previous`.
-    #[arg(value_name = "A", default_value = "previous")]
-    pub a: String,
-    /// The run to compare with it: a run id, `last` or `previous`.
-    #[arg(value_name = "B", default_value = "last")]
-    pub b: String,
-    /// `last` and `previous` count only the runs against this node.
-    #[arg(long, value_name = "NAME@HOST")]
-    pub node: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write one self-contained HTML page: the figures, failure modes
-    /// new and gone, and each figure's trend across the target's runs.
-    #[arg(long, value_name = "PATH")]
-    pub html: Option<PathBuf>,
-    /// The history file [default: $XDG_DATA_HOME/chaos-monkey/history.db, else ~/.local/share/chaos-monkey/history.db].
-    #[arg(long, value_name = "PATH", env = "CHAOS_MONKEY_HISTORY")]
-    pub history: Option<PathBuf>,
-}
+use crate::history_args::CompareArgs;
 
 /// `chaos-monkey compare`.
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {

@@ -3,48 +3,12 @@
 //! (or `--node`), then compare the two. Victims depend on the live system;
 //! the schedule does not.
 
-use super::history::{open_for_reading, HistoryArgs, RecordedId};
+use super::history::open_for_reading;
 use crate::cli::{Cli, Command, DemoArgs};
 use crate::exit::CliError;
+use crate::history_args::{HistoryArgs, RecordedId, ReplayArgs};
 use chaos_history::record::{KIND_DEMO, KIND_RUN};
 use clap::Parser;
-use std::path::PathBuf;
-
-/// `chaos-monkey replay`.
-#[derive(Debug, clap::Args)]
-pub struct ReplayArgs {
-    /// The run to replay: its id (see `chaos-monkey history`), `last` or `previous`.
-    #[arg(value_name = "ID")]
-    pub id: String,
-    /// Replay against this node instead of the recorded one.
-    #[arg(long, value_name = "NAME@HOST")]
-    pub node: Option<String>,
-    /// The cookie file (the cookie is never recorded; without it the
-    /// recorded --cookie-file, ERLANG_COOKIE, then ~/.erlang.cookie).
-    #[arg(long, value_name = "PATH")]
-    pub cookie_file: Option<PathBuf>,
-    /// Write the replay's JSON report here.
-    #[arg(long, value_name = "PATH")]
-    pub report: Option<PathBuf>,
-    /// Write the replay's HTML report here.
-    #[arg(long, value_name = "PATH")]
-    pub html: Option<PathBuf>,
-    /// Write the replay's JUnit XML here.
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-    /// Write the replay's operations here (JSON lines).
-    #[arg(long, value_name = "PATH")]
-    pub events: Option<PathBuf>,
-    /// Print the comparison as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress bar.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// The history file [default: $XDG_DATA_HOME/chaos-monkey/history.db, else ~/.local/share/chaos-monkey/history.db].
-    #[arg(long, value_name = "PATH", env = "CHAOS_MONKEY_HISTORY")]
-    pub history: Option<PathBuf>,
-}
 
 /// `argv` without `flag` and its value.
 fn without(argv: Vec<String>, flag: &str) -> Vec<String> {
@@ -118,7 +82,7 @@ pub fn run(args: &ReplayArgs, verbose: bool, quiet: bool) -> Result<(), CliError
             let Command::Run(mut run_args) = cli.command else {
                 unreachable!("parsed as run")
             };
-            run_args.history = history;
+            run_args.history.history = history;
             let mut s = super::run::settings(&run_args, verbose)?;
             s.quiet = quiet;
             s.history.argv = recorded_argv;

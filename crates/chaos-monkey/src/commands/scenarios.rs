@@ -148,15 +148,7 @@ pub fn run(args: &ScenariosArgs) -> Result<(), CliError> {
     if let Some(p) = &args.junit {
         write(p, &junit(&report)?, "JUnit file")?;
     }
-    super::history::record_suite(
-        &super::history::HistorySettings::from_flags(
-            &args.history,
-            chaos_history::record::KIND_SCENARIOS,
-        ),
-        &report,
-        started_at_ms,
-        seed,
-    );
+    super::history::record_suite(&args.history, &report, started_at_ms, seed);
     if let Some(why) = lost {
         return Err(CliError::with_code(
             exit::NODE_DOWN,

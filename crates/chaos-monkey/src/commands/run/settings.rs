@@ -342,7 +342,7 @@ pub fn settings_from(
         detect,
         breaker,
         cluster,
-        history: crate::commands::history::HistorySettings::for_run(&args.history, &args.gate)?,
+        history: crate::commands::history::HistorySettings::for_run(&args.history)?,
     })
 }
 
