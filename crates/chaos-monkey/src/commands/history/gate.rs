@@ -42,6 +42,14 @@ pub fn gate_suite(report: &Report) -> Option<quick_junit::TestSuite> {
         st.set_message(message.to_string()).set_type("regression");
         st
     };
+    if let Some(why) = g["not_checked"].as_str() {
+        let mut st = TestCaseStatus::skipped();
+        st.set_message(why.to_string());
+        let mut case = TestCase::new("baseline readable", st);
+        case.set_classname(CLASS);
+        suite.add_test_case(case);
+        return Some(suite);
+    }
     if let Some(e) = g["error"].as_str() {
         let mut case = TestCase::new("baseline readable", failed(e));
         case.set_classname(CLASS);

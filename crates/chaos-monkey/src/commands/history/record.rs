@@ -115,6 +115,8 @@ pub fn finish_run(
         OpSequence::from_events(ops.into_iter().map(|(s, o)| (s, o.to_string())).collect());
     let store = HistoryStore::open(path);
     let mut gate_error = None;
+    // A target's first run has no `last` to compare with: nothing to judge yet.
+    let mut first_run = false;
     let baseline = match (&store, &h.baseline) {
         (Ok(store), Some(spec)) => {
             // Resolved before this run is stored: `last` is the run before it.
@@ -123,6 +125,12 @@ pub fn finish_run(
                 .and_then(|id| store.get(id))
             {
                 Ok(b) => Some(b),
+                Err(chaos_history::HistoryError::NoSuchRun { .. })
+                    if matches!(spec.as_str(), "last" | "latest" | "previous" | "prev") =>
+                {
+                    first_run = true;
+                    None
+                }
                 Err(e) => {
                     gate_error = Some(format!("cannot read the baseline: {e}"));
                     None
@@ -177,6 +185,15 @@ pub fn finish_run(
                 );
             }
             json!({ "baseline": base.id, "passed": passed, "checks": checks, "comparison": c })
+        }
+        None if first_run => {
+            let why = format!(
+                "no earlier run of {} in the history to compare with (--baseline {}); not checked",
+                run.target.node,
+                h.baseline.as_deref().unwrap_or("last")
+            );
+            eprintln!("chaos-monkey: gate not checked: {why}");
+            json!({ "baseline": Value::Null, "passed": true, "not_checked": why })
         }
         None => {
             let why = gate_error.unwrap_or_default();
