@@ -156,12 +156,12 @@ pub fn evaluate(c: &Comparison, bounds: &[Bound]) -> Vec<Check> {
                     if passed {
                         "within its bound".to_string()
                     } else {
+                        let with_unit =
+                            |v: f64| format!("{} {}", fmt_num(v), f.unit).trim_end().to_string();
                         format!(
-                            "regressed by {} {}, more than the {} {} allowed",
-                            fmt_num(worse),
-                            f.unit,
-                            fmt_num(allowed),
-                            f.unit
+                            "regressed by {}, more than the {} allowed",
+                            with_unit(worse),
+                            with_unit(allowed)
                         )
                     }
                 ),
