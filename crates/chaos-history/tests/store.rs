@@ -227,31 +227,61 @@ fn a_damaged_page_in_a_real_history_is_reported() {
     assert!(e.to_string().contains(&path.display().to_string()), "{e}");
 }
 
-#[cfg(unix)]
-#[test]
-fn a_read_only_file_says_so() {
-    use std::os::unix::fs::PermissionsExt;
-    if unsafe_is_root() {
-        eprintln!("skipped: root writes read-only files");
-        return;
+/// Makes a file read-only, for root too (`chattr +i`: root ignores
+/// permissions, not the immutable flag); undone when dropped.
+struct ReadOnly(std::path::PathBuf, bool);
+
+impl ReadOnly {
+    fn make(path: &Path) -> Option<ReadOnly> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        if !is_root() {
+            return Some(ReadOnly(path.to_path_buf(), false));
+        }
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| ReadOnly(path.to_path_buf(), true))
     }
-    let dir = scratch();
-    let path = dir.path().join("h.db");
-    HistoryStore::open(&path).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let e = HistoryStore::open(&path)
-        .and_then(|mut s| s.record(&synthetic("a@host", 10, 1)))
-        .unwrap_err();
-    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
-    assert!(e.to_string().contains("read-only"), "{e}");
 }
 
-fn unsafe_is_root() -> bool {
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        }
+    }
+}
+
+fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_says_so() {
+    let dir = scratch();
+    let path = dir.path().join("h.db");
+    HistoryStore::open(&path).unwrap();
+    let Some(_guard) = ReadOnly::make(&path) else {
+        eprintln!("skipped: running as root and chattr +i is not available here");
+        return;
+    };
+    let e = HistoryStore::open(&path)
+        .and_then(|mut s| s.record(&synthetic("a@host", 10, 1)))
+        .unwrap_err();
+    assert!(matches!(e, HistoryError::ReadOnly(_)), "{e:?}");
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    assert!(e.to_string().contains("read-only"), "{e}");
 }
 
 #[test]
