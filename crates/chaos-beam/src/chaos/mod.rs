@@ -31,6 +31,7 @@ mod audit;
 mod caps;
 mod causes;
 mod gate;
+mod leasing;
 mod reach;
 mod reply;
 mod victims;
@@ -39,6 +40,7 @@ use caps::Budget;
 pub use causes::{chain as cause_chain, Cause};
 pub use gate::HeldNames;
 pub use helper::HelperEffect;
+use leasing::Leasing;
 pub use reach::reach;
 pub(crate) use reach::REACH;
 pub use reply::Reply;
@@ -106,16 +108,6 @@ pub struct BeamTarget {
     message_loss: Mutex<Vec<Value>>,
 }
 
-/// The monkey's lease on the node: every effect holder undoes when it
-/// ends. Started with the first snippet that holds an effect (a dry run
-/// starts nothing).
-#[derive(Default)]
-struct Leasing {
-    lease: smol::lock::OnceCell<crate::lease::Lease>,
-    /// The lease term (`--lease`).
-    term: Mutex<Duration>,
-}
-
 /// What the run put on the node: cleaned up as it goes, audited at the end.
 #[derive(Default)]
 struct Ledger {
@@ -158,10 +150,7 @@ impl BeamTarget {
             victims: VictimSource::new(seed),
             budget: Budget::default(),
             ledger: Ledger::default(),
-            leasing: Leasing {
-                lease: smol::lock::OnceCell::new(),
-                term: Mutex::new(crate::lease::DEFAULT_TERM),
-            },
+            leasing: Leasing::new(),
             detection: Mutex::new(detect::Detector::default()),
             baseline_apps,
             proxies: Vec::new(),
@@ -170,49 +159,6 @@ impl BeamTarget {
             causes: causes::Causes::default(),
             message_loss: Mutex::new(Vec::new()),
         })
-    }
-
-    /// The lease term (`--lease`): how long effects outlive a silent monkey.
-    pub fn set_lease_term(&self, term: Duration) {
-        *self.leasing.term.lock().unwrap() = term;
-        if let Some(lease) = self.leasing.lease.get() {
-            lease.set_term(term);
-        }
-    }
-
-    /// The lease term in force.
-    pub fn lease_term(&self) -> Duration {
-        *self.leasing.term.lock().unwrap()
-    }
-
-    /// The lease's counters (renewals, early ends while connected).
-    pub fn lease_stats(&self) -> crate::lease::LeaseStats {
-        self.leasing
-            .lease
-            .get()
-            .map(|l| l.stats())
-            .unwrap_or_default()
-    }
-
-    /// End of the run, after clean-up and the audit: the lease keeper exits
-    /// (any holder still waiting undoes its effect at once).
-    pub fn end_lease(&self) {
-        if let Some(lease) = self.leasing.lease.get() {
-            lease.end();
-        }
-    }
-
-    /// The lease keeper's pid, starting the lease when it is not yet.
-    async fn lease_keeper(&self) -> Result<Pid, EvalError> {
-        let lease = self
-            .leasing
-            .lease
-            .get_or_try_init(|| async {
-                let term = *self.leasing.term.lock().unwrap();
-                crate::lease::Lease::start(&self.client, term).await
-            })
-            .await?;
-        Ok(lease.keeper())
     }
 
     /// Record that a chaos effect holds the registered name `name`, which

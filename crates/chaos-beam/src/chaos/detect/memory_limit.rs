@@ -13,6 +13,9 @@
 //! on 4 KiB pages) for none. A cgroup limit above the machine's RAM changes
 //! nothing: the smaller of the two is used, and the report says which.
 
+use crate::chaos::BeamTarget;
+use crate::dist::term::{list, TermExt};
+use crate::eval::eval_with_timeout;
 use serde::Serialize;
 
 /// Where the memory limit came from.
@@ -238,6 +241,71 @@ pub fn choose(
         (Some(_), Some(h)) => Some(h),
         (c, h) => c.or(h),
     }
+}
+
+/// Files read on the node (`Paths`, binaries): each one's content, or
+/// `null` when it cannot be read. For the memory limit.
+pub(crate) const READ_FILES: &str =
+    "[case file:read_file(P) of {ok, B} -> B; _ -> null end || P <- Paths].";
+
+/// Read `paths` on the node: each one's text, `None` when unreadable.
+async fn read_files(target: &BeamTarget, paths: &[String]) -> Vec<Option<String>> {
+    let bindings = [(
+        "Paths",
+        list(
+            paths
+                .iter()
+                .map(|p| crate::dist::term::binary(p.as_bytes()))
+                .collect(),
+        ),
+    )];
+    let Ok(t) = eval_with_timeout(
+        &target.client,
+        READ_FILES,
+        &bindings,
+        crate::chaos::OP_TIMEOUT,
+    )
+    .await
+    else {
+        return vec![None; paths.len()];
+    };
+    let mut out: Vec<Option<String>> = t
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|v| match v.as_atom() {
+            Some("null") => None,
+            _ => v.as_text(),
+        })
+        .collect();
+    out.resize(paths.len(), None);
+    out
+}
+
+/// The limit node memory is compared with, read on the node: its cgroup's
+/// (v2 `memory.max`, v1 `memory.limit_in_bytes`, ancestors included) when
+/// lower than the machine's RAM, else the RAM ([`memory_limit`]).
+pub(super) async fn read_memory_limit(target: &BeamTarget) -> Option<MemoryLimit> {
+    let own = ["/proc/meminfo", "/proc/self/cgroup", "/proc/self/mountinfo"].map(String::from);
+    let [meminfo, cgroup, mountinfo]: [Option<String>; 3] =
+        read_files(target, &own).await.try_into().ok()?;
+    let host = meminfo.as_deref().and_then(parse_memtotal);
+    let files = match (cgroup, mountinfo) {
+        (Some(c), Some(m)) => limit_files(&parse_proc_cgroup(&c), &parse_mountinfo(&m)),
+        _ => Vec::new(),
+    };
+    let paths: Vec<String> = files.iter().map(|(_, p)| p.clone()).collect();
+    let texts = if paths.is_empty() {
+        Vec::new()
+    } else {
+        read_files(target, &paths).await
+    };
+    let read: Vec<_> = files
+        .into_iter()
+        .zip(texts)
+        .map(|((source, path), text)| (source, path, text))
+        .collect();
+    choose(host, &read)
 }
 
 #[cfg(test)]

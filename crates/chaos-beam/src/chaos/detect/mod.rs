@@ -21,11 +21,17 @@ mod detector;
 mod memory_limit;
 pub mod metrics;
 mod probe;
+mod shapes;
 mod supervision;
 
+use memory_limit::read_memory_limit;
+pub(crate) use memory_limit::READ_FILES;
 pub use memory_limit::{LimitSource, MemoryLimit};
 use probe::run_probe;
 pub use probe::Probe;
+use shapes::{learn_shapes, Shapes};
+pub(crate) use shapes::{ShapeBreak, SHAPES};
+pub use shapes::{ShapeSkipped, TableShape, SHAPE_MAX_ROWS};
 pub(crate) use supervision::supervision;
 pub use supervision::{Supervision, SupervisorView};
 
@@ -47,24 +53,6 @@ pub(crate) const STEADY: &str = concat!(
     include_str!("../../snippets/shape_tag.erl"),
     include_str!("../../snippets/steady.erl")
 );
-
-/// The named tables' shape invariants, learnt at the baseline.
-pub(crate) const SHAPES: &str = concat!(
-    include_str!("../../snippets/shape_tag.erl"),
-    include_str!("../../snippets/shapes.erl")
-);
-
-/// Rows sampled per table to learn its shape (one `ets:select` chunk).
-const SHAPE_SAMPLE_ROWS: i64 = 50;
-
-/// Tables over this many rows get no shape invariant: checking one is a
-/// scan of the table every second.
-pub const SHAPE_MAX_ROWS: i64 = 100_000;
-
-/// Files read on the node (`Paths`, binaries): each one's content, or
-/// `null` when it cannot be read. For the memory limit ([`memory_limit`]).
-pub(crate) const READ_FILES: &str =
-    "[case file:read_file(P) of {ok, B} -> B; _ -> null end || P <- Paths].";
 
 /// Every failure-mode kind the detectors (and the report) can name, for
 /// reports that list what was checked (one JUnit test case per kind).
@@ -168,41 +156,6 @@ struct QueueState {
     len: u64,
     app: Option<String>,
     name: Option<String>,
-}
-
-/// A row that breaks its table's shape, as the node reports it.
-#[derive(Debug, Clone, Deserialize)]
-struct ShapeBreak {
-    table: String,
-    key: String,
-    expected: String,
-    found: String,
-    /// The row carries the monkey's own `ets_modify` marker.
-    injected: bool,
-}
-
-/// A named table's shape at the baseline: its arity, and per position the
-/// type tag every sampled row agreed on (`any` where they differed).
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct TableShape {
-    table: String,
-    arity: u64,
-    tags: Vec<String>,
-    /// How many rows it was learnt from.
-    rows: u64,
-}
-
-/// A named table that got no shape invariant, and why.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct ShapeSkipped {
-    table: String,
-    why: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct Shapes {
-    shapes: Vec<TableShape>,
-    skipped: Vec<ShapeSkipped>,
 }
 
 /// What the steady state looked like before chaos.
@@ -338,83 +291,6 @@ pub(crate) async fn take(
         memory_limit,
         shapes,
     })
-}
-
-/// The named tables' shape invariants (`snippets/shapes.erl`); none when
-/// they cannot be read.
-async fn learn_shapes(target: &BeamTarget, tables: &[TableState]) -> Shapes {
-    let bindings = [
-        (
-            "Tables",
-            list(tables.iter().map(|t| atom(&t.name)).collect()),
-        ),
-        ("SampleRows", int(SHAPE_SAMPLE_ROWS)),
-        ("MaxRows", int(SHAPE_MAX_ROWS)),
-    ];
-    match eval_with_timeout(&target.client, SHAPES, &bindings, super::OP_TIMEOUT).await {
-        Ok(t) => serde_json::from_value(to_json(&t)).unwrap_or_default(),
-        Err(e) => {
-            tracing::debug!(error = %e, "could not learn the tables' shapes");
-            Shapes::default()
-        }
-    }
-}
-
-/// Read `paths` on the node: each one's text, `None` when unreadable.
-async fn read_files(target: &BeamTarget, paths: &[String]) -> Vec<Option<String>> {
-    let bindings = [(
-        "Paths",
-        list(
-            paths
-                .iter()
-                .map(|p| crate::dist::term::binary(p.as_bytes()))
-                .collect(),
-        ),
-    )];
-    let Ok(t) = eval_with_timeout(&target.client, READ_FILES, &bindings, super::OP_TIMEOUT).await
-    else {
-        return vec![None; paths.len()];
-    };
-    let mut out: Vec<Option<String>> = t
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .map(|v| match v.as_atom() {
-            Some("null") => None,
-            _ => v.as_text(),
-        })
-        .collect();
-    out.resize(paths.len(), None);
-    out
-}
-
-/// The limit node memory is compared with, read on the node: its cgroup's
-/// (v2 `memory.max`, v1 `memory.limit_in_bytes`, ancestors included) when
-/// lower than the machine's RAM, else the RAM ([`memory_limit`]).
-async fn read_memory_limit(target: &BeamTarget) -> Option<MemoryLimit> {
-    let own = ["/proc/meminfo", "/proc/self/cgroup", "/proc/self/mountinfo"].map(String::from);
-    let [meminfo, cgroup, mountinfo]: [Option<String>; 3] =
-        read_files(target, &own).await.try_into().ok()?;
-    let host = meminfo.as_deref().and_then(memory_limit::parse_memtotal);
-    let files = match (cgroup, mountinfo) {
-        (Some(c), Some(m)) => memory_limit::limit_files(
-            &memory_limit::parse_proc_cgroup(&c),
-            &memory_limit::parse_mountinfo(&m),
-        ),
-        _ => Vec::new(),
-    };
-    let paths: Vec<String> = files.iter().map(|(_, p)| p.clone()).collect();
-    let texts = if paths.is_empty() {
-        Vec::new()
-    } else {
-        read_files(target, &paths).await
-    };
-    let read: Vec<_> = files
-        .into_iter()
-        .zip(texts)
-        .map(|((source, path), text)| (source, path, text))
-        .collect();
-    memory_limit::choose(host, &read)
 }
 
 async fn steady(

@@ -7,6 +7,8 @@
 //! pool, never through a proxy from the environment; credentials go in an
 //! `Authorization: Basic` header and never into reports.
 
+mod malformed;
+
 use crate::kinds::line::{large_exchange, Pipelined};
 use crate::line::{error_kind, within, Line};
 use crate::{
@@ -242,45 +244,6 @@ impl Session for HttpSession {
     }
 }
 
-/// Malformed HTTP requests: each must get a 4xx (or a close).
-fn malformed_requests(host: &str) -> Vec<Malformed> {
-    let mut rng = chaos_engine::SeededRng::new(8);
-    let random: Vec<u8> = (0..64)
-        .map(|_| rng.range_inclusive(0, 255) as u8)
-        .filter(|b| *b != b'\n' && *b != b'\r')
-        .chain(*b"\r\n\r\n")
-        .collect();
-    let m = |kind, bytes: &str| Malformed {
-        kind,
-        bytes: bytes.as_bytes().to_vec(),
-    };
-    vec![
-        Malformed {
-            kind: "random_bytes",
-            bytes: random,
-        },
-        m("bad_request_line", "GET\r\n\r\n"),
-        m("bad_version", "GET / HTTP/9.7\r\nHost: x\r\n\r\n"),
-        m(
-            "bad_header",
-            &format!("GET / HTTP/1.1\r\nHost: {host}\r\nNo colon here\r\n\r\n"),
-        ),
-        m(
-            "bad_content_length",
-            &format!("POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: -12\r\n\r\n"),
-        ),
-        Malformed {
-            kind: "invalid_utf8_path",
-            bytes: [
-                b"GET /\xff\xfe\xfd HTTP/1.1\r\nHost: ".as_slice(),
-                host.as_bytes(),
-                b"\r\n\r\n",
-            ]
-            .concat(),
-        },
-    ]
-}
-
 impl Probe for HttpProbe {
     fn kind(&self) -> &'static str {
         "http"
@@ -391,7 +354,7 @@ impl Probe for HttpProbe {
     }
 
     fn malformed(&self) -> Vec<Malformed> {
-        malformed_requests(&self.addr.to_string())
+        malformed::malformed_requests(&self.addr.to_string())
     }
 
     fn send_malformed<'a>(
