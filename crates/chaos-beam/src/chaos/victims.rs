@@ -51,7 +51,10 @@ impl Candidate {
     pub fn victim(&self) -> Victim {
         let mut attrs = BTreeMap::from([
             ("pid".to_string(), self.pid_text.clone()),
-            ("initial_call".to_string(), self.initial_call.clone()),
+            (
+                "initial_call".to_string(),
+                crate::elixir::readable(&self.initial_call).into_owned(),
+            ),
         ]);
         if let Some(name) = &self.name {
             attrs.insert("registered_name".to_string(), name.clone());
