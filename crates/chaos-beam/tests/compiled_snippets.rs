@@ -204,3 +204,56 @@ fn the_primed_snippets_are_every_one_the_operations_use() {
         assert!(left.is_empty(), "{left:?}");
     });
 }
+
+#[test]
+fn the_process_index_answers_samples_and_is_gone_after_the_audit() {
+    let demo = Demo::start("cs_index");
+    smol::block_on(async {
+        let t = demo.target(Profile::Demo).await;
+        t.compile_snippets().await.unwrap();
+        let ix = t.process_index().expect("a run's snippets start the index");
+        assert!(t.helpers().contains(&ix), "the index is a helper");
+        let watcher = demo.client().await;
+        let ask = "R = make_ref(), Ix ! {sample, self(), R, Max}, \
+                   receive {process_sample, R, Total, Pids} -> {Total, length(Pids), erlang:system_info(process_count)} \
+                   after 5000 -> timeout end.";
+        // A small sample of a bigger node: drawn from the snapshot.
+        let small = eval(
+            &watcher,
+            ask,
+            &[("Ix", Term::from(ix.clone())), ("Max", int(5))],
+        )
+        .await
+        .unwrap();
+        let small = small.as_tuple().expect("the index answered");
+        assert_eq!(small[1].as_i64(), Some(5), "{small:?}");
+        let total = small[0].as_i64().unwrap();
+        assert!(total > 5, "{small:?}");
+        // All of them when the node is no bigger than the sample.
+        let all = eval(
+            &watcher,
+            ask,
+            &[("Ix", Term::from(ix.clone())), ("Max", int(1_000_000))],
+        )
+        .await
+        .unwrap();
+        let all = all.as_tuple().unwrap();
+        let listed = all[1].as_i64().unwrap();
+        let count = all[2].as_i64().unwrap();
+        assert!((listed - count).abs() <= 5, "{all:?}");
+        // Victim lists and health samples draw from it.
+        assert!(!t.candidates().await.unwrap().is_empty());
+        // The audit stops it first (its code may be in the modules it unloads).
+        let audit = t.audit().await.unwrap();
+        assert!(audit.is_empty(), "{audit:?}");
+        assert!(t.process_index().is_none());
+        let alive = eval(
+            &watcher,
+            "erlang:is_process_alive(Ix).",
+            &[("Ix", Term::from(ix))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(alive.as_atom(), Some("false"));
+    });
+}

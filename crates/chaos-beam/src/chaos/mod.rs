@@ -62,8 +62,14 @@ use std::time::{Duration, Instant};
 /// The victim list; its first lines tell the runtime's applications from the user's.
 pub(crate) const CANDIDATES: &str = concat!(
     include_str!("../snippets/safety_rules.erl"),
+    include_str!("../snippets/index_sample.erl"),
     include_str!("../snippets/candidates.erl")
 );
+/// Starts the run's process index (a helper; see the snippet).
+pub(crate) const PROCESS_INDEX: &str = include_str!("../snippets/process_index.erl");
+
+/// How old the process index's snapshot may get before a sample renews it.
+const INDEX_REFRESH: Duration = Duration::from_secs(10);
 pub(crate) const SAMPLE: &str = include_str!("../snippets/sample.erl");
 
 /// Limit for one operation's snippet.
@@ -106,6 +112,8 @@ pub struct BeamTarget {
     causes: causes::Causes,
     /// Real messages `clear_mailbox` dropped (`--allow-message-loss`), for the report.
     message_loss: Mutex<Vec<Value>>,
+    /// The run's process index (`snippets/process_index.erl`), once started.
+    process_index: Mutex<Option<Pid>>,
 }
 
 /// What the run put on the node: cleaned up as it goes, audited at the end.
@@ -158,6 +166,7 @@ impl BeamTarget {
             supervision: Mutex::new(None),
             causes: causes::Causes::default(),
             message_loss: Mutex::new(Vec::new()),
+            process_index: Mutex::new(None),
         })
     }
 
@@ -245,7 +254,45 @@ impl BeamTarget {
         let mut all = ops::snippets();
         all.extend_from_slice(extra);
         crate::compiled::prime(&self.client, &all).await;
+        self.start_process_index().await
+    }
+
+    /// Start the process index: samples and victim lists then draw from its
+    /// snapshot instead of listing every process each time. A helper (never
+    /// a victim); it ends with the lease, and the audit stops it first.
+    async fn start_process_index(&self) -> Result<(), EvalError> {
+        let bindings = [("RefreshMs", int(INDEX_REFRESH.as_millis() as i64))];
+        let t = self.exec(PROCESS_INDEX, &bindings).await?;
+        if let Some(pid) = t.as_pid() {
+            self.note_helper(&t);
+            *self.process_index.lock().unwrap() = Some(pid.clone());
+        }
         Ok(())
+    }
+
+    /// The process index's pid, while it runs.
+    pub fn process_index(&self) -> Option<Pid> {
+        self.process_index.lock().unwrap().clone()
+    }
+
+    /// The process index for a snippet's `ProcessIndex` binding (`none`
+    /// when there is none: the snippet lists every process itself).
+    pub(crate) fn process_index_term(&self) -> Term {
+        match &*self.process_index.lock().unwrap() {
+            Some(pid) => Term::from(pid.clone()),
+            None => atom("none"),
+        }
+    }
+
+    /// Stop the process index (before the audit: it is a helper, and its
+    /// code may be a compiled module the audit unloads).
+    pub(crate) async fn stop_process_index(&self) {
+        let Some(pid) = self.process_index.lock().unwrap().take() else {
+            return;
+        };
+        let stop = "R = erlang:monitor(process, Ix), Ix ! release, \
+                    receive {'DOWN', R, process, _, _} -> ok after 2000 -> erlang:exit(Ix, kill), ok end.";
+        let _ = self.exec(stop, &[("Ix", Term::from(pid))]).await;
     }
 
     /// The probes the user configured: a fault that needs a listener's

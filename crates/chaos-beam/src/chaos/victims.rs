@@ -226,6 +226,7 @@ impl BeamTarget {
             ("Exclude", list(exclude)),
             ("MaxScan", int(MAX_SCAN as i64)),
             ("MaxCandidates", int(MAX_CANDIDATES as i64)),
+            ("ProcessIndex", self.process_index_term()),
         ];
         let t = self.exec(CANDIDATES, &bindings).await?;
         Ok(t.as_list()

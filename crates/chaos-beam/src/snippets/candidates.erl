@@ -1,7 +1,8 @@
 %% candidates — evaluated on the target by erl_eval; not a module.
 %% Lists the processes chaos may touch, with what the safety rules need.
 %% Bindings: IncludeOtpApps (bool), IncludeNoApp (bool), Exclude ([pid()]),
-%%           MaxScan (integer), MaxCandidates (integer).
+%%           MaxScan (integer), MaxCandidates (integer), ProcessIndex
+%%           (pid or none; index_sample.erl).
 %% Never included: ERTS system processes, the processes of kernel, stdlib,
 %% sasl, compiler and logger, well-known system names, application masters
 %% (group leaders) and their start_it helpers, high/max priority processes, owners of distribution
@@ -38,10 +39,10 @@ Describe = fun(P, App) ->
     end
 end,
 %% Scale: on big nodes look at a random sample of at most MaxScan processes
-%% (ProcessSample); the group-leader filter runs as a
+%% (IndexedSample: from the run's process index when there is one); the group-leader filter runs as a
 %% compiled match spec, and at most MaxCandidates are described. Every pick
 %% is re-validated on the target by the operation itself.
-{_, Sample} = ProcessSample(MaxScan),
+{_, Sample} = IndexedSample(MaxScan),
 GLs = lists:zipwith(fun erlang:process_info/2, Sample, lists:duplicate(length(Sample), group_leader)),
 Pairs = lists:zip(GLs, Sample),
 ByMaster = case maps:size(Eligible) of

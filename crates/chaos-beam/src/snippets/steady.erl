@@ -8,7 +8,8 @@
 %% Bindings: IncludeOtpApps (bool), MailboxThreshold (integer),
 %%           Tables ([atom()], named tables to check), CallMs (integer),
 %%           Owners ([binary()], pids of the baseline's name owners),
-%%           MaxScan (integer), Shapes ([{Table, Arity, Tags}], the
+%%           MaxScan (integer), ProcessIndex (pid or none;
+%%           index_sample.erl), Shapes ([{Table, Arity, Tags}], the
 %%           baseline's table shapes), ShapeMaxRows (integer).
 Apps = [A || {A, _, _} <- application:which_applications()],
 Own = [A || A <- Apps, not lists:member(A, AlwaysProtectedApps), IncludeOtpApps orelse not IsOtpApp(A)],
@@ -74,15 +75,12 @@ OwnTables = [#{name => T, owner => PidText(O), app => App}
 Vanished = [T || T <- Tables, ets:info(T, owner) =:= undefined],
 AliveOwners = [O || O <- Owners, erlang:is_process_alive(erlang:list_to_pid(binary_to_list(O)))],
 %% On big nodes the queue check looks at a random sample (plus every
-%% registered process), so a sample costs O(sample), not O(processes).
-AllPs = erlang:processes(),
-AllCount = length(AllPs),
+%% registered process), drawn from the run's process index when there is
+%% one, so a sample costs O(sample), not O(processes).
+{AllCount, Sampled} = IndexedSample(MaxScan),
 Ps = case AllCount =< MaxScan of
-         true -> AllPs;
-         false ->
-             PT = list_to_tuple(AllPs),
-             lists:usort([element(rand:uniform(AllCount), PT) || _ <- lists:seq(1, MaxScan)] ++
-                         [P || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)])
+         true -> Sampled;
+         false -> lists:usort(Sampled ++ [P || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)])
      end,
 QMs = ets:match_spec_compile([{{{message_queue_len, '$1'}, '$2'}, [{'>', '$1', MailboxThreshold}], [{{'$1', '$2'}}]}]),
 Big = ets:match_spec_run(lists:zip(lists:zipwith(fun erlang:process_info/2, Ps, lists:duplicate(length(Ps), message_queue_len)), Ps), QMs),

@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 /// The steady state, aggregated on the node.
 pub(crate) const STEADY: &str = concat!(
     include_str!("../../snippets/safety_rules.erl"),
+    include_str!("../../snippets/index_sample.erl"),
     include_str!("../../snippets/shape_tag.erl"),
     include_str!("../../snippets/steady.erl")
 );
@@ -313,6 +314,7 @@ async fn steady(
         ("Tables", list(tables.iter().map(|t| atom(t)).collect())),
         ("CallMs", int(1000)),
         ("MaxScan", int(super::MAX_SCAN as i64)),
+        ("ProcessIndex", target.process_index_term()),
         (
             "Shapes",
             list(

@@ -220,6 +220,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         super::detect::READ_FILES,
         super::detect::SHAPES,
         super::CANDIDATES,
+        super::PROCESS_INDEX,
         super::REACH,
         super::SAMPLE,
     ]
