@@ -272,19 +272,6 @@ async fn accept_loop(shared: Arc<Shared>, listener: Async<TcpListener>) {
         shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
         shared.counters.active.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(conn = id, %peer, "connection accepted");
-        // One thread per connection, driving its own I/O (`block_on` polls
-        // the reactor itself when no other thread does): a chunk goes from
-        // one socket to the other without a hop between threads, which the
-        // shared executor adds (about 10 µs per round trip here).
-        let serve = conn::serve(shared.clone(), id, ctl, client);
-        let spawned = std::thread::Builder::new()
-            .name(format!("chaos-proxy-conn-{id}"))
-            .spawn(move || smol::block_on(serve));
-        if let Err(e) = spawned {
-            // The closure (and the connection in it) is gone: count it closed.
-            tracing::warn!(conn = id, "no thread for the connection: {e}");
-            shared.counters.active.fetch_sub(1, Ordering::Relaxed);
-            shared.conns.deregister(id);
-        }
+        smol::spawn(conn::serve(shared.clone(), id, ctl, client)).detach();
     }
 }
