@@ -11,7 +11,7 @@ use std::time::Duration;
 /// distribution node, and needs nothing installed there. Start with
 /// `inspect`, then run chaos against the node.
 ///
-/// Exit codes: 0 success, 1 failure, 2 usage error, 3 target unreachable.
+/// Exit codes: 0 success, 1 failure (failure modes found, or a CI gate broken), 2 usage error, 3 target unreachable, 4 the node went down during a run, 5 inconclusive (the chaos mostly did not happen).
 #[derive(Debug, Parser)]
 #[command(name = "chaos-monkey", version, about, long_about)]
 pub struct Cli {

@@ -43,6 +43,7 @@ fn atoms_list(client: &chaos_beam::dist::DistClient, from: i64, to: i64) -> Vec<
 }
 
 fn run_once(demo: &Demo, seed: &str, extra: &[&str]) {
+    let report = demo.file(&format!("atoms_{seed}.json"));
     let status = monkey_run(demo)
         .args([
             "--duration",
@@ -52,17 +53,31 @@ fn run_once(demo: &Demo, seed: &str, extra: &[&str]) {
             "--seed",
             seed,
             "--quiet",
+            "--report",
         ])
+        .arg(&report)
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    // 0: survived; 1: failure modes found. Both are finished runs that
-    // touched the node (2 is a usage error: nothing ran, no atom added).
+    // 0: survived; 1: failure modes found; 5: inconclusive (at 40 ops/s on
+    // the small demo the kill cap and operations with nothing to act on
+    // skip nearly half, more on a loaded machine). All three touched the
+    // node (2 is a usage error: nothing ran, no atom added) — and the chaos
+    // must have happened: a good share of the operations confirmed.
     assert!(
-        matches!(status.code(), Some(0) | Some(1)),
+        matches!(status.code(), Some(0) | Some(1) | Some(5)),
         "run ended with {status:?}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let confirmed = r["confirmed"].as_u64().unwrap_or(0);
+    assert!(
+        confirmed >= 40,
+        "only {confirmed} of {} operations confirmed: {}",
+        r["total_ops"],
+        r["inconclusive"]
     );
 }
 
