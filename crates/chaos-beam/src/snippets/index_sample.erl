@@ -2,21 +2,12 @@
 %% not a module). Binds IndexedSample(Max) -> {Total, Pids}: how many
 %% processes the node has and a random sample of at most Max of them (all of
 %% them on smaller nodes), from the run's process index (process_index.erl)
-%% when there is one (ProcessIndex, a pid), else by listing every process.
+%% when there is one (ProcessIndex, a pid), else by listing every process
+%% (ProcessSample, from safety_rules.erl, which comes before this).
 %% Bindings: ProcessIndex (pid or none).
 IndexedSample = fun(Max) ->
-    Listed = fun() ->
-        PsAll = erlang:processes(),
-        PsTotal = length(PsAll),
-        case PsTotal =< Max of
-            true -> {PsTotal, PsAll};
-            false ->
-                PsTup = list_to_tuple(PsAll),
-                {PsTotal, lists:usort([element(rand:uniform(PsTotal), PsTup) || _ <- lists:seq(1, Max)])}
-        end
-    end,
     case is_pid(ProcessIndex) of
-        false -> Listed();
+        false -> ProcessSample(Max);
         true ->
             IxRef = erlang:monitor(process, ProcessIndex),
             ProcessIndex ! {sample, self(), IxRef, Max},
@@ -24,10 +15,10 @@ IndexedSample = fun(Max) ->
                 {process_sample, IxRef, IxTotal, IxPids} ->
                     erlang:demonitor(IxRef, [flush]),
                     {IxTotal, lists:usort(IxPids)};
-                {'DOWN', IxRef, process, _, _} -> Listed()
+                {'DOWN', IxRef, process, _, _} -> ProcessSample(Max)
             after 5000 ->
                 erlang:demonitor(IxRef, [flush]),
-                Listed()
+                ProcessSample(Max)
             end
     end
 end,
