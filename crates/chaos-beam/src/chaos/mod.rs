@@ -32,6 +32,7 @@ mod caps;
 mod causes;
 mod gate;
 mod leasing;
+mod process_index;
 mod reach;
 mod reply;
 mod victims;
@@ -41,6 +42,7 @@ pub use causes::{chain as cause_chain, Cause};
 pub use gate::HeldNames;
 pub use helper::HelperEffect;
 use leasing::Leasing;
+pub(crate) use process_index::PROCESS_INDEX;
 pub use reach::reach;
 pub(crate) use reach::REACH;
 pub use reply::Reply;
@@ -65,11 +67,6 @@ pub(crate) const CANDIDATES: &str = concat!(
     include_str!("../snippets/index_sample.erl"),
     include_str!("../snippets/candidates.erl")
 );
-/// Starts the run's process index (a helper; see the snippet).
-pub(crate) const PROCESS_INDEX: &str = include_str!("../snippets/process_index.erl");
-
-/// How old the process index's snapshot may get before a sample renews it.
-const INDEX_REFRESH: Duration = Duration::from_secs(10);
 pub(crate) const SAMPLE: &str = include_str!("../snippets/sample.erl");
 
 /// Limit for one operation's snippet.
@@ -255,44 +252,6 @@ impl BeamTarget {
         all.extend_from_slice(extra);
         crate::compiled::prime(&self.client, &all).await;
         self.start_process_index().await
-    }
-
-    /// Start the process index: samples and victim lists then draw from its
-    /// snapshot instead of listing every process each time. A helper (never
-    /// a victim); it ends with the lease, and the audit stops it first.
-    async fn start_process_index(&self) -> Result<(), EvalError> {
-        let bindings = [("RefreshMs", int(INDEX_REFRESH.as_millis() as i64))];
-        let t = self.exec(PROCESS_INDEX, &bindings).await?;
-        if let Some(pid) = t.as_pid() {
-            self.note_helper(&t);
-            *self.process_index.lock().unwrap() = Some(pid.clone());
-        }
-        Ok(())
-    }
-
-    /// The process index's pid, while it runs.
-    pub fn process_index(&self) -> Option<Pid> {
-        self.process_index.lock().unwrap().clone()
-    }
-
-    /// The process index for a snippet's `ProcessIndex` binding (`none`
-    /// when there is none: the snippet lists every process itself).
-    pub(crate) fn process_index_term(&self) -> Term {
-        match &*self.process_index.lock().unwrap() {
-            Some(pid) => Term::from(pid.clone()),
-            None => atom("none"),
-        }
-    }
-
-    /// Stop the process index (before the audit: it is a helper, and its
-    /// code may be a compiled module the audit unloads).
-    pub(crate) async fn stop_process_index(&self) {
-        let Some(pid) = self.process_index.lock().unwrap().take() else {
-            return;
-        };
-        let stop = "R = erlang:monitor(process, Ix), Ix ! release, \
-                    receive {'DOWN', R, process, _, _} -> ok after 2000 -> erlang:exit(Ix, kill), ok end.";
-        let _ = self.exec(stop, &[("Ix", Term::from(pid))]).await;
     }
 
     /// The probes the user configured: a fault that needs a listener's

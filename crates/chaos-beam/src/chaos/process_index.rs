@@ -1,0 +1,54 @@
+//! The run's process index (`snippets/process_index.erl`): a helper on the
+//! node holding a snapshot of every process, renewed at most every
+//! [`INDEX_REFRESH`], that answers the health sample's and the victim
+//! list's random samples (`snippets/index_sample.erl`), so that neither
+//! lists every process each time. Started with the compiled snippets, ended
+//! with the lease, stopped before the audit.
+
+use super::*;
+
+/// Starts the run's process index (a helper; see the snippet).
+pub(crate) const PROCESS_INDEX: &str = include_str!("../snippets/process_index.erl");
+
+/// How old the process index's snapshot may get before a sample renews it.
+const INDEX_REFRESH: Duration = Duration::from_secs(10);
+
+impl BeamTarget {
+    /// Start the process index: samples and victim lists then draw from its
+    /// snapshot instead of listing every process each time. A helper (never
+    /// a victim); it ends with the lease, and the audit stops it first.
+    pub(super) async fn start_process_index(&self) -> Result<(), EvalError> {
+        let bindings = [("RefreshMs", int(INDEX_REFRESH.as_millis() as i64))];
+        let t = self.exec(PROCESS_INDEX, &bindings).await?;
+        if let Some(pid) = t.as_pid() {
+            self.note_helper(&t);
+            *self.process_index.lock().unwrap() = Some(pid.clone());
+        }
+        Ok(())
+    }
+
+    /// The process index's pid, while it runs.
+    pub fn process_index(&self) -> Option<Pid> {
+        self.process_index.lock().unwrap().clone()
+    }
+
+    /// The process index for a snippet's `ProcessIndex` binding (`none`
+    /// when there is none: the snippet lists every process itself).
+    pub(crate) fn process_index_term(&self) -> Term {
+        match &*self.process_index.lock().unwrap() {
+            Some(pid) => Term::from(pid.clone()),
+            None => atom("none"),
+        }
+    }
+
+    /// Stop the process index (before the audit: it is a helper, and its
+    /// code may be a compiled module the audit unloads).
+    pub(crate) async fn stop_process_index(&self) {
+        let Some(pid) = self.process_index.lock().unwrap().take() else {
+            return;
+        };
+        let stop = "R = erlang:monitor(process, Ix), Ix ! release, \
+                    receive {'DOWN', R, process, _, _} -> ok after 2000 -> erlang:exit(Ix, kill), ok end.";
+        let _ = self.exec(stop, &[("Ix", Term::from(pid))]).await;
+    }
+}
