@@ -79,7 +79,10 @@ fn run_once(demo: &Demo, seed: &str, extra: &[&str]) {
         let log = std::fs::read_to_string(demo.file("node.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(60).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        panic!("run ended with {status:?}: {err}\nthe node's log:\n{}", tail.join("\n"));
+        panic!(
+            "run ended with {status:?}: {err}\nthe node's log:\n{}",
+            tail.join("\n")
+        );
     }
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
