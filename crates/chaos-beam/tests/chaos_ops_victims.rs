@@ -191,3 +191,86 @@ fn mailbox_flood_is_confirmed_by_its_messages_in_the_victims_queue() {
         t.exec("P ! stop.", &[("P", sink)]).await.unwrap();
     });
 }
+
+/// A process a `proc_lib:spawn` of a fun started runs its own receive loop
+/// and never answers `sys`: it is no OTP victim (message_delay, sys_suspend
+/// skip it at once); one with a named entry point that still does not
+/// answer is skipped after one unanswered request, not counted as an error.
+#[test]
+fn a_proc_lib_fun_is_no_otp_victim_and_a_silent_one_is_skipped() {
+    let demo = Demo::start("op_notsys");
+    smol::block_on(async {
+        let t = demo.target(Profile::Demo).await;
+        let spawn = "GL = application_controller:get_master(chaos_demo), \
+                     proc_lib:spawn(fun() -> erlang:group_leader(GL, self()), \
+                                             receive stop -> ok after 60000 -> ok end end).";
+        let fun_proc = t.exec(spawn, &[]).await.unwrap();
+        let c = shield_all_but(&t, &fun_proc).await;
+        assert!(
+            c.initial_call.contains("-fun-"),
+            "proc_lib records the fun: {c:?}"
+        );
+        assert!(!c.otp, "a proc_lib fun counted as answering sys: {c:?}");
+        let out = run_with(
+            &t,
+            "message_delay",
+            &json!({"delay_ms": 50, "hold_ms": 500}),
+        )
+        .await;
+        assert_eq!(out.status, Status::Skipped, "{out:?}");
+        assert!(out.detail.contains("no eligible OTP"), "{out:?}");
+
+        // A named entry point, but a plain receive loop: picked, asked once, skipped.
+        let named = t
+            .exec(
+                "GL = application_controller:get_master(chaos_demo), \
+                 erlang:spawn(fun() -> erlang:group_leader(GL, self()), \
+                                       put('$initial_call', {chaos_test_silent, init, 1}), \
+                                       receive stop -> ok after 60000 -> ok end end).",
+                &[],
+            )
+            .await
+            .unwrap();
+        t.exec("P ! stop.", &[("P", fun_proc)]).await.unwrap();
+        let c = shield_all_but(&t, &named).await;
+        assert!(c.otp, "{c:?}");
+        let out = run_with(
+            &t,
+            "message_delay",
+            &json!({"delay_ms": 50, "hold_ms": 500}),
+        )
+        .await;
+        assert_eq!(out.status, Status::Skipped, "{out:?}");
+        assert!(
+            out.detail.contains("did not answer a system request"),
+            "{out:?}"
+        );
+        t.exec("P ! stop.", &[("P", named)]).await.unwrap();
+    });
+}
+
+/// Shield every worker candidate but `keep`; returns `keep`'s candidate.
+async fn shield_all_but(t: &BeamTarget, keep: &Term) -> chaos_beam::chaos::Candidate {
+    let others: Vec<Term> = t
+        .candidates()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| !c.supervisor && Some(&c.pid) != keep.as_pid())
+        .map(|c| Term::from(c.pid.clone()))
+        .collect();
+    for p in &others {
+        t.note_helper(p);
+    }
+    t.invalidate().await;
+    let pool: Vec<_> = t
+        .candidates()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| !c.supervisor)
+        .cloned()
+        .collect();
+    assert_eq!(pool.len(), 1, "{pool:?}");
+    pool.into_iter().next().unwrap()
+}

@@ -121,7 +121,7 @@ fn monkey_run(node: &DemoNode, rate: u64, secs: u64, dir: &Path) -> RunFigures {
         &config,
         "[weights]\nprocess = 2\ntiming = 1\n\
          [ops.exit_signal]\nenabled = false\n[ops.link_crash_chain]\nenabled = false\n[ops.monitor_kill]\nenabled = false\n\
-         [ops.priority]\nenabled = false\n[ops.scheduler_contention]\nenabled = false\n[ops.sys_suspend]\nenabled = false\n",
+         [ops.priority]\nenabled = false\n[ops.message_delay]\nenabled = false\n[ops.scheduler_contention]\nenabled = false\n[ops.sys_suspend]\nenabled = false\n",
     )
     .unwrap();
     let events = dir.join(format!("events-{rate}.jsonl"));

@@ -26,7 +26,14 @@ Describe = fun(P, App) ->
             {priority, Prio} = lists:keyfind(priority, 1, Info),
             Name = case lists:keyfind(registered_name, 1, Info) of {_, []} -> null; {_, N} -> N end,
             {dictionary, Dict} = lists:keyfind(dictionary, 1, Info),
+            %% Answers system messages (sys): started by proc_lib with a
+            %% named entry point (a behaviour's init, a special process's
+            %% start function). proc_lib:spawn of a fun leaves an
+            %% anonymous fun's name ('-f/0-fun-0-'): such a process runs
+            %% its own receive loop and never answers sys.
             {Init, Otp} = case lists:keyfind('$initial_call', 1, Dict) of
+                              {_, {_, F, _} = IC} when is_atom(F) ->
+                                  {IC, binary:first(atom_to_binary(F)) =/= $-};
                               {_, IC} -> {IC, true};
                               false -> {element(2, lists:keyfind(initial_call, 1, Info)), false}
                           end,
