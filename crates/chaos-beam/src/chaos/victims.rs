@@ -311,14 +311,15 @@ impl BeamTarget {
                 && (!want.named_only || c.name.is_some())
                 && !(want.state_fun && c.initial_call.starts_with("gen_event:"))
         };
-        let fits = |c: &Candidate| {
-            kind(c)
-                && !tried.contains(&c.pid_text)
-                && !affected.contains_key(&c.pid_text)
-                && !dead.contains(&c.pid_text)
-                && !(want.ends_process && guarded.contains(&c.pid_text))
-                && !busy.contains(&c.pid_text)
+        // Out of reach for now: tried, under an effect, dead, guarded, busy.
+        let taken = |c: &Candidate| {
+            tried.contains(&c.pid_text)
+                || affected.contains_key(&c.pid_text)
+                || dead.contains(&c.pid_text)
+                || (want.ends_process && guarded.contains(&c.pid_text))
+                || busy.contains(&c.pid_text)
         };
+        let fits = |c: &Candidate| kind(c) && !taken(c);
         let mut rng = self.victims.rng.lock().unwrap();
         for _ in 0..32 {
             let c = &all[rng.range_inclusive(0, all.len() as u64 - 1) as usize];
