@@ -407,6 +407,20 @@ fn message_delay_slows_every_message_and_is_removed_on_release_and_lease_end() {
             ev(&t, HOOKED, &[("P", ticker.clone())]).await.as_bool(),
             Some(true)
         );
+        // The keeper runs at high priority: a node kept busy must not make
+        // its renewals late (that undoes every effect early).
+        let keeper = t.lease_keeper().await.unwrap();
+        assert_eq!(
+            ev(
+                &t,
+                "erlang:process_info(K, priority).",
+                &[("K", keeper.into())]
+            )
+            .await
+            .as_tuple()
+            .and_then(|p| p[1].as_atom()),
+            Some("high")
+        );
         let ended = Instant::now();
         t.end_lease();
         loop {

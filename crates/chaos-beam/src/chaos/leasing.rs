@@ -55,7 +55,7 @@ impl BeamTarget {
     }
 
     /// The lease keeper's pid, starting the lease when it is not yet.
-    pub(super) async fn lease_keeper(&self) -> Result<Pid, EvalError> {
+    pub async fn lease_keeper(&self) -> Result<Pid, EvalError> {
         let lease = self
             .leasing
             .lease

@@ -253,6 +253,17 @@ impl BeamTarget {
         }
     }
 
+    /// The candidates of the current list not known to be dead.
+    pub(super) async fn live_candidates(&self) -> Result<Vec<Candidate>, EvalError> {
+        let all = self.candidates().await?;
+        let cache = self.victims.cache.lock().await;
+        Ok(all
+            .iter()
+            .filter(|c| !cache.dead.contains(&c.pid_text))
+            .cloned()
+            .collect())
+    }
+
     /// `pid_text` is dead (killed, or found gone): never pick it again from
     /// this list; when half the list is dead, refresh it (no sooner than the
     /// floor).
