@@ -284,13 +284,15 @@ impl TypedOperation<BeamTarget> for MonitorKill {
 /// with its watchers: asked of a sample of [`SAMPLE`] candidates from
 /// `pick` on, the watchers kept when they are candidates themselves.
 async fn find_monitored(ctx: &BeamTarget, pick: usize) -> Result<Vec<(Candidate, Term)>, String> {
-    let all = match ctx.live_candidates().await {
+    let (all, dead) = match ctx.candidates_with_dead().await {
         Ok(c) => c,
         Err(e) => return Err(format!("could not list victims: {e}")),
     };
     let killable: Vec<&Candidate> = all
         .iter()
-        .filter(|c| !c.supervisor && !ctx.is_affected(&c.pid_text))
+        .zip(&dead)
+        .filter(|(c, dead)| !**dead && !c.supervisor && !ctx.is_affected(&c.pid_text))
+        .map(|(c, _)| c)
         .collect();
     if killable.is_empty() {
         return Ok(Vec::new());
@@ -300,7 +302,6 @@ async fn find_monitored(ctx: &BeamTarget, pick: usize) -> Result<Vec<(Candidate,
         .map(|i| killable[(start + i) % killable.len()])
         .map(|c| (&c.pid, c))
         .collect();
-    let eligible: HashSet<&Pid> = all.iter().map(|c| &c.pid).collect();
     let found = ctx
         .exec(
             MONITORED,
@@ -314,6 +315,8 @@ async fn find_monitored(ctx: &BeamTarget, pick: usize) -> Result<Vec<(Candidate,
         )
         .await
         .map_err(|e| format!("could not list monitored processes: {e}"))?;
+    // Built after the wait, so no operation waits holding it.
+    let eligible: HashSet<&Pid> = all.iter().map(|c| &c.pid).collect();
     let mut monitored: Vec<(Candidate, Term)> = found
         .as_list()
         .unwrap_or_default()
