@@ -1,6 +1,6 @@
-%%% chaos_bench_sup: the benchmark application's top supervisor; its one
-%%% child, chaos_bench_pool, keeps the benchmark's idle processes at their
-%%% number.
+%%% chaos_bench_sup: the benchmark application's top supervisor: chaos_bench_pool
+%%% keeps the benchmark's idle processes at their number; chaos_bench_services
+%%% runs the servers, tables and connections the other categories work on.
 -module(chaos_bench_sup).
 -behaviour(supervisor).
 
@@ -11,4 +11,6 @@ start_link() ->
 
 init([]) ->
     Pool = #{id => chaos_bench_pool, start => {chaos_bench_pool, start_link, []}},
-    {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, [Pool]}}.
+    Services = #{id => chaos_bench_services, type => supervisor,
+                 start => {chaos_bench_services, start_link, []}},
+    {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, [Pool, Services]}}.

@@ -14,7 +14,7 @@
 //!
 //! What lives where: this file — the [`BeamTarget`] itself (the connection,
 //! the lease, evaluating snippets, the helper ledger, health samples);
-//! `victims` — candidates and picks; `caps` — kills per second and the
+//! `candidate` — one process chaos may touch; `victims` — the lists and picks; `caps` — kills per second and the
 //! blast radius; `gate` — the restart-budget gate's prediction before a
 //! kill; `causes` — the node's own supervisor reports and cause chains; `reply` — reading a snippet's
 //! answer; `audit` — what is left after a run; [`ops`] — one file per
@@ -28,6 +28,7 @@ pub mod ops;
 mod safety;
 
 mod audit;
+mod candidate;
 mod caps;
 mod causes;
 mod gate;
@@ -37,6 +38,7 @@ mod reach;
 mod reply;
 mod victims;
 
+pub use candidate::Candidate;
 use caps::Budget;
 pub use causes::{chain as cause_chain, Cause};
 pub use gate::HeldNames;
@@ -48,7 +50,7 @@ pub(crate) use reach::REACH;
 pub use reply::Reply;
 pub use safety::{BudgetPolicy, Safety, SafetyError};
 use victims::VictimSource;
-pub use victims::{Candidate, Want, MAX_CANDIDATES, MAX_SCAN};
+pub use victims::{Want, MAX_CANDIDATES, MAX_SCAN};
 
 use crate::dist::json::to_json;
 use crate::dist::term::{atom, binary, int, list, Pid, Term, TermExt};

@@ -173,6 +173,8 @@ mod tests {
             supervisor: false,
             otp: true,
             trap_exit: false,
+            owns_ports: false,
+            owns_tables: false,
         }
     }
 

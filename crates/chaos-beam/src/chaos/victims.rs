@@ -3,9 +3,9 @@
 //! from the run's victim stream, retried when one died or the budget gate
 //! turned it away (the caps are in `caps.rs`).
 
+use super::candidate::parse_candidate;
 use super::*;
 use chaos_engine::budget::Prediction;
-use std::collections::BTreeMap;
 
 /// How long a candidate list is reused before it is fetched again. Each pick
 /// is re-validated on the target by the operation itself.
@@ -24,56 +24,6 @@ const RETARGET_TRIES: usize = 3;
 /// How many victims an operation tries when the budget gate guarded the
 /// first ones (on nodes with many single points of failure most picks are).
 const GUARDED_TRIES: usize = 8;
-
-/// A process chaos may touch.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// Its pid.
-    pub pid: Pid,
-    /// Pid text.
-    pub pid_text: String,
-    /// Owning application.
-    pub app: Option<String>,
-    /// Registered name.
-    pub name: Option<String>,
-    /// `'$initial_call'` (or `initial_call`) as `M:F/A`.
-    pub initial_call: String,
-    /// Supervisor (or bridge), not a plain worker.
-    pub supervisor: bool,
-    /// Started by `proc_lib`, so it answers system messages.
-    pub otp: bool,
-    /// Traps exits.
-    pub trap_exit: bool,
-}
-
-impl Candidate {
-    /// As the engine reports it.
-    pub fn victim(&self) -> Victim {
-        let mut attrs = BTreeMap::from([
-            ("pid".to_string(), self.pid_text.clone()),
-            (
-                "initial_call".to_string(),
-                crate::elixir::readable(&self.initial_call).into_owned(),
-            ),
-        ]);
-        if let Some(name) = &self.name {
-            attrs.insert("registered_name".to_string(), name.clone());
-        }
-        if let Some(app) = &self.app {
-            attrs.insert("application".to_string(), app.clone());
-        }
-        Victim {
-            id: self.pid_text.clone(),
-            label: self
-                .name
-                .as_deref()
-                .map(|n| crate::elixir::readable(n).into_owned()),
-            group: self.app.clone(),
-            node: None,
-            attrs,
-        }
-    }
-}
 
 /// Which processes an operation wants.
 #[derive(Debug, Clone, Copy, Default)]
@@ -478,25 +428,4 @@ fn no_victim(want: Want) -> String {
         what = format!("registered {what}");
     }
     format!("no eligible {what} under the safety rules")
-}
-
-fn parse_candidate(t: &Term) -> Option<Candidate> {
-    let [pid, app, name, init, kind, otp, trap, pid_text] = t.as_tuple()? else {
-        return None;
-    };
-    let pid = pid.as_pid()?.clone();
-    let opt = |t: &Term| match t.as_atom() {
-        Some("null") => None,
-        _ => t.as_text(),
-    };
-    Some(Candidate {
-        pid_text: pid_text.as_text()?,
-        pid,
-        app: opt(app),
-        name: opt(name),
-        initial_call: init.as_text().unwrap_or_default(),
-        supervisor: kind.as_atom() == Some("supervisor"),
-        otp: otp.as_bool().unwrap_or(false),
-        trap_exit: trap.as_bool().unwrap_or(false),
-    })
 }

@@ -49,7 +49,18 @@ end,
 %% (IndexedSample: from the run's process index when there is one); the group-leader filter runs as a
 %% compiled match spec, and at most MaxCandidates are described. Every pick
 %% is re-validated on the target by the operation itself.
-{_, Sample} = IndexedSample(MaxScan),
+%% Whatever owns a port (a socket) or an ETS table, or has a name, is
+%% always looked at, sampled or not, and kept past MaxCandidates: the
+%% network and state operations work on those, and on a big node a random
+%% sample would miss them. Each candidate says whether it owns ports or
+%% tables, so those operations send the node only the owners.
+PortOwners = maps:from_list([{O, true} || Pt <- erlang:ports(),
+                                          {connected, O} <- [erlang:port_info(Pt, connected)], is_pid(O)]),
+TableOwners = maps:from_list([{O, true} || T <- ets:all(), O <- [ets:info(T, owner)], is_pid(O)]),
+Named = [P || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)],
+IsOwner = fun(P) -> is_map_key(P, PortOwners) orelse is_map_key(P, TableOwners) end,
+{_, Sample0} = IndexedSample(MaxScan),
+Sample = lists:usort(Sample0 ++ maps:keys(PortOwners) ++ maps:keys(TableOwners) ++ Named),
 GLs = lists:zipwith(fun erlang:process_info/2, Sample, lists:duplicate(length(Sample), group_leader)),
 Pairs = lists:zip(GLs, Sample),
 ByMaster = case maps:size(Eligible) of
@@ -64,7 +75,15 @@ NoApp = case IncludeNoApp of
 Chosen0 = [{P, A} || {P, A} <- ByMaster ++ NoApp, not maps:is_key(P, Skip)],
 Chosen = case length(Chosen0) =< MaxCandidates of
              true -> Chosen0;
-             false -> CT = list_to_tuple(Chosen0), N0 = tuple_size(CT),
-                      lists:usort([element(rand:uniform(N0), CT) || _ <- lists:seq(1, MaxCandidates)])
+             false ->
+                 {Keep, Rest} = lists:partition(fun({P, _}) -> IsOwner(P) end, Chosen0),
+                 CT = list_to_tuple(Rest), N0 = tuple_size(CT),
+                 Keep ++ lists:usort([element(rand:uniform(N0), CT)
+                                      || N0 > 0, _ <- lists:seq(1, max(0, MaxCandidates - length(Keep)))])
          end,
-lists:append([case IsSystem(P) of true -> []; false -> Describe(P, App) end || {P, App} <- Chosen]).
+lists:append([case IsSystem(P) of
+                   true -> [];
+                   false -> [erlang:append_element(erlang:append_element(D, is_map_key(P, PortOwners)),
+                                                   is_map_key(P, TableOwners))
+                             || D <- Describe(P, App)]
+               end || {P, App} <- Chosen]).

@@ -85,15 +85,9 @@ impl TypedOperation<BeamTarget> for DropConnection {
                 Ok(c) => c,
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
-            let pids: Vec<Term> = candidates
-                .iter()
-                .map(|c| Term::from(c.pid.clone()))
-                .collect();
+            let pids = super::super::candidate::owner_pids(candidates.iter(), |c| c.owns_ports);
             let reply = ctx
-                .reply(
-                    SNIPPET,
-                    &[("Candidates", list(pids)), ("Pick", int(p.pick))],
-                )
+                .reply(SNIPPET, &[("Candidates", pids), ("Pick", int(p.pick))])
                 .await;
             let victim = match &reply {
                 Reply::Confirmed(_, m, _) => m

@@ -149,13 +149,13 @@ pub(super) async fn on_table(
         Ok(c) => c,
         Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
     };
-    let pids: Vec<Term> = candidates.iter().map(|c| c.pid.clone().into()).collect();
+    let pids = super::super::candidate::owner_pids(candidates.iter(), |c| c.owns_tables);
     let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
     let answer = match ctx
         .exec(
             snippet,
             &[
-                ("Pids", list(pids)),
+                ("Pids", pids),
                 ("TablePick", int(params.table_pick)),
                 ("RowPick", int(params.row_pick)),
                 ("HoldMs", int(hold)),

@@ -130,15 +130,12 @@ impl TypedOperation<BeamTarget> for MalformedData {
                 Ok(c) => c,
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
-            let pids: Vec<Term> = candidates
-                .iter()
-                .map(|c| Term::from(c.pid.clone()))
-                .collect();
+            let pids = super::super::candidate::owner_pids(candidates.iter(), |c| c.owns_ports);
             let kind = p.kind.as_str();
             ctx.reply(
                 SNIPPET,
                 &[
-                    ("Candidates", list(pids)),
+                    ("Candidates", pids),
                     ("Pick", int(p.pick)),
                     ("Kind", atom(kind)),
                     ("Size", int(p.size)),

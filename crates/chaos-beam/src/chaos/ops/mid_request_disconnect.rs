@@ -132,11 +132,8 @@ impl TypedOperation<BeamTarget> for MidRequestDisconnect {
                 Ok(c) => c,
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
-            let pids: Vec<Term> = candidates
-                .iter()
-                .map(|c| Term::from(c.pid.clone()))
-                .collect();
-            let ports: Vec<u16> = match ctx.exec(LISTENERS, &[("Candidates", list(pids))]).await {
+            let pids = super::super::candidate::owner_pids(candidates.iter(), |c| c.owns_ports);
+            let ports: Vec<u16> = match ctx.exec(LISTENERS, &[("Candidates", pids)]).await {
                 Ok(Term::List(l)) => l
                     .elements
                     .iter()

@@ -87,8 +87,9 @@ impl TypedOperation<BeamTarget> for SocketDelay {
                 .iter()
                 .filter(|c| c.otp && !c.supervisor && !ctx.is_affected(&c.pid_text))
                 .collect();
-            let pids: Vec<Term> = eligible.iter().map(|c| Term::from(c.pid.clone())).collect();
-            let owners = match ctx.exec(OWNERS, &[("Candidates", list(pids))]).await {
+            let pids =
+                super::super::candidate::owner_pids(eligible.iter().copied(), |c| c.owns_ports);
+            let owners = match ctx.exec(OWNERS, &[("Candidates", pids)]).await {
                 Ok(t) => t.as_list().unwrap_or_default(),
                 Err(e) => return Outcome::failed(format!("could not list connections: {e}")),
             };
