@@ -414,7 +414,15 @@ impl SnippetModules {
                         } else {
                             st.compiled_later += batch.len();
                         }
-                        tracing::debug!(module, snippets = batch.len(), "snippets compiled");
+                        tracing::debug!(
+                            module,
+                            snippets = batch.len(),
+                            first_lines = ?batch
+                                .iter()
+                                .map(|s| s.lines().next().unwrap_or_default())
+                                .collect::<Vec<_>>(),
+                            "snippets compiled"
+                        );
                         return;
                     }
                     Some([tag, bad]) if tag.as_atom() == Some("not_compiled") => {

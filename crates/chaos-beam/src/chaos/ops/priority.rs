@@ -54,14 +54,18 @@ case erlang:is_process_alive(Victim) of
                             andalso process_flag(priority, Old),
                         S
                     end,
+                    %% One request, waited for up to 5 s: a victim at low
+                    %% priority on a busy node (a run's end purging modules
+                    %% on 10^6 processes) can wait over a second for a
+                    %% turn, and a second request would only queue behind it.
                     Undo = fun U(Tries) ->
-                        try sys:replace_state(Victim, Restore, 1000) of
+                        try sys:replace_state(Victim, Restore, 5000) of
                             _ -> ok
                         catch
                             exit:{noproc, _} -> ok;  %% died: nothing to restore
-                            exit:_ when Tries > 1 -> U(Tries - 1);
                             exit:{timeout, _} ->
-                                {failed, <<"the process did not answer within 1000 ms; the restore stays queued as a system message">>};
+                                {failed, <<"the process did not answer within 5000 ms; the restore stays queued as a system message">>};
+                            exit:_ when Tries > 1 -> U(Tries - 1);
                             exit:{Reason, _} ->
                                 case erlang:is_process_alive(Victim) of
                                     false -> ok;
