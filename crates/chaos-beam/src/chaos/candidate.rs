@@ -36,7 +36,7 @@ pub struct Candidate {
 /// for the next refresh). At 10^6 processes, sending all 10,000 pids with
 /// every such operation held about 1 MB of the monkey's memory per
 /// operation in flight (187 MiB at 1,000 ops/s) and a decode on the node.
-const SEND_ALL_UP_TO: usize = 2_000;
+pub(super) const SEND_ALL_UP_TO: usize = 2_000;
 
 /// The pids of `all` an owner-seeking operation sends: every one on a
 /// small list, else those `owns` says own something.

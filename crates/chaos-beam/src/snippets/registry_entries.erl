@@ -1,7 +1,9 @@
 %% registry_entries — evaluated on the target by erl_eval; not a module.
 %% The entries of one registry (Kind: global, pg or elixir_registry) owned
-%% by the eligible processes (Pids), sorted: {Pid, Entry, Label}.
-Eligible = maps:from_list([{P, true} || P <- Pids]),
+%% by the eligible processes (Pids, or `all': the caller filters), sorted:
+%% {Pid, Entry, Label}.
+Eligible = case Pids of all -> all; _ -> maps:from_list([{P, true} || P <- Pids]) end,
+IsEligible = fun(P) -> Eligible =:= all orelse is_map_key(P, Eligible) end,
 InitialCall = fun(P) ->
     case erlang:process_info(P, dictionary) of
         {dictionary, D} -> proplists:get_value('$initial_call', D);
@@ -21,13 +23,13 @@ Entries = case Kind of
     global ->
         [{P, {global, N}, Text(N)}
          || N <- global:registered_names(), P <- [global:whereis_name(N)],
-            is_pid(P), is_map_key(P, Eligible)];
+            is_pid(P), IsEligible(P)];
     pg ->
         Scopes = [S || S <- erlang:registered(), SP <- [whereis(S)], is_pid(SP),
                        InitialCall(SP) =:= {pg, init, 1}],
         [{P, {pg, S, G}, Text({S, G})}
          || S <- Scopes, G <- lists:sort(try pg:which_groups(S) catch _:_ -> [] end),
-            P <- lists:usort(pg:get_local_members(S, G)), is_map_key(P, Eligible)];
+            P <- lists:usort(pg:get_local_members(S, G)), IsEligible(P)];
     elixir_registry ->
         case code:is_loaded('Elixir.Registry') of
             false -> [];
@@ -38,7 +40,7 @@ Entries = case Kind of
                  || R <- lists:sort(Regs),
                     {K, P} <- try 'Elixir.Registry':select(R, [{{'$1', '$2', '_'}, [], [{{'$1', '$2'}}]}])
                               catch _:_ -> [] end,
-                    is_map_key(P, Eligible)]
+                    IsEligible(P)]
         end
 end,
 lists:sublist(lists:usort(Entries), 10000).

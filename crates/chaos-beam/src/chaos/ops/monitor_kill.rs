@@ -201,7 +201,7 @@ impl TypedOperation<BeamTarget> for MonitorKill {
             let mut monitored = Vec::new();
             for fresh in [false, true] {
                 if fresh {
-                    ctx.victim_gone().await;
+                    ctx.all_of_a_kind_dead().await;
                 }
                 monitored = match find_monitored(ctx, p.pick as usize).await {
                     Ok(m) => m,

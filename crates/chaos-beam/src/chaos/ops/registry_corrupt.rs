@@ -206,20 +206,31 @@ impl Take<'_> {
                 kind != "elixir_registry" || (c.otp && !c.initial_call.starts_with("gen_event:"))
             })
             .collect();
+        // A long list is not sent (10,000 pids per operation in flight
+        // weighed on the monkey's memory at 10^6 processes): the node lists
+        // every entry and they are filtered here.
+        let pids = if eligible.len() > super::super::candidate::SEND_ALL_UP_TO {
+            atom("all")
+        } else {
+            list(eligible.iter().map(|c| c.pid.clone().into()).collect())
+        };
         let t = ctx
-            .exec(
-                ENTRIES,
-                &[
-                    ("Kind", atom(kind)),
-                    (
-                        "Pids",
-                        list(eligible.iter().map(|c| c.pid.clone().into()).collect()),
-                    ),
-                ],
-            )
+            .exec(ENTRIES, &[("Kind", atom(kind)), ("Pids", pids)])
             .await
             .map_err(|e| format!("could not list the {kind} entries: {e}"))?;
-        let entries = t.as_list().unwrap_or_default();
+        let owners: std::collections::HashSet<&crate::dist::term::Pid> =
+            eligible.iter().map(|c| &c.pid).collect();
+        let entries: Vec<Term> = t
+            .as_list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| {
+                e.as_tuple()
+                    .and_then(|t| t.first())
+                    .and_then(|p| p.as_pid())
+                    .is_some_and(|p| owners.contains(p))
+            })
+            .collect();
         if entries.is_empty() {
             return Err(format!("no {kind} entry held by an eligible process"));
         }
