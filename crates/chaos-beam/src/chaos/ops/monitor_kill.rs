@@ -288,20 +288,28 @@ async fn find_monitored(ctx: &BeamTarget, pick: usize) -> Result<Vec<(Candidate,
         Ok(c) => c,
         Err(e) => return Err(format!("could not list victims: {e}")),
     };
-    let killable: Vec<&Candidate> = all
-        .iter()
-        .zip(&dead)
-        .filter(|(c, dead)| !**dead && !c.supervisor && !ctx.is_affected(&c.pid_text))
-        .map(|(c, _)| c)
-        .collect();
-    if killable.is_empty() {
+    // A window of SAMPLE kill-eligible candidates from `pick` on; no list
+    // of all of them is kept across the wait (10,000 references per
+    // operation in flight add up at 10^6 processes).
+    let killable =
+        |c: &(&Candidate, &bool)| !*c.1 && !c.0.supervisor && !ctx.is_affected(&c.0.pid_text);
+    if all.is_empty() {
         return Ok(Vec::new());
     }
-    let start = pick % killable.len();
-    let sample: HashMap<&Pid, &Candidate> = (0..killable.len().min(SAMPLE))
-        .map(|i| killable[(start + i) % killable.len()])
-        .map(|c| (&c.pid, c))
+    let start = pick % all.len();
+    let sample: HashMap<&Pid, &Candidate> = all
+        .iter()
+        .zip(&dead)
+        .cycle()
+        .skip(start)
+        .take(all.len())
+        .filter(killable)
+        .take(SAMPLE)
+        .map(|(c, _)| (&c.pid, c))
         .collect();
+    if sample.is_empty() {
+        return Ok(Vec::new());
+    }
     let found = ctx
         .exec(
             MONITORED,

@@ -199,25 +199,31 @@ impl Take<'_> {
             .collect();
         // Workers only (a supervisor's entry is its restarts' business); a
         // Registry key is moved by code run inside its owner (sys).
-        let eligible: Vec<&Candidate> = all
-            .iter()
-            .filter(|c| !c.supervisor && !affected.contains(&c.pid_text))
-            .filter(|c| {
-                kind != "elixir_registry" || (c.otp && !c.initial_call.starts_with("gen_event:"))
-            })
-            .collect();
-        // A long list is not sent (10,000 pids per operation in flight
-        // weighed on the monkey's memory at 10^6 processes): the node lists
-        // every entry and they are filtered here.
-        let pids = if eligible.len() > super::super::candidate::SEND_ALL_UP_TO {
-            atom("all")
-        } else {
-            list(eligible.iter().map(|c| c.pid.clone().into()).collect())
+        let is_eligible = |c: &&Candidate| {
+            !c.supervisor
+                && !affected.contains(&c.pid_text)
+                && (kind != "elixir_registry"
+                    || (c.otp && !c.initial_call.starts_with("gen_event:")))
         };
+        // A long list is not sent, nor kept across the wait (10,000 pids
+        // per operation in flight weighed on the monkey's memory at 10^6
+        // processes): the node lists every entry and they are filtered here.
+        let pids =
+            if all.iter().filter(is_eligible).count() > super::super::candidate::SEND_ALL_UP_TO {
+                atom("all")
+            } else {
+                list(
+                    all.iter()
+                        .filter(is_eligible)
+                        .map(|c| c.pid.clone().into())
+                        .collect(),
+                )
+            };
         let t = ctx
             .exec(ENTRIES, &[("Kind", atom(kind)), ("Pids", pids)])
             .await
             .map_err(|e| format!("could not list the {kind} entries: {e}"))?;
+        let eligible: Vec<&Candidate> = all.iter().filter(is_eligible).collect();
         let owners: std::collections::HashSet<&crate::dist::term::Pid> =
             eligible.iter().map(|c| &c.pid).collect();
         let entries: Vec<Term> = t
