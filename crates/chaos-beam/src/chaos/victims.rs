@@ -201,11 +201,7 @@ impl BeamTarget {
     /// times a second (until then picks re-validate on the target and
     /// retarget), so kills at a high rate do not turn into a scan each.
     pub async fn victim_gone(&self) {
-        let mut cache = self.victims.cache.lock().await;
-        let floor = cache.floor();
-        if cache.fetched.is_some_and(|t| t.elapsed() >= floor) {
-            cache.fetched = Some(Instant::now() - cache.ttl());
-        }
+        self.stale_once_older_than(VictimCache::floor).await;
     }
 
     /// The current list, with which of its candidates are known to be dead
@@ -227,9 +223,15 @@ impl BeamTarget {
     /// due as soon as it is as old as its own refresh took (a few
     /// milliseconds on a small node, so a replacement is found at once).
     pub(super) async fn all_of_a_kind_dead(&self) {
+        self.stale_once_older_than(|cache| cache.took).await;
+    }
+
+    /// Mark the list due (the next caller refreshes it, the others keep
+    /// it meanwhile) if it is older than `min_age` says.
+    async fn stale_once_older_than(&self, min_age: impl Fn(&VictimCache) -> Duration) {
         let mut cache = self.victims.cache.lock().await;
-        let took = cache.took;
-        if cache.fetched.is_some_and(|t| t.elapsed() >= took) {
+        let min_age = min_age(&cache);
+        if cache.fetched.is_some_and(|t| t.elapsed() >= min_age) {
             cache.fetched = Some(Instant::now() - cache.ttl());
         }
     }

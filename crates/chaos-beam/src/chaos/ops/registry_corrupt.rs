@@ -208,17 +208,17 @@ impl Take<'_> {
         // A long list is not sent, nor kept across the wait (10,000 pids
         // per operation in flight weighed on the monkey's memory at 10^6
         // processes): the node lists every entry and they are filtered here.
-        let pids =
-            if all.iter().filter(is_eligible).count() > super::super::candidate::SEND_ALL_UP_TO {
-                atom("all")
-            } else {
-                list(
-                    all.iter()
-                        .filter(is_eligible)
-                        .map(|c| c.pid.clone().into())
-                        .collect(),
-                )
-            };
+        let pids: Vec<Term> = all
+            .iter()
+            .filter(is_eligible)
+            .take(super::super::candidate::SEND_ALL_UP_TO + 1)
+            .map(|c| c.pid.clone().into())
+            .collect();
+        let pids = if pids.len() > super::super::candidate::SEND_ALL_UP_TO {
+            atom("all")
+        } else {
+            list(pids)
+        };
         let t = ctx
             .exec(ENTRIES, &[("Kind", atom(kind)), ("Pids", pids)])
             .await
