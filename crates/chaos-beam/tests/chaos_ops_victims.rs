@@ -7,7 +7,7 @@ mod support;
 
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::BeamTarget;
-use chaos_beam::dist::term::{Term, TermExt};
+use chaos_beam::dist::term::TermExt;
 use chaos_engine::{Outcome, Profile, SeededRng, Status};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -139,32 +139,12 @@ fn mailbox_flood_is_confirmed_by_its_messages_in_the_victims_queue() {
             smol::Timer::after(Duration::from_millis(10)).await;
         }
         // Every other worker is shielded: the sink is the only victim.
-        let others: Vec<Term> = t
-            .candidates()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|c| !c.supervisor && Some(&c.pid) != sink.as_pid())
-            .map(|c| Term::from(c.pid.clone()))
-            .collect();
-        for p in &others {
-            t.note_helper(p);
-        }
-        t.invalidate().await;
-        let pool: Vec<_> = t
-            .candidates()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|c| !c.supervisor)
-            .cloned()
-            .collect();
-        assert_eq!(pool.len(), 1, "{pool:?}");
-        assert!(pool[0].otp, "{pool:?}");
+        let only = support::shield_all_but(&t, &sink).await;
+        assert!(only.otp, "{only:?}");
 
         let out = run_with(&t, "mailbox_flood", &json!({ "count": 1000 })).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
-        assert_eq!(out.victim.as_ref().unwrap().id, pool[0].pid_text);
+        assert_eq!(out.victim.as_ref().unwrap().id, only.pid_text);
         let m = &out.measurements;
         assert_eq!(num(m, "sent"), 1000, "{m}");
         assert_eq!(num(m, "queue_before"), 30, "{m}");
@@ -205,7 +185,7 @@ fn a_proc_lib_fun_is_no_otp_victim_and_a_silent_one_is_skipped() {
                      proc_lib:spawn(fun() -> erlang:group_leader(GL, self()), \
                                              receive stop -> ok after 60000 -> ok end end).";
         let fun_proc = t.exec(spawn, &[]).await.unwrap();
-        let c = shield_all_but(&t, &fun_proc).await;
+        let c = support::shield_all_but(&t, &fun_proc).await;
         assert!(
             c.initial_call.contains("-fun-"),
             "proc_lib records the fun: {c:?}"
@@ -232,7 +212,7 @@ fn a_proc_lib_fun_is_no_otp_victim_and_a_silent_one_is_skipped() {
             .await
             .unwrap();
         t.exec("P ! stop.", &[("P", fun_proc)]).await.unwrap();
-        let c = shield_all_but(&t, &named).await;
+        let c = support::shield_all_but(&t, &named).await;
         assert!(c.otp, "{c:?}");
         let out = run_with(
             &t,
@@ -247,30 +227,4 @@ fn a_proc_lib_fun_is_no_otp_victim_and_a_silent_one_is_skipped() {
         );
         t.exec("P ! stop.", &[("P", named)]).await.unwrap();
     });
-}
-
-/// Shield every worker candidate but `keep`; returns `keep`'s candidate.
-async fn shield_all_but(t: &BeamTarget, keep: &Term) -> chaos_beam::chaos::Candidate {
-    let others: Vec<Term> = t
-        .candidates()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|c| !c.supervisor && Some(&c.pid) != keep.as_pid())
-        .map(|c| Term::from(c.pid.clone()))
-        .collect();
-    for p in &others {
-        t.note_helper(p);
-    }
-    t.invalidate().await;
-    let pool: Vec<_> = t
-        .candidates()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|c| !c.supervisor)
-        .cloned()
-        .collect();
-    assert_eq!(pool.len(), 1, "{pool:?}");
-    pool.into_iter().next().unwrap()
 }

@@ -5,6 +5,7 @@
 
 use chaos_beam::chaos::{BeamTarget, Safety};
 use chaos_beam::demo::{DemoConfig, DemoNode};
+use chaos_beam::dist::term::{Term, TermExt};
 use chaos_beam::dist::{ConnectOptions, Cookie, DistClient};
 use chaos_engine::Profile;
 use std::time::Duration;
@@ -54,4 +55,31 @@ impl Drop for Demo {
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }
+}
+
+/// Shield every worker candidate but `keep` (as the monkey's own helpers,
+/// so none is picked); returns `keep`'s candidate, the only one left.
+pub async fn shield_all_but(t: &BeamTarget, keep: &Term) -> chaos_beam::chaos::Candidate {
+    let others: Vec<Term> = t
+        .candidates()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| !c.supervisor && Some(&c.pid) != keep.as_pid())
+        .map(|c| Term::from(c.pid.clone()))
+        .collect();
+    for p in &others {
+        t.note_helper(p);
+    }
+    t.invalidate().await;
+    let pool: Vec<_> = t
+        .candidates()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| !c.supervisor)
+        .cloned()
+        .collect();
+    assert_eq!(pool.len(), 1, "{pool:?}");
+    pool.into_iter().next().unwrap()
 }
