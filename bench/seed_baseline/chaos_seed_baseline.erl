@@ -38,18 +38,9 @@ operation(2, _Master) ->
     %% A short-lived process: it returns at once.
     _ = erlang:spawn(fun() -> ok end),
     ok;
-operation(Kind, Master) ->
-    case [P || P <- erlang:processes(), eligible(P, Master)] of
-        [] -> ok;
-        Candidates ->
-            Victim = lists:nth(rand:uniform(length(Candidates)), Candidates),
-            case Kind of
-                0 -> erlang:exit(Victim, kill);
-                1 -> catch erlang:suspend_process(Victim),
-                     catch erlang:resume_process(Victim)
-            end,
-            ok
-    end.
+operation(0, Master) -> with_victim(Master, fun(V) -> erlang:exit(V, kill) end);
+operation(1, Master) ->
+    with_victim(Master, fun(V) -> catch erlang:suspend_process(V), catch erlang:resume_process(V) end).
 
 eligible(P, Master) ->
     case erlang:process_info(P, [group_leader, priority, registered_name]) of
@@ -102,7 +93,7 @@ with_victim(Master, Act) ->
 
 %% Kill a worker; spawn 100 short-lived processes; send an exit signal; a
 %% linked crash chain of its own processes; monitor, then kill a worker.
-process_op(0, Master) -> with_victim(Master, fun(V) -> erlang:exit(V, kill) end);
+process_op(0, Master) -> operation(0, Master);
 process_op(1, _Master) -> [erlang:spawn(fun() -> ok end) || _ <- lists:seq(1, 100)], ok;
 process_op(2, Master) -> with_victim(Master, fun(V) -> erlang:exit(V, chaos_test) end);
 process_op(3, _Master) ->
@@ -168,7 +159,6 @@ state_op(3, Master) -> with_victim(Master, fun(_) -> ok end).
 
 %% Suspend and resume a worker; change a priority (a worker is picked; its
 %% priority cannot be set from outside); a short sleep in a process of its own.
-timing_op(0, Master) ->
-    with_victim(Master, fun(V) -> catch erlang:suspend_process(V), catch erlang:resume_process(V) end);
+timing_op(0, Master) -> operation(1, Master);
 timing_op(1, Master) -> with_victim(Master, fun(_) -> ok end);
 timing_op(2, _Master) -> _ = erlang:spawn(fun() -> timer:sleep(rand:uniform(10)) end), ok.

@@ -286,6 +286,63 @@ fn monkey_run(node: &DemoNode, mix: Mix, rate: u64, secs: u64, dir: &Path) -> Ru
     }
 }
 
+/// What [`climb`] found.
+struct Climb {
+    /// The highest confirmed rate (ops/s) of any run.
+    best: f64,
+    /// Confirmed ops/s per category in that run.
+    best_by_category: Vec<(String, f64)>,
+    /// Why the climb stopped, if a rate could not be sustained.
+    limit: String,
+    monkey_cpu_s: f64,
+    monkey_peak_kib: u64,
+}
+
+/// Runs `mix` at 100, 300, 1,000, 3,000, 10,000 ops/s, stopping at the
+/// first rate where fewer than 95 % of the planned operations could start.
+fn climb(dn: &DemoNode, mix: Mix, n: u64, dir: &Path) -> Climb {
+    let mut c = Climb {
+        best: 0.0,
+        best_by_category: Vec::new(),
+        limit: String::new(),
+        monkey_cpu_s: 0.0,
+        monkey_peak_kib: 0,
+    };
+    for rate in [100u64, 300, 1000, 3000, 10000] {
+        let f = monkey_run(dn, mix, rate, 10, dir);
+        c.monkey_cpu_s += f.monkey_cpu_s;
+        c.monkey_peak_kib = c.monkey_peak_kib.max(f.monkey_peak_kib);
+        let achieved = f.confirmed as f64 / f.measured_s;
+        eprintln!(
+            "size {n}: {} at {rate}: executed {}/{} confirmed {achieved:.0}/s late p99 {} µs {:?}",
+            match mix {
+                Mix::KillSuspendSpawn => "kill/suspend/spawn",
+                Mix::Default => "default mix",
+            },
+            f.executed,
+            f.scheduled,
+            f.late_p99_us,
+            f.by_category
+        );
+        if achieved >= c.best {
+            c.best = achieved;
+            c.best_by_category = f
+                .by_category
+                .iter()
+                .map(|(cat, k)| (cat.clone(), *k as f64 / f.measured_s))
+                .collect();
+        }
+        if (f.executed as f64) < 0.95 * f.scheduled as f64 {
+            c.limit = format!(
+                "at {rate}/s only {} of {} operations could start (in-flight cap 256)",
+                f.executed, f.scheduled
+            );
+            break;
+        }
+    }
+    c
+}
+
 #[test]
 #[ignore = "a benchmark: run it with --ignored --nocapture (see the module docs)"]
 fn scale_benchmark() {
@@ -378,60 +435,22 @@ fn scale_benchmark() {
             }
             jitter.push((rate, f.late_p99_us));
         }
-        let mut best = 0.0f64;
-        let mut limit = String::new();
-        for rate in [100u64, 300, 1000, 3000, 10000] {
-            let f = monkey_run(dn, Mix::KillSuspendSpawn, rate, 10, &dir);
-            monkey_cpu += f.monkey_cpu_s;
-            monkey_peak = monkey_peak.max(f.monkey_peak_kib);
-            let achieved = f.confirmed as f64 / f.measured_s;
-            let sustained = f.executed as f64 >= 0.95 * f.scheduled as f64;
-            eprintln!(
-                "size {n}: rate {rate}: executed {}/{} confirmed {:.0}/s late p99 {} µs",
-                f.executed, f.scheduled, achieved, f.late_p99_us
-            );
-            if sustained {
-                best = best.max(achieved);
-            } else {
-                limit = format!(
-                    "at {rate}/s only {} of {} operations could start (in-flight cap 256)",
-                    f.executed, f.scheduled
-                );
-                best = best.max(achieved);
-                break;
-            }
-        }
+        let kss = climb(dn, Mix::KillSuspendSpawn, n, &dir);
+        monkey_cpu += kss.monkey_cpu_s;
+        monkey_peak = monkey_peak.max(kss.monkey_peak_kib);
+        let (best, limit) = (kss.best, kss.limit);
 
         // The default mix, all five categories, the same way.
-        let mut mix_best = 0.0f64;
-        let mut mix_limit = String::new();
-        let mut mix_categories = String::new();
-        for rate in [100u64, 300, 1000, 3000, 10000] {
-            let f = monkey_run(dn, Mix::Default, rate, 10, &dir);
-            monkey_cpu += f.monkey_cpu_s;
-            monkey_peak = monkey_peak.max(f.monkey_peak_kib);
-            let achieved = f.confirmed as f64 / f.measured_s;
-            eprintln!(
-                "size {n}: default mix at {rate}: executed {}/{} confirmed {:.0}/s {:?}",
-                f.executed, f.scheduled, achieved, f.by_category
-            );
-            if achieved >= mix_best {
-                mix_best = achieved;
-                mix_categories = f
-                    .by_category
-                    .iter()
-                    .map(|(c, k)| format!("{c} {:.0}", *k as f64 / f.measured_s))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-            }
-            if (f.executed as f64) < 0.95 * f.scheduled as f64 {
-                mix_limit = format!(
-                    "at {rate}/s only {} of {} operations could start",
-                    f.executed, f.scheduled
-                );
-                break;
-            }
-        }
+        let mix = climb(dn, Mix::Default, n, &dir);
+        monkey_cpu += mix.monkey_cpu_s;
+        monkey_peak = monkey_peak.max(mix.monkey_peak_kib);
+        let (mix_best, mix_limit) = (mix.best, mix.limit);
+        let mix_categories = mix
+            .best_by_category
+            .iter()
+            .map(|(c, per_s)| format!("{c} {per_s:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ");
 
         // The seed's approach at the same size: its kill / suspend / spawn
         // mix, then its whole five-category mix.
