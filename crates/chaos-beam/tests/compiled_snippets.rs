@@ -1,5 +1,6 @@
 //! Compiled snippets against a real node: a snippet runs interpreted first,
-//! compiled once it settled, with the same answers (values and exceptions);
+//! compiled once used often enough and settled (a one-off never is), with
+//! the same answers (values and exceptions);
 //! a snippet the compiler rejects keeps working interpreted; the audit
 //! unloads every module; and a lost monkey's modules are unloaded by the
 //! janitor on the node.
@@ -7,6 +8,7 @@
 mod support;
 
 use chaos_beam::chaos::BeamTarget;
+use chaos_beam::compiled::COMPILE_AFTER_USES;
 use chaos_beam::dist::term::{int, show, Term, TermExt};
 use chaos_beam::eval::{eval, EvalError};
 use chaos_engine::Profile;
@@ -28,6 +30,11 @@ const WHERE: &str =
 const UNSAFE: &str = "case X of 1 -> {one, X}; _ -> not_defined_here() end.";
 
 const RAISES: &str = "erlang:error({bad, X}).";
+
+/// Like `WHERE`, used fewer than `COMPILE_AFTER_USES` times: never worth a module.
+const ONE_OFF: &str =
+    "{current_function, {M, _, _}} = erlang:process_info(self(), current_function), \
+                     {M, X}.";
 
 async fn loaded(watcher: &chaos_beam::dist::DistClient) -> Vec<String> {
     eval(watcher, LOADED, &[])
@@ -60,7 +67,7 @@ fn module_of(t: &Term) -> String {
 }
 
 #[test]
-fn snippets_compile_after_first_use_answer_the_same_and_are_unloaded() {
+fn snippets_compile_after_repeated_use_answer_the_same_and_are_unloaded() {
     let demo = Demo::start("compiled");
     smol::block_on(async {
         let watcher = demo.client().await;
@@ -71,7 +78,14 @@ fn snippets_compile_after_first_use_answer_the_same_and_are_unloaded() {
         assert_eq!(module_of(&first), "erl_eval", "{}", show(&first));
         let odd = target.exec(UNSAFE, &[("X", int(1))]).await.unwrap();
         let raised = target.exec(RAISES, &x).await.unwrap_err();
-        // Compiled half a second after first use, at the next evaluation.
+        // Each used often enough to be worth compiling; all three interpreted so far.
+        for _ in 1..COMPILE_AFTER_USES {
+            let t = target.exec(WHERE, &x).await.unwrap();
+            assert_eq!(module_of(&t), "erl_eval", "{}", show(&t));
+            target.exec(UNSAFE, &[("X", int(1))]).await.unwrap();
+            target.exec(RAISES, &x).await.unwrap_err();
+        }
+        // Compiled half a second after the third use, at the next evaluation.
         smol::Timer::after(Duration::from_millis(600)).await;
         let _ = target.exec(WHERE, &x).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -84,6 +98,13 @@ fn snippets_compile_after_first_use_answer_the_same_and_are_unloaded() {
         };
         let module = module_of(&compiled);
         assert!(module.starts_with("chaos_monkey_"), "{}", show(&compiled));
+        // A one-off used just under the threshold, before and after that
+        // generation: still interpreted, and counted as not compiled.
+        for _ in 1..COMPILE_AFTER_USES {
+            let t = target.exec(ONE_OFF, &x).await.unwrap();
+            assert_eq!(module_of(&t), "erl_eval", "{}", show(&t));
+        }
+        assert_eq!(chaos_beam::compiled::pending(&target.client), 1);
         assert_eq!(
             compiled.as_tuple().unwrap()[1].as_i64(),
             Some(42),
@@ -132,7 +153,9 @@ fn the_janitor_unloads_the_modules_when_the_monkey_is_lost() {
         let target: BeamTarget = demo.target(Profile::Demo).await;
         target.compile_snippets().await.unwrap();
         let x = [("X", int(1))];
-        target.exec(WHERE, &x).await.unwrap();
+        for _ in 0..COMPILE_AFTER_USES {
+            target.exec(WHERE, &x).await.unwrap();
+        }
         smol::Timer::after(Duration::from_millis(600)).await;
         target.exec(WHERE, &x).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -94,14 +94,14 @@ pub(super) struct VictimCache {
 }
 
 impl VictimCache {
-    /// The list's age limit: at least [`CANDIDATES_TTL`], and forty times
-    /// what the last refresh took, so on a big node refreshes by age stay
-    /// about 2.5 % of the time (at 10^6 processes a refresh takes ~0.3 s
-    /// of the node: every 12 s, not every 3 s). A busy run does not wait
+    /// The list's age limit: at least [`CANDIDATES_TTL`], and a hundred
+    /// times what the last refresh took, so on a big node refreshes by age
+    /// stay about 1 % of the time (at 10^6 processes a refresh takes ~0.3 s
+    /// of the node: every 30 s, not every 3 s). A busy run does not wait
     /// for age: its kills mark victims dead, and half a list dead
     /// refreshes it at the floor.
     fn ttl(&self) -> Duration {
-        CANDIDATES_TTL.max(self.took * 40)
+        CANDIDATES_TTL.max(self.took * 100)
     }
 
     /// The least time between refreshes asked for by lost victims.
