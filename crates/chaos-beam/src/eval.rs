@@ -4,7 +4,7 @@
 
 use crate::dist::term::Term;
 use crate::dist::DistClient;
-use crate::interpret::interpret;
+use crate::interpret::interpret_with;
 use std::time::Duration;
 
 pub use crate::interpret::EvalError;
@@ -28,10 +28,22 @@ pub async fn eval_with_timeout(
     bindings: &[(&str, Term)],
     timeout: Duration,
 ) -> Result<Term, EvalError> {
+    eval_with_extra(client, source, bindings, &[], timeout).await
+}
+
+/// [`eval_with_timeout`] with the bindings in two parts, `bindings` and
+/// `extra`, so a caller adding its own need not copy the others.
+pub async fn eval_with_extra(
+    client: &DistClient,
+    source: &str,
+    bindings: &[(&str, Term)],
+    extra: &[(&str, Term)],
+    timeout: Duration,
+) -> Result<Term, EvalError> {
     if let Some(modules) = crate::compiled::of(client) {
-        if let Some(result) = modules.exec(client, source, bindings, timeout).await {
+        if let Some(result) = modules.exec(client, source, bindings, extra, timeout).await {
             return result;
         }
     }
-    interpret(client, source, bindings, timeout).await
+    interpret_with(client, source, bindings, extra, timeout).await
 }

@@ -73,6 +73,17 @@ pub(crate) async fn interpret(
     bindings: &[(&str, Term)],
     timeout: Duration,
 ) -> Result<Term, EvalError> {
+    interpret_with(client, source, bindings, &[], timeout).await
+}
+
+/// [`interpret`] with the bindings in two parts (see `eval::eval_with_extra`).
+pub(crate) async fn interpret_with(
+    client: &DistClient,
+    source: &str,
+    bindings: &[(&str, Term)],
+    extra: &[(&str, Term)],
+    timeout: Duration,
+) -> Result<Term, EvalError> {
     let exprs = match client.cached_parse(source) {
         Some(e) => e,
         None => {
@@ -81,7 +92,7 @@ pub(crate) async fn interpret(
             e
         }
     };
-    let mut sorted: Vec<&(&str, Term)> = bindings.iter().collect();
+    let mut sorted: Vec<&(&str, Term)> = bindings.iter().chain(extra).collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let orddict = list(
         sorted
@@ -92,8 +103,10 @@ pub(crate) async fn interpret(
     let result = client
         .call_with_timeout("erl_eval", "exprs", vec![exprs, orddict], timeout)
         .await?;
-    match result.as_tuple() {
-        Some([tag, value, _]) if tag.as_atom() == Some("value") => Ok(value.clone()),
+    match result {
+        Term::Tuple(mut t) if t.elements.len() == 3 && t.elements[0].as_atom() == Some("value") => {
+            Ok(t.elements.swap_remove(1))
+        }
         _ => Err(EvalError::Raised {
             class: "error".into(),
             reason: format!("unexpected erl_eval result {}", show(&result)),

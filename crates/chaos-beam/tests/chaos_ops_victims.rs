@@ -49,7 +49,7 @@ fn application_masters_and_their_helpers_are_never_picked() {
         let found = t.exec(MASTERS, &[]).await.unwrap();
         let mut protected = Vec::new();
         let mut demo_helpers = 0;
-        for entry in found.as_list().unwrap() {
+        for entry in found.as_list().unwrap().iter() {
             let [app, master, helpers] = entry.as_tuple().unwrap() else {
                 panic!("{entry:?}")
             };

@@ -25,7 +25,10 @@ fn no_protected_process_is_touched() {
         )
         .await
         .unwrap();
-        (snap.as_list().unwrap(), chaos_beam::dist::term::show(&apps))
+        (
+            snap.as_list().unwrap().into_owned(),
+            chaos_beam::dist::term::show(&apps),
+        )
     });
     assert!(before.len() > 20);
     let events = demo.file("events.jsonl");

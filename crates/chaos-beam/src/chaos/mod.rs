@@ -55,7 +55,7 @@ pub use victims::{Want, MAX_CANDIDATES, MAX_SCAN};
 use crate::dist::json::to_json;
 use crate::dist::term::{atom, binary, int, list, Pid, Term, TermExt};
 use crate::dist::DistClient;
-use crate::eval::{eval_with_timeout, EvalError};
+use crate::eval::{eval_with_extra, eval_with_timeout, EvalError};
 use chaos_engine::{Outcome, Profile, Recovery, Sample, SeededRng, Target, Victim};
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -331,27 +331,30 @@ impl BeamTarget {
     /// holders monitor the keeper and undo their effect at once when it goes
     /// — the monkey killed, frozen or cut off (the janitor rule).
     pub async fn exec(&self, snippet: &str, bindings: &[(&str, Term)]) -> Result<Term, EvalError> {
-        let mut all: Vec<(&str, Term)> = bindings.to_vec();
-        if !all.iter().any(|(k, _)| *k == "Monkey") {
-            all.push(("Monkey", atom(self.client.local_name())));
+        // The caller's bindings are not copied (they can be long pid lists,
+        // held for as long as the call is in flight): ours go beside them.
+        let bound = |name: &str| bindings.iter().any(|(k, _)| *k == name);
+        let mut extra: Vec<(&str, Term)> = Vec::new();
+        if !bound("Monkey") {
+            extra.push(("Monkey", atom(self.client.local_name())));
         }
         // Snippets that may end a process run behind the restart-budget gate
         // (budget_gate.erl, which names these bindings).
-        if snippet.contains("BudgetMargin") && !all.iter().any(|(k, _)| *k == "BudgetMargin") {
+        if snippet.contains("BudgetMargin") && !bound("BudgetMargin") {
             let policy = self.safety.budget;
-            all.push(("BudgetMargin", int(policy.margin())));
+            extra.push(("BudgetMargin", int(policy.margin())));
             let collapse = policy == BudgetPolicy::Collapse;
-            all.push((
+            extra.push((
                 "AllowCollapse",
                 atom(if collapse { "true" } else { "false" }),
             ));
-            all.push(("Causes", self.causes_collector()));
+            extra.push(("Causes", self.causes_collector()));
         }
         // Only snippets that hold an effect name it (so a dry run starts no keeper).
-        if snippet.contains("Lease") && !all.iter().any(|(k, _)| *k == "Lease") {
-            all.push(("Lease", Term::from(self.lease_keeper().await?)));
+        if snippet.contains("Lease") && !bound("Lease") {
+            extra.push(("Lease", Term::from(self.lease_keeper().await?)));
         }
-        eval_with_timeout(&self.client, snippet, &all, OP_TIMEOUT).await
+        eval_with_extra(&self.client, snippet, bindings, &extra, OP_TIMEOUT).await
     }
 
     /// Evaluate a snippet and read its [`Reply`].

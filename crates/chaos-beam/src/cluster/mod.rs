@@ -274,11 +274,11 @@ impl ClusterTarget {
             )
             .await;
             if let Ok(t) = held {
-                for p in t.as_list().unwrap_or_default() {
+                for p in t.as_list().unwrap_or_default().iter() {
                     out.push(AuditFinding::left(format!(
                         "{}: the cookie for {} is still a cutting cookie (partition not healed)",
                         m.name,
-                        show(&p)
+                        show(p)
                     )));
                 }
             }

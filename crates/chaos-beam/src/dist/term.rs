@@ -1,6 +1,7 @@
 //! Small helpers to build and read Erlang terms ([`eetf::Term`]).
 
 pub use eetf::{Atom, Binary, List, Map, Pid, Reference, Term, Tuple};
+use std::borrow::Cow;
 
 /// An atom term.
 pub fn atom(name: &str) -> Term {
@@ -84,8 +85,10 @@ pub trait TermExt {
     fn as_i64(&self) -> Option<i64>;
     /// A tuple's elements.
     fn as_tuple(&self) -> Option<&[Term]>;
-    /// A proper list's elements; a string (`STRING_EXT`) becomes small integers.
-    fn as_list(&self) -> Option<Vec<Term>>;
+    /// A proper list's elements, borrowed (a list reply can be thousands of
+    /// terms: reading it must not copy it); a string (`STRING_EXT`) becomes
+    /// small integers.
+    fn as_list(&self) -> Option<Cow<'_, [Term]>>;
     /// Text from a binary, a charlist or an atom.
     fn as_text(&self) -> Option<String>;
     /// A map or proplist value by atom key.
@@ -125,10 +128,12 @@ impl TermExt for Term {
         }
     }
 
-    fn as_list(&self) -> Option<Vec<Term>> {
+    fn as_list(&self) -> Option<Cow<'_, [Term]>> {
         match self {
-            Term::List(l) => Some(l.elements.clone()),
-            Term::ByteList(b) => Some(b.bytes.iter().map(|&c| int(i64::from(c))).collect()),
+            Term::List(l) => Some(Cow::Borrowed(&l.elements)),
+            Term::ByteList(b) => Some(Cow::Owned(
+                b.bytes.iter().map(|&c| int(i64::from(c))).collect(),
+            )),
             _ => None,
         }
     }

@@ -13,6 +13,7 @@
 //! kill, without `restart_ms`. Respects the kills-per-second cap.
 
 use super::prelude::*;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Rounds of victim picks (each up to `on_victim`'s tries).
@@ -170,7 +171,7 @@ impl TypedOperation<BeamTarget> for KillSupervisor {
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
             let eligible = match ctx.exec(NON_TOP, &[("Sups", list(sups))]).await {
-                Ok(t) => t.as_list().unwrap_or_default(),
+                Ok(t) => t.as_list().map(Cow::into_owned).unwrap_or_default(),
                 Err(e) => {
                     return Outcome::failed(format!("could not read the supervision tree: {e}"))
                 }

@@ -128,8 +128,8 @@ impl TypedOperation<BeamTarget> for MemoryHog {
             let reply = match answer {
                 Ok(t) => match t.as_tuple() {
                     Some([tag, reply, holders]) if tag.as_atom() == Some("hog") => {
-                        for h in holders.as_list().unwrap_or_default() {
-                            ctx.note_helper(&h);
+                        for h in holders.as_list().unwrap_or_default().iter() {
+                            ctx.note_helper(h);
                         }
                         Reply::from_term(reply)
                     }

@@ -34,10 +34,9 @@ pub struct MonitorKill;
 /// Whether a watcher is an eligible application process is decided by the
 /// caller, against the candidate list it holds.
 pub(crate) const MONITORED: &str = r#"
-Own = maps:from_list([{P, true} || P <- Exclude]),
 [{V, Ws} || V <- Candidates,
             {monitored_by, By} <- [erlang:process_info(V, monitored_by)],
-            Ws <- [[W || W <- By, is_pid(W), W =/= V, not maps:is_key(W, Own)]],
+            Ws <- [[W || W <- By, is_pid(W), W =/= V]],
             Ws =/= []].
 "#;
 
@@ -318,7 +317,8 @@ async fn find_monitored(ctx: &BeamTarget, pick: usize) -> Result<Vec<(Candidate,
                     "Candidates",
                     list(sample.keys().map(|p| Term::from((*p).clone())).collect()),
                 ),
-                ("Exclude", list(ctx.own_pids())),
+                // The monkey's own watchers (helpers) are no candidates:
+                // the filter below drops them, no list of them is sent.
             ],
         )
         .await

@@ -229,13 +229,14 @@ impl Take<'_> {
         let entries: Vec<Term> = t
             .as_list()
             .unwrap_or_default()
-            .into_iter()
+            .iter()
             .filter(|e| {
                 e.as_tuple()
                     .and_then(|t| t.first())
                     .and_then(|p| p.as_pid())
                     .is_some_and(|p| owners.contains(p))
             })
+            .cloned()
             .collect();
         if entries.is_empty() {
             return Err(format!("no {kind} entry held by an eligible process"));

@@ -17,6 +17,7 @@
 
 use super::message_delay::{delay_victim, plan_delay, Delayed};
 use super::prelude::*;
+use std::borrow::Cow;
 
 /// Delay the reads of one application TCP connection.
 pub struct SocketDelay;
@@ -91,7 +92,7 @@ impl TypedOperation<BeamTarget> for SocketDelay {
                     c.owns_ports
                 });
             let owners = match ctx.exec(OWNERS, &[("Candidates", pids)]).await {
-                Ok(t) => t.as_list().unwrap_or_default(),
+                Ok(t) => t.as_list().map(Cow::into_owned).unwrap_or_default(),
                 Err(e) => return Outcome::failed(format!("could not list connections: {e}")),
             };
             if owners.is_empty() {

@@ -180,12 +180,17 @@ pub(super) fn decode_result(
     result_ref: &Reference,
     reason: Term,
 ) -> Result<Term, CallError> {
-    if let Some(elems) = reason.as_tuple() {
+    if let Term::Tuple(t) = &reason {
+        let elems = &t.elements;
         if let Some(Term::Reference(r)) = elems.first() {
             if **r == *result_ref {
                 let class = elems.get(1).and_then(|c| c.as_atom()).unwrap_or("");
                 return match (class, elems.len()) {
-                    ("return", 3) => Ok(elems[2].clone()),
+                    // Moved out, not copied: a reply can be thousands of terms.
+                    ("return", 3) => match reason {
+                        Term::Tuple(mut t) => Ok(t.elements.swap_remove(2)),
+                        _ => unreachable!("matched as a tuple above"),
+                    },
                     (class @ ("throw" | "exit" | "error"), n) if n >= 3 => Err(CallError::Raised {
                         mfa: mfa.to_string(),
                         class: class.to_string(),

@@ -42,9 +42,15 @@
 //! (with the compiler's own atoms, when it loads the `compiler` modules);
 //! a custom snippet makes its names the first time it is compiled there.
 
+mod naming;
+mod unload;
+
+pub use unload::{disable, module_prefix, unload, Unloaded};
+
 use crate::dist::term::{binary, int, list, show, tuple, Pid, Term, TermExt};
 use crate::dist::DistClient;
 use crate::interpret::{interpret, EvalError};
+use naming::{function_name, with_final_dot};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,7 +83,7 @@ const GENERATION_GAP: [Duration; MAX_GENERATIONS] = [
 
 /// Starts the janitor: it collects the run's modules and unloads them on
 /// `{unload, From}` or when the monkey's lease keeper `Lease` goes.
-const JANITOR: &str = include_str!("snippets/janitor.erl");
+const JANITOR: &str = include_str!("../snippets/janitor.erl");
 
 /// Builds the module `Mod` from `Snippets` (`[{Index, FunctionName, Source}]`)
 /// on the target and loads it, after telling the janitor. Each snippet
@@ -86,10 +92,10 @@ const JANITOR: &str = include_str!("snippets/janitor.erl");
 /// `{ok, [{Function, Params}]}`, `{not_compiled, Indexes}` (the snippets the
 /// scanner, parser or compiler rejected), `no_compiler`, or an error. Each
 /// snippet's lines start at `Index * 100000`, so an error's line names it.
-const COMPILE: &str = include_str!("snippets/compile.erl");
+const COMPILE: &str = include_str!("../snippets/compile.erl");
 
 /// How long the janitor lets helpers finish undoing before it purges anyway.
-const PURGE_WAIT: Duration = Duration::from_secs(45);
+pub(super) const PURGE_WAIT: Duration = Duration::from_secs(45);
 
 /// The compiled snippets of one connection.
 pub struct SnippetModules {
@@ -233,70 +239,6 @@ pub fn stats(client: &DistClient) -> CompiledStats {
         .unwrap_or_default()
 }
 
-/// What [`unload`] found.
-#[derive(Debug, Default)]
-pub struct Unloaded {
-    /// Modules that had to be purged while a process still ran their code.
-    pub forced: Vec<String>,
-    /// Modules still loaded afterwards (should be none).
-    pub still_loaded: Vec<String>,
-}
-
-/// End of run: every module of the run deleted and purged by the janitor,
-/// which then exits; later snippets are interpreted again.
-pub async fn unload(client: &DistClient) -> Result<Unloaded, EvalError> {
-    let Some(m) = of(client) else {
-        return Ok(Unloaded::default());
-    };
-    m.disabled.store(true, Ordering::SeqCst);
-    let t = interpret(
-        client,
-        "R = erlang:monitor(process, Janitor), Janitor ! {unload, self()}, \
-         receive {unloaded, Janitor, Result} -> erlang:demonitor(R, [flush]), Result; \
-                 {'DOWN', R, process, _, Why} -> {gone, Why} \
-         after WaitMs -> timeout end.",
-        &[
-            ("Janitor", m.janitor.clone()),
-            ("WaitMs", int(PURGE_WAIT.as_millis() as i64 + 5_000)),
-        ],
-        PURGE_WAIT + Duration::from_secs(10),
-    )
-    .await?;
-    let names = |t: Option<&Term>| -> Vec<String> {
-        t.and_then(|t| t.as_list())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|m| m.as_atom().map(str::to_string))
-            .collect()
-    };
-    match t.as_tuple() {
-        Some([result, still]) => Ok(Unloaded {
-            forced: match result.as_tuple() {
-                Some([_, forced]) => names(Some(forced)),
-                _ => Vec::new(),
-            },
-            still_loaded: names(Some(still)),
-        }),
-        _ => Ok(Unloaded {
-            forced: Vec::new(),
-            still_loaded: vec![format!("the janitor did not unload: {}", show(&t))],
-        }),
-    }
-}
-
-/// Stop using the compiled modules (they are being unloaded by the janitor,
-/// e.g. after the lease ended early): snippets are interpreted from now on.
-pub fn disable(client: &DistClient) {
-    if let Some(m) = of(client) {
-        m.disabled.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The prefix of this run's module names (for the left-behind audit).
-pub fn module_prefix(client: &DistClient) -> Option<String> {
-    of(client).map(|m| format!("chaos_monkey_{}_", m.run_tag))
-}
-
 impl SnippetModules {
     /// Evaluate `source` through its compiled function; `None` when it is
     /// (still) interpreted. Notes new snippets, and compiles the pending ones
@@ -306,6 +248,7 @@ impl SnippetModules {
         client: &DistClient,
         source: &str,
         bindings: &[(&str, Term)],
+        extra: &[(&str, Term)],
         timeout: Duration,
     ) -> Option<Result<Term, EvalError>> {
         if self.disabled.load(Ordering::Relaxed) {
@@ -351,7 +294,14 @@ impl SnippetModules {
         // must be bound (else erl_eval would fail too; let it say why).
         let mut args = Vec::with_capacity(f.2.len());
         for param in &f.2 {
-            args.push(bindings.iter().find(|(n, _)| n == param)?.1.clone());
+            args.push(
+                bindings
+                    .iter()
+                    .chain(extra)
+                    .find(|(n, _)| n == param)?
+                    .1
+                    .clone(),
+            );
         }
         Some(
             client
@@ -478,45 +428,5 @@ impl SnippetModules {
                 }
             }
         }
-    }
-}
-
-/// The source as `erl_parse:parse_exprs/1` wants it: ending with a dot.
-fn with_final_dot(source: &str) -> String {
-    let body = source.trim_end();
-    if body.ends_with('.') {
-        body.to_string()
-    } else {
-        format!("{body}.")
-    }
-}
-
-/// The function a snippet compiles into: named after its text (FNV-1a, 64
-/// bits), so the same snippet gets the same name — and the compiler the same
-/// names for its funs — in every run and every module: atoms are never
-/// freed, and these are made once per snippet per node, not once per run.
-fn function_name(key: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("s_{hash:016x}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_snippet_is_named_after_its_text() {
-        let (a, b) = ("erlang:exit(Victim, kill).", "ok.");
-        let (fa, fb) = (function_name(a), function_name(b));
-        // The same in every run, different per snippet.
-        assert_eq!(fa, function_name(&String::from(a)));
-        assert_ne!(fa, fb);
-        assert!(fa.starts_with("s_") && fa.len() == 18, "{fa}");
-        assert_eq!(with_final_dot(" ok \n"), " ok.");
-        assert_eq!(with_final_dot("ok.\n"), "ok.");
     }
 }
