@@ -102,6 +102,28 @@ impl std::fmt::Debug for HistoryStore {
     }
 }
 
+/// Switch the file to WAL (a no-op once it is), retrying while another
+/// connection holds a lock, for at most `busy`. SQLite answers "busy" to
+/// this switch at once, without its busy handler, when another connection
+/// is between reading and writing the same fresh file (two writers opening
+/// a new history at the same moment: `tests/store.rs` caught it).
+fn wal_mode(conn: &Connection, busy: Duration) -> Result<String, rusqlite::Error> {
+    let deadline = std::time::Instant::now() + busy;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl HistoryStore {
     /// Open (creating it and its folder when missing) and migrate `path`.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
@@ -136,9 +158,7 @@ impl HistoryStore {
                 known: schema_version(),
             });
         }
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(err)?;
+        let mode = wal_mode(&conn, busy).map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") && conn.is_readonly("main").unwrap_or(false) {
             return Err(HistoryError::ReadOnly(path.to_path_buf()));
         }
