@@ -13,7 +13,6 @@
 //! kill, without `restart_ms`. Respects the kills-per-second cap.
 
 use super::prelude::*;
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Rounds of victim picks (each up to `on_victim`'s tries).
@@ -170,16 +169,17 @@ impl TypedOperation<BeamTarget> for KillSupervisor {
                     .collect(),
                 Err(e) => return Outcome::failed(format!("could not list victims: {e}")),
             };
-            let eligible = match ctx.exec(NON_TOP, &[("Sups", list(sups))]).await {
-                Ok(t) => t.as_list().map(Cow::into_owned).unwrap_or_default(),
+            let eligible: Vec<_> = match ctx.exec(NON_TOP, &[("Sups", list(sups))]).await {
+                Ok(t) => t
+                    .as_list()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|t| t.as_pid().cloned())
+                    .collect(),
                 Err(e) => {
                     return Outcome::failed(format!("could not read the supervision tree: {e}"))
                 }
             };
-            let eligible: Vec<_> = eligible
-                .iter()
-                .filter_map(|t| t.as_pid().cloned())
-                .collect();
             if eligible.is_empty() {
                 return Outcome::skipped(
                     "no eligible supervisor below an application's top supervisor under the safety rules",

@@ -17,7 +17,6 @@
 
 use super::message_delay::{delay_victim, plan_delay, Delayed};
 use super::prelude::*;
-use std::borrow::Cow;
 
 /// Delay the reads of one application TCP connection.
 pub struct SocketDelay;
@@ -91,10 +90,11 @@ impl TypedOperation<BeamTarget> for SocketDelay {
                 super::super::candidate::owner_pids(candidates.iter().filter(eligible), |c| {
                     c.owns_ports
                 });
-            let owners = match ctx.exec(OWNERS, &[("Candidates", pids)]).await {
-                Ok(t) => t.as_list().map(Cow::into_owned).unwrap_or_default(),
+            let reply = match ctx.exec(OWNERS, &[("Candidates", pids)]).await {
+                Ok(t) => t,
                 Err(e) => return Outcome::failed(format!("could not list connections: {e}")),
             };
+            let owners = reply.as_list().unwrap_or_default();
             if owners.is_empty() {
                 return Outcome::skipped(
                     "no open TCP connection owned by an OTP process of an eligible application",

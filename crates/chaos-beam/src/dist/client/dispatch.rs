@@ -174,39 +174,39 @@ pub(super) fn message_kind(m: &Message) -> &'static str {
     }
 }
 
-/// Turn an `erpc:execute_call/4` exit reason into a call result.
+/// Turn an `erpc:execute_call/4` exit reason into a call result. The value
+/// is moved out of the reason, not copied: a reply can be thousands of terms.
 pub(super) fn decode_result(
     mfa: &str,
     result_ref: &Reference,
     reason: Term,
 ) -> Result<Term, CallError> {
-    if let Term::Tuple(t) = &reason {
-        let elems = &t.elements;
-        if let Some(Term::Reference(r)) = elems.first() {
-            if **r == *result_ref {
-                let class = elems.get(1).and_then(|c| c.as_atom()).unwrap_or("");
-                return match (class, elems.len()) {
-                    // Moved out, not copied: a reply can be thousands of terms.
-                    ("return", 3) => match reason {
-                        Term::Tuple(mut t) => Ok(t.elements.swap_remove(2)),
-                        _ => unreachable!("matched as a tuple above"),
-                    },
-                    (class @ ("throw" | "exit" | "error"), n) if n >= 3 => Err(CallError::Raised {
-                        mfa: mfa.to_string(),
-                        class: class.to_string(),
-                        reason: crate::dist::term::show(&elems[2]),
-                        term: Box::new(elems[2].clone()),
-                    }),
-                    _ => Err(CallError::ProcessDied {
-                        mfa: mfa.to_string(),
-                        reason: crate::dist::term::show(&reason),
-                    }),
-                };
-            }
-        }
-    }
-    Err(CallError::ProcessDied {
+    let died = |reason: &Term| CallError::ProcessDied {
         mfa: mfa.to_string(),
-        reason: crate::dist::term::show(&reason),
-    })
+        reason: crate::dist::term::show(reason),
+    };
+    let mut elems = match reason {
+        Term::Tuple(t) if matches!(t.elements.first(), Some(Term::Reference(r)) if **r == *result_ref) => {
+            t.elements
+        }
+        other => return Err(died(&other)),
+    };
+    let class = elems
+        .get(1)
+        .and_then(|c| c.as_atom())
+        .unwrap_or("")
+        .to_string();
+    match (class.as_str(), elems.len()) {
+        ("return", 3) => Ok(elems.swap_remove(2)),
+        ("throw" | "exit" | "error", n) if n >= 3 => {
+            let term = elems.swap_remove(2);
+            Err(CallError::Raised {
+                mfa: mfa.to_string(),
+                class,
+                reason: crate::dist::term::show(&term),
+                term: Box::new(term),
+            })
+        }
+        _ => Err(died(&Term::Tuple(elems.into()))),
+    }
 }
