@@ -6,7 +6,7 @@ mod support;
 
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::{BeamTarget, Safety};
-use chaos_beam::dist::term::{list, Term, TermExt};
+use chaos_beam::dist::term::TermExt;
 use chaos_engine::{Outcome, Profile, SeededRng, Status};
 use serde_json::Value;
 use std::time::Duration;
@@ -55,29 +55,6 @@ fn num(v: &Value, key: &str) -> i64 {
 
 async fn pause(ms: u64) {
     smol::Timer::after(Duration::from_millis(ms)).await;
-}
-
-/// Make the picker leave `pids` alone by recording them as our own
-/// processes; returns their pid texts (as the audit prints them) so that
-/// [`assert_clean`] can skip them.
-async fn shield(t: &BeamTarget, pids: Vec<Term>) -> Vec<String> {
-    for p in &pids {
-        t.note_helper(p);
-    }
-    t.invalidate().await;
-    let texts = t
-        .exec(
-            "[list_to_binary(pid_to_list(P)) || P <- Pids].",
-            &[("Pids", list(pids))],
-        )
-        .await
-        .unwrap();
-    texts
-        .as_list()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_text().unwrap())
-        .collect()
 }
 
 async fn assert_clean(t: &BeamTarget, shielded: &[String]) {
@@ -438,26 +415,10 @@ fn trapping_and_unsupervised_victims() {
             )
             .await
             .unwrap();
-        let others: Vec<Term> = t
-            .candidates()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|c| !c.supervisor && Some(&c.pid) != trapper.as_pid())
-            .map(|c| Term::from(c.pid.clone()))
-            .collect();
-        shielded.extend(shield(&t, others).await);
-        let pool: Vec<_> = t
-            .candidates()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|c| !c.supervisor)
-            .cloned()
-            .collect();
-        assert_eq!(pool.len(), 1, "{pool:?}");
-        assert!(pool[0].trap_exit);
-        let trapper_text = pool[0].pid_text.clone();
+        let (only, others) = support::shield_all_but_listing(&t, &trapper).await;
+        shielded.extend(others);
+        assert!(only.trap_exit, "{only:?}");
+        let trapper_text = only.pid_text;
 
         let (_, out) = run_op(&t, "exit_signal", 1, Profile::Demo).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");

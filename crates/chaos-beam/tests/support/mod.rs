@@ -60,16 +60,21 @@ impl Drop for Demo {
 /// Shield every worker candidate but `keep` (as the monkey's own helpers,
 /// so none is picked); returns `keep`'s candidate, the only one left.
 pub async fn shield_all_but(t: &BeamTarget, keep: &Term) -> chaos_beam::chaos::Candidate {
-    let others: Vec<Term> = t
-        .candidates()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|c| !c.supervisor && Some(&c.pid) != keep.as_pid())
-        .map(|c| Term::from(c.pid.clone()))
-        .collect();
-    for p in &others {
-        t.note_helper(p);
+    shield_all_but_listing(t, keep).await.0
+}
+
+/// [`shield_all_but`], with the pid texts of the candidates it shielded (the
+/// audit names them as helpers still alive: a test that audits expects them).
+pub async fn shield_all_but_listing(
+    t: &BeamTarget,
+    keep: &Term,
+) -> (chaos_beam::chaos::Candidate, Vec<String>) {
+    let mut shielded = Vec::new();
+    for c in t.candidates().await.unwrap().iter() {
+        if !c.supervisor && Some(&c.pid) != keep.as_pid() {
+            t.note_helper(&Term::from(c.pid.clone()));
+            shielded.push(c.pid_text.clone());
+        }
     }
     t.invalidate().await;
     let pool: Vec<_> = t
@@ -81,5 +86,5 @@ pub async fn shield_all_but(t: &BeamTarget, keep: &Term) -> chaos_beam::chaos::C
         .cloned()
         .collect();
     assert_eq!(pool.len(), 1, "{pool:?}");
-    pool.into_iter().next().unwrap()
+    (pool.into_iter().next().unwrap(), shielded)
 }
