@@ -11,8 +11,8 @@ use super::*;
 pub(crate) const PROCESS_INDEX: &str = include_str!("../snippets/process_index.erl");
 
 /// How old the process index's snapshot may get before a sample renews it
-/// (a snapshot of 10^6 processes costs ~85 ms of the node: under 0.3 % of
-/// a core at this age). Processes born since are missed by samples until
+/// (a snapshot of 10^6 processes costs ~65 ms of the node's CPU,
+/// `bench/node_costs`: about 0.2 % of a core at this age). Processes born since are missed by samples until
 /// then; nodes small enough to list whole are listed afresh every time.
 const INDEX_REFRESH: Duration = Duration::from_secs(30);
 

@@ -69,7 +69,7 @@ const SETTLE_AT_MOST: Duration = Duration::from_secs(3);
 /// A snippet first seen during the run goes into a later generation only
 /// once it was used this many times: a one-off (the run's report collector,
 /// the supervision read before the clock) stays interpreted instead of
-/// costing a module, whose unloading scans every process twice (3.6 s at
+/// costing a module, whose unloading scans every process twice (3.3 s at
 /// 10^6 processes, measured with `code:soft_purge` alone).
 pub const COMPILE_AFTER_USES: u32 = 3;
 

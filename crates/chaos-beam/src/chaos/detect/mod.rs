@@ -59,8 +59,8 @@ pub(crate) const STEADY: &str = concat!(
 /// with at most this many, else at a random sample of this many (from the
 /// process index) plus every registered process. At 10^6 processes a
 /// process is then looked at about every 200 s; the check costs about
-/// 10 ms of the node a second (20,000 cost four times that: issue 20's
-/// "under 5 % of a core at 10 ops/s").
+/// 7 ms of the node a second, 20,000 cost 32 ms (`bench/node_costs`;
+/// issue 20's "under 5 % of a core at 10 ops/s").
 pub const MAILBOX_SAMPLE: usize = 5_000;
 
 /// Every failure-mode kind the detectors (and the report) can name, for
