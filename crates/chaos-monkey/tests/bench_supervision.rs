@@ -1,26 +1,41 @@
-//! What supervision awareness costs on a node with 10^5 supervised
-//! processes (a benchmark, not a timed test):
+//! What supervision awareness costs on a node with 10^5 (or, with
+//! `BENCH_CHILDREN=1000000`, 10^6) supervised processes (a benchmark, not a
+//! timed test):
 //!
 //! ```sh
 //! cargo test --release -p chaos-monkey --test bench_supervision -- --ignored --nocapture
+//! BENCH_CHILDREN=1000000 cargo test --release -p chaos-monkey --test bench_supervision -- --ignored --nocapture
 //! ```
 //!
 //! The node runs the `weak_process_leak` fixture with its leak stopped and
-//! 100,000 children started under its simple_one_for_one supervisor. The
+//! that many children started under its simple_one_for_one supervisor. The
 //! table: reading the whole supervision model (before a run's clock starts),
 //! one budget-gate decision for a kill of one of those children (every
-//! kill, exit signal, flood and crash chain pays it), and, for comparison,
-//! reading the same supervisor's budget with `sys:get_state/1` (which copies
-//! the whole state, 100,000 children included).
+//! kill, exit signal, flood and crash chain pays it), the health sample's
+//! view of every supervisor (taken every second) read afresh and from the
+//! run's supervision keeper, with the node's CPU per sample, and, for
+//! comparison, what the sample's walk cost before the keeper
+//! (`which_children` of the big supervisor) and reading the supervisor's
+//! budget with `sys:get_state/1` (which copies the whole state, every child
+//! included).
 
 mod detect_support;
 
-use chaos_beam::dist::term::{int, Term};
+use chaos_beam::chaos::detect::DetectSettings;
+use chaos_beam::chaos::{BeamTarget, Safety};
+use chaos_beam::dist::term::{int, show, Term};
 use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
+use chaos_engine::Profile;
 use detect_support::Weak;
 use std::time::{Duration, Instant};
 
-const CHILDREN: i64 = 100_000;
+/// Children under the dynamic supervisor (`BENCH_CHILDREN`, default 10^5).
+fn children() -> i64 {
+    std::env::var("BENCH_CHILDREN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
 
 const GATE: &str = concat!(
     include_str!("../../chaos-beam/src/snippets/safety_rules.erl"),
@@ -38,7 +53,7 @@ fn per_call(total: Duration, n: u32) -> String {
 fn supervision_cost_at_a_hundred_thousand_children() {
     let w = Weak::start("weak_process_leak", |b, _| {
         b.arg("+P")
-            .arg("1000000")
+            .arg("4000000")
             .arg("-weak_process_leak")
             .arg("max")
             .arg("0")
@@ -65,7 +80,7 @@ fn supervision_cost_at_a_hundred_thousand_children() {
         };
         eval(
             "[{ok, _} = weak_pl_idle_sup:start_idle() || _ <- lists:seq(1, N)], ok.",
-            vec![("N", int(CHILDREN))],
+            vec![("N", int(children()))],
         )
         .await;
         let (procs, _) = eval("erlang:system_info(process_count).", vec![]).await;
@@ -118,6 +133,79 @@ fn supervision_cost_at_a_hundred_thousand_children() {
         rows.push((
             format!("sys:get_state of that supervisor, for comparison ({copies} calls)"),
             per_call(took, copies),
+        ));
+        // The health sample's view of every supervisor (every second),
+        // read afresh and from the run's supervision keeper.
+        let target = {
+            let mut safety = Safety::default();
+            safety.only_apps = vec!["weak_process_leak".into()];
+            BeamTarget::new(c.clone(), Profile::Demo, safety, 7)
+                .await
+                .expect("a chaos context")
+                .with_detection(DetectSettings::default())
+                .await
+                .expect("baseline")
+        };
+        let samples = 10;
+        for keeper in [false, true] {
+            if keeper {
+                target.start_supervision_keeper().await.expect("keeper");
+                target
+                    .supervisors_now()
+                    .await
+                    .expect("the keeper's first read");
+            }
+            let (cpu0, _) = eval("element(1, erlang:statistics(runtime)).", vec![]).await;
+            let t = Instant::now();
+            for _ in 0..samples {
+                let view = target.supervisors_now().await.expect("view");
+                assert!(view
+                    .supervisors
+                    .iter()
+                    .any(|s| s.active >= children() as u64));
+            }
+            let took = t.elapsed();
+            let (cpu1, _) = eval("element(1, erlang:statistics(runtime)).", vec![]).await;
+            let cpu_ms = show(&cpu1).parse::<f64>().unwrap() - show(&cpu0).parse::<f64>().unwrap();
+            rows.push((
+                format!(
+                    "health sample's view of every supervisor, {} ({samples} samples)",
+                    if keeper {
+                        "from the supervision keeper"
+                    } else {
+                        "each supervisor read afresh"
+                    }
+                ),
+                format!(
+                    "{} wall, {:.1} ms node CPU",
+                    per_call(took, samples),
+                    cpu_ms / f64::from(samples)
+                ),
+            ));
+        }
+        let keeper = target.supervision_keeper().expect("the keeper");
+        let (memory, _) = eval(
+            "{memory, M} = erlang:process_info(K, memory), M.",
+            vec![("K", keeper.into())],
+        )
+        .await;
+        rows.push((
+            "the supervision keeper's memory".to_string(),
+            format!("{} bytes", show(&memory)),
+        ));
+        target.audit().await.expect("audit");
+        // What the sample's walk paid before the keeper: the children listed.
+        let lists = 5;
+        let (_, took) = eval(
+            "[supervisor:which_children(weak_pl_idle_sup) || _ <- lists:seq(1, N)], ok.",
+            vec![("N", int(i64::from(lists)))],
+        )
+        .await;
+        rows.push((
+            format!(
+                "which_children of that supervisor, the walk before the keeper ({lists} calls)"
+            ),
+            per_call(took, lists),
         ));
         c.close();
         rows

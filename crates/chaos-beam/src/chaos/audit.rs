@@ -12,8 +12,10 @@ impl BeamTarget {
     /// compiled modules first: they are the last thing the run put there.
     pub async fn audit(&self) -> Result<Vec<AuditFinding>, EvalError> {
         let mut found = Vec::new();
-        // The process index is a helper whose code may be in the modules.
+        // The process index and the supervision keeper are helpers whose
+        // code may be in the modules.
         self.stop_process_index().await;
+        self.stop_supervision_keeper().await;
         let prefix = crate::compiled::module_prefix(&self.client);
         let unloaded = crate::compiled::unload(&self.client).await?;
         for m in &unloaded.forced {

@@ -36,6 +36,7 @@ mod leasing;
 mod process_index;
 mod reach;
 mod reply;
+mod supervision_keeper;
 mod victims;
 
 pub use candidate::Candidate;
@@ -49,6 +50,7 @@ pub use reach::reach;
 pub(crate) use reach::REACH;
 pub use reply::Reply;
 pub use safety::{BudgetPolicy, Safety, SafetyError};
+pub(crate) use supervision_keeper::SUPERVISION_KEEPER;
 use victims::VictimSource;
 pub use victims::{Want, MAX_CANDIDATES, MAX_SCAN};
 
@@ -113,6 +115,8 @@ pub struct BeamTarget {
     message_loss: Mutex<Vec<Value>>,
     /// The run's process index (`snippets/process_index.erl`), once started.
     process_index: Mutex<Option<Pid>>,
+    /// The run's supervision keeper (`snippets/supervision_keeper.erl`), once started.
+    supervision_keeper: Mutex<Option<Pid>>,
 }
 
 /// What the run put on the node: cleaned up as it goes, audited at the end.
@@ -166,6 +170,7 @@ impl BeamTarget {
             causes: causes::Causes::default(),
             message_loss: Mutex::new(Vec::new()),
             process_index: Mutex::new(None),
+            supervision_keeper: Mutex::new(None),
         })
     }
 
@@ -253,7 +258,8 @@ impl BeamTarget {
         let mut all = ops::snippets();
         all.extend_from_slice(extra);
         crate::compiled::prime(&self.client, &all).await;
-        self.start_process_index().await
+        self.start_process_index().await?;
+        self.start_supervision_keeper().await
     }
 
     /// The probes the user configured: a fault that needs a listener's

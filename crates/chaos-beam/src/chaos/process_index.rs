@@ -47,9 +47,15 @@ impl BeamTarget {
     /// Stop the process index (before the audit: it is a helper, and its
     /// code may be a compiled module the audit unloads).
     pub(crate) async fn stop_process_index(&self) {
-        let Some(pid) = self.process_index.lock().unwrap().take() else {
-            return;
-        };
+        let pid = self.process_index.lock().unwrap().take();
+        if let Some(pid) = pid {
+            self.stop_run_helper(pid).await;
+        }
+    }
+
+    /// Ask a run helper that ends on `release` (the process index, the
+    /// supervision keeper) to end, and wait for it; kill it after 2 s.
+    pub(super) async fn stop_run_helper(&self, pid: Pid) {
         let stop = "R = erlang:monitor(process, Ix), Ix ! release, \
                     receive {'DOWN', R, process, _, _} -> ok after 2000 -> erlang:exit(Ix, kill), ok end.";
         let _ = self.exec(stop, &[("Ix", Term::from(pid))]).await;

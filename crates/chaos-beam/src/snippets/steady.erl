@@ -10,7 +10,8 @@
 %%           Owners ([binary()], pids of the baseline's name owners),
 %%           MaxScan (integer), ProcessIndex (pid or none;
 %%           index_sample.erl), Shapes ([{Table, Arity, Tags}], the
-%%           baseline's table shapes), ShapeMaxRows (integer).
+%%           baseline's table shapes), ShapeMaxRows (integer),
+%%           SupervisionKeeper (pid or none; supervision_keeper.erl).
 Apps = [A || {A, _, _} <- application:which_applications()],
 Own = [A || A <- Apps, not lists:member(A, AlwaysProtectedApps), IncludeOtpApps orelse not IsOtpApp(A)],
 Masters = maps:from_list([{M, A} || A <- Own, is_pid(M = application_controller:get_master(A))]),
@@ -23,49 +24,27 @@ AppOf = fun(P) when is_pid(P) ->
         end,
 Text = fun(T) -> iolist_to_binary(io_lib:format("~0p", [T])) end,
 PidText = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P)); (Other) -> Text(Other) end,
-WithTimeout = fun(F) ->
-    {Pid, Ref} = erlang:spawn_monitor(fun() -> exit({steady_result, F()}) end),
-    receive {'DOWN', Ref, process, Pid, {steady_result, R}} -> {ok, R};
-            {'DOWN', Ref, process, Pid, _} -> error
-    after CallMs -> erlang:exit(Pid, kill),
-                    receive {'DOWN', Ref, process, Pid, _} -> timeout end
-    end
+%% Every supervisor of the own applications' trees (sup_read.erl): from
+%% the run's supervision keeper when there is one (supervision_keeper.erl,
+%% which re-reads only the supervisors that changed), else read afresh.
+Walked = fun() ->
+    lists:append([case SrTop(M) of
+                      none -> [];
+                      Top -> element(1, SrWalk(fun(S, Acc) -> {SrRead(S), Acc} end,
+                                               Top, A, atom_to_binary(A, utf8), 0, none))
+                  end || {M, A} <- maps:to_list(Masters)])
 end,
-SupCall = fun(Sup, Req) ->
-    case WithTimeout(fun() -> gen:call(Sup, '$gen_call', Req, infinity) end) of
-        {ok, {ok, Reply}} -> {ok, Reply};
-        timeout -> timeout;
-        _ -> error
-    end
+Supervisors = case is_pid(SupervisionKeeper) of
+    false -> Walked();
+    true ->
+        KeeperRef = erlang:monitor(process, SupervisionKeeper),
+        SupervisionKeeper ! {supervisors, self(), KeeperRef, maps:to_list(Masters)},
+        receive
+            {supervisors, KeeperRef, KeptViews} -> erlang:demonitor(KeeperRef, [flush]), KeptViews;
+            {'DOWN', KeeperRef, process, _, _} -> Walked()
+        after 5000 -> erlang:demonitor(KeeperRef, [flush]), Walked()
+        end
 end,
-Walk = fun Walk(Sup, App, Path, Depth) ->
-    Name = case erlang:process_info(Sup, registered_name) of {registered_name, N} -> N; _ -> null end,
-    case SupCall(Sup, which_children) of
-        {ok, Children} when is_list(Children) ->
-            Dynamic = lists:any(fun({Id, _, _, _}) -> Id =:= undefined end, Children),
-            Active = length([C || {_, C, _, _} <- Children, is_pid(C)]),
-            Missing = case Dynamic of
-                          true -> [];
-                          false -> [Text(Id) || {Id, C, _, _} <- Children, not is_pid(C)]
-                      end,
-            Me = #{key => Path, pid => PidText(Sup), name => Name, app => App, active => Active,
-                   dynamic => Dynamic, missing => Missing, answered => true},
-            Subs = case Dynamic orelse Depth >= 8 of
-                       true -> [];
-                       false -> lists:append([Walk(C, App, <<Path/binary, "/", (Text(Id))/binary>>, Depth + 1)
-                                              || {Id, C, supervisor, _} <- Children, is_pid(C)])
-                   end,
-            [Me | Subs];
-        Other ->
-            [#{key => Path, pid => PidText(Sup), name => Name, app => App, active => 0,
-               dynamic => false, missing => [], answered => Other =/= timeout}]
-    end
-end,
-Supervisors = lists:append(
-    [case WithTimeout(fun() -> application_master:get_child(M) end) of
-         {ok, {Top, _}} when is_pid(Top) -> Walk(Top, A, atom_to_binary(A, utf8), 0);
-         _ -> []
-     end || {M, A} <- maps:to_list(Masters)]),
 Names = [#{name => N, pid => PidText(P), app => AppOf(P)}
          || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)],
 OwnTables = [#{name => T, owner => PidText(O), app => App}

@@ -52,6 +52,7 @@ pub(crate) const STEADY: &str = concat!(
     include_str!("../../snippets/safety_rules.erl"),
     include_str!("../../snippets/index_sample.erl"),
     include_str!("../../snippets/shape_tag.erl"),
+    include_str!("../../snippets/sup_read.erl"),
     include_str!("../../snippets/steady.erl")
 );
 
@@ -323,6 +324,7 @@ async fn steady(
         ("CallMs", int(1000)),
         ("MaxScan", int(MAILBOX_SAMPLE as i64)),
         ("ProcessIndex", target.process_index_term()),
+        ("SupervisionKeeper", target.supervision_keeper_term()),
         (
             "Shapes",
             list(

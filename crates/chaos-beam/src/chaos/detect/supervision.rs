@@ -50,3 +50,11 @@ pub(crate) async fn supervision(target: &BeamTarget) -> Result<Supervision, Eval
         memory_bytes: s.memory_bytes,
     })
 }
+
+impl BeamTarget {
+    /// Every supervisor of the node's own applications as the health sample
+    /// sees them now (from the supervision keeper while it runs).
+    pub async fn supervisors_now(&self) -> Result<Supervision, EvalError> {
+        supervision(self).await
+    }
+}

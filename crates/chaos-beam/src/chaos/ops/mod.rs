@@ -221,6 +221,7 @@ pub(crate) fn snippets() -> Vec<&'static str> {
         super::detect::SHAPES,
         super::CANDIDATES,
         super::PROCESS_INDEX,
+        super::SUPERVISION_KEEPER,
         super::REACH,
         super::SAMPLE,
     ]
