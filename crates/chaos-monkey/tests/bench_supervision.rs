@@ -21,7 +21,6 @@
 
 mod detect_support;
 
-use chaos_beam::chaos::detect::DetectSettings;
 use chaos_beam::chaos::{BeamTarget, Safety};
 use chaos_beam::dist::term::{int, show, Term};
 use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
@@ -44,13 +43,25 @@ const GATE: &str = concat!(
     "[BudgetGate(Victim, kill) || _ <- lists:seq(1, Rounds)], ok.\n"
 );
 
+/// The fixture's supervisors as the health sample sees them, each read now.
+const AFRESH: &str = concat!(
+    include_str!("../../chaos-beam/src/snippets/sup_read.erl"),
+    "element(1, SrWalk(fun(S, A) -> {SrRead(S), A} end, whereis(weak_process_leak_sup), \
+     weak_process_leak, <<\"weak_process_leak\">>, 0, none)).\n"
+);
+
+/// The same view, asked of the run's supervision keeper `K`.
+const ASK_KEEPER: &str = "R = erlang:make_ref(), \
+    K ! {supervisors, self(), R, [{application_controller:get_master(weak_process_leak), weak_process_leak}]}, \
+    receive {supervisors, R, V} -> V after 10000 -> timeout end.";
+
 fn per_call(total: Duration, n: u32) -> String {
     format!("{:.2} ms", total.as_secs_f64() * 1000.0 / f64::from(n))
 }
 
 #[test]
 #[ignore = "a benchmark: run it with --ignored --nocapture (see the module docs)"]
-fn supervision_cost_at_a_hundred_thousand_children() {
+fn supervision_cost_at_scale() {
     let w = Weak::start("weak_process_leak", |b, _| {
         b.arg("+P")
             .arg("4000000")
@@ -134,48 +145,36 @@ fn supervision_cost_at_a_hundred_thousand_children() {
             format!("sys:get_state of that supervisor, for comparison ({copies} calls)"),
             per_call(took, copies),
         ));
-        // The health sample's view of every supervisor (every second),
-        // read afresh and from the run's supervision keeper.
+        // The health sample's view of every supervisor (every second), read
+        // afresh (as without a keeper, and as before it, but reading each
+        // supervisor inside it) and asked of the run's supervision keeper.
         let target = {
             let mut safety = Safety::default();
             safety.only_apps = vec!["weak_process_leak".into()];
             BeamTarget::new(c.clone(), Profile::Demo, safety, 7)
                 .await
                 .expect("a chaos context")
-                .with_detection(DetectSettings::default())
-                .await
-                .expect("baseline")
         };
+        target.start_supervision_keeper().await.expect("keeper");
+        let keeper: Term = target.supervision_keeper().expect("the keeper").into();
         let samples = 10;
-        for keeper in [false, true] {
-            if keeper {
-                target.start_supervision_keeper().await.expect("keeper");
-                target
-                    .supervisors_now()
-                    .await
-                    .expect("the keeper's first read");
-            }
+        for (what, src) in [
+            ("each supervisor read afresh, interpreted", AFRESH),
+            ("asked of the supervision keeper", ASK_KEEPER),
+        ] {
             let (cpu0, _) = eval("element(1, erlang:statistics(runtime)).", vec![]).await;
             let t = Instant::now();
             for _ in 0..samples {
-                let view = target.supervisors_now().await.expect("view");
-                assert!(view
-                    .supervisors
-                    .iter()
-                    .any(|s| s.active >= children() as u64));
+                let (views, _) =
+                    eval(src, vec![("K", keeper.clone()), ("CallMs", int(1000))]).await;
+                let text = show(&views);
+                assert!(text.contains(&children().to_string()), "{what}: {text}");
             }
             let took = t.elapsed();
             let (cpu1, _) = eval("element(1, erlang:statistics(runtime)).", vec![]).await;
             let cpu_ms = show(&cpu1).parse::<f64>().unwrap() - show(&cpu0).parse::<f64>().unwrap();
             rows.push((
-                format!(
-                    "health sample's view of every supervisor, {} ({samples} samples)",
-                    if keeper {
-                        "from the supervision keeper"
-                    } else {
-                        "each supervisor read afresh"
-                    }
-                ),
+                format!("health sample's view of every supervisor, {what} ({samples} samples)"),
                 format!(
                     "{} wall, {:.1} ms node CPU",
                     per_call(took, samples),
@@ -183,10 +182,9 @@ fn supervision_cost_at_a_hundred_thousand_children() {
                 ),
             ));
         }
-        let keeper = target.supervision_keeper().expect("the keeper");
         let (memory, _) = eval(
             "{memory, M} = erlang:process_info(K, memory), M.",
-            vec![("K", keeper.into())],
+            vec![("K", keeper)],
         )
         .await;
         rows.push((
