@@ -7,29 +7,26 @@
 #
 # N (default 1000000) idle processes are kept by the chaos_bench application
 # (bench/seed_baseline, compiled here). CONFIG is a run config (default: the
-# kill / suspend / spawn mix of bench_scale). Each rate runs 40 s; the share
-# is read from /proc over seconds 6 to 37, after the node went quiet again
-# (the last run's unloading scans every process), beside the idle share
-# measured just before. The node (loopback, random cookie) is stopped at the end.
+# kill / suspend / spawn mix of bench_scale). Each rate runs 60 s; the share
+# is read from /proc over seconds 15 to 55 (the steady state: on a big node
+# the run's start — first victim list, compiling, the process index's first
+# snapshot — takes the first seconds), after the node went quiet again (the
+# last run's unloading scans every process), beside the idle share measured
+# just before. The node (loopback, random cookie; bench_node.sh) is
+# stopped at the end. Flags for the node's emulator go in ERL_FLAGS (for
+# example ERL_FLAGS='+sbwt none' to see what its schedulers' busy-waiting costs).
 set -euo pipefail
 N=${1:-1000000}; CONFIG=${2:-}; shift 2 2>/dev/null || shift $#
 RATES=${*:-0.2 10}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${BIN:-$ROOT/target/release/chaos-monkey}
-WORK=$(mktemp -d); NAME="bench_cpu_$$"; HOST=$(hostname -s)
-trap 'erl -sname stop_$$ -setcookie "$(cat $WORK/cookie)" -noshell -eval "rpc:call('"'"'$NAME@$HOST'"'"', erlang, halt, []), halt()." >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-erlc -o "$WORK" "$ROOT"/bench/seed_baseline/*.erl && cp "$ROOT/bench/seed_baseline/chaos_bench.app" "$WORK/"
-head -c 18 /dev/urandom | base64 | tr -dc a-zA-Z0-9 > "$WORK/cookie"; chmod 600 "$WORK/cookie"
+source "$(dirname "$0")/bench_node.sh"
+start_bench_node "$N"
 if [ -z "$CONFIG" ]; then
   CONFIG="$WORK/kss.toml"
   printf '[weights]\nprocess = 2\ntiming = 1\n' > "$CONFIG"
   for op in exit_signal link_crash_chain monitor_kill priority message_delay scheduler_contention sys_suspend; do
     printf '[ops.%s]\nenabled = false\n' "$op" >> "$CONFIG"; done
 fi
-erl -sname "$NAME" -setcookie "$(cat "$WORK/cookie")" +P 4000000 -pa "$WORK" -noshell -noinput -detached \
-  -eval "application:ensure_all_started(chaos_bench), chaos_bench_pool:populate($N), file:write_file(\"$WORK/ready\", os:getpid())."
-for _ in $(seq 1 180); do [ -f "$WORK/ready" ] && break; sleep 1; done
-BEAM=$(cat "$WORK/ready"); HZ=$(getconf CLK_TCK)
+HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$BEAM/stat"; }
 share() { echo "scale=1; $1*100/($HZ*$2)" | bc; }
 echo "| processes | rate (ops/s) | target CPU idle before | target CPU during the run | monkey peak (VmHWM) | confirmed |"
@@ -37,16 +34,16 @@ echo "|---|---|---|---|---|---|"
 for RATE in $RATES; do
   for _ in $(seq 1 60); do a=$(ticks); sleep 2; b=$(ticks); [ $((b-a)) -le $((HZ/10)) ] && break; done
   a=$(ticks); sleep 10; b=$(ticks); IDLE=$(share $((b-a)) 10)
-  "$BIN" run --node "$NAME@$HOST" --cookie-file "$WORK/cookie" --config "$CONFIG" --duration 40s --rate "$RATE" --seed 7 \
+  "$BIN" run --node "$NAME@$HOST" --cookie-file "$WORK/cookie" --config "$CONFIG" --duration 60s --rate "$RATE" --seed 7 \
     --max-kills-per-sec 1000000 --max-app-share 1 --only-app chaos_bench --protect-name 'chaos_bench_*' --keep-going \
     --max-in-flight 256 --report "$WORK/report.json" --no-progress -q >/dev/null 2>&1 &
   P=$!; HWM=0; T0=$(date +%s); a=""; b=""
   while kill -0 $P 2>/dev/null; do
     h=$(awk '/VmHWM/ {print $2}' /proc/$P/status 2>/dev/null || true); [ -n "$h" ] && HWM=$h
-    E=$(( $(date +%s) - T0 )); [ -z "$a" ] && [ $E -ge 6 ] && a=$(ticks); [ -z "$b" ] && [ $E -ge 37 ] && b=$(ticks)
+    E=$(( $(date +%s) - T0 )); [ -z "$a" ] && [ $E -ge 15 ] && a=$(ticks); [ -z "$b" ] && [ $E -ge 55 ] && b=$(ticks)
     sleep 0.2
   done
   wait $P || true
   CONF=$(python3 -c "import json; print(json.load(open('$WORK/report.json'))['confirmed'])")
-  echo "| $N | $RATE | $IDLE% | $(share $((b-a)) 31)% | $((HWM/1024)) MiB | $CONF |"
+  echo "| $N | $RATE | $IDLE% | $(share $((b-a)) 40)% | $((HWM/1024)) MiB | $CONF |"
 done

@@ -21,6 +21,8 @@ run() ->
          {queue_lengths_20000, cost(fun() -> queue_lengths(S20k) end)},
          {queue_lengths_5000, cost(fun() -> queue_lengths(S5k) end)},
          {burst_200_living_0_50_ms, cost(fun() -> burst(200, fun() -> rand:uniform(51) - 1 end) end)},
+         {burst_200_living_0_50_ms_in_10_ms_steps,
+          cost(fun() -> burst(200, fun() -> 10 * (rand:uniform(6) - 1) end) end)},
          {burst_200_living_0_ms, cost(fun() -> burst(200, fun() -> 0 end) end)},
          {soft_purge_of_a_trivial_module, purge_cost()}],
     exit(Echo, kill),

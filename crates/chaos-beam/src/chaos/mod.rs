@@ -258,8 +258,7 @@ impl BeamTarget {
         let mut all = ops::snippets();
         all.extend_from_slice(extra);
         crate::compiled::prime(&self.client, &all).await;
-        self.start_process_index().await?;
-        self.start_supervision_keeper().await
+        self.start_watchers().await
     }
 
     /// The probes the user configured: a fault that needs a listener's

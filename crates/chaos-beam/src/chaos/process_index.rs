@@ -30,6 +30,19 @@ impl BeamTarget {
         Ok(())
     }
 
+    /// Start the run's process index and supervision keeper, unless they
+    /// run already: with them a health sample and a victim list cost
+    /// O(sample), compiled or not (`--no-compile` starts them too).
+    pub async fn start_watchers(&self) -> Result<(), EvalError> {
+        if self.process_index().is_none() {
+            self.start_process_index().await?;
+        }
+        if self.supervision_keeper().is_none() {
+            self.start_supervision_keeper().await?;
+        }
+        Ok(())
+    }
+
     /// The process index's pid, while it runs.
     pub fn process_index(&self) -> Option<Pid> {
         self.process_index.lock().unwrap().clone()

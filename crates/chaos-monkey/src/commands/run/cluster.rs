@@ -83,7 +83,10 @@ impl RunTarget for ClusterTarget {
     }
 
     fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
-        let lists = self.members().iter().map(|m| m.target.candidates());
+        let lists = self.members().iter().map(|m| async {
+            m.target.start_watchers().await?;
+            m.target.candidates().await
+        });
         let lists = smol::block_on(futures::future::join_all(lists));
         lists.into_iter().try_for_each(|l| l.map(|_| ()))
     }

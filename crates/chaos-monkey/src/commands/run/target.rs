@@ -20,7 +20,8 @@ pub trait RunTarget: chaos_engine::Target + chaos_proxy::ops::ProxyHost + Sized 
     ) -> Result<Self, CliError>;
     /// Compile the snippets into temporary modules on the target(s) (and start their janitor).
     fn compile_snippets(&self) -> Result<(), chaos_beam::eval::EvalError>;
-    /// List the first victims (before the clock starts).
+    /// Start the run's watchers on the target(s) if compiling did not, and
+    /// list the first victims (before the clock starts).
     fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError>;
     /// Hand over the fault proxies.
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self;
@@ -67,7 +68,10 @@ impl RunTarget for BeamTarget {
     }
 
     fn first_victims(&self) -> Result<(), chaos_beam::eval::EvalError> {
-        smol::block_on(self.candidates()).map(|_| ())
+        smol::block_on(async {
+            self.start_watchers().await?;
+            self.candidates().await.map(|_| ())
+        })
     }
 
     fn with_proxies(self, proxies: Vec<chaos_proxy::Proxy>) -> Self {
