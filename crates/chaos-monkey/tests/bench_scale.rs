@@ -22,7 +22,11 @@
 //! * a second table: the default profile's whole mix (all five categories,
 //!   default weights, caps raised by flags) at rising rates, its confirmed
 //!   operations per category, beside the seed's whole mix
-//!   (`chaos_seed_baseline:run_mix/2`, the seed's weights).
+//!   (`chaos_seed_baseline:run_mix/2`, the seed's weights); then the same
+//!   mix without the operations that do more than the seed's operation of
+//!   the same kind ([`HEAVIER_THAN_THE_SEED`]): "the mix at the seed's size".
+//!
+//! `BENCH_MIXES_ONLY=1` runs only the second table.
 
 mod support;
 
@@ -126,7 +130,25 @@ enum Mix {
     KillSuspendSpawn,
     /// The default profile's operations, all five categories, default weights.
     Default,
+    /// The default mix without the operations heavier than the seed's
+    /// counterpart ([`HEAVIER_THAN_THE_SEED`]).
+    SeedSized,
 }
+
+/// The default mix's operations that do more per operation than the seed's
+/// operation of the same kind: `spawn_burst` starts 100–300 processes
+/// living up to 50 ms and watches each (the seed's start 100 that return at
+/// once), `memory_hog` and `hold_binary` hold megabytes for seconds (the
+/// seed's allocate and drop), `mailbox_flood` sends 500–2,000 messages (the
+/// seed's 100), `scheduler_contention` spins every scheduler (the seed's
+/// timing fault sleeps in a process of its own).
+const HEAVIER_THAN_THE_SEED: [&str; 5] = [
+    "spawn_burst",
+    "memory_hog",
+    "hold_binary",
+    "mailbox_flood",
+    "scheduler_contention",
+];
 
 fn monkey_run(node: &DemoNode, mix: Mix, rate: u64, secs: u64, dir: &Path) -> RunFigures {
     let beam = node.info.os_pid;
@@ -137,14 +159,19 @@ fn monkey_run(node: &DemoNode, mix: Mix, rate: u64, secs: u64, dir: &Path) -> Ru
             // Only the kill / suspend / spawn mix; suspensions short.
             Mix::KillSuspendSpawn => "[weights]\nprocess = 2\ntiming = 1\n\
          [ops.exit_signal]\nenabled = false\n[ops.link_crash_chain]\nenabled = false\n[ops.monitor_kill]\nenabled = false\n\
-         [ops.priority]\nenabled = false\n[ops.message_delay]\nenabled = false\n[ops.scheduler_contention]\nenabled = false\n[ops.sys_suspend]\nenabled = false\n",
-            Mix::Default => "",
+         [ops.priority]\nenabled = false\n[ops.message_delay]\nenabled = false\n[ops.scheduler_contention]\nenabled = false\n[ops.sys_suspend]\nenabled = false\n".to_string(),
+            Mix::Default => String::new(),
+            Mix::SeedSized => HEAVIER_THAN_THE_SEED
+                .iter()
+                .map(|op| format!("[ops.{op}]\nenabled = false\n"))
+                .collect(),
         },
     )
     .unwrap();
     let tag = match mix {
         Mix::KillSuspendSpawn => "kss",
         Mix::Default => "mix",
+        Mix::SeedSized => "seedsized",
     };
     let events = dir.join(format!("events-{tag}-{rate}.jsonl"));
     let report = dir.join(format!("report-{tag}-{rate}.json"));
@@ -318,6 +345,7 @@ fn climb(dn: &DemoNode, mix: Mix, n: u64, dir: &Path) -> Climb {
             match mix {
                 Mix::KillSuspendSpawn => "kill/suspend/spawn",
                 Mix::Default => "default mix",
+                Mix::SeedSized => "default mix at the seed's size",
             },
             f.executed,
             f.scheduled,
@@ -351,6 +379,8 @@ fn scale_benchmark() {
         .split(',')
         .map(|s| s.trim().parse().expect("BENCH_SIZES: numbers"))
         .collect();
+    // BENCH_MIXES_ONLY=1: only the five-category table.
+    let mixes_only = std::env::var("BENCH_MIXES_ONLY").is_ok_and(|v| v == "1");
     let ebin = baseline_ebin();
     let mut rows: Vec<String> = Vec::new();
     let mut mix_rows: Vec<String> = Vec::new();
@@ -389,71 +419,8 @@ fn scale_benchmark() {
                 .await
                 .unwrap();
         });
-        let beam = dn.info.os_pid;
-        std::thread::sleep(Duration::from_secs(2));
-        let idle = core_share(beam, Duration::from_secs(5));
-        let (attached, refresh_ms, pick_us) = smol::block_on(async {
-            let c = DistClient::connect(&opts).await.unwrap();
-            let attached = core_share(beam, Duration::from_secs(5));
-            let mut safety = Safety::default();
-            safety.only_apps = vec![BENCH_APP.to_string()];
-            let t = BeamTarget::new(c.clone(), Profile::Demo, safety, 1)
-                .await
-                .unwrap();
-            // As in a run: the victim list is compiled on the node.
-            t.compile_snippets().await.unwrap();
-            let t0 = Instant::now();
-            let cands = t.candidates().await.unwrap();
-            let refresh = t0.elapsed();
-            assert!(!cands.is_empty());
-            let picks = 10_000;
-            let t1 = Instant::now();
-            for _ in 0..picks {
-                t.pick(Want::default(), &[]).await.unwrap().unwrap();
-            }
-            let pick = t1.elapsed() / picks;
-            // Unload now, not when the connection drops during the next run.
-            let left = t.audit().await.unwrap();
-            assert!(left.is_empty(), "left behind: {left:?}");
-            (
-                attached,
-                refresh.as_secs_f64() * 1000.0,
-                pick.as_secs_f64() * 1e6,
-            )
-        });
-
-        // Jitter at fixed rates, and the highest sustained rate.
-        let (mut monkey_cpu, mut monkey_peak) = (0.0f64, 0u64);
-        let mut jitter = Vec::new();
-        let mut target_at_10 = 0.0;
-        for rate in [10u64, 100, 1000] {
-            let f = monkey_run(dn, Mix::KillSuspendSpawn, rate, 10, &dir);
-            monkey_cpu += f.monkey_cpu_s;
-            monkey_peak = monkey_peak.max(f.monkey_peak_kib);
-            if rate == 10 {
-                target_at_10 = f.target_steady.unwrap_or(f64::NAN) - idle;
-            }
-            jitter.push((rate, f.late_p99_us));
-        }
-        let kss = climb(dn, Mix::KillSuspendSpawn, n, &dir);
-        monkey_cpu += kss.monkey_cpu_s;
-        monkey_peak = monkey_peak.max(kss.monkey_peak_kib);
-        let (best, limit) = (kss.best, kss.limit);
-
-        // The default mix, all five categories, the same way.
-        let mix = climb(dn, Mix::Default, n, &dir);
-        monkey_cpu += mix.monkey_cpu_s;
-        monkey_peak = monkey_peak.max(mix.monkey_peak_kib);
-        let (mix_best, mix_limit) = (mix.best, mix.limit);
-        let mix_categories = mix
-            .best_by_category
-            .iter()
-            .map(|(c, per_s)| format!("{c} {per_s:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-
-        // The seed's approach at the same size: its kill / suspend / spawn
-        // mix, then its whole five-category mix.
+        // The seed's approach at the same size (its kill / suspend / spawn
+        // mix; its whole five-category mix).
         let seed_rate = |function: &str| {
             smol::block_on(async {
                 let c = DistClient::connect(&opts).await.unwrap();
@@ -469,41 +436,131 @@ fn scale_benchmark() {
                 t[0].as_i64().unwrap() as f64 / (t[1].as_i64().unwrap() as f64 / 1000.0)
             })
         };
-        let baseline = seed_rate("run");
+        let (mut monkey_cpu, mut monkey_peak) = (0.0f64, 0u64);
+        // The kill / suspend / spawn table (skipped with BENCH_MIXES_ONLY).
+        let kill_mix = (!mixes_only).then(|| {
+            let beam = dn.info.os_pid;
+            std::thread::sleep(Duration::from_secs(2));
+            let idle = core_share(beam, Duration::from_secs(5));
+            let (attached, refresh_ms, pick_us) = smol::block_on(async {
+                let c = DistClient::connect(&opts).await.unwrap();
+                let attached = core_share(beam, Duration::from_secs(5));
+                let mut safety = Safety::default();
+                safety.only_apps = vec![BENCH_APP.to_string()];
+                let t = BeamTarget::new(c.clone(), Profile::Demo, safety, 1)
+                    .await
+                    .unwrap();
+                // As in a run: the victim list is compiled on the node.
+                t.compile_snippets().await.unwrap();
+                let t0 = Instant::now();
+                let cands = t.candidates().await.unwrap();
+                let refresh = t0.elapsed();
+                assert!(!cands.is_empty());
+                let picks = 10_000;
+                let t1 = Instant::now();
+                for _ in 0..picks {
+                    t.pick(Want::default(), &[]).await.unwrap().unwrap();
+                }
+                let pick = t1.elapsed() / picks;
+                // Unload now, not when the connection drops during the next run.
+                let left = t.audit().await.unwrap();
+                assert!(left.is_empty(), "left behind: {left:?}");
+                (
+                    attached,
+                    refresh.as_secs_f64() * 1000.0,
+                    pick.as_secs_f64() * 1e6,
+                )
+            });
+
+            // Jitter at fixed rates, and the highest sustained rate.
+            let mut jitter = Vec::new();
+            let mut target_at_10 = 0.0;
+            for rate in [10u64, 100, 1000] {
+                let f = monkey_run(dn, Mix::KillSuspendSpawn, rate, 10, &dir);
+                monkey_cpu += f.monkey_cpu_s;
+                monkey_peak = monkey_peak.max(f.monkey_peak_kib);
+                if rate == 10 {
+                    target_at_10 = f.target_steady.unwrap_or(f64::NAN) - idle;
+                }
+                jitter.push((rate, f.late_p99_us));
+            }
+            let kss = climb(dn, Mix::KillSuspendSpawn, n, &dir);
+            monkey_cpu += kss.monkey_cpu_s;
+            monkey_peak = monkey_peak.max(kss.monkey_peak_kib);
+            let (best, limit) = (kss.best, kss.limit);
+            (
+                idle,
+                attached,
+                refresh_ms,
+                pick_us,
+                jitter,
+                target_at_10,
+                best,
+                limit,
+            )
+        });
+        // The default mix, all five categories, the same way; then the same
+        // mix without the operations heavier than the seed's.
+        let mut mix_climbs = Vec::new();
+        for mix in [Mix::Default, Mix::SeedSized] {
+            let c = climb(dn, mix, n, &dir);
+            monkey_cpu += c.monkey_cpu_s;
+            monkey_peak = monkey_peak.max(c.monkey_peak_kib);
+            mix_climbs.push(c);
+        }
         let seed_mix = seed_rate("run_mix");
-        mix_rows.push(format!(
-            "| {n} | {mix_best:.0} ops/s{} | {mix_categories} | {seed_mix:.1} ops/s | {:.0}× |",
-            if mix_limit.is_empty() {
-                String::new()
-            } else {
-                format!(" ({mix_limit})")
-            },
-            mix_best / seed_mix.max(0.001),
-        ));
-        let jit: Vec<String> = jitter
+        for (c, what) in mix_climbs
             .iter()
-            .map(|(r, us)| format!("{r}/s: {:.2} ms", *us as f64 / 1000.0))
-            .collect();
-        rows.push(format!(
-            "| {n} | {best:.0} ops/s{} | {baseline:.1} ops/s | {:.0}× | {refresh_ms:.0} ms refresh, {pick_us:.1} µs pick | {:.2}% idle, {:.2}% attached, {:.1}% at 10 ops/s | {} | {:.1} s CPU, peak {:.1} MiB |",
-            if limit.is_empty() { String::new() } else { format!(" ({limit})") },
-            best / baseline.max(0.001),
-            idle * 100.0,
-            attached * 100.0,
-            target_at_10 * 100.0,
-            jit.join(", "),
-            monkey_cpu,
-            monkey_peak as f64 / 1024.0,
-        ));
+            .zip(["the default mix", "the mix at the seed's size"])
+        {
+            let categories = c
+                .best_by_category
+                .iter()
+                .map(|(cat, per_s)| format!("{cat} {per_s:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            mix_rows.push(format!(
+                "| {n} | {what} | {:.0} ops/s{} | {categories} | {seed_mix:.1} ops/s | {:.0}× |",
+                c.best,
+                if c.limit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.limit)
+                },
+                c.best / seed_mix.max(0.001),
+            ));
+        }
+        if let Some((idle, attached, refresh_ms, pick_us, jitter, target_at_10, best, limit)) =
+            kill_mix
+        {
+            let baseline = seed_rate("run");
+            let jit: Vec<String> = jitter
+                .iter()
+                .map(|(r, us)| format!("{r}/s: {:.2} ms", *us as f64 / 1000.0))
+                .collect();
+            rows.push(format!(
+                "| {n} | {best:.0} ops/s{} | {baseline:.1} ops/s | {:.0}× | {refresh_ms:.0} ms refresh, {pick_us:.1} µs pick | {:.2}% idle, {:.2}% attached, {:.1}% at 10 ops/s | {} | {:.1} s CPU, peak {:.1} MiB |",
+                if limit.is_empty() { String::new() } else { format!(" ({limit})") },
+                best / baseline.max(0.001),
+                idle * 100.0,
+                attached * 100.0,
+                target_at_10 * 100.0,
+                jit.join(", "),
+                monkey_cpu,
+                monkey_peak as f64 / 1024.0,
+            ));
+        }
         drop(node);
     }
-    println!("\n| processes | ours: highest sustained safe ops | seed approach | ratio | victim choice | target CPU (one core) | jitter p99 | monkey |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for r in rows {
-        println!("{r}");
+    if !rows.is_empty() {
+        println!("\n| processes | ours: highest sustained safe ops | seed approach | ratio | victim choice | target CPU (one core) | jitter p99 | monkey |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in rows {
+            println!("{r}");
+        }
     }
-    println!("\n| processes | ours, default mix (five categories): highest confirmed | confirmed per category (ops/s) | seed approach, its whole mix | ratio |");
-    println!("|---|---|---|---|---|");
+    println!("\n| processes | ours | highest confirmed | confirmed per category (ops/s) | seed approach, its whole mix | ratio |");
+    println!("|---|---|---|---|---|---|");
     for r in mix_rows {
         println!("{r}");
     }
