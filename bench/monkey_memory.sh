@@ -32,6 +32,7 @@ while kill -0 $P 2>/dev/null; do
   sleep 1
 done
 set +e; wait $P; CODE=$?; set -e
+[ "$CODE" -ne 0 ] && { echo "the run exited $CODE; the end of its log:"; tail -5 "$WORK/stderr"; }
 python3 - "$WORK/report.json" "$N" "$RATE" "$DURATION" "${PEAK:-0}" "$CODE" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
