@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 const SNIPPET: &str = concat!(
     include_str!("snippets/safety_rules.erl"),
     include_str!("snippets/budget_read.erl"),
+    include_str!("snippets/sup_read.erl"),
     include_str!("snippets/supervision.erl"),
     include_str!("snippets/inspect.erl")
 );

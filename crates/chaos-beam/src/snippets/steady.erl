@@ -22,8 +22,6 @@ AppOf = fun(P) when is_pid(P) ->
                end;
            (_) -> null
         end,
-Text = fun(T) -> iolist_to_binary(io_lib:format("~0p", [T])) end,
-PidText = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P)); (Other) -> Text(Other) end,
 %% Every supervisor of the own applications' trees (sup_read.erl): from
 %% the run's supervision keeper when there is one (supervision_keeper.erl,
 %% which re-reads only the supervisors that changed), else read afresh.
@@ -45,9 +43,9 @@ Supervisors = case is_pid(SupervisionKeeper) of
         after 5000 -> erlang:demonitor(KeeperRef, [flush]), Walked()
         end
 end,
-Names = [#{name => N, pid => PidText(P), app => AppOf(P)}
+Names = [#{name => N, pid => SrPidText(P), app => AppOf(P)}
          || N <- erlang:registered(), P <- [erlang:whereis(N)], is_pid(P)],
-OwnTables = [#{name => T, owner => PidText(O), app => App}
+OwnTables = [#{name => T, owner => SrPidText(O), app => App}
              || T <- ets:all(), is_atom(T),
                 O <- [ets:info(T, owner)], is_pid(O),
                 App <- [AppOf(O)], App =/= null],
@@ -63,7 +61,7 @@ Ps = case AllCount =< MaxScan of
      end,
 QMs = ets:match_spec_compile([{{{message_queue_len, '$1'}, '$2'}, [{'>', '$1', MailboxThreshold}], [{{'$1', '$2'}}]}]),
 Big = ets:match_spec_run(lists:zip(lists:zipwith(fun erlang:process_info/2, Ps, lists:duplicate(length(Ps), message_queue_len)), Ps), QMs),
-Queues = [#{pid => PidText(P), len => L, app => AppOf(P),
+Queues = [#{pid => SrPidText(P), len => L, app => AppOf(P),
             name => case erlang:process_info(P, registered_name) of {registered_name, N} -> N; _ -> null end}
           || {L, P} <- lists:sublist(lists:reverse(lists:sort(Big)), 20)],
 %% Rows that break their table's shape (at most 10 a table, tables up to

@@ -1,5 +1,6 @@
 %% sup_read — how the health sample sees one supervisor (evaluated on the
-%% target before steady.erl or supervision_keeper.erl; not a module).
+%% target before steady.erl, supervision_keeper.erl or supervision.erl;
+%% not a module).
 %% Binds SrRead(Sup) -> #{dynamic, active, missing, answered, kids}: its
 %% running children (a dynamic supervisor's count), the static children
 %% that are not running, and `kids', its static children as {Id, Pid, Type}

@@ -1,5 +1,7 @@
 %% supervision — the live supervision model (evaluated on the target after
-%% safety_rules.erl and budget_read.erl; not a module). Binds SvApps(ChildLimit,
+%% safety_rules.erl, budget_read.erl and sup_read.erl, whose SrText,
+%% SrPidText and SrWithin it uses: CallMs is every call's deadline; not a
+%% module). Binds SvApps(ChildLimit,
 %% CallMs): for every running application its start type (a permanent or
 %% transient application that stops halts the node), its supervision tree —
 %% each supervisor with its restart budget (strategy, intensity, period,
@@ -8,8 +10,6 @@
 %% significant flag — and the registered processes of the application that
 %% no supervisor restarts. Supervisors are recognised by what they are
 %% (IsSupervisorInit), never by a product's module names.
-SvStr = fun(T) -> iolist_to_binary(io_lib:format("~0p", [T])) end,
-SvPid = fun(P) when is_pid(P) -> list_to_binary(erlang:pid_to_list(P)); (O) -> SvStr(O) end,
 SvName = fun(P) when is_pid(P) ->
                  case erlang:process_info(P, registered_name) of
                      {registered_name, N} -> N;
@@ -17,15 +17,6 @@ SvName = fun(P) when is_pid(P) ->
                  end;
             (_) -> null
          end,
-%% Run F in a helper with a deadline: a busy or suspended process cannot hang us.
-SvWithin = fun(F, Ms) ->
-    {Pid, Ref} = erlang:spawn_monitor(fun() -> exit({sv_result, F()}) end),
-    receive {'DOWN', Ref, process, Pid, {sv_result, R}} -> {ok, R};
-            {'DOWN', Ref, process, Pid, _} -> error
-    after Ms -> erlang:exit(Pid, kill),
-                receive {'DOWN', Ref, process, Pid, _} -> timeout end
-    end
-end,
 %% What the supervisor's state says about its children, read inside it (like
 %% BgBudget): restart type, shutdown and significant flag by child id for
 %% static children, the template's for dynamic ones (at most Limit read).
@@ -34,7 +25,7 @@ SvSpecs = fun(St, Limit) ->
         _ when is_tuple(St), tuple_size(St) >= 11, is_integer(element(6, St)) ->
             Recs = [BgChildFields(R) || R <- lists:sublist(BgRecords(St), Limit),
                                         is_tuple(R), tuple_size(R) >= 8],
-            Mapped = [{Id, #{restart => SvStr(Rs), shutdown => SvStr(Sh), significant => Sg}}
+            Mapped = [{Id, #{restart => SrText(Rs), shutdown => SrText(Sh), significant => Sg}}
                       || {_, Id, Rs, Sh, Sg} <- Recs],
             case element(3, St) of
                 simple_one_for_one -> [{dynamic, M} || {_, M} <- Mapped];
@@ -43,7 +34,7 @@ SvSpecs = fun(St, Limit) ->
         #{children := Kids} when is_map(Kids) ->
             case [V || {_, V} <- lists:sublist(maps:to_list(Kids), 1)] of
                 [Spec | _] when is_tuple(Spec), tuple_size(Spec) >= 3 ->
-                    [{dynamic, #{restart => SvStr(element(2, Spec)), shutdown => SvStr(element(3, Spec)),
+                    [{dynamic, #{restart => SrText(element(2, Spec)), shutdown => SrText(element(3, Spec)),
                                  significant => false}}];
                 _ -> []
             end;
@@ -66,7 +57,7 @@ SvInside = fun(S, Limit, Ms) ->
     end
 end,
 SvCall = fun(Sup, Req, Ms) ->
-    case SvWithin(fun() -> gen:call(Sup, '$gen_call', Req, infinity) end, Ms) of
+    case SrWithin(fun() -> gen:call(Sup, '$gen_call', Req, infinity) end) of
         {ok, {ok, Reply}} -> {ok, Reply};
         timeout -> timeout;
         _ -> error
@@ -85,12 +76,12 @@ SvTree = fun Tree(Sup, Id, Depth, Limit, Ms) ->
                 end,
     Dynamic = case Budget of #{dynamic := Dyn} -> Dyn; _ -> false end,
     Template = proplists:get_value(dynamic, Specs, null),
-    Base = #{id => SvStr(Id), pid => SvPid(Sup), registered_name => SvName(Sup), kind => supervisor,
+    Base = #{id => SrText(Id), pid => SrPidText(Sup), registered_name => SvName(Sup), kind => supervisor,
              module => Module, counts => Counts, budget => BudgetOut, dynamic => Dynamic,
              spec => null},
     Child = fun(CId, Pid, Type, Mods, Spec) ->
-        #{id => SvStr(CId), pid => SvPid(Pid), registered_name => SvName(Pid), kind => Type,
-          modules => SvStr(Mods), spec => Spec}
+        #{id => SrText(CId), pid => SrPidText(Pid), registered_name => SvName(Pid), kind => Type,
+          modules => SrText(Mods), spec => Spec}
     end,
     case Counts of
         null -> Base#{children => [], truncated => false, responsive => Answer =/= timeout};
@@ -121,7 +112,7 @@ SvApps = fun(Limit, Ms) ->
     Running = application:which_applications(),
     Tops = [{A, case application_controller:get_master(A) of
                     Master when is_pid(Master) ->
-                        case SvWithin(fun() -> application_master:get_child(Master) end, Ms) of
+                        case SrWithin(fun() -> application_master:get_child(Master) end) of
                             {ok, {TopSup, _Mod}} when is_pid(TopSup) -> {Master, TopSup};
                             _ -> {Master, null}
                         end;
@@ -145,6 +136,6 @@ SvApps = fun(Limit, Ms) ->
                                {_, T} when is_pid(T) -> SvTree(T, A, 0, Limit, Ms);
                                _ -> null
                            end,
-       unsupervised => [#{pid => SvPid(P), registered_name => N} || {A1, P, N} <- Lone, A1 =:= A]}
+       unsupervised => [#{pid => SrPidText(P), registered_name => N} || {A1, P, N} <- Lone, A1 =:= A]}
      || {A, D, V} <- Running]
 end,

@@ -24,6 +24,7 @@ use std::time::Duration;
 const SNIPPET: &str = concat!(
     include_str!("../snippets/safety_rules.erl"),
     include_str!("../snippets/budget_read.erl"),
+    include_str!("../snippets/sup_read.erl"),
     include_str!("../snippets/supervision.erl"),
     "SvApps(ChildLimit, CallMs).\n"
 );
