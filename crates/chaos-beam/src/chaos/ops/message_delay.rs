@@ -17,10 +17,16 @@
 //! reads, `{tcp, S, Data}` and the like).
 //!
 //! The hook is built with `erl_eval` on the node, so the victim never holds
-//! a fun of the run's compiled (and later purged) module. It waits on a
-//! monitor of a *token* process of the helper's: when the token dies, a
-//! delay in progress ends at once and the hook returns `done`, which makes
-//! `sys` drop it. The helper kills the token and removes the hook
+//! a fun of the run's compiled (and later purged) module. It waits in
+//! `timer:sleep/1` slices of at most 20 ms and checks a *token* process of
+//! the helper's between them: when the token dies, a delay in progress ends
+//! within 20 ms and the hook returns `done`, which makes `sys` drop it.
+//! It never waits in an interpreted `receive`: `erl_eval` runs one through
+//! `prim_eval:'receive'/2`, and a victim's interpreted receive inside
+//! `sys:handle_debug/4` crashed Erlang/OTP 25.2.3's emulator (a segfault
+//! in a scheduler, with `prim_eval:'receive'/2` and `erl_eval:match_clause/5`
+//! on the crashing process's stack) within a minute of the default mix on
+//! a busy node. `timer:sleep/1` is compiled code with no receive clauses. The helper kills the token and removes the hook
 //! (`sys:remove/3`) on release, at its deadline and when the monkey's lease
 //! ends; a killed helper takes the token with it, so the hook removes
 //! itself at the next message.
@@ -69,11 +75,18 @@ fun(#{token := Token} = S, Event, _ProcState) when is_tuple(Event), element(1, E
                             N when is_pid(N) -> N ! {chaos_delaying, Token, self(), Socket};
                             _ -> ok
                         end,
-                        M = erlang:monitor(process, Token),
                         T0 = erlang:monotonic_time(microsecond),
-                        Woken = receive {'DOWN', M, process, _, _} -> true
-                                after D -> erlang:demonitor(M, [flush]), false
-                                end,
+                        Until = erlang:monotonic_time(millisecond) + D,
+                        Woken = (fun Nap() ->
+                                     case erlang:is_process_alive(Token) of
+                                         false -> true;
+                                         true ->
+                                             case Until - erlang:monotonic_time(millisecond) of
+                                                 Left when Left > 0 -> timer:sleep(min(Left, 20)), Nap();
+                                                 _ -> false
+                                             end
+                                     end
+                                 end)(),
                         Us = erlang:monotonic_time(microsecond) - T0,
                         Sock = case Socket of true -> 1; false -> 0 end,
                         case Woken of
