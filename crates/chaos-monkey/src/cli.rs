@@ -277,8 +277,10 @@ pub struct ConnectionArgs {
     /// Limit for each remote call.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub call_timeout: Duration,
-    /// The node must be heard from at least this often, or the connection is declared lost.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    /// The node must be heard from at least this often, or the connection is
+    /// declared lost (a closed connection is seen at once). 5 s, not less: a
+    /// big node or a loaded machine can be silent for over a second and live.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub tick: Duration,
     /// Attach to a rebar3/relx or mix release by its folder (the one with
     /// bin/ and releases/): the node name and the cookie are read from its
@@ -302,7 +304,7 @@ impl ConnectionArgs {
             epmd_port: None,
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(5),
-            tick: Duration::from_secs(1),
+            tick: Duration::from_secs(5),
             release: None,
             release_cookie: None,
         }

@@ -427,4 +427,16 @@ mod tests {
         assert!(aggressive.iter().all(|d| (1..=10_000).contains(d)));
         assert!(aggressive.iter().any(|d| *d >= 5_000));
     }
+
+    /// The hook runs interpreted inside the victim: an interpreted `receive`
+    /// there is `prim_eval:'receive'/2`, which crashed OTP 25.2.3's emulator
+    /// (see the module docs). Waiting must stay compiled (`timer:sleep/1`).
+    #[test]
+    fn the_hook_never_receives_inside_the_victim() {
+        let words: Vec<&str> = HOOK
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .collect();
+        assert!(!words.contains(&"receive"), "{HOOK}");
+        assert!(HOOK.contains("timer:sleep("));
+    }
 }
