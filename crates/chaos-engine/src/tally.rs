@@ -149,7 +149,14 @@ pub struct Tally {
     pub by_node: BTreeMap<String, NodeCounts>,
     /// Restart budgets charged, predictions, faults turned away.
     pub budgets: crate::budget::BudgetTally,
+    /// The last [`RECENT_KEPT`] operations to finish (parameters and
+    /// measurements dropped): when the target is lost, those in flight then
+    /// finish last, so they are the evidence of what it was doing.
+    pub recent: std::collections::VecDeque<Event>,
 }
+
+/// How many of the last finished operations [`Tally::recent`] keeps.
+pub const RECENT_KEPT: usize = 12;
 
 /// One node's share of a cluster run.
 #[derive(Debug, Clone, Default)]
@@ -166,6 +173,13 @@ impl Tally {
     /// Count one finished operation.
     pub fn add(&mut self, e: &Event) {
         self.total.add(e.outcome);
+        if self.recent.len() == RECENT_KEPT {
+            self.recent.pop_front();
+        }
+        let mut kept = e.clone();
+        kept.params = Value::Null;
+        kept.measurements = Value::Null;
+        self.recent.push_back(kept);
         self.by_category
             .entry(e.category)
             .or_default()

@@ -233,4 +233,9 @@ fn a_target_lost_early_never_survives_at_100_percent() {
         "{}",
         r.verdict
     );
+    // The evidence names what the target was doing when it went.
+    let lost = r.failure_modes.iter().find(|f| f.kind == "lost").unwrap();
+    let last = lost.evidence["last_operations"].as_array().unwrap();
+    assert!(!last.is_empty() && last.len() <= 12, "{last:?}");
+    assert!(last.iter().all(|o| o["op"] == "a"), "{last:?}");
 }

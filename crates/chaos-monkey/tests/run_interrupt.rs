@@ -92,9 +92,18 @@ fn the_node_dying_mid_run_exits_4_with_a_report() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert!(r["target_lost"].is_string());
-    assert!(r["failure_modes"]
+    let down = r["failure_modes"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|m| m["kind"] == "node_down"));
+        .find(|m| m["kind"] == "node_down")
+        .expect("a node_down failure mode");
+    // Its evidence: what the node was in the middle of.
+    let last = down["evidence"]["last_operations"].as_array().unwrap();
+    assert!(!last.is_empty(), "{down}");
+    assert!(
+        last.iter()
+            .all(|o| o["op"].is_string() && o["t_ms"].is_u64()),
+        "{down}"
+    );
 }

@@ -84,11 +84,33 @@ pub(super) fn failure_modes(
             subject: "target".to_string(),
             first_seen_ms: record.elapsed.as_millis() as u64,
             last_seen_ms: record.elapsed.as_millis() as u64,
-            evidence: serde_json::json!({ "reason": reason }),
+            evidence: serde_json::json!({
+                "reason": reason,
+                "last_operations": last_operations(record),
+            }),
             recovered: false,
         });
     }
     out
+}
+
+/// The operations that finished last, oldest first: when the target was
+/// lost, those it was in the middle of (they end failed, with the loss).
+fn last_operations(record: &RunRecord) -> Vec<serde_json::Value> {
+    record
+        .tally
+        .recent
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "t_ms": e.t_ms,
+                "op": e.op,
+                "victim": e.victim.as_ref().map(|v| v.name().to_string()),
+                "outcome": e.outcome,
+                "detail": e.detail.chars().take(200).collect::<String>(),
+            })
+        })
+        .collect()
 }
 
 /// Kills whose victim was not back within the recovery window (or that nobody restarts).

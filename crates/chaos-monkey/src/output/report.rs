@@ -140,6 +140,7 @@ pub fn report_text(r: &Report) -> String {
         let detail = m
             .evidence
             .get("detail")
+            .or_else(|| m.evidence.get("reason"))
             .and_then(|d| d.as_str())
             .map(String::from)
             .unwrap_or_else(|| m.evidence.to_string());
@@ -158,6 +159,24 @@ pub fn report_text(r: &Report) -> String {
         );
         if let Some(cause) = m.evidence.get("cause").and_then(|c| c.as_str()) {
             let _ = writeln!(s, "  cause: {cause}");
+        }
+        if let Some(ops) = m.evidence.get("last_operations").and_then(|o| o.as_array()) {
+            let last: Vec<String> = ops
+                .iter()
+                .map(|o| {
+                    let on = o["victim"]
+                        .as_str()
+                        .map(|v| format!(" on {v}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{}{on} ({}, started {:.1} s)",
+                        o["op"].as_str().unwrap_or("?"),
+                        o["outcome"].as_str().unwrap_or("?"),
+                        o["t_ms"].as_u64().unwrap_or(0) as f64 / 1000.0
+                    )
+                })
+                .collect();
+            let _ = writeln!(s, "  the last operations to finish: {}", last.join("; "));
         }
     }
     if !r.recovery.is_empty() {
