@@ -33,6 +33,7 @@ while kill -0 $P 2>/dev/null; do
 done
 set +e; wait $P; CODE=$?; set -e
 [ "$CODE" -ne 0 ] && { echo "the run exited $CODE; the end of its log:"; tail -5 "$WORK/stderr"; }
+cp "$WORK/report.json" /tmp/monkey_memory_report.json 2>/dev/null && echo "the report: /tmp/monkey_memory_report.json"
 python3 - "$WORK/report.json" "$N" "$RATE" "$DURATION" "${PEAK:-0}" "$CODE" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
