@@ -311,7 +311,16 @@ fn memory_ops_are_confirmed_and_undone() {
             kb.len() + 1 + shielded.len(),
             "holders + coordinator: {audit:?}"
         );
+        let helpers_held = t.helpers().len();
         effect.undo().await.expect("undo");
+        // Forgotten with the effect: the run's helper set goes with every
+        // victim list, and must not grow with each memory_hog.
+        assert_eq!(
+            t.helpers().len(),
+            helpers_held - kb.len() - 1,
+            "the holders and their coordinator are still remembered: {:?}",
+            t.helpers()
+        );
         assert_clean(&t, &shielded).await;
 
         // ets_churn: the tables exist with the planned rows, and are gone after release.

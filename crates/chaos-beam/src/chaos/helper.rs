@@ -40,6 +40,10 @@ pub struct HelperEffect {
     name: Option<(super::ChaosNames, String)>,
     /// The run's helper set, to drop this one from once it is seen gone.
     helpers: Option<super::Helpers>,
+    /// Processes the helper's end takes with it (linked to it), dropped from
+    /// the run's helper set with it: else the set, sent with every victim
+    /// list, grows with every such operation for the rest of the run.
+    companions: Vec<eetf::Pid>,
 }
 
 impl HelperEffect {
@@ -54,6 +58,7 @@ impl HelperEffect {
             affected: None,
             name: None,
             helpers: None,
+            companions: Vec::new(),
         }
     }
 
@@ -73,6 +78,12 @@ impl HelperEffect {
     /// Drop the helper from the run's set once its release saw it gone.
     pub fn forgetting(mut self, helpers: super::Helpers) -> Self {
         self.helpers = Some(helpers);
+        self
+    }
+
+    /// Processes that end with the helper, forgotten with it.
+    pub fn with_companions(mut self, pids: Vec<eetf::Pid>) -> Self {
+        self.companions = pids;
         self
     }
 
@@ -144,7 +155,11 @@ impl Effect for HelperEffect {
             }
             let why = result?;
             if let (Some(helpers), Some(pid)) = (&self.helpers, self.helper.as_pid()) {
-                helpers.lock().unwrap().remove(pid);
+                let mut helpers = helpers.lock().unwrap();
+                helpers.remove(pid);
+                for c in &self.companions {
+                    helpers.remove(c);
+                }
             }
             match why.as_tuple() {
                 Some([tag, r]) if tag.as_atom() == Some("undone") && r.as_atom() == Some("ok") => {

@@ -115,6 +115,7 @@ impl TypedOperation<BeamTarget> for MemoryHog {
             }
             let hold = p.hold_ms;
             let deadline = hold + super::super::helper::DEADLINE_MARGIN.as_millis() as i64;
+            let mut holder_pids = Vec::new();
             let answer = ctx
                 .exec(
                     SNIPPET,
@@ -130,6 +131,7 @@ impl TypedOperation<BeamTarget> for MemoryHog {
                     Some([tag, reply, holders]) if tag.as_atom() == Some("hog") => {
                         for h in holders.as_list().unwrap_or_default().iter() {
                             ctx.note_helper(h);
+                            holder_pids.extend(h.as_pid().cloned());
                         }
                         Reply::from_term(reply)
                     }
@@ -144,7 +146,8 @@ impl TypedOperation<BeamTarget> for MemoryHog {
                         Duration::from_millis(hold as u64),
                         "heap held by memory_hog processes",
                     )
-                    .ends_with_helper(),
+                    .ends_with_helper()
+                    .with_companions(holder_pids),
                 ) as Box<dyn Effect>
             });
             let out = reply.outcome();
