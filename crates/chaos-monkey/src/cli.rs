@@ -277,9 +277,7 @@ pub struct ConnectionArgs {
     /// Limit for each remote call.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub call_timeout: Duration,
-    /// The node must be heard from at least this often, or the connection is
-    /// declared lost (a closed connection is seen at once). 5 s, not less: a
-    /// big node or a loaded machine can be silent for over a second and live.
+    /// The node must be heard from this often, or the connection is declared lost (a closed one: at once).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub tick: Duration,
     /// Attach to a rebar3/relx or mix release by its folder (the one with
