@@ -149,14 +149,25 @@ pub struct Tally {
     pub by_node: BTreeMap<String, NodeCounts>,
     /// Restart budgets charged, predictions, faults turned away.
     pub budgets: crate::budget::BudgetTally,
-    /// The last [`RECENT_KEPT`] operations to finish (parameters and
-    /// measurements dropped): when the target is lost, those in flight then
-    /// finish last, so they are the evidence of what it was doing.
-    pub recent: std::collections::VecDeque<Event>,
+    /// The last [`RECENT_KEPT`] operations to finish: when the target is
+    /// lost, those in flight then finish last, so they are the evidence of
+    /// what it was doing.
+    pub recent: std::collections::VecDeque<RecentOp>,
 }
 
 /// How many of the last finished operations [`Tally::recent`] keeps.
 pub const RECENT_KEPT: usize = 12;
+
+/// What [`Tally::recent`] keeps of an operation: when it started, what it
+/// was, on whom, how it ended (the detail cut at 200 characters).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecentOp {
+    pub t_ms: u64,
+    pub op: &'static str,
+    pub victim: Option<String>,
+    pub outcome: Status,
+    pub detail: String,
+}
 
 /// One node's share of a cluster run.
 #[derive(Debug, Clone, Default)]
@@ -176,10 +187,13 @@ impl Tally {
         if self.recent.len() == RECENT_KEPT {
             self.recent.pop_front();
         }
-        let mut kept = e.clone();
-        kept.params = Value::Null;
-        kept.measurements = Value::Null;
-        self.recent.push_back(kept);
+        self.recent.push_back(RecentOp {
+            t_ms: e.t_ms,
+            op: e.op,
+            victim: e.victim.as_ref().map(|v| v.name().to_string()),
+            outcome: e.outcome,
+            detail: e.detail.chars().take(200).collect(),
+        });
         self.by_category
             .entry(e.category)
             .or_default()

@@ -96,21 +96,8 @@ pub(super) fn failure_modes(
 
 /// The operations that finished last, oldest first: when the target was
 /// lost, those it was in the middle of (they end failed, with the loss).
-fn last_operations(record: &RunRecord) -> Vec<serde_json::Value> {
-    record
-        .tally
-        .recent
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "t_ms": e.t_ms,
-                "op": e.op,
-                "victim": e.victim.as_ref().map(|v| v.name().to_string()),
-                "outcome": e.outcome,
-                "detail": e.detail.chars().take(200).collect::<String>(),
-            })
-        })
-        .collect()
+fn last_operations(record: &RunRecord) -> serde_json::Value {
+    serde_json::to_value(&record.tally.recent).unwrap_or_default()
 }
 
 /// Kills whose victim was not back within the recovery window (or that nobody restarts).

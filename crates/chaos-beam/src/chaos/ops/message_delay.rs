@@ -26,10 +26,11 @@
 //! `sys:handle_debug/4` crashed Erlang/OTP 25.2.3's emulator (a segfault
 //! in a scheduler, with `prim_eval:'receive'/2` and `erl_eval:match_clause/5`
 //! on the crashing process's stack) within a minute of the default mix on
-//! a busy node. `timer:sleep/1` is compiled code with no receive clauses. The helper kills the token and removes the hook
-//! (`sys:remove/3`) on release, at its deadline and when the monkey's lease
-//! ends; a killed helper takes the token with it, so the hook removes
-//! itself at the next message.
+//! a busy node. `timer:sleep/1` is compiled code with no receive clauses.
+//! The helper kills the token and removes the hook (`sys:remove/3`) on
+//! release, at its deadline and when the monkey's lease ends; a killed
+//! helper takes the token with it, so the hook removes itself at the next
+//! message.
 //!
 //! Confirmed by the victim's answer time: a harmless system request
 //! (`sys:statistics(P, get)`) is timed before the hook, then again while
