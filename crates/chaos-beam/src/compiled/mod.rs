@@ -202,6 +202,18 @@ pub async fn prime(client: &DistClient, snippets: &[&str]) {
     }
 }
 
+/// Whether `source` runs as compiled code on `client` now: for an
+/// operation whose fun must never be interpreted inside another process.
+pub fn runs_compiled(client: &DistClient, source: &str) -> bool {
+    of(client).is_some_and(|m| {
+        !m.disabled.load(Ordering::Relaxed)
+            && matches!(
+                m.state.lock().unwrap().snippets.get(source),
+                Some(Snippet::Compiled(_))
+            )
+    })
+}
+
 /// How many snippets seen on `client` were not primed and are not compiled
 /// yet: waiting for their generation, or used fewer than
 /// [`COMPILE_AFTER_USES`] times so far (for tests).
