@@ -180,25 +180,47 @@ pub struct OpSequence {
     pub codes: Vec<u8>,
 }
 
+/// A position of the schedule whose operation never ended (the run was
+/// interrupted), while a sequence is recorded; [`OpSequence::finish`] drops it.
+const NOT_RUN: u8 = u8::MAX;
+
 impl OpSequence {
     /// Built from `(schedule position, operation)` pairs in any order (the
     /// order operations end in is not the order they were planned in).
     /// Positions that never ran (an interrupted run) are simply absent.
-    pub fn from_events(mut seq: Vec<(u64, String)>) -> Self {
-        seq.sort_by_key(|(s, _)| *s);
+    pub fn from_events(seq: Vec<(u64, String)>) -> Self {
         let mut out = OpSequence::default();
-        for (_, op) in seq {
-            let code = match out.names.iter().position(|n| *n == op) {
-                Some(i) => i,
-                None => {
-                    out.names.push(op);
-                    out.names.len() - 1
-                }
-            };
-            // More than 256 distinct operations in one run: the rest share the last code.
-            out.codes.push(code.min(255) as u8);
+        for (position, op) in seq {
+            out.record(position, &op);
         }
-        out
+        out.finish()
+    }
+
+    /// Record one operation as it ends, at its schedule position (they end
+    /// out of order): one byte per position, so an hour at thousands of
+    /// operations a second costs megabytes, not a pair per operation. Call
+    /// [`OpSequence::finish`] once the run is over.
+    pub fn record(&mut self, position: u64, op: &str) {
+        let code = match self.names.iter().position(|n| n == op) {
+            Some(i) => i,
+            None => {
+                self.names.push(op.to_string());
+                self.names.len() - 1
+            }
+        };
+        let at = position as usize;
+        if self.codes.len() <= at {
+            self.codes.resize(at + 1, NOT_RUN);
+        }
+        // More than 255 distinct operations in one run: the rest share the last code.
+        self.codes[at] = code.min(usize::from(NOT_RUN) - 1) as u8;
+    }
+
+    /// The recorded sequence without the positions that never ran.
+    pub fn finish(mut self) -> Self {
+        self.codes.retain(|c| *c != NOT_RUN);
+        self.codes.shrink_to_fit();
+        self
     }
 
     /// The operation names in order.
@@ -352,5 +374,35 @@ mod tests {
         t.codes.push(0);
         assert_eq!(s.first_difference(&t), Some(3));
         assert_eq!(s.first_difference(&s), None);
+    }
+
+    /// Recorded as operations end: out of order, with positions that never
+    /// ended (an interrupted run) left out, one byte per position.
+    #[test]
+    fn a_recorded_sequence_drops_the_positions_that_never_ran() {
+        let mut s = OpSequence::default();
+        for (position, op) in [
+            (3, "suspend"),
+            (0, "kill_worker"),
+            (5, "suspend"),
+            (1, "spawn_burst"),
+        ] {
+            s.record(position, op);
+        }
+        assert_eq!(s.codes.len(), 6, "one byte per position so far");
+        let s = s.finish();
+        assert_eq!(
+            s.ops().collect::<Vec<_>>(),
+            ["kill_worker", "spawn_burst", "suspend", "suspend"]
+        );
+        assert_eq!(s.names, ["suspend", "kill_worker", "spawn_burst"]);
+        // Past 255 distinct operations the rest share the last code.
+        let mut many = OpSequence::default();
+        for i in 0..300u64 {
+            many.record(i, &format!("op{i}"));
+        }
+        let many = many.finish();
+        assert_eq!(many.len(), 300);
+        assert_eq!(many.codes[299], 254);
     }
 }

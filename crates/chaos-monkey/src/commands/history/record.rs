@@ -94,7 +94,7 @@ pub fn finish_run(
     identity: TargetIdentity,
     report: &mut Report,
     started_at_ms: i64,
-    ops: Vec<(u64, &'static str)>,
+    ops: OpSequence,
 ) {
     let Some(path) = &h.path else {
         return;
@@ -111,8 +111,7 @@ pub fn finish_run(
         "rate": report.rate_requested,
         "planned_duration_s": report.planned_duration_s,
     });
-    run.op_sequence =
-        OpSequence::from_events(ops.into_iter().map(|(s, o)| (s, o.to_string())).collect());
+    run.op_sequence = ops;
     let store = HistoryStore::open(path);
     let mut gate_error = None;
     // A target's first run has no `last` to compare with: nothing to judge yet.

@@ -10,6 +10,7 @@ use crate::output;
 use chaos_engine::{
     AuditFinding, Category, Report, ReportInput, RunConfig, Schedule, Status, StopSignal, Update,
 };
+use chaos_history::OpSequence;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -160,11 +161,14 @@ pub(super) fn execute_on<T: RunTarget>(
     let mut errors = 0u64;
     let mut healthy = true;
     // The operations by schedule position, for the history (replay checks them).
-    let mut ops_run: Vec<(u64, &'static str)> = Vec::new();
+    let recording = s.history.path.is_some();
+    let mut ops_run = OpSequence::default();
     let mut observer = |u: Update<'_>| match u {
         Update::Event(e) => {
             ops_done += 1;
-            ops_run.push((e.seq, e.op));
+            if recording {
+                ops_run.record(e.seq, e.op);
+            }
             if e.outcome == Status::Failed {
                 errors += 1;
             }
@@ -285,7 +289,13 @@ pub(super) fn execute_on<T: RunTarget>(
     target.close();
     // Recorded (and gated) before the files are written, so they carry the
     // run's history id and the gate; a history that fails is only a warning.
-    crate::commands::history::finish_run(&s.history, identity, &mut report, started_at_ms, ops_run);
+    crate::commands::history::finish_run(
+        &s.history,
+        identity,
+        &mut report,
+        started_at_ms,
+        ops_run.finish(),
+    );
     if let Some(p) = &s.report {
         std::fs::write(
             p,
