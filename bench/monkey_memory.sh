@@ -39,9 +39,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 n, rate, dur, peak, code = sys.argv[2:]
 print()
-print("| processes | rate | duration | operations | confirmed | survival | left behind | monkey peak | exit |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| processes | rate | duration | operations | confirmed | survival | left behind | clean-up and audit | monkey peak | exit |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 lb = r["left_behind"]
 left = len(lb["undo_failures"]) + lb["pending_effects"] + lb["pending_ops"] + len(lb["audit"])
-print(f"| {n} | {rate}/s | {dur} | {r['total_ops']} | {r['confirmed']} | {r['survival_rate']:.3f} | {'nothing' if left == 0 else left} | {int(peak)//1024} MiB | {code} |")
+for what in lb["undo_failures"] + [f"audit: {a}" for a in lb["audit"]]:
+    print(f"left behind: {what}")
+print(f"| {n} | {rate}/s | {dur} | {r['total_ops']} | {r['confirmed']} | {r['survival_rate']:.3f} | {'nothing' if left == 0 else left} | {lb['clean_up_s']:.2f} s | {int(peak)//1024} MiB | {code} |")
 PY

@@ -29,8 +29,8 @@ fi
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$BEAM/stat"; }
 share() { echo "scale=1; $1*100/($HZ*$2)" | bc; }
-echo "| processes | rate (ops/s) | target CPU idle before | target CPU during the run | monkey peak (VmHWM) | confirmed |"
-echo "|---|---|---|---|---|---|"
+echo "| processes | rate (ops/s) | target CPU idle before | target CPU during the run | monkey peak (VmHWM) | confirmed | clean-up and audit | left behind |"
+echo "|---|---|---|---|---|---|---|---|"
 for RATE in $RATES; do
   for _ in $(seq 1 60); do a=$(ticks); sleep 2; b=$(ticks); [ $((b-a)) -le $((HZ/10)) ] && break; done
   a=$(ticks); sleep 10; b=$(ticks); IDLE=$(share $((b-a)) 10)
@@ -44,6 +44,12 @@ for RATE in $RATES; do
     sleep 0.2
   done
   wait $P || true
-  CONF=$(python3 -c "import json; print(json.load(open('$WORK/report.json'))['confirmed'])")
-  echo "| $N | $RATE | $IDLE% | $(share $((b-a)) 40)% | $((HWM/1024)) MiB | $CONF |"
+  read -r CONF CLEAN LEFT < <(python3 - "$WORK/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); lb = r["left_behind"]
+left = len(lb["undo_failures"]) + lb["pending_effects"] + lb["pending_ops"] + len(lb["audit"])
+print(r["confirmed"], "%.2f" % lb["clean_up_s"], "nothing" if left == 0 else left)
+PY
+)
+  echo "| $N | $RATE | $IDLE% | $(share $((b-a)) 40)% | $((HWM/1024)) MiB | $CONF | $CLEAN s | $LEFT |"
 done

@@ -77,6 +77,14 @@ fn a_60_second_demo_run() {
         "{}",
         report["left_behind"]
     );
+    // The clean-up's time is measured (a round trip to the node at least)
+    // and told in the text report.
+    let clean_up_s = report["left_behind"]["clean_up_s"].as_f64().unwrap();
+    assert!(
+        clean_up_s > 0.0 && clean_up_s < 60.0,
+        "clean-up {clean_up_s} s"
+    );
+    assert!(out.contains("Clean-up and audit took"), "{out}");
     // The events file holds every operation, with the documented fields.
     let events = support::events(&events_path);
     assert_eq!(events.len() as u64, total);

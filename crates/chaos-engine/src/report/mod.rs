@@ -3,8 +3,10 @@
 //! serde and as text by the binary.
 
 mod derive;
+mod left_behind;
 
 use derive::{failure_modes, kill_failures, recommendations, recovery_rows, trends};
+pub use left_behind::LeftBehind;
 
 use crate::category::{Category, Profile};
 pub use crate::record::FailureMode;
@@ -204,29 +206,6 @@ pub struct Trend {
     pub end: u64,
 }
 
-/// What is still there after clean-up.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LeftBehind {
-    /// Effects that could not be undone, with the reason.
-    pub undo_failures: Vec<String>,
-    /// Effects still in place when the run stopped waiting.
-    pub pending_effects: usize,
-    /// Operations still running when the run stopped waiting.
-    pub pending_ops: usize,
-    /// Found by the target's own audit after clean-up.
-    pub audit: Vec<String>,
-}
-
-impl LeftBehind {
-    /// Nothing at all was left behind.
-    pub fn is_clean(&self) -> bool {
-        self.undo_failures.is_empty()
-            && self.pending_effects == 0
-            && self.pending_ops == 0
-            && self.audit.is_empty()
-    }
-}
-
 /// What the report needs besides the record.
 #[derive(Debug, Clone)]
 pub struct ReportInput<'a> {
@@ -363,6 +342,7 @@ impl Report {
             pending_effects: record.pending_effects,
             pending_ops: record.pending_ops,
             audit: input.audit.into_iter().map(|a| a.detail).collect(),
+            clean_up_s: 0.0,
         };
         let error_reasons = reasons(&tally.errors);
         let skip_reasons = reasons(&tally.skips);

@@ -331,6 +331,11 @@ pub fn report_text(r: &Report) -> String {
             let _ = writeln!(s, "- audit: {a}");
         }
     }
+    let _ = writeln!(
+        s,
+        "Clean-up and audit took {:.1} s.",
+        r.left_behind.clean_up_s
+    );
     let _ = writeln!(s, "\n### Recommendations");
     for rec in &r.recommendations {
         let _ = writeln!(s, "- {rec}");

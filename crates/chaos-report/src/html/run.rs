@@ -415,6 +415,7 @@ fn left_behind_section(r: &Report) -> Markup {
                 @if l.pending_ops > 0 { li { (l.pending_ops) " operation(s) still running when the run stopped waiting" } }
             }
         }
+        p { (format!("Clean-up and audit took {:.1} s.", l.clean_up_s)) }
     };
     section("left-behind", "Left behind", None, body)
 }

@@ -229,6 +229,7 @@ pub(super) fn execute_on<T: RunTarget>(
         stop,
         &mut observer,
     ));
+    let clean_up = std::time::Instant::now();
     let workload = workload.map(|w| smol::block_on(w.stop()));
     // Every proxy fault has ended (effects undone); close the proxies' connections and release their ports.
     let proxy_stats: Vec<_> = proxies.iter().map(|p| p.stats()).collect();
@@ -267,6 +268,7 @@ pub(super) fn execute_on<T: RunTarget>(
         &record,
     );
     let mut report = report;
+    report.left_behind.clean_up_s = clean_up.elapsed().as_secs_f64();
     if !proxy_stats.is_empty() {
         report.extras.insert(
             "proxies".to_string(),
