@@ -5,6 +5,7 @@ mod support;
 
 use chaos_beam::chaos::ops::builtin;
 use chaos_beam::chaos::{BeamTarget, Safety};
+use chaos_beam::dist::term::TermExt;
 use chaos_beam::dist::{ConnectOptions, Cookie, CookieSource, DistClient};
 use chaos_engine::{Outcome, Profile, SeededRng, Status};
 use chaos_testkit::TestNode;
@@ -54,11 +55,29 @@ fn drop_connection_closes_a_live_client_connection() {
         let t = demo.target(Profile::Demo).await;
         let out = run_op(&t, "drop_connection", 1, None).await;
         assert_eq!(out.status, Status::Confirmed, "{out:?}");
-        assert!(out.detail.contains("closed port"), "{out:?}");
+        assert!(out.detail.contains("shut down port"), "{out:?}");
         assert_eq!(
             out.victim.as_ref().and_then(|v| v.attr("application")),
             Some("chaos_demo")
         );
+        // The owner hears of it, as when a peer goes away, and ends (the
+        // demo's connection process stops on tcp_closed): a drop that closed
+        // the port under it would leave it waiting for ever.
+        let owner = out.measurements["owner"].as_str().unwrap().to_string();
+        let client = demo.client().await;
+        let alive = format!("erlang:is_process_alive(list_to_pid(\"{owner}\")).");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = chaos_beam::eval::eval(&client, &alive, &[]).await.unwrap();
+            if r.as_atom() == Some("false") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the connection's owner {owner} still runs 5 s after the drop: {out:?}"
+            );
+            smol::Timer::after(Duration::from_millis(20)).await;
+        }
     });
     // The client sees its connection end.
     let ended = match client.read(&mut buf) {

@@ -1,14 +1,20 @@
-//! Network chaos on the node: close a random TCP connection that belongs to
-//! one of the target's applications — `erlang:port_close/1` on a connected
-//! `tcp_inet` port, or `socket:close/1` on a NIF socket. Never the
-//! distribution connections, listening sockets, epmd's connection, or
-//! anything owned by a process outside the eligible applications (the owner
-//! must be one of the chaos candidates). Confirmed by the port or socket
-//! being gone.
+//! Network chaos on the node: drop a random TCP connection that belongs to
+//! one of the target's applications, the way the network drops it — both
+//! directions shut down (`gen_tcp:shutdown/2` on a `tcp_inet` port,
+//! `socket:shutdown/2` on a NIF socket), so the peer sees the end of the
+//! stream and the owner sees `{tcp_closed, S}` (active) or `{error, closed}`
+//! (its next read), as when the peer goes away. Never `port_close` from
+//! outside: the owner is not told of that, and a connection process waiting
+//! for its socket's messages would wait for ever — a leak the monkey itself
+//! made. Never the distribution connections, listening sockets, epmd's
+//! connection, connections already shut down (no peer any more), or anything
+//! owned by a process outside the eligible applications (the owner must be
+//! one of the chaos candidates). Confirmed by the shutdown succeeding; the
+//! detail says whether the owner has closed the socket yet.
 
 use super::prelude::*;
 
-/// Close one application TCP connection.
+/// Drop one application TCP connection.
 pub struct DropConnection;
 
 pub(crate) const SNIPPET: &str = r#"
@@ -19,11 +25,13 @@ Ports = [{port, P, Owner} || P <- erlang:ports(),
             not lists:member(P, DistPorts),
             {connected, Owner} <- [erlang:port_info(P, connected)],
             maps:is_key(Owner, Owners),
-            case prim_inet:getstatus(P) of {ok, St} -> lists:member(connected, St) andalso not lists:member(listen, St); _ -> false end],
+            case prim_inet:getstatus(P) of {ok, St} -> lists:member(connected, St) andalso not lists:member(listen, St); _ -> false end,
+            element(1, inet:peername(P)) =:= ok],
 Sockets = try [{socket, S, maps:get(owner, I)} || S <- socket:which_sockets(tcp),
                    I <- [socket:info(S)],
                    maps:is_key(maps:get(owner, I, none), Owners),
-                   not lists:member(listen, maps:get(rstates, I, []))]
+                   not lists:member(listen, maps:get(rstates, I, [])),
+                   element(1, socket:peername(S)) =:= ok]
           catch _:_ -> [] end,
 All = Ports ++ Sockets,
 case All of
@@ -34,18 +42,30 @@ case All of
                    port -> case inet:peername(Conn) of {ok, PN} -> PN; _ -> unknown end;
                    socket -> case socket:peername(Conn) of {ok, PN} -> PN; _ -> unknown end
                end,
-        case Kind of
-            port -> catch erlang:port_close(Conn);
-            socket -> catch socket:close(Conn)
-        end,
-        Gone = case Kind of
-                   port -> erlang:port_info(Conn) =:= undefined;
-                   socket -> not lists:member(Conn, socket:which_sockets())
+        Shut = case Kind of
+                   port -> catch gen_tcp:shutdown(Conn, read_write);
+                   socket -> catch socket:shutdown(Conn, read_write)
                end,
-        Detail = iolist_to_binary(io_lib:format("closed ~s ~0p (peer ~0p) owned by ~0p", [Kind, Conn, Peer, Owner])),
-        case Gone of
-            true -> {confirmed, Detail, #{open_connections => length(All), owner => list_to_binary(erlang:pid_to_list(Owner))}};
-            false -> {unconfirmed, <<Detail/binary, ", but it is still open">>}
+        IsClosed = fun() -> case Kind of
+                               port -> erlang:port_info(Conn) =:= undefined;
+                               socket -> not lists:member(Conn, socket:which_sockets())
+                           end end,
+        %% An owner in active mode closes within a millisecond or so; one
+        %% that reads later closes then. Look for up to 50 ms, no longer.
+        WaitClosed = fun Wait(0) -> IsClosed();
+                         Wait(N) -> IsClosed() orelse begin receive after 5 -> ok end, Wait(N - 1) end
+                     end,
+        Closed = Shut =:= ok andalso WaitClosed(10),
+        Detail = iolist_to_binary(io_lib:format("shut down ~s ~0p (peer ~0p) owned by ~0p", [Kind, Conn, Peer, Owner])),
+        case Shut of
+            ok ->
+                Then = case Closed of
+                           true -> <<"; the owner has closed it">>;
+                           false -> <<"; open until its owner reads">>
+                       end,
+                {confirmed, <<Detail/binary, Then/binary>>,
+                 #{open_connections => length(All), owner => list_to_binary(erlang:pid_to_list(Owner))}};
+            Other -> {unconfirmed, iolist_to_binary(io_lib:format("~s, but the shutdown answered ~0p", [Detail, Other]))}
         end
 end.
 "#;
@@ -70,7 +90,7 @@ impl TypedOperation<BeamTarget> for DropConnection {
     }
 
     fn describe(&self) -> &'static str {
-        "close a random TCP connection owned by an application process; confirmed by it being gone"
+        "drop a random TCP connection owned by an application process (both directions shut down, as when the peer goes away); confirmed by the shutdown"
     }
 
     fn plan(&self, rng: &mut SeededRng, _profile: Profile) -> DropConnectionParams {
