@@ -298,6 +298,52 @@ fn registry_and_timing_ops_are_confirmed_and_undone() {
     });
 }
 
+/// A victim busy for longer than the monkey's usual 5 s wait for a helper
+/// (here 7 s inside one callback) still gets its priority back, and the undo
+/// says so: it used to kill the helper at 5 s and report "helper ended with
+/// timeout" while the restore sat queued.
+#[test]
+fn priority_restore_waits_for_a_busy_victim() {
+    let demo = Demo::start("st_prio_busy");
+    smol::block_on(async {
+        let t = demo.target(Profile::Demo).await;
+        let out = run_op(&t, "priority", 1).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let pid = victim_pid(&t, &out).await;
+        // Busy 7 s in a callback of its own (a system message it must
+        // finish before it reads the restore).
+        ev(
+            &t,
+            "_ = proc_lib:spawn(fun() -> catch sys:replace_state(P, fun(S) -> timer:sleep(7000), S end, infinity) end), ok.",
+            &[("P", pid.clone().into())],
+        )
+        .await;
+        let sleeping =
+            "erlang:process_info(P, current_function) =:= {current_function, {timer, sleep, 1}}.";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ev(&t, sleeping, &[("P", pid.clone().into())])
+            .await
+            .as_bool()
+            != Some(true)
+        {
+            assert!(Instant::now() < deadline, "the victim never got busy");
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        let started = Instant::now();
+        let undone = out.effect.expect("an effect").undo().await;
+        assert_eq!(undone, Ok(()), "after {:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let prio = "element(2, erlang:process_info(P, priority)).";
+        let p = ev(&t, prio, &[("P", pid.into())]).await;
+        assert_eq!(p.as_atom(), Some("normal"));
+        finish(&t).await;
+    });
+}
+
 #[test]
 fn guarded_ops_are_confirmed() {
     let demo = Demo::start("op_guarded");

@@ -22,8 +22,13 @@ use std::time::Duration;
 /// Kills a helper that did not finish its undo in time.
 pub(crate) const KILL_HELPER: &str = "erlang:exit(Helper, kill).";
 
-/// How long a released helper may take to undo before it is killed.
+/// How long a released helper may take to undo before it is killed, unless
+/// its effect says otherwise ([`HelperEffect::patient`]).
 const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// The exit reason [`HelperEffect::release`] answers for a helper it had to
+/// kill (no helper exits with it).
+const KILLED_BY_US: &str = "chaos_monkey_killed_helper";
 
 /// Margin between the planned hold and a helper's own deadline.
 pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
@@ -44,6 +49,8 @@ pub struct HelperEffect {
     /// the run's helper set with it: else the set, sent with every victim
     /// list, grows with every such operation for the rest of the run.
     companions: Vec<eetf::Pid>,
+    /// How long a released helper may take to undo before it is killed.
+    release_wait: Duration,
 }
 
 impl HelperEffect {
@@ -59,7 +66,16 @@ impl HelperEffect {
             name: None,
             helpers: None,
             companions: Vec::new(),
+            release_wait: RELEASE_WAIT,
         }
+    }
+
+    /// The helper's undo may wait this long for its victim (longer than the
+    /// helper's own wait, so that it can say what it saw rather than be
+    /// killed first).
+    pub fn patient(mut self, release_wait: Duration) -> Self {
+        self.release_wait = release_wait;
+        self
     }
 
     /// The effect is lifted by the runtime when the helper dies (so a helper
@@ -106,7 +122,7 @@ impl HelperEffect {
         let mailbox = self.client.mailbox();
         let monitor = mailbox.monitor(pid);
         mailbox.send(pid, atom("release"));
-        let deadline = std::time::Instant::now() + RELEASE_WAIT;
+        let deadline = std::time::Instant::now() + self.release_wait;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match mailbox.recv_timeout(left).await {
@@ -123,7 +139,7 @@ impl HelperEffect {
                     )
                     .await;
                     return match killed {
-                        Ok(_) => Ok(atom("timeout")),
+                        Ok(_) => Ok(atom(KILLED_BY_US)),
                         Err(e) => Err(format!("could not release: {e}")),
                     };
                 }
@@ -173,6 +189,10 @@ impl Effect for HelperEffect {
                     "the helper was already gone, so the effect may not have been undone"
                         .to_string(),
                 ),
+                _ if why.as_atom() == Some(KILLED_BY_US) => Err(format!(
+                    "the helper did not finish its undo within {} s and was killed",
+                    self.release_wait.as_secs()
+                )),
                 _ => Err(format!("helper ended with {}", show(&why))),
             }
         })

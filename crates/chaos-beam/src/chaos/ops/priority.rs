@@ -19,6 +19,11 @@ use super::prelude::*;
 /// Lower (or raise) an OTP process's priority for a while.
 pub struct Priority;
 
+/// How long the monkey waits for the helper's restore: the helper waits up
+/// to 20 s for the victim's turn, then says so (killing it at 5 s, the
+/// default, reported a victim slow to restore as a helper that timed out).
+const RESTORE_WAIT: Duration = Duration::from_secs(25);
+
 pub(crate) const SNIPPET: &str = concat!(
     r#"
 case erlang:is_process_alive(Victim) of
@@ -54,17 +59,18 @@ case erlang:is_process_alive(Victim) of
                             andalso process_flag(priority, Old),
                         S
                     end,
-                    %% One request, waited for up to 5 s: a victim at low
-                    %% priority on a busy node (a run's end purging modules
-                    %% on 10^6 processes) can wait over a second for a
-                    %% turn, and a second request would only queue behind it.
+                    %% One request, waited for up to 20 s: a victim at low
+                    %% priority on a busy node (a run's end releasing
+                    %% hundreds of effects on 10^6 processes) can wait
+                    %% seconds for a turn, and a second request would only
+                    %% queue behind it.
                     Undo = fun U(Tries) ->
-                        try sys:replace_state(Victim, Restore, 5000) of
+                        try sys:replace_state(Victim, Restore, 20000) of
                             _ -> ok
                         catch
                             exit:{noproc, _} -> ok;  %% died: nothing to restore
                             exit:{timeout, _} ->
-                                {failed, <<"the process did not answer within 5000 ms; the restore stays queued as a system message">>};
+                                {failed, <<"the process did not answer within 20 s; the restore stays queued as a system message">>};
                             exit:_ when Tries > 1 -> U(Tries - 1);
                             exit:{Reason, _} ->
                                 case erlang:is_process_alive(Victim) of
@@ -182,7 +188,8 @@ impl TypedOperation<BeamTarget> for Priority {
                             Duration::from_millis(hold.max(0) as u64),
                             format!("{} at priority {new}", v.pid_text),
                         )
-                        .clearing(ctx.affect(&v), &v.pid_text),
+                        .clearing(ctx.affect(&v), &v.pid_text)
+                        .patient(RESTORE_WAIT),
                     ) as Box<dyn Effect>
                 });
                 // What it had and what it was given, for the after-run audit.
