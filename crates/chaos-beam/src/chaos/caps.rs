@@ -43,6 +43,27 @@ impl BeamTarget {
         }
     }
 
+    /// `helper` owns `tables` ETS tables of the monkey's own.
+    pub(crate) fn helper_holds_tables(&self, helper: &Term, tables: u64) {
+        if let Some(pid) = helper.as_pid() {
+            let mut held = self.ledger.helper_tables.lock().unwrap();
+            if held.len() < MAX_TOUCHED {
+                held.insert(pid.clone(), tables);
+            }
+        }
+    }
+
+    /// What the monkey itself holds on the node now: its live helpers
+    /// (processes) and the ETS tables they own. A run at hundreds of
+    /// operations a second holds hundreds of each; the leak checks do not
+    /// count them as the system's growth.
+    pub(crate) fn own_holdings(&self) -> (u64, u64) {
+        let helpers = self.ledger.helpers.lock().unwrap();
+        let mut held = self.ledger.helper_tables.lock().unwrap();
+        held.retain(|pid, _| helpers.contains(pid));
+        (helpers.len() as u64, held.values().sum())
+    }
+
     /// `true` while an effect is in place on this victim.
     pub(crate) fn is_affected(&self, pid_text: &str) -> bool {
         self.budget.affected.lock().unwrap().contains_key(pid_text)

@@ -132,6 +132,8 @@ struct Ledger {
     /// Processes whose priority the monkey changed: the priority each had
     /// first, and the one it was given (the audit reports only those).
     priorities: Mutex<HashMap<Pid, (String, String)>>,
+    /// ETS tables owned by a helper, by helper (see [`BeamTarget::own_holdings`]).
+    helper_tables: Mutex<HashMap<Pid, u64>>,
 }
 
 /// Helpers not yet seen gone, shared with the effects that release them.

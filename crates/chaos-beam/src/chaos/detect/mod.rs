@@ -130,6 +130,12 @@ pub struct Steady {
     ets_limit: u64,
     memory_bytes: u64,
     binary_bytes: u64,
+    /// Of `processes` and `ets_tables`, what the monkey's own helpers hold
+    /// (filled in from the run's ledger, not by the snippet).
+    #[serde(skip)]
+    own_processes: u64,
+    #[serde(skip)]
+    own_tables: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -376,9 +382,10 @@ pub(crate) async fn sample(
         let d = target.detection.lock().unwrap();
         (d.settings.clone(), d.tables(), d.owners(), d.shapes())
     };
-    let s = steady(target, &settings, &tables, &owners, &shapes)
+    let mut s = steady(target, &settings, &tables, &owners, &shapes)
         .await
         .map_err(|e| e.to_string())?;
+    (s.own_processes, s.own_tables) = target.own_holdings();
     let mut problems = target.detection.lock().unwrap().check(&s);
     // A name a chaos effect holds right now is the chaos, not a failure.
     problems.retain(|p| {

@@ -108,6 +108,9 @@ impl TypedOperation<BeamTarget> for EtsChurn {
                     ],
                 )
                 .await;
+            if let (Some(h), Reply::Confirmed(_, m, _)) = (reply.helper(), &reply) {
+                ctx.helper_holds_tables(h, m["tables"].as_u64().unwrap_or(0));
+            }
             let effect = reply.helper().map(|h| {
                 Box::new(
                     ctx.held_by(
