@@ -72,7 +72,7 @@ case erlang:is_process_alive(Victim) of
         Until = erlang:monotonic_time(millisecond) + 900,
         Drain = fun(S) ->
             case erlang:monotonic_time(millisecond) < Until of
-                false -> S;  %% the call timed out: do nothing
+                false -> Self ! {drained, Ref, late}, S;  %% the call (nearly) timed out: do nothing
                 true ->
                     {message_queue_len, Queued} = erlang:process_info(self(), message_queue_len),
                     case Queued > 1000 of
@@ -98,6 +98,8 @@ case erlang:is_process_alive(Victim) of
                    exit:{Why, _} -> {exited, Why}
                end,
         receive
+            {drained, Ref, late} ->
+                {failed, <<"the process ran the state fun only after 900 ms (its own deadline): nothing was sent">>};
             {drained, Ref, busy, Queue} ->
                 {skipped, iolist_to_binary(io_lib:format(
                     "~0p had ~b messages queued (over 1000): nothing sent, nothing drained", [Victim, Queue]))};

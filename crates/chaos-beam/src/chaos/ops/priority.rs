@@ -37,7 +37,7 @@ case erlang:is_process_alive(Victim) of
             Set = fun(S) ->
                 case erlang:monotonic_time(millisecond) < Until of
                     true -> Me ! {prev, Ref, process_flag(priority, New)}, S;
-                    false -> S  %% the call timed out: do nothing
+                    false -> Me ! {late, Ref}, S  %% the call (nearly) timed out: do nothing
                 end
             end,
             Call = try sys:replace_state(Victim, Set, 1000) of
@@ -47,7 +47,7 @@ case erlang:is_process_alive(Victim) of
                        exit:{timeout, _} -> timeout;
                        exit:{Why, _} -> {exited, Why}
                    end,
-            Res = receive {prev, Ref, Prev} -> {ok, Prev} after 50 -> Call end,
+            Res = receive {prev, Ref, Prev} -> {ok, Prev}; {late, Ref} -> late after 50 -> Call end,
             Parent ! {set, Me, Res},
             case Res of
                 {ok, Old} ->
@@ -102,6 +102,8 @@ case erlang:is_process_alive(Victim) of
             {set, Helper, gone} -> gone;
             {set, Helper, timeout} ->
                 {failed, <<"the process did not answer the system message within 1000 ms">>};
+            {set, Helper, late} ->
+                {failed, <<"the process ran the fun only after 900 ms (its own deadline): priority unchanged">>};
             {set, Helper, Other} ->
                 case erlang:is_process_alive(Victim) of
                     false -> gone;
