@@ -298,6 +298,29 @@ fn registry_and_timing_ops_are_confirmed_and_undone() {
     });
 }
 
+/// A sys suspension still held at the audit is named (the audit asks the
+/// processes whose `sys` state the monkey changed), and gone once undone.
+#[test]
+fn the_audit_names_a_process_left_sys_suspended() {
+    let demo = Demo::start("st_sys_audit");
+    smol::block_on(async {
+        let t = demo.target(Profile::Demo).await;
+        let out = run_op(&t, "sys_suspend", 1).await;
+        assert_eq!(out.status, Status::Confirmed, "{out:?}");
+        let victim = out.victim.clone().expect("a victim").id;
+        let audit = t.audit().await.unwrap();
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.detail == format!("process {victim} is still sys-suspended")),
+            "{audit:?}"
+        );
+        out.effect.expect("an effect").undo().await.expect("undo");
+        let audit = t.audit().await.unwrap();
+        assert!(audit.is_empty(), "{audit:?}");
+    });
+}
+
 /// A victim busy for longer than the monkey's usual 5 s wait for a helper
 /// (here 7 s inside one callback) still gets its priority back, and the undo
 /// says so: it used to kill the helper at 5 s and report "helper ended with

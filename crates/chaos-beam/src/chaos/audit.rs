@@ -24,14 +24,20 @@ impl BeamTarget {
             )));
         }
         let helpers: Vec<Term> = self.helpers().into_iter().map(Term::from).collect();
-        let (touched, scan_all) = {
-            let touched = self.ledger.touched.lock().unwrap();
-            // Past the cap some touched processes were not remembered: then
-            // every process is looked at for a suspension.
-            let scan_all = touched.len() >= MAX_TOUCHED;
-            let list: Vec<Term> = touched.iter().cloned().map(Term::from).collect();
-            (list, scan_all)
+        // Past the cap some touched processes are not remembered; no process
+        // is scanned for them: a suspension by the monkey lasts only while
+        // the helper that made it lives (ERTS lifts it when its suspender
+        // exits), and a live helper is reported below anyway.
+        let remembered = |set: &Mutex<HashSet<Pid>>| -> Vec<Term> {
+            set.lock()
+                .unwrap()
+                .iter()
+                .cloned()
+                .map(Term::from)
+                .collect()
         };
+        let touched = remembered(&self.ledger.touched);
+        let sys_touched = remembered(&self.ledger.sys_touched);
         let priorities: Vec<Term> = self
             .ledger
             .priorities
@@ -50,7 +56,8 @@ impl BeamTarget {
             Me = self(),
             Alive = [P || P <- Touched, erlang:is_process_alive(P)],
             Askers = [{P, erlang:spawn(fun() -> Me ! {audit, self(), catch sys:get_status(P, 200)} end)}
-                      || P <- Alive, erlang:process_info(P, status) =/= {status, suspended}],
+                      || P <- SysTouched, erlang:is_process_alive(P),
+                         erlang:process_info(P, status) =/= {status, suspended}],
             Statuses = [{P, receive {audit, A, St} -> St after 1000 -> none end} || {P, A} <- Askers],
             SysSuspended = [P || {P, {status, _, _, [_, suspended | _]}} <- Statuses],
             %% message_delay's sys debug hook, still installed.
@@ -58,9 +65,8 @@ impl BeamTarget {
                            lists:any(fun({{chaos_monkey_delay, _}, _}) -> true; (_) -> false end, Dbg)],
             %% Only the monkey's suspensions are looked for: on the processes it
             %% touched (not a scan of every process: a big node's end of run
-            %% stays short), or on all of them when too many were touched to
-            %% remember.
-            Suspects = case ScanAll of true -> erlang:processes(); false -> Alive end,
+            %% stays short).
+            Suspects = Alive,
             [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
             %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
             [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- Suspects,
@@ -79,8 +85,8 @@ impl BeamTarget {
                 &[
                     ("Helpers", list(helpers)),
                     ("Touched", list(touched)),
+                    ("SysTouched", list(sys_touched)),
                     ("Priorities", list(priorities)),
-                    ("ScanAll", atom(if scan_all { "true" } else { "false" })),
                     ("Prefix", binary(prefix.unwrap_or_default().as_bytes())),
                 ],
             )

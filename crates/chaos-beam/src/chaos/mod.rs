@@ -129,6 +129,9 @@ struct Ledger {
     chaos_names: ChaosNames,
     /// Every process an effect was ever put on (audited at the end).
     touched: Mutex<HashSet<Pid>>,
+    /// Of those, the ones whose effect lives in their `sys` state (a sys
+    /// suspension, a debug hook): the audit asks each for its status.
+    sys_touched: Mutex<HashSet<Pid>>,
     /// Processes whose priority the monkey changed: the priority each had
     /// first, and the one it was given (the audit reports only those).
     priorities: Mutex<HashMap<Pid, (String, String)>>,

@@ -367,6 +367,8 @@ pub(super) async fn delay_victim(
             ],
         )
         .await;
+    // Even a failed install may have left its request queued in the victim.
+    ctx.touch_sys_state(v);
     let effect = reply.helper().map(|h| {
         Box::new(
             ctx.held_by(

@@ -167,6 +167,8 @@ impl TypedOperation<BeamTarget> for SysSuspend {
                         ],
                     )
                     .await;
+                // Even a failed suspend may have left its request queued in the victim.
+                ctx.touch_sys_state(&v);
                 let effect = reply.helper().map(|h| {
                     Box::new(
                         ctx.held_by(
