@@ -63,13 +63,12 @@ impl BeamTarget {
             %% message_delay's sys debug hook, still installed.
             Hooked = [P || {P, {status, _, _, [_, _, _, Dbg | _]}} <- Statuses, is_list(Dbg),
                            lists:any(fun({{chaos_monkey_delay, _}, _}) -> true; (_) -> false end, Dbg)],
+            [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
             %% Only the monkey's suspensions are looked for: on the processes it
             %% touched (not a scan of every process: a big node's end of run
             %% stays short).
-            Suspects = Alive,
-            [Fmt("helper process ~p is still alive", [P]) || P <- Helpers, erlang:is_process_alive(P)] ++
             %% ERTS's own processes (the literal area collector after a purge) wait in a suspended state.
-            [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- Suspects,
+            [{timing_anomaly, Fmt("process ~p is still suspended", [P])} || P <- Alive,
                                                           erlang:process_info(P, status) =:= {status, suspended},
                                                           (catch erts_internal:is_system_process(P)) =/= true] ++
             [Fmt("process ~p is still sys-suspended", [P]) || P <- SysSuspended] ++

@@ -20,28 +20,24 @@ pub struct DropConnection;
 pub(crate) const SNIPPET: &str = r#"
 DistPorts = [P || {_, P} <- erlang:system_info(dist_ctrl), is_port(P)],
 Owners = maps:from_list([{O, true} || O <- Candidates]),
-Ports = [{port, P, Owner} || P <- erlang:ports(),
+Ports = [{port, P, Owner, Peer} || P <- erlang:ports(),
             erlang:port_info(P, name) =:= {name, "tcp_inet"},
             not lists:member(P, DistPorts),
             {connected, Owner} <- [erlang:port_info(P, connected)],
             maps:is_key(Owner, Owners),
             case prim_inet:getstatus(P) of {ok, St} -> lists:member(connected, St) andalso not lists:member(listen, St); _ -> false end,
-            element(1, inet:peername(P)) =:= ok],
-Sockets = try [{socket, S, maps:get(owner, I)} || S <- socket:which_sockets(tcp),
+            {ok, Peer} <- [inet:peername(P)]],
+Sockets = try [{socket, S, maps:get(owner, I), Peer} || S <- socket:which_sockets(tcp),
                    I <- [socket:info(S)],
                    maps:is_key(maps:get(owner, I, none), Owners),
                    not lists:member(listen, maps:get(rstates, I, [])),
-                   element(1, socket:peername(S)) =:= ok]
+                   {ok, Peer} <- [socket:peername(S)]]
           catch _:_ -> [] end,
 All = Ports ++ Sockets,
 case All of
     [] -> {skipped, <<"no open TCP connection owned by an eligible application process">>};
     _ ->
-        {Kind, Conn, Owner} = lists:nth(1 + Pick rem length(All), All),
-        Peer = case Kind of
-                   port -> case inet:peername(Conn) of {ok, PN} -> PN; _ -> unknown end;
-                   socket -> case socket:peername(Conn) of {ok, PN} -> PN; _ -> unknown end
-               end,
+        {Kind, Conn, Owner, Peer} = lists:nth(1 + Pick rem length(All), All),
         Shut = case Kind of
                    port -> catch gen_tcp:shutdown(Conn, read_write);
                    socket -> catch socket:shutdown(Conn, read_write)
